@@ -1,0 +1,1 @@
+"""identity events and RPC payloads."""

@@ -1,0 +1,1 @@
+"""invitations events and RPC payloads (filled in by the invitations service)."""

@@ -1,0 +1,1 @@
+"""messaging events and RPC payloads (filled in by the messaging service)."""

@@ -1,0 +1,1 @@
+"""programs events and RPC payloads (filled in by the programs service)."""

@@ -1,0 +1,50 @@
+"""Event type -> payload schema, for every published event.
+
+Contract modules register their payload schemas with `@event("type.v1")`.
+`payload_schema` is what the outbox validates against before an event is
+recorded and what consumers load with; `tests/contracts` snapshots them all."""
+import importlib
+
+from marshmallow import Schema
+
+CONTRACT_MODULES = (
+    "contracts.identity",
+    "contracts.programs",
+    "contracts.invitations",
+    "contracts.messaging",
+)
+
+_EVENTS: dict[str, type[Schema]] = {}
+_loaded = False
+
+
+def event(event_type: str):
+    def register(schema_cls: type[Schema]) -> type[Schema]:
+        existing = _EVENTS.get(event_type)
+        if existing is not None and existing is not schema_cls:
+            raise ValueError(f"event type {event_type} registered twice")
+        _EVENTS[event_type] = schema_cls
+        return schema_cls
+
+    return register
+
+
+def _load_all() -> None:
+    global _loaded
+    if not _loaded:
+        for module in CONTRACT_MODULES:
+            importlib.import_module(module)
+        _loaded = True
+
+
+def payload_schema(event_type: str) -> Schema:
+    _load_all()
+    try:
+        return _EVENTS[event_type]()
+    except KeyError:
+        raise KeyError(f"unknown event type {event_type}") from None
+
+
+def all_events() -> dict[str, type[Schema]]:
+    _load_all()
+    return dict(sorted(_EVENTS.items()))

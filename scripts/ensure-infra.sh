@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Make sure the local PostgreSQL and RabbitMQ (with its management plugin) are up.
+# Safe to run any number of times; used by `make run`, `make test` and .ci/run.
+set -euo pipefail
+
+pg_up() { pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; }
+if ! pg_up; then
+  echo "starting PostgreSQL"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  for _ in $(seq 60); do pg_up && break; sleep 1; done
+fi
+pg_up || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+
+rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
+if ! rabbit_up; then
+  echo "starting RabbitMQ"
+  rabbitmq-server -detached || true
+  for _ in $(seq 90); do rabbit_up && break; sleep 1; done
+fi
+rabbit_up || { echo "RabbitMQ is not reachable on 127.0.0.1:5672" >&2; exit 1; }
+rabbitmqctl await_startup >/dev/null 2>&1 || true
+
+mgmt_up() { curl -fsS -u guest:guest http://127.0.0.1:15672/api/overview >/dev/null 2>&1; }
+if ! mgmt_up; then
+  rabbitmq-plugins enable rabbitmq_management >/dev/null
+  for _ in $(seq 60); do mgmt_up && break; sleep 1; done
+fi
+mgmt_up || { echo "RabbitMQ management API is not reachable on 127.0.0.1:15672" >&2; exit 1; }
+echo "infrastructure ready: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 (management :15672)"

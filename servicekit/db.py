@@ -1,0 +1,128 @@
+"""Per-service PostgreSQL access: a nameko DependencyProvider that gives each
+worker one unit of work (one SQLAlchemy session, one transaction).
+
+The entrypoint decorators in `servicekit.entrypoints` commit it when the
+entrypoint returns, *before* the RPC reply or event ack leaves, so a caller never
+sees a success whose data is not committed. Anything left open is rolled back
+when the worker ends."""
+import logging
+from datetime import UTC, datetime
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from servicekit import config
+from servicekit.outbox import OutboxRelay, record_event
+
+log = logging.getLogger(__name__)
+
+
+def make_engine(service: str, pool_size: int | None = None) -> Engine:
+    size = pool_size or config.max_workers() + 2
+    return create_engine(
+        config.database_url(service),
+        pool_size=size,
+        max_overflow=5,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+    )
+
+
+class UnitOfWork:
+    """One transaction: the session for state changes and `publish` for the
+    events announcing them (written to the outbox in the same transaction)."""
+
+    def __init__(self, session_factory: sessionmaker, source: str, on_commit=None):
+        self._factory = session_factory
+        self._session: Session | None = None
+        self.source = source
+        self._on_commit = on_commit
+        self._published = 0
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            self._session = self._factory()
+        return self._session
+
+    def publish(self, event_type: str, payload: dict, org_id: str | None = None) -> str:
+        """Record an event for the outbox; it is sent only if this unit commits."""
+        self._published += 1
+        return record_event(self.session, self.source, event_type, payload, org_id)
+
+    def claim_event(self, event_id: str, handler: str) -> bool:
+        """Mark an incoming event as processed by `handler` in this transaction.
+        False when it was processed already (a redelivery): skip it."""
+        row = self.session.execute(
+            text(
+                "INSERT INTO kit_processed_events (event_id, handler) VALUES (:id, :handler) "
+                "ON CONFLICT DO NOTHING RETURNING event_id"
+            ),
+            {"id": event_id, "handler": handler},
+        ).first()
+        return row is not None
+
+    def commit(self) -> None:
+        if self._session is None:
+            return
+        self._session.commit()
+        if self._published and self._on_commit:
+            self._on_commit()
+        self._published = 0
+
+    def rollback(self) -> None:
+        if self._session is not None:
+            self._session.rollback()
+        self._published = 0
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+
+
+class Database(DependencyProvider):
+    """`db = Database()` on a service gives each worker a UnitOfWork on the
+    service's own database and runs the outbox relay for it."""
+
+    def setup(self):
+        self.service = self.container.service_name
+        self.engine = make_engine(self.service, self.container.config.get("max_workers", 20) + 2)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.relay = OutboxRelay(self.engine, self.service, self.container.config["AMQP_URI"])
+        self.units: dict = {}
+
+    def start(self):
+        self.container.spawn_managed_thread(self.relay.run)
+
+    def stop(self):
+        self.relay.stop()
+        self.engine.dispose()
+
+    def kill(self):
+        self.relay.stop()
+
+    def get_dependency(self, worker_ctx):
+        uow = UnitOfWork(self.session_factory, self.service, on_commit=self.relay.wake)
+        self.units[worker_ctx] = uow
+        return uow
+
+    def worker_teardown(self, worker_ctx):
+        uow = self.units.pop(worker_ctx, None)
+        if uow is not None:
+            uow.rollback()
+            uow.close()
+
+    def check_ready(self) -> tuple[bool, str]:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True, "ok"
+        except Exception as exc:  # readiness reports, never raises
+            return False, f"database unreachable: {exc.__class__.__name__}"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,195 @@
+"""Transactional outbox.
+
+`record_event` writes the event into `kit_outbox` inside the caller's
+transaction. `OutboxRelay` publishes committed rows to the `<service>.events`
+topic exchange, routing key = event type (what plain nameko `@event_handler`
+binds to), with publisher confirms. Rows are claimed with
+`FOR UPDATE SKIP LOCKED`, so any number of replicas relay the same table
+without publishing a row twice at once; a failed publish is retried with
+exponential backoff and the row keeps its last error."""
+import json
+import logging
+import threading
+import time
+
+import kombu
+from prometheus_client import Counter, Gauge
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from contracts.envelope import make_envelope
+from servicekit.context import correlation_id
+
+log = logging.getLogger(__name__)
+
+OUTBOX_PENDING = Gauge("outbox_pending_events", "Committed events not yet published", ["service"])
+OUTBOX_LAG = Gauge("outbox_lag_seconds", "Age of the oldest unpublished event", ["service"])
+OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published from the outbox", ["service"])
+OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publish attempts", ["service"])
+
+BATCH_SIZE = 200
+POLL_SECONDS = 1.0
+MAX_BACKOFF_SECONDS = 30.0
+RETENTION = "7 days"
+
+
+def exchange_name(source_service: str) -> str:
+    """nameko's event exchange naming: `<service>.events`."""
+    return f"{source_service}.events"
+
+
+def record_event(session: Session, source: str, event_type: str, payload: dict, org_id: str | None) -> str:
+    envelope = make_envelope(event_type, payload, source=source, org_id=org_id, correlation_id=correlation_id())
+    session.execute(
+        text(
+            "INSERT INTO kit_outbox (event_id, event_type, exchange, envelope) "
+            "VALUES (:id, :type, :exchange, CAST(:envelope AS jsonb))"
+        ),
+        {
+            "id": envelope["id"],
+            "type": event_type,
+            "exchange": exchange_name(source),
+            "envelope": json.dumps(envelope),
+        },
+    )
+    return envelope["id"]
+
+
+class OutboxRelay:
+    def __init__(self, engine, service: str, broker_url: str, poll_seconds: float = POLL_SECONDS):
+        self.engine = engine
+        self.service = service
+        self.broker_url = broker_url
+        self.poll_seconds = poll_seconds
+        self._wakeup = threading.Event()
+        self._running = True
+        self._connection: kombu.Connection | None = None
+        self._backoff = 0.0
+        self._last_gauges = 0.0
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        self._running = False
+        self._wakeup.set()
+        self._close_connection()
+
+    def run(self) -> None:
+        while self._running:
+            if self._backoff:
+                time.sleep(self._backoff)  # the broker is away: commits do not cut the wait short
+            else:
+                self._wakeup.wait(self.poll_seconds)
+            self._wakeup.clear()
+            if not self._running:
+                break
+            try:
+                while self._running and self.relay_batch() == BATCH_SIZE:
+                    pass
+                self._backoff = 0.0
+            except Exception as exc:
+                OUTBOX_FAILURES.labels(self.service).inc()
+                self._close_connection()
+                self._backoff = min(MAX_BACKOFF_SECONDS, max(0.5, self._backoff * 2))
+                log.warning(
+                    "outbox relay failed, retrying in %.1fs: %s", self._backoff, exc,
+                    extra={"service": self.service},
+                )
+            self._update_gauges()
+
+    def relay_batch(self) -> int:
+        """Publish up to BATCH_SIZE due rows; returns how many were claimed."""
+        published: list[int] = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                text(
+                    "SELECT id, event_type, exchange, envelope FROM kit_outbox "
+                    "WHERE published_at IS NULL AND next_attempt_at <= now() "
+                    "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+                ),
+                {"n": BATCH_SIZE},
+            ).all()
+            if not rows:
+                return 0
+            try:
+                producer = self._producer()
+                for row in rows:
+                    self._publish(producer, row)
+                    published.append(row.id)
+            except Exception as exc:
+                failed = rows[len(published)]
+                conn.execute(
+                    text(
+                        "UPDATE kit_outbox SET attempts = attempts + 1, last_error = :err, "
+                        "next_attempt_at = now() + make_interval(secs => least(60, power(2, attempts))) "
+                        "WHERE id = :id"
+                    ),
+                    {"id": failed.id, "err": f"{exc.__class__.__name__}: {exc}"[:1000]},
+                )
+                self._mark_published(conn, published)
+                raise
+            self._mark_published(conn, published)
+        return len(rows)
+
+    def _mark_published(self, conn, ids: list[int]) -> None:
+        if ids:
+            conn.execute(text("UPDATE kit_outbox SET published_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
+            OUTBOX_PUBLISHED.labels(self.service).inc(len(ids))
+
+    def _publish(self, producer: kombu.Producer, row) -> None:
+        envelope = row.envelope
+        exchange = kombu.Exchange(row.exchange, type="topic", durable=True)
+        headers = {}
+        if envelope.get("correlation_id"):
+            headers["nameko.correlation_id"] = envelope["correlation_id"]
+        producer.publish(
+            envelope,
+            exchange=exchange,
+            routing_key=row.event_type,
+            declare=[exchange],
+            serializer="json",
+            delivery_mode=2,
+            headers=headers,
+            message_id=envelope["id"],
+            retry=False,
+            timeout=10,
+        )
+
+    def _producer(self) -> kombu.Producer:
+        if self._connection is None:
+            self._connection = kombu.Connection(
+                self.broker_url, transport_options={"confirm_publish": True}, connect_timeout=5
+            )
+            self._connection.ensure_connection(max_retries=1, timeout=5)
+        return self._connection.Producer()
+
+    def _close_connection(self) -> None:
+        if self._connection is not None:
+            try:
+                self._connection.release()
+            except Exception:
+                log.debug("error closing relay connection", exc_info=True)
+            self._connection = None
+
+    def _update_gauges(self) -> None:
+        now = time.monotonic()
+        if now - self._last_gauges < 5:
+            return
+        self._last_gauges = now
+        try:
+            with self.engine.begin() as conn:
+                count, lag = conn.execute(
+                    text(
+                        "SELECT count(*), coalesce(extract(epoch FROM now() - min(created_at)), 0) "
+                        "FROM kit_outbox WHERE published_at IS NULL"
+                    )
+                ).one()
+                # Published rows are kept a while for inspection, then purged.
+                conn.execute(
+                    text(f"DELETE FROM kit_outbox WHERE published_at < now() - interval '{RETENTION}'")
+                )
+            OUTBOX_PENDING.labels(self.service).set(count)
+            OUTBOX_LAG.labels(self.service).set(float(lag))
+        except Exception:
+            log.debug("could not refresh outbox gauges", exc_info=True)

@@ -1,0 +1,40 @@
+"""Run one nameko service class with configuration from the environment.
+
+    python -m servicekit.run services.identity.service:IdentityService
+"""
+from servicekit import green
+
+green.patch()
+
+import importlib
+import signal
+import sys
+
+import eventlet
+from nameko.runners import ServiceRunner
+
+from servicekit import config, logs
+
+
+def load(path: str):
+    module_name, _, attr = path.partition(":")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def main(argv: list[str]) -> None:
+    service_cls = load(argv[0])
+    logs.configure(service_cls.name)
+    runner = ServiceRunner(config.nameko_config())
+    runner.add_service(service_cls)
+
+    def shutdown(signum, frame):
+        eventlet.spawn_n(runner.stop)
+
+    signal.signal(signal.SIGTERM, shutdown)
+    signal.signal(signal.SIGINT, shutdown)
+    runner.start()
+    runner.wait()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,65 @@
+"""A small TCP proxy for cutting a connection (to the broker) in tests."""
+import socket
+
+import eventlet
+
+
+class TcpProxy:
+    def __init__(self, target_host: str, target_port: int):
+        self.target = (target_host, target_port)
+        self.listener = eventlet.listen(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.accepting = True
+        self.pool = eventlet.GreenPool()
+
+    def __enter__(self):
+        self._acceptor = eventlet.spawn(self._accept)
+        return self
+
+    def __exit__(self, *exc):
+        self.cut()
+        self._acceptor.kill()
+        self.listener.close()
+
+    def _accept(self):
+        while True:
+            client, _ = self.listener.accept()
+            if not self.accepting:
+                client.close()
+                continue
+            upstream = eventlet.connect(self.target)
+            self.connections += [client, upstream]
+            self.pool.spawn_n(self._pipe, client, upstream)
+            self.pool.spawn_n(self._pipe, upstream, client)
+
+    @staticmethod
+    def _pipe(source, sink):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def cut(self):
+        """Drop every open connection and refuse new ones."""
+        self.accepting = False
+        for sock in self.connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+        self.connections.clear()
+
+    def restore(self):
+        self.accepting = True
