@@ -4,8 +4,26 @@ from servicekit import green
 green.patch()
 
 import os
+import uuid
 
-# Tests use their own databases (test_<service>) and free ports.
-os.environ.setdefault("DATABASE_PREFIX", "test_")
+# Tests use their own databases (test<run>_<service>, so parallel runs do not
+# collide; dropped at the end) and free ports.
+os.environ.setdefault("DATABASE_PREFIX", f"test{uuid.uuid4().hex[:6]}_")
 os.environ.setdefault("OPS_PORT", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def service_databases():
+    """Fresh databases of every service, migrated to head, for service tests."""
+    from servicekit.migrations import drop_database, migrate, service_names_with_migrations
+
+    names = service_names_with_migrations()
+    for name in names:
+        drop_database(name)
+        migrate(name)
+    yield names
+    for name in names:
+        drop_database(name)

@@ -3,6 +3,7 @@
 Services raise `AppError(code, message, details)`; nameko carries it over RPC
 and, because it is registered with `deserialize_to_instance`, the gateway gets
 the same exception back and maps its code to an HTTP status."""
+import json
 from enum import StrEnum
 
 from nameko.exceptions import deserialize_to_instance
@@ -91,11 +92,12 @@ def http_status(code: str) -> int:
 class AppError(Exception):
     """A refusal with a stable code. Safe to show to the client."""
 
-    def __init__(self, code, message: str = "", details: dict | None = None):
+    def __init__(self, code, message: str = "", details: dict | str | None = None):
         self.code = str(code)
         self.message = message or self.code.replace("_", " ").capitalize()
-        self.details = details or {}
-        super().__init__(self.code, self.message, self.details)
+        # Travels as JSON text: nameko stringifies non-string values inside exception args.
+        self.details = json.loads(details) if isinstance(details, str) else (details or {})
+        super().__init__(self.code, self.message, json.dumps(self.details, default=str))
 
     def to_dict(self) -> dict:
         return {"code": self.code, "message": self.message, "details": self.details}

@@ -1,1 +1,179 @@
-"""identity events and RPC payloads."""
+"""identity: events it publishes and the payloads of its RPC methods."""
+from marshmallow import Schema, fields, validate
+
+from contracts.common import ADMIN_ROLES, name_field, text_field
+from contracts.registry import event
+
+HEX_COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="must be a color like #1f4e79")
+HTTPS_URL = fields.Url(schemes={"https", "http"}, allow_none=True, validate=validate.Length(max=2000))
+COMPANY_SIZES = ("1-50", "51-200", "201-1000", "1001-5000", "5001-10000", "10000+")
+REGIONS = ("NORTH_AMERICA", "LATIN_AMERICA", "EUROPE", "MIDDLE_EAST_AFRICA", "ASIA_PACIFIC")
+WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
+
+
+class ReportScheduleSchema(Schema):
+    frequency = fields.String(required=True, validate=validate.OneOf(["NONE", "DAILY", "WEEKLY", "MONTHLY"]))
+    weekday = fields.String(allow_none=True, validate=validate.OneOf(WEEKDAYS))
+    day_of_month = fields.Integer(allow_none=True, validate=validate.Range(1, 28))
+    hour = fields.Integer(load_default=6, validate=validate.Range(0, 23))
+    reports = fields.List(
+        fields.String(validate=validate.OneOf(["usage", "membership", "specialization"])),
+        load_default=["usage", "membership"],
+    )
+
+
+class OrgSettingsSchema(Schema):
+    """Organization settings as admins read and change them."""
+
+    name = name_field()
+    brand_color = fields.String(allow_none=True, validate=HEX_COLOR)
+    logo_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
+    banner_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
+    default_invitation_message = text_field(2000, allow_none=True)
+    report_schedule = fields.Nested(ReportScheduleSchema, allow_none=True)
+    industry = text_field(100, allow_none=True)
+    company_size = fields.String(allow_none=True, validate=validate.OneOf(COMPANY_SIZES))
+    region = fields.String(allow_none=True, validate=validate.OneOf(REGIONS))
+    timezone = text_field(64)
+    subscription_start = fields.Date(allow_none=True)
+
+
+class OrganizationSchema(OrgSettingsSchema):
+    id = fields.String(required=True)
+    created_at = fields.AwareDateTime()
+
+
+class ProfileFieldsSchema(Schema):
+    """An organization profile: where a person sits in the customer company."""
+
+    external_id = text_field(200, allow_none=True)
+    manager_name = text_field(200, allow_none=True)
+    manager_email = fields.Email(allow_none=True)
+    job_title = text_field(200, allow_none=True)
+    job_type = text_field(200, allow_none=True)
+    business_unit = text_field(200, allow_none=True)
+    business_unit_2 = text_field(200, allow_none=True)
+    location_city = text_field(200, allow_none=True)
+    location_country = text_field(200, allow_none=True)
+    location_region = text_field(200, allow_none=True)
+
+
+class PersonSchema(ProfileFieldsSchema):
+    user_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+
+
+class RoleSchema(Schema):
+    role = fields.String(required=True, validate=validate.OneOf(ADMIN_ROLES))
+    org_id = fields.String(required=True)
+    program_ids = fields.List(fields.String(), load_default=list)
+
+
+class AdminSchema(Schema):
+    id = fields.String(required=True)  # the admin role assignment id
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+    role = fields.String(required=True)
+    program_ids = fields.List(fields.String())
+    created_at = fields.AwareDateTime()
+
+
+class UserSchema(Schema):
+    id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+    email_verified = fields.Boolean()
+    roles = fields.List(fields.Nested(RoleSchema))
+
+
+class TokensSchema(Schema):
+    access_token = fields.String(required=True)
+    refresh_token = fields.String(required=True)
+    expires_in = fields.Integer(required=True)
+    token_type = fields.String(dump_default="Bearer")
+
+
+# ---- events -------------------------------------------------------------
+
+
+@event("identity.org.created.v1")
+class OrgCreated(Schema):
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    brand_color = fields.String(allow_none=True)
+    logo_url = fields.String(allow_none=True)
+    timezone = fields.String(allow_none=True)
+
+
+@event("identity.org.updated.v1")
+class OrgUpdated(Schema):
+    """The organization after the change, and which fields changed."""
+
+    org_id = fields.String(required=True)
+    changed = fields.List(fields.String(), required=True)
+    settings = fields.Nested(OrgSettingsSchema, required=True)
+
+
+@event("identity.user.registered.v1")
+class UserRegistered(Schema):
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+    via = fields.String(required=True, validate=validate.OneOf(["SIGNUP", "ADMIN_INVITE", "INVITATION", "COMMAND"]))
+
+
+@event("identity.user.verification_requested.v1")
+class VerificationRequested(Schema):
+    """Carries what the verification email needs, including the link."""
+
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+    verify_url = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+
+
+@event("identity.user.email_verified.v1")
+class EmailVerified(Schema):
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+
+
+@event("identity.user.password_reset_requested.v1")
+class PasswordResetRequested(Schema):
+    """A reset link, or the first-password link of a newly added admin."""
+
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+    reset_url = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    reason = fields.String(required=True, validate=validate.OneOf(["RESET", "FIRST_PASSWORD"]))
+    org_id = fields.String(allow_none=True)
+
+
+@event("identity.profile.updated.v1")
+class ProfileUpdated(PersonSchema):
+    """The person's organization profile after the change."""
+
+
+@event("identity.admin.granted.v1")
+class AdminGranted(Schema):
+    admin_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ADMIN_ROLES))
+    program_ids = fields.List(fields.String(), required=True)
+
+
+@event("identity.admin.revoked.v1")
+class AdminRevoked(Schema):
+    admin_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    role = fields.String(required=True)

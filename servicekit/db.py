@@ -52,6 +52,11 @@ class UnitOfWork:
         self._published += 1
         return record_event(self.session, self.source, event_type, payload, org_id)
 
+    def independent_session(self) -> Session:
+        """A session with its own transaction, for what must be kept even if
+        this unit rolls back (e.g. counting a refused login)."""
+        return self._factory()
+
     def claim_event(self, event_id: str, handler: str) -> bool:
         """Mark an incoming event as processed by `handler` in this transaction.
         False when it was processed already (a redelivery): skip it."""

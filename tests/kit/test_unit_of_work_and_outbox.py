@@ -47,8 +47,9 @@ def kit_databases():
             conn.execute(text("CREATE TABLE things (id text PRIMARY KEY, applied integer NOT NULL DEFAULT 1)"))
         engines[service] = engine
     yield engines
-    for engine in engines.values():
+    for service, engine in engines.items():
         engine.dispose()
+        drop_database(service)
 
 
 @pytest.fixture

@@ -1,0 +1,39 @@
+# The two commands (see README): `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+
+.PHONY: run test setup infra migrate demo bench lint
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock
+	$(VENV)/bin/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+infra:
+	bash scripts/ensure-infra.sh
+
+setup: $(VENV)/.installed infra
+
+migrate: setup
+	$(PY) -m servicekit.migrations
+
+demo: migrate
+	$(PY) -m scripts.demo
+
+## Set everything up and run the whole suite with demo data.
+run: demo
+	honcho start -f Procfile
+
+## Set everything up and run all the tests.
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	ruff check .
+
+## Benchmarks (figures in README).
+bench: setup
+	$(PY) -m bench.run

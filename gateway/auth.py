@@ -1,0 +1,128 @@
+"""Who is calling, and what they may touch.
+
+Access tokens are JWTs (HS256) issued by identity and verified here locally,
+with no RPC per request. API tokens (machine clients) are opaque; identity
+checks them and the answer is cached briefly."""
+import time
+from dataclasses import dataclass, field
+
+import jwt
+
+from contracts.errors import AppError, ErrorCode
+from servicekit import config
+
+API_TOKEN_PREFIX = "lat_"
+API_TOKEN_CACHE_SECONDS = 30.0
+JWT_ALGORITHM = "HS256"
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: str | None
+    email: str | None = None
+    roles: tuple = ()
+    # machine clients
+    api_token_id: str | None = None
+    api_org_id: str | None = None
+    scopes: frozenset = field(default_factory=frozenset)
+
+    @property
+    def is_machine(self) -> bool:
+        return self.api_token_id is not None
+
+    def roles_in(self, org_id: str) -> list[dict]:
+        return [r for r in self.roles if r["org_id"] == str(org_id)]
+
+    def is_org_admin(self, org_id: str) -> bool:
+        return any(r["role"] == "ORG_ADMIN" for r in self.roles_in(org_id))
+
+    def is_admin(self, org_id: str) -> bool:
+        return bool(self.roles_in(org_id))
+
+    def program_ids(self, org_id: str) -> set[str]:
+        return {p for r in self.roles_in(org_id) if r["role"] == "PROGRAM_ADMIN" for p in r.get("program_ids", [])}
+
+    def admin_orgs(self) -> list[str]:
+        return sorted({r["org_id"] for r in self.roles})
+
+    # --- checks: 404 for what is not theirs, 403 for what their role may not do ---
+
+    def require_admin(self, org_id: str) -> None:
+        if not self.is_admin(org_id):
+            raise AppError(ErrorCode.NOT_FOUND, "organization not found")
+
+    def require_org_admin(self, org_id: str) -> None:
+        self.require_admin(org_id)
+        if not self.is_org_admin(org_id):
+            raise AppError(ErrorCode.FORBIDDEN, "only organization admins may do this")
+
+    def can_admin_program(self, org_id: str, program_id: str) -> bool:
+        return self.is_org_admin(org_id) or str(program_id) in self.program_ids(org_id)
+
+    def require_program_admin(self, org_id: str, program_id: str, what: str = "program") -> None:
+        if not self.can_admin_program(org_id, program_id):
+            raise AppError(ErrorCode.NOT_FOUND, f"{what} not found")
+
+    def require_scope(self, scope: str) -> None:
+        if not self.is_machine or scope not in self.scopes:
+            raise AppError(ErrorCode.INSUFFICIENT_SCOPE, f"an API token with scope {scope} is required")
+
+    def program_scope(self, org_id: str) -> list[str] | None:
+        """None: every program of the org (org admin); else the programs allowed."""
+        self.require_admin(org_id)
+        return None if self.is_org_admin(org_id) else sorted(self.program_ids(org_id))
+
+
+def bearer_token(request) -> str | None:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def decode_access_token(token: str) -> Principal:
+    try:
+        claims = jwt.decode(
+            token, config.jwt_secret(), algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "typ"]}
+        )
+    except jwt.ExpiredSignatureError:
+        raise AppError(ErrorCode.TOKEN_EXPIRED, "the access token has expired; refresh it") from None
+    except jwt.PyJWTError:
+        raise AppError(ErrorCode.TOKEN_INVALID, "the access token is not valid") from None
+    if claims.get("typ") != "access":
+        raise AppError(ErrorCode.TOKEN_INVALID, "not an access token")
+    return Principal(user_id=claims["sub"], email=claims.get("email"), roles=tuple(claims.get("roles", [])))
+
+
+class ApiTokenCache:
+    def __init__(self):
+        self._entries: dict[str, tuple[float, dict]] = {}
+
+    def get(self, token: str):
+        entry = self._entries.get(token)
+        if entry and entry[0] > time.monotonic():
+            return entry[1]
+        return None
+
+    def put(self, token: str, value: dict) -> None:
+        if len(self._entries) > 10_000:
+            self._entries.clear()
+        self._entries[token] = (time.monotonic() + API_TOKEN_CACHE_SECONDS, value)
+
+
+api_token_cache = ApiTokenCache()
+
+
+def authenticate(request, identity_rpc) -> Principal:
+    token = bearer_token(request)
+    if token is None:
+        raise AppError(ErrorCode.UNAUTHENTICATED, "sign in: send Authorization: Bearer <token>")
+    if token.startswith(API_TOKEN_PREFIX):
+        info = api_token_cache.get(token)
+        if info is None:
+            info = identity_rpc.authenticate_api_token(token)
+            api_token_cache.put(token, info)
+        return Principal(user_id=None, api_token_id=info["id"], api_org_id=info["org_id"],
+                         scopes=frozenset(info["scopes"]))
+    return decode_access_token(token)

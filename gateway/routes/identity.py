@@ -1,0 +1,180 @@
+"""Auth and identity endpoints (api.md: "Auth and identity")."""
+from marshmallow import Schema, fields, validate
+
+from contracts.common import ADMIN_ROLES, email_field, name_field
+from contracts.errors import AppError, ErrorCode
+from contracts.identity import (
+    AdminSchema,
+    OrganizationSchema,
+    OrgSettingsSchema,
+    PersonSchema,
+    ProfileFieldsSchema,
+    TokensSchema,
+    UserSchema,
+)
+from gateway.http import PUBLIC, Reply, route
+
+PASSWORD = validate.Length(min=10, max=200, error="use 10 to 200 characters")
+TOKEN = validate.Length(min=10, max=500)
+
+
+class LoginBody(Schema):
+    email = fields.String(required=True, validate=validate.Length(1, 254))
+    password = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+class RefreshBody(Schema):
+    refresh_token = fields.String(required=True, validate=TOKEN)
+
+
+class SignupBody(Schema):
+    email = email_field(required=True)
+    full_name = name_field(required=True)
+    password = fields.String(required=True, validate=PASSWORD)
+
+
+class TokenBody(Schema):
+    token = fields.String(required=True, validate=TOKEN)
+
+
+class ResetBody(Schema):
+    email = fields.String(required=True, validate=validate.Length(1, 254))
+
+
+class ResetConfirmBody(Schema):
+    token = fields.String(required=True, validate=TOKEN)
+    password = fields.String(required=True, validate=PASSWORD)
+
+
+class AddAdminBody(Schema):
+    email = email_field(required=True)
+    full_name = name_field(required=True)
+    role = fields.String(required=True, validate=validate.OneOf(ADMIN_ROLES))
+    program_ids = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
+                              validate=validate.Length(max=500))
+
+
+class ApiTokenBody(Schema):
+    name = name_field(required=True)
+    scopes = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=10))
+
+
+class ApiTokenCreated(Schema):
+    id = fields.String()
+    name = fields.String()
+    scopes = fields.List(fields.String())
+    token = fields.String(metadata={"description": "shown once; store it now"})
+
+
+class PersonPatch(ProfileFieldsSchema):
+    full_name = name_field()
+
+
+class Accepted(Schema):
+    status = fields.String()
+    message = fields.String()
+
+
+class IdentityRoutes:
+    @route("POST", "/v1/auth/login", auth=PUBLIC, body=LoginBody, response=TokensSchema, tags=("auth",),
+           summary="Sign in with email and password", errors=("INVALID_CREDENTIALS", "TOO_MANY_REQUESTS"))
+    def login(self, call):
+        return self.identity.login(call.body["email"], call.body["password"])
+
+    @route("POST", "/v1/auth/refresh", auth=PUBLIC, body=RefreshBody, response=TokensSchema, tags=("auth",),
+           summary="Exchange a refresh token for new tokens (the old one is revoked)")
+    def refresh(self, call):
+        return self.identity.refresh(call.body["refresh_token"])
+
+    @route("POST", "/v1/auth/logout", auth=PUBLIC, body=RefreshBody, status=204, tags=("auth",),
+           summary="Revoke a refresh token")
+    def logout(self, call):
+        self.identity.logout(call.body["refresh_token"])
+        return Reply(status=204)
+
+    @route("POST", "/v1/auth/signup", auth=PUBLIC, body=SignupBody, response=UserSchema, status=201,
+           tags=("auth",), summary="Create a learner account; a verification email is sent", errors=("EMAIL_TAKEN",))
+    def signup(self, call):
+        return self.identity.signup(call.body["email"], call.body["full_name"], call.body["password"])
+
+    @route("POST", "/v1/auth/verify-email", auth=PUBLIC, body=TokenBody, response=Accepted, tags=("auth",),
+           summary="Confirm an email address with the emailed token", errors=("TOKEN_INVALID", "TOKEN_EXPIRED"))
+    def verify_email(self, call):
+        self.identity.verify_email(call.body["token"])
+        return {"status": "verified", "message": "your email address is verified"}
+
+    @route("POST", "/v1/auth/password-reset", auth=PUBLIC, body=ResetBody, response=Accepted, status=202,
+           tags=("auth",), summary="Email a password reset link (same answer whether or not the account exists)")
+    def password_reset(self, call):
+        self.identity.request_password_reset(call.body["email"])
+        return {"status": "accepted", "message": "if an account exists for this email, a reset link is on its way"}
+
+    @route("POST", "/v1/auth/password-reset/confirm", auth=PUBLIC, body=ResetConfirmBody, response=Accepted,
+           tags=("auth",), summary="Set a new (or first) password with the emailed token",
+           errors=("TOKEN_INVALID", "TOKEN_EXPIRED"))
+    def password_reset_confirm(self, call):
+        self.identity.confirm_password_reset(call.body["token"], call.body["password"])
+        return {"status": "ok", "message": "password set; sign in with it"}
+
+    @route("GET", "/v1/me", response=UserSchema, tags=("me",), summary="The signed-in person and their roles")
+    def me(self, call):
+        return self.identity.get_user(call.principal.user_id)
+
+    # ---- organization settings
+    @route("GET", "/v1/orgs/{org_id}", response=OrganizationSchema, tags=("orgs",),
+           summary="Organization settings (org admins and program admins)")
+    def get_org(self, call, org_id):
+        call.principal.require_admin(org_id)
+        return self.identity.get_organization(org_id)
+
+    @route("PATCH", "/v1/orgs/{org_id}", body=OrgSettingsSchema, response=OrganizationSchema, tags=("orgs",),
+           summary="Change organization settings (org admins)")
+    def update_org(self, call, org_id):
+        call.principal.require_org_admin(org_id)
+        if not call.body:
+            raise AppError(ErrorCode.INVALID_INPUT, "nothing to change", {"_schema": ["send at least one field"]})
+        return self.identity.update_organization(org_id, OrgSettingsSchema().dump(call.body))
+
+    # ---- admins
+    @route("GET", "/v1/orgs/{org_id}/admins", response=AdminSchema, many=True, tags=("admins",),
+           summary="The organization's admins")
+    def list_admins(self, call, org_id):
+        call.principal.require_org_admin(org_id)
+        return self.identity.list_admins(org_id)
+
+    @route("POST", "/v1/orgs/{org_id}/admins", body=AddAdminBody, response=AdminSchema, status=201,
+           tags=("admins",), errors=("ALREADY_ADMIN",),
+           summary="Add an admin by email (the account is created if needed and gets a first-password email)")
+    def add_admin(self, call, org_id):
+        call.principal.require_org_admin(org_id)
+        body = call.body
+        self.check_programs_of_org(org_id, body["program_ids"])
+        return self.identity.add_admin(org_id, body["email"], body["full_name"], body["role"], body["program_ids"])
+
+    @route("DELETE", "/v1/orgs/{org_id}/admins/{admin_id}", status=204, tags=("admins",),
+           summary="Remove an admin role")
+    def remove_admin(self, call, org_id, admin_id):
+        call.principal.require_org_admin(org_id)
+        self.identity.remove_admin(org_id, admin_id, call.principal.user_id)
+        return Reply(status=204)
+
+    # ---- API tokens
+    @route("POST", "/v1/orgs/{org_id}/api-tokens", body=ApiTokenBody, response=ApiTokenCreated, status=201,
+           tags=("admins",), summary="Create an API token for a machine client (shown once)")
+    def create_api_token(self, call, org_id):
+        call.principal.require_org_admin(org_id)
+        return self.identity.create_api_token(org_id, call.body["name"], call.body["scopes"],
+                                              call.principal.user_id)
+
+    # ---- people
+    @route("GET", "/v1/orgs/{org_id}/people/{user_id}", response=PersonSchema, tags=("people",),
+           summary="A person's organization profile")
+    def get_person(self, call, org_id, user_id):
+        self.require_person_in_scope(call.principal, org_id, user_id)
+        return self.identity.get_person(org_id, user_id)
+
+    @route("PATCH", "/v1/orgs/{org_id}/people/{user_id}", body=PersonPatch, response=PersonSchema,
+           tags=("people",), summary="Change a person's organization profile")
+    def update_person(self, call, org_id, user_id):
+        self.require_person_in_scope(call.principal, org_id, user_id)
+        return self.identity.update_person(org_id, user_id, PersonPatch().dump(call.body))

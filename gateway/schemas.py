@@ -1,0 +1,26 @@
+"""Request and response shapes shared by several route modules."""
+from marshmallow import Schema, fields, validate
+
+MAX_PAGE_SIZE = 200
+
+
+class PageQuery(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE_SIZE))
+    cursor = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+def page_of(item_schema: type[Schema], name: str | None = None) -> type[Schema]:
+    """`{"items": [...], "next_cursor": ...}` around an item schema."""
+    return Schema.from_dict(
+        {"items": fields.List(fields.Nested(item_schema), required=True),
+         "next_cursor": fields.String(allow_none=True)},
+        name=name or f"{item_schema.__name__.removesuffix('Schema')}Page",
+    )
+
+
+class Empty(Schema):
+    pass
+
+
+class Ok(Schema):
+    status = fields.String(dump_default="ok")

@@ -1,0 +1,2 @@
+"""identity: organizations and settings, accounts, organization profiles,
+admin roles, credentials and API tokens."""

@@ -1,0 +1,426 @@
+"""identity's rules, as plain functions over a unit of work."""
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, select, text, update
+
+from contracts.errors import AppError, ErrorCode, not_found
+from contracts.identity import OrgSettingsSchema, ProfileFieldsSchema
+from servicekit import config
+from services.identity import credentials
+from services.identity.models import (
+    AdminRole,
+    ApiToken,
+    LoginThrottle,
+    OneTimeToken,
+    Organization,
+    Profile,
+    RefreshToken,
+    User,
+)
+
+MAX_FAILED_LOGINS = int(config.env("LOGIN_MAX_FAILURES", "5"))
+THROTTLE_WINDOW = timedelta(minutes=15)
+PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
+ORG_FIELDS = tuple(OrgSettingsSchema().fields)
+API_TOKEN_SCOPES = ("activity:write", "people:write", "reports:read")
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+# ---------------------------------------------------------------- organizations
+
+
+def org_settings(org: Organization) -> dict:
+    return {name: getattr(org, name) for name in ORG_FIELDS}
+
+
+def get_org(uow, org_id: str) -> Organization:
+    org = uow.session.get(Organization, org_id)
+    if org is None:
+        raise not_found("organization")
+    return org
+
+
+def create_org(uow, settings: dict) -> Organization:
+    org = Organization(**settings)
+    uow.session.add(org)
+    uow.session.flush()
+    uow.publish("identity.org.created.v1", {"org_id": org.id, "name": org.name, "brand_color": org.brand_color,
+                                             "logo_url": org.logo_url, "timezone": org.timezone}, org_id=org.id)
+    return org
+
+
+def update_org(uow, org_id: str, changes: dict) -> Organization:
+    org = get_org(uow, org_id)
+    changed = [name for name, value in changes.items() if getattr(org, name) != value]
+    for name in changed:
+        setattr(org, name, changes[name])
+    if changed:
+        uow.session.flush()
+        settings = OrgSettingsSchema().dump(org_settings(org))
+        uow.publish("identity.org.updated.v1", {"org_id": org.id, "changed": sorted(changed), "settings": settings},
+                    org_id=org.id)
+    return org
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def find_user(uow, email: str) -> User | None:
+    return uow.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def get_user(uow, user_id: str) -> User:
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise not_found("user")
+    return user
+
+
+def create_user(uow, email: str, full_name: str, via: str, password: str | None = None) -> User:
+    if find_user(uow, email) is not None:
+        raise AppError(ErrorCode.EMAIL_TAKEN, "an account with this email exists")
+    user = User(email=normalize_email(email), full_name=full_name.strip(),
+                password_hash=credentials.hash_password(password) if password else None)
+    uow.session.add(user)
+    uow.session.flush()
+    uow.publish("identity.user.registered.v1",
+                {"user_id": user.id, "email": user.email, "full_name": user.full_name, "via": via})
+    return user
+
+
+def roles_of(uow, user_id: str) -> list[dict]:
+    rows = uow.session.scalars(select(AdminRole).where(AdminRole.user_id == user_id).order_by(AdminRole.created_at))
+    return [{"role": r.role, "org_id": r.org_id, "program_ids": list(r.program_ids or [])} for r in rows]
+
+
+def user_view(uow, user: User) -> dict:
+    return {"id": user.id, "email": user.email, "full_name": user.full_name,
+            "email_verified": user.email_verified_at is not None, "roles": roles_of(uow, user.id)}
+
+
+def signup(uow, email: str, full_name: str, password: str) -> User:
+    user = create_user(uow, email, full_name, via="SIGNUP", password=password)
+    request_verification(uow, user)
+    return user
+
+
+def _one_time_token(uow, user: User, purpose: str, ttl: timedelta) -> tuple[str, datetime]:
+    raw = credentials.new_secret()
+    expires_at = now() + ttl
+    uow.session.add(OneTimeToken(user_id=user.id, purpose=purpose, token_hash=credentials.digest(raw),
+                                 expires_at=expires_at))
+    return raw, expires_at
+
+
+def _use_one_time_token(uow, raw: str, purpose: str) -> User:
+    token = uow.session.scalar(
+        select(OneTimeToken).where(OneTimeToken.token_hash == credentials.digest(raw),
+                                   OneTimeToken.purpose == purpose).with_for_update()
+    )
+    if token is None:
+        raise AppError(ErrorCode.TOKEN_INVALID, "this link is not valid")
+    if token.used_at is not None:
+        raise AppError(ErrorCode.TOKEN_INVALID, "this link was already used")
+    if token.expires_at <= now():
+        raise AppError(ErrorCode.TOKEN_EXPIRED, "this link has expired; ask for a new one")
+    token.used_at = now()
+    return get_user(uow, token.user_id)
+
+
+def request_verification(uow, user: User) -> None:
+    raw, expires_at = _one_time_token(uow, user, "VERIFY_EMAIL", credentials.VERIFY_TOKEN_TTL)
+    uow.publish("identity.user.verification_requested.v1", {
+        "user_id": user.id, "email": user.email, "full_name": user.full_name,
+        "verify_url": f"{config.public_url()}/verify-email?token={raw}", "expires_at": expires_at.isoformat(),
+    })
+
+
+def mark_verified(uow, user: User) -> None:
+    if user.email_verified_at is None:
+        user.email_verified_at = now()
+        uow.publish("identity.user.email_verified.v1", {"user_id": user.id, "email": user.email})
+
+
+def verify_email(uow, raw_token: str) -> User:
+    user = _use_one_time_token(uow, raw_token, "VERIFY_EMAIL")
+    mark_verified(uow, user)
+    return user
+
+
+def request_password_reset(uow, email: str, reason: str = "RESET", org_id: str | None = None) -> None:
+    """Silently does nothing for unknown emails: the answer must not reveal accounts."""
+    user = find_user(uow, email)
+    if user is None:
+        return
+    ttl = credentials.FIRST_PASSWORD_TTL if reason == "FIRST_PASSWORD" else credentials.RESET_TOKEN_TTL
+    raw, expires_at = _one_time_token(uow, user, "PASSWORD_RESET", ttl)
+    uow.publish("identity.user.password_reset_requested.v1", {
+        "user_id": user.id, "email": user.email, "full_name": user.full_name,
+        "reset_url": f"{config.public_url()}/reset-password?token={raw}", "expires_at": expires_at.isoformat(),
+        "reason": reason, "org_id": org_id,
+    }, org_id=org_id)
+
+
+def confirm_password_reset(uow, raw_token: str, password: str) -> User:
+    user = _use_one_time_token(uow, raw_token, "PASSWORD_RESET")
+    user.password_hash = credentials.hash_password(password)
+    mark_verified(uow, user)  # the emailed link proves the address
+    revoke_all_refresh_tokens(uow, user.id)
+    return user
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def check_throttle(uow, email: str) -> None:
+    state = uow.session.get(LoginThrottle, email)
+    if state is not None and state.locked_until is not None and state.locked_until > now():
+        retry_after = int((state.locked_until - now()).total_seconds()) + 1
+        raise AppError(ErrorCode.TOO_MANY_REQUESTS, "too many failed sign-ins; try again later",
+                       {"retry_after_seconds": retry_after})
+
+
+def record_failed_login(email: str, session) -> None:
+    """Counted in its own transaction: a refused login commits nothing else."""
+    failures = session.execute(
+        text(
+            "INSERT INTO login_throttle (email, failures, window_started_at) VALUES (:email, 1, now()) "
+            "ON CONFLICT (email) DO UPDATE SET "
+            "failures = CASE WHEN login_throttle.window_started_at < now() - :window "
+            "  THEN 1 ELSE login_throttle.failures + 1 END, "
+            "window_started_at = CASE WHEN login_throttle.window_started_at < now() - :window "
+            "  THEN now() ELSE login_throttle.window_started_at END "
+            "RETURNING failures"
+        ),
+        {"email": email, "window": THROTTLE_WINDOW},
+    ).scalar_one()
+    if failures >= MAX_FAILED_LOGINS:
+        session.execute(text("UPDATE login_throttle SET locked_until = now() + :window WHERE email = :email"),
+                        {"email": email, "window": THROTTLE_WINDOW})
+    session.commit()
+
+
+def issue_tokens(uow, user: User) -> dict:
+    access, expires_in = credentials.issue_access_token(
+        user.id, user.email, user.email_verified_at is not None, roles_of(uow, user.id)
+    )
+    raw = credentials.new_secret("rt_")
+    uow.session.add(RefreshToken(user_id=user.id, token_hash=credentials.digest(raw),
+                                 expires_at=now() + credentials.REFRESH_TOKEN_TTL))
+    return {"access_token": access, "refresh_token": raw, "expires_in": expires_in, "token_type": "Bearer"}
+
+
+def login(uow, email: str, password: str, record_failure) -> dict:
+    email = normalize_email(email)
+    check_throttle(uow, email)
+    user = find_user(uow, email)
+    if not credentials.verify_password(user.password_hash if user else None, password):
+        record_failure(email)
+        raise AppError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
+    uow.session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    return issue_tokens(uow, user)
+
+
+def _live_refresh_token(uow, raw: str) -> RefreshToken:
+    token = uow.session.scalar(
+        select(RefreshToken).where(RefreshToken.token_hash == credentials.digest(raw)).with_for_update()
+    )
+    if token is None or token.revoked_at is not None or token.expires_at <= now():
+        raise AppError(ErrorCode.TOKEN_INVALID, "the refresh token is not valid; sign in again")
+    return token
+
+
+def refresh(uow, raw: str) -> dict:
+    """Rotation: the used refresh token is revoked and a new pair issued."""
+    token = _live_refresh_token(uow, raw)
+    token.revoked_at = now()
+    return issue_tokens(uow, get_user(uow, token.user_id))
+
+
+def logout(uow, raw: str) -> None:
+    token = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == credentials.digest(raw)))
+    if token is not None and token.revoked_at is None:
+        token.revoked_at = now()
+
+
+def revoke_all_refresh_tokens(uow, user_id: str) -> None:
+    uow.session.execute(update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
+                        .values(revoked_at=now()))
+
+
+# ---------------------------------------------------------------- people
+
+
+def person_view(user: User, profile: Profile) -> dict:
+    view = {"user_id": user.id, "org_id": profile.org_id, "email": user.email, "full_name": user.full_name}
+    view.update({name: getattr(profile, name) for name in PROFILE_FIELDS})
+    return view
+
+
+def get_person(uow, org_id: str, user_id: str) -> tuple[User, Profile]:
+    profile = uow.session.get(Profile, (org_id, user_id))
+    if profile is None:
+        raise not_found("person")
+    return get_user(uow, user_id), profile
+
+
+def _check_external_id(uow, org_id: str, user_id: str, external_id: str | None) -> None:
+    if not external_id:
+        return
+    holder = uow.session.scalar(select(Profile.user_id).where(Profile.org_id == org_id,
+                                                              Profile.external_id == external_id))
+    if holder is not None and holder != user_id:
+        raise AppError(ErrorCode.CONFLICT, "another person of this organization has this external id",
+                       {"external_id": ["already used"]})
+
+
+def update_person(uow, org_id: str, user_id: str, changes: dict) -> dict:
+    user, profile = get_person(uow, org_id, user_id)
+    if "external_id" in changes:
+        _check_external_id(uow, org_id, user_id, changes["external_id"])
+    full_name = changes.pop("full_name", None)
+    if full_name:
+        user.full_name = full_name.strip()
+    for name, value in changes.items():
+        setattr(profile, name, value)
+    uow.session.flush()
+    view = person_view(user, profile)
+    uow.publish("identity.profile.updated.v1", view, org_id=org_id)
+    return view
+
+
+def ensure_person(uow, org_id: str, email: str, full_name: str, profile_fields: dict | None = None,
+                  via: str = "INVITATION") -> dict:
+    """The account for this email (created without a password if new) and its
+    profile in the organization (created if missing; given fields filled in)."""
+    get_org(uow, org_id)
+    user = find_user(uow, email) or create_user(uow, email, full_name, via=via)
+    profile = uow.session.get(Profile, (org_id, user.id))
+    fields = {k: v for k, v in (profile_fields or {}).items() if v not in (None, "")}
+    created = profile is None
+    if created:
+        if fields.get("external_id"):
+            _check_external_id(uow, org_id, user.id, fields["external_id"])
+        profile = Profile(org_id=org_id, user_id=user.id, **fields)
+        uow.session.add(profile)
+    elif fields:
+        if "external_id" in fields:
+            _check_external_id(uow, org_id, user.id, fields["external_id"])
+        for name, value in fields.items():
+            setattr(profile, name, value)
+    uow.session.flush()
+    if created or fields:
+        uow.publish("identity.profile.updated.v1", person_view(user, profile), org_id=org_id)
+    return person_view(user, profile)
+
+
+def account_for_invitation(uow, email: str, full_name: str | None, password: str | None) -> User:
+    """Accepting an emailed invitation proves the address: create or link the
+    account, set a first password if it has none, and mark it verified."""
+    user = find_user(uow, email)
+    if user is None:
+        if not password:
+            raise AppError(ErrorCode.INVALID_INPUT, "choose a password to create your account",
+                           {"password": ["required for a new account"]})
+        user = create_user(uow, email, full_name or email.split("@")[0], via="INVITATION", password=password)
+    elif user.password_hash is None:
+        if not password:
+            raise AppError(ErrorCode.INVALID_INPUT, "choose a password to create your account",
+                           {"password": ["required for a new account"]})
+        user.password_hash = credentials.hash_password(password)
+        if full_name:
+            user.full_name = full_name.strip()
+    mark_verified(uow, user)
+    return user
+
+
+# ---------------------------------------------------------------- admins
+
+
+def admin_view(role: AdminRole, user: User) -> dict:
+    return {"id": role.id, "user_id": user.id, "email": user.email, "full_name": user.full_name, "role": role.role,
+            "program_ids": list(role.program_ids or []), "created_at": role.created_at}
+
+
+def list_admins(uow, org_id: str) -> list[dict]:
+    get_org(uow, org_id)
+    rows = uow.session.execute(
+        select(AdminRole, User).join(User, User.id == AdminRole.user_id).where(AdminRole.org_id == org_id)
+        .order_by(AdminRole.created_at)
+    ).all()
+    return [admin_view(role, user) for role, user in rows]
+
+
+def add_admin(uow, org_id: str, email: str, full_name: str, role: str, program_ids: list[str]) -> dict:
+    if role == "PROGRAM_ADMIN" and not program_ids:
+        raise AppError(ErrorCode.INVALID_INPUT, "a program admin needs at least one program",
+                       {"program_ids": ["required for PROGRAM_ADMIN"]})
+    if role == "ORG_ADMIN":
+        program_ids = []
+    ensure_person(uow, org_id, email, full_name, via="ADMIN_INVITE")
+    user = find_user(uow, email)
+    existing = uow.session.scalar(select(AdminRole).where(AdminRole.org_id == org_id, AdminRole.user_id == user.id,
+                                                          AdminRole.role == role).with_for_update())
+    if existing is not None:
+        if role == "ORG_ADMIN":
+            raise AppError(ErrorCode.ALREADY_ADMIN, "this person is already an organization admin")
+        existing.program_ids = sorted(set(existing.program_ids or []) | set(program_ids))
+        admin = existing
+    else:
+        admin = AdminRole(org_id=org_id, user_id=user.id, role=role, program_ids=sorted(set(program_ids)))
+        uow.session.add(admin)
+    uow.session.flush()
+    uow.session.refresh(admin)
+    if user.password_hash is None:
+        request_password_reset(uow, user.email, reason="FIRST_PASSWORD", org_id=org_id)
+    uow.publish("identity.admin.granted.v1", {
+        "admin_id": admin.id, "org_id": org_id, "user_id": user.id, "email": user.email, "full_name": user.full_name,
+        "role": role, "program_ids": list(admin.program_ids),
+    }, org_id=org_id)
+    return admin_view(admin, user)
+
+
+def remove_admin(uow, org_id: str, admin_id: str, acting_user_id: str | None) -> None:
+    admin = uow.session.get(AdminRole, admin_id)
+    if admin is None or admin.org_id != org_id:
+        raise not_found("admin")
+    if admin.role == "ORG_ADMIN":
+        others = uow.session.scalar(
+            select(AdminRole.id).where(AdminRole.org_id == org_id, AdminRole.role == "ORG_ADMIN",
+                                       AdminRole.id != admin_id).limit(1)
+        )
+        if others is None:
+            raise AppError(ErrorCode.RULE_VIOLATION, "an organization keeps at least one organization admin")
+    uow.session.delete(admin)
+    uow.publish("identity.admin.revoked.v1", {"admin_id": admin.id, "org_id": org_id, "user_id": admin.user_id,
+                                              "role": admin.role}, org_id=org_id)
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def create_api_token(uow, org_id: str, name: str, scopes: list[str], created_by: str | None) -> dict:
+    get_org(uow, org_id)
+    unknown = sorted(set(scopes) - set(API_TOKEN_SCOPES))
+    if unknown:
+        raise AppError(ErrorCode.INVALID_INPUT, "unknown scopes", {"scopes": [f"unknown: {', '.join(unknown)}"]})
+    raw = credentials.new_secret("lat_")
+    token = ApiToken(org_id=org_id, name=name, scopes=sorted(set(scopes)), token_hash=credentials.digest(raw),
+                     created_by=created_by)
+    uow.session.add(token)
+    uow.session.flush()
+    return {"id": token.id, "name": token.name, "scopes": token.scopes, "token": raw}
+
+
+def authenticate_api_token(uow, raw: str) -> dict:
+    token = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == credentials.digest(raw)))
+    if token is None or token.revoked_at is not None:
+        raise AppError(ErrorCode.TOKEN_INVALID, "the API token is not valid")
+    return {"id": token.id, "org_id": token.org_id, "scopes": list(token.scopes)}

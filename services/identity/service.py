@@ -1,0 +1,148 @@
+"""identity's nameko entrypoints: load input, call the domain, dump output."""
+from marshmallow import fields
+
+from contracts.common import name_field
+from contracts.identity import (
+    AdminSchema,
+    OrganizationSchema,
+    OrgSettingsSchema,
+    PersonSchema,
+    ProfileFieldsSchema,
+    TokensSchema,
+    UserSchema,
+)
+from servicekit.entrypoints import rpc
+from servicekit.service import ServiceBase
+from services.identity import domain
+
+
+class NewOrgSchema(OrgSettingsSchema):
+    name = name_field(required=True)
+
+
+class PersonInputSchema(ProfileFieldsSchema):
+    email = fields.Email(required=True)
+    full_name = name_field(required=True)
+
+
+class IdentityService(ServiceBase):
+    name = "identity"
+
+    # ---- organizations
+    @rpc
+    def create_organization(self, settings):
+        return OrganizationSchema().dump(domain.create_org(self.db, NewOrgSchema().load(settings)))
+
+    @rpc
+    def get_organization(self, org_id):
+        return OrganizationSchema().dump(domain.get_org(self.db, org_id))
+
+    @rpc
+    def update_organization(self, org_id, changes):
+        return OrganizationSchema().dump(domain.update_org(self.db, org_id, OrgSettingsSchema().load(changes)))
+
+    # ---- accounts and sessions
+    @rpc
+    def signup(self, email, full_name, password):
+        return UserSchema().dump(domain.user_view(self.db, domain.signup(self.db, email, full_name, password)))
+
+    @rpc
+    def verify_email(self, token):
+        domain.verify_email(self.db, token)
+
+    @rpc
+    def request_password_reset(self, email):
+        domain.request_password_reset(self.db, email)
+
+    @rpc
+    def confirm_password_reset(self, token, password):
+        domain.confirm_password_reset(self.db, token, password)
+
+    @rpc
+    def login(self, email, password):
+        def record_failure(normalized_email):
+            with self.db.independent_session() as session:
+                domain.record_failed_login(normalized_email, session)
+
+        return TokensSchema().dump(domain.login(self.db, email, password, record_failure))
+
+    @rpc
+    def refresh(self, refresh_token):
+        return TokensSchema().dump(domain.refresh(self.db, refresh_token))
+
+    @rpc
+    def logout(self, refresh_token):
+        domain.logout(self.db, refresh_token)
+
+    @rpc
+    def get_user(self, user_id):
+        return UserSchema().dump(domain.user_view(self.db, domain.get_user(self.db, user_id)))
+
+    @rpc
+    def find_user(self, email):
+        user = domain.find_user(self.db, email)
+        return None if user is None else UserSchema().dump(domain.user_view(self.db, user))
+
+    @rpc
+    def account_for_invitation(self, email, full_name=None, password=None):
+        """Create or link the account of an invitee who accepted by the emailed link."""
+        user = domain.account_for_invitation(self.db, email, full_name, password)
+        return UserSchema().dump(domain.user_view(self.db, user))
+
+    @rpc
+    def issue_tokens(self, user_id):
+        return TokensSchema().dump(domain.issue_tokens(self.db, domain.get_user(self.db, user_id)))
+
+    # ---- people
+    @rpc
+    def ensure_person(self, org_id, person):
+        data = PersonInputSchema().load(person)
+        email, full_name = data.pop("email"), data.pop("full_name")
+        return PersonSchema().dump(domain.ensure_person(self.db, org_id, email, full_name, data))
+
+    @rpc
+    def ensure_people(self, org_id, people):
+        """Batch form of ensure_person (bulk invitations): one transaction."""
+        schema = PersonInputSchema()
+        result = []
+        for person in people:
+            data = schema.load(person)
+            email, full_name = data.pop("email"), data.pop("full_name")
+            result.append(PersonSchema().dump(domain.ensure_person(self.db, org_id, email, full_name, data)))
+        return result
+
+    @rpc
+    def get_person(self, org_id, user_id):
+        user, profile = domain.get_person(self.db, org_id, user_id)
+        return PersonSchema().dump(domain.person_view(user, profile))
+
+    @rpc
+    def update_person(self, org_id, user_id, changes):
+        data = ProfileFieldsSchema().load({k: v for k, v in changes.items() if k != "full_name"})
+        if changes.get("full_name"):
+            data["full_name"] = changes["full_name"]
+        return PersonSchema().dump(domain.update_person(self.db, org_id, user_id, data))
+
+    # ---- admins
+    @rpc
+    def list_admins(self, org_id):
+        return AdminSchema(many=True).dump(domain.list_admins(self.db, org_id))
+
+    @rpc
+    def add_admin(self, org_id, email, full_name, role, program_ids=None):
+        return AdminSchema().dump(domain.add_admin(self.db, org_id, email, full_name, role, program_ids or []))
+
+    @rpc
+    def remove_admin(self, org_id, admin_id, acting_user_id=None):
+        domain.remove_admin(self.db, org_id, admin_id, acting_user_id)
+
+    # ---- API tokens
+    @rpc
+    def create_api_token(self, org_id, name, scopes, created_by=None):
+        return domain.create_api_token(self.db, org_id, name, scopes, created_by)
+
+    @rpc
+    def authenticate_api_token(self, token):
+        return domain.authenticate_api_token(self.db, token)
+
+

@@ -1,0 +1,73 @@
+import uuid
+
+import pytest
+import requests
+
+from servicekit.standalone import unit_of_work
+from tests.support.suite import Suite
+
+
+@pytest.fixture(scope="session")
+def suite(tmp_path_factory):
+    running = Suite(tmp_path_factory.mktemp("suite")).start()
+    yield running
+    running.stop()
+
+
+class Api:
+    """requests against the gateway, with an optional bearer token."""
+
+    def __init__(self, base_url: str, token: str | None = None):
+        self.base_url = base_url
+        self.token = token
+        self.http = requests.Session()
+
+    def request(self, method: str, path: str, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if self.token:
+            headers.setdefault("Authorization", f"Bearer {self.token}")
+        return self.http.request(method, self.base_url + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, **kw):
+        return self.request("POST", path, **kw)
+
+    def patch(self, path, **kw):
+        return self.request("PATCH", path, **kw)
+
+    def put(self, path, **kw):
+        return self.request("PUT", path, **kw)
+
+    def delete(self, path, **kw):
+        return self.request("DELETE", path, **kw)
+
+    def as_user(self, email: str, password: str) -> "Api":
+        response = self.post("/v1/auth/login", json={"email": email, "password": password})
+        assert response.status_code == 200, response.text
+        return Api(self.base_url, response.json()["access_token"])
+
+
+@pytest.fixture(scope="session")
+def api(suite) -> Api:
+    return Api(suite.base_url)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def make_org(suite, api):
+    """Create an organization with an org admin; returns (org_id, admin Api, admin email)."""
+    from services.identity.commands import create_org_with_admin
+
+    def create(name: str | None = None):
+        name = name or unique("Org")
+        email = f"{unique('admin')}@example.com"
+        with unit_of_work("identity", suite.database_url("identity")) as uow:
+            result = create_org_with_admin(uow, name, email, "Ada Admin", "correct horse battery")
+        return result["org_id"], api.as_user(email, "correct horse battery"), email
+
+    return create

@@ -1,0 +1,126 @@
+"""The whole suite as real processes, for end-to-end tests.
+
+Starts every process of the Procfile (services, gateway, SMTP sink) against
+fresh `e2e_*` databases and a private RabbitMQ vhost, waits until the gateway
+is ready, and stops everything afterwards."""
+import os
+import shlex
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import requests
+
+from servicekit import config
+
+ROOT = Path(__file__).resolve().parents[2]
+MANAGEMENT = "http://127.0.0.1:15672/api"
+AUTH = ("guest", "guest")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def procfile() -> dict[str, str]:
+    entries = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, command = line.partition(":")
+            entries[name.strip()] = command.strip()
+    return entries
+
+
+class Suite:
+    def __init__(self, workdir: Path):
+        self.workdir = workdir
+        run = uuid.uuid4().hex[:8]
+        self.vhost = f"e2e-{run}"
+        self.db_prefix = f"e2e{run}_"  # parallel runs never share databases
+        self.port = free_port()
+        self.smtp_port = free_port()
+        self.mail_dir = workdir / "mail"
+        self.logs = workdir / "logs"
+        self.processes: dict[str, subprocess.Popen] = {}
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = dict(
+            os.environ,
+            BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}",
+            DATABASE_PREFIX=self.db_prefix,
+            WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}",
+            PUBLIC_URL=self.base_url,
+            OPS_PORT="0",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(self.smtp_port),
+            MAILSINK_DIR=str(self.mail_dir),
+            LOG_LEVEL="INFO",
+            PYTHONUNBUFFERED="1",
+        )
+
+    def database_url(self, service: str) -> str:
+        base = config.env("DATABASE_BASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
+        return f"{base}/{self.db_prefix}{service}"
+
+    def start(self) -> "Suite":
+        requests.put(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH, timeout=10).raise_for_status()
+        requests.put(f"{MANAGEMENT}/permissions/{self.vhost}/guest", auth=AUTH, timeout=10,
+                     json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+        subprocess.run([sys.executable, "-m", "tests.support.fresh_databases"], env=self.env, cwd=ROOT, check=True)
+        self.logs.mkdir(parents=True, exist_ok=True)
+        for name, command in procfile().items():
+            argv = shlex.split(command)
+            if argv[0] == "python":
+                argv[0] = sys.executable
+            log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+            self.processes[name] = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log,
+                                                    stderr=subprocess.STDOUT)
+        self.wait_ready()
+        return self
+
+    def wait_ready(self, timeout: float = 90) -> None:
+        deadline = time.monotonic() + timeout
+        last = None
+        while time.monotonic() < deadline:
+            for name, process in self.processes.items():
+                if process.poll() is not None:
+                    raise RuntimeError(f"{name} exited early:\n{self.log(name)[-3000:]}")
+            try:
+                last = requests.get(f"{self.base_url}/readyz", timeout=3)
+                if last.status_code == 200:
+                    return
+            except requests.RequestException as exc:
+                last = exc
+            time.sleep(0.5)
+        raise RuntimeError(f"suite not ready: {getattr(last, 'text', last)}")
+
+    def log(self, name: str) -> str:
+        path = self.logs / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        for process in self.processes.values():
+            process.terminate()
+        for name, process in self.processes.items():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        requests.delete(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH, timeout=10)
+        subprocess.run([sys.executable, "-m", "tests.support.fresh_databases", "--drop"], env=self.env, cwd=ROOT)
+
+    def restart(self, name: str) -> None:
+        """Kill one process (as a crash would) and start it again."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+        argv = shlex.split(procfile()[name])
+        if argv[0] == "python":
+            argv[0] = sys.executable
+        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
+        self.processes[name] = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
