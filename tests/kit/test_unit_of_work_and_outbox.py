@@ -236,7 +236,8 @@ def test_metrics_health_and_readiness(container_factory, rabbit_config, clean):
     assert json.loads(ready.text)["checks"] == {"broker": "ok", "db": "ok"}
     metrics = requests.get(f"{base}/metrics", timeout=5).text
     assert 'entrypoint_requests_total{entrypoint="slow",kind="rpc",service="kitsource"}' in metrics
-    assert 'entrypoint_errors_total{entrypoint="create",error="RULE_VIOLATION",kind="rpc",service="kitsource"}' in metrics
+    assert ('entrypoint_errors_total{entrypoint="create",error="RULE_VIOLATION",kind="rpc",service="kitsource"}'
+            in metrics)
     assert "entrypoint_duration_seconds_bucket" in metrics
     assert "outbox_pending_events" in metrics
 

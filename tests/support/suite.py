@@ -105,7 +105,7 @@ class Suite:
     def stop(self) -> None:
         for process in self.processes.values():
             process.terminate()
-        for name, process in self.processes.items():
+        for process in self.processes.values():
             try:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
