@@ -120,12 +120,17 @@ class Observability(DependencyProvider):
         entrypoint = worker_ctx.entrypoint
         labels = (self.service, entrypoint.method_name, entrypoint_kind(entrypoint))
         REQUESTS.labels(*labels).inc()
-        if started is not None:
-            LATENCY.labels(*labels).observe(time.perf_counter() - started)
+        elapsed = time.perf_counter() - started if started is not None else 0.0
+        LATENCY.labels(*labels).observe(elapsed)
+        outcome = "ok"
         if exc_info is not None:
             error = exc_info[1]
-            code = error.code if isinstance(error, AppError) else error.__class__.__name__
-            ERRORS.labels(*labels, code).inc()
+            outcome = error.code if isinstance(error, AppError) else error.__class__.__name__
+            ERRORS.labels(*labels, outcome).inc()
+        # One line per call (timers only at DEBUG: they fire every second).
+        log.log(logging.DEBUG if labels[2] == "timer" else logging.INFO, "%s %s %s", labels[2], labels[1], outcome,
+                extra={"entrypoint": labels[1], "kind": labels[2], "outcome": outcome,
+                       "duration_ms": round(elapsed * 1000, 2)})
 
     def worker_teardown(self, worker_ctx):
         self.started.pop(worker_ctx, None)

@@ -188,3 +188,23 @@ def outbox_link_token(suite, event_type: str, email: str, field: str) -> str:
 
 def first_password_token(suite, email: str) -> str:
     return outbox_link_token(suite, "identity.user.password_reset_requested.v1", email, "reset_url")
+
+
+def test_request_id_flows_through_rpc_into_events_and_logs(api, suite):
+    email = f"{unique('corr')}@example.com"
+    request_id = f"req-{unique('x')}"
+    created = api.post("/v1/auth/signup", headers={"X-Request-Id": request_id},
+                       json={"email": email, "full_name": "Cora Relation", "password": "learning is fun"})
+    assert created.status_code == 201
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(suite.database_url("identity"))
+    with engine.connect() as conn:
+        ids = conn.execute(
+            text("SELECT DISTINCT envelope->>'correlation_id' FROM kit_outbox WHERE envelope->'payload'->>'email' = :e"),
+            {"e": email},
+        ).scalars().all()
+    engine.dispose()
+    assert ids == [request_id]
+    identity_log_lines = [line for line in suite.log("identity").splitlines() if request_id in line]
+    assert identity_log_lines and all('"correlation_id": "' + request_id in line for line in identity_log_lines)
