@@ -201,7 +201,8 @@ def test_request_id_flows_through_rpc_into_events_and_logs(api, suite):
     engine = create_engine(suite.database_url("identity"))
     with engine.connect() as conn:
         ids = conn.execute(
-            text("SELECT DISTINCT envelope->>'correlation_id' FROM kit_outbox WHERE envelope->'payload'->>'email' = :e"),
+            text("SELECT DISTINCT envelope->>'correlation_id' FROM kit_outbox "
+                 "WHERE envelope->'payload'->>'email' = :e"),
             {"e": email},
         ).scalars().all()
     engine.dispose()
