@@ -4,8 +4,17 @@ from marshmallow import fields, validate
 Id = fields.String  # ids are strings everywhere on the wire
 
 
+class NormalizedEmail(fields.Email):
+    """An email address, trimmed and lower-cased before it is validated (rule 1)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def email_field(**kwargs):
-    return fields.Email(validate=validate.Length(max=254), **kwargs)
+    return NormalizedEmail(validate=validate.Length(max=254), **kwargs)
 
 
 def name_field(max_length: int = 200, **kwargs):

@@ -3,10 +3,11 @@ unit of work is committed when the method returns, before the result (RPC
 reply, event ack) is handed back to nameko. On error nothing is committed."""
 import functools
 
+from marshmallow import ValidationError
 from nameko.rpc import rpc as nameko_rpc
 from nameko.timer import timer as nameko_timer
 
-from contracts.errors import AppError
+from contracts.errors import AppError, ErrorCode
 from servicekit.db import UnitOfWork
 
 
@@ -18,7 +19,11 @@ def units_of_work(service) -> list[UnitOfWork]:
 def committing(fn):
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
-        result = fn(self, *args, **kwargs)
+        try:
+            result = fn(self, *args, **kwargs)
+        except ValidationError as exc:
+            # Input refused by a schema: a clear refusal for the caller, not a crash.
+            raise AppError(ErrorCode.INVALID_INPUT, "invalid input", exc.messages) from None
         for uow in units_of_work(self):
             uow.commit()
         return result

@@ -1,7 +1,6 @@
 """identity's nameko entrypoints: load input, call the domain, dump output."""
-from marshmallow import fields
 
-from contracts.common import name_field
+from contracts.common import email_field, name_field
 from contracts.identity import (
     AdminSchema,
     OrganizationSchema,
@@ -21,7 +20,7 @@ class NewOrgSchema(OrgSettingsSchema):
 
 
 class PersonInputSchema(ProfileFieldsSchema):
-    email = fields.Email(required=True)
+    email = email_field(required=True)
     full_name = name_field(required=True)
 
 
