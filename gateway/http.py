@@ -20,6 +20,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
+from prometheus_client import Counter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
@@ -29,6 +30,7 @@ from servicekit import config
 
 log = logging.getLogger(__name__)
 
+HTTP_RESPONSES = Counter("http_responses_total", "Gateway responses", ["method", "route", "status"])
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_JSON_BYTES = int(config.env("GATEWAY_MAX_JSON_BYTES", str(1024 * 1024)))
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -121,6 +123,11 @@ class ApiEntrypoint(HttpRequestHandler):
     def handle_request(self, request):
         request.shallow = False
         request_id = request_id_of(request)
+        response = self._respond(request, request_id)
+        HTTP_RESPONSES.labels(self.method, self.url, str(response.status_code)).inc()
+        return response
+
+    def _respond(self, request, request_id):
         try:
             event = Event()
             self.container.spawn_worker(
