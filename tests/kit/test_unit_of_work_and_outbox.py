@@ -241,3 +241,27 @@ def test_metrics_health_and_readiness(container_factory, rabbit_config, clean):
     assert "entrypoint_duration_seconds_bucket" in metrics
     assert "outbox_pending_events" in metrics
 
+
+
+def test_two_relays_publish_each_event_exactly_once(container_factory, rabbit_config, clean):
+    import kombu
+
+    source_db = clean["kitsource"]
+    with Session(source_db) as session:
+        for i in range(600):
+            record_event(session, "kitsource", "kitsource.thing.happened.v1", {"thing_id": f"r{i}"}, "o")
+        session.commit()
+    with kombu.Connection(rabbit_config["AMQP_URI"]) as conn:
+        exchange = kombu.Exchange("kitsource.events", type="topic", durable=True)
+        queue = kombu.Queue("count-relayed", exchange=exchange, routing_key="kitsource.thing.happened.v1")
+        queue(conn.default_channel).declare()
+        # Two replicas of the same service relay the same outbox table.
+        for _ in range(2):
+            container_factory(Source, rabbit_config).start()
+        wait_for(lambda: scalar(source_db, "SELECT count(*) FROM kit_outbox WHERE published_at IS NULL") == 0,
+                 timeout=60)
+        received = []
+        bound = queue(conn.default_channel)
+        while (message := bound.get(no_ack=True)) is not None:
+            received.append(message.payload["id"])
+    assert len(received) == 600 and len(set(received)) == 600
