@@ -20,6 +20,7 @@ JWT_ALGORITHM = "HS256"
 class Principal:
     user_id: str | None
     email: str | None = None
+    email_verified: bool = False
     roles: tuple = ()
     # machine clients
     api_token_id: str | None = None
@@ -92,7 +93,8 @@ def decode_access_token(token: str) -> Principal:
         raise AppError(ErrorCode.TOKEN_INVALID, "the access token is not valid") from None
     if claims.get("typ") != "access":
         raise AppError(ErrorCode.TOKEN_INVALID, "not an access token")
-    return Principal(user_id=claims["sub"], email=claims.get("email"), roles=tuple(claims.get("roles", [])))
+    return Principal(user_id=claims["sub"], email=claims.get("email"),
+                     email_verified=bool(claims.get("email_verified")), roles=tuple(claims.get("roles", [])))
 
 
 class ApiTokenCache:
