@@ -1,6 +1,6 @@
 """A local SMTP server that keeps every email it receives as a .eml file.
 
-    python -m scripts.mailsink            # MAILSINK_DIR (default var/mail), port SMTP_PORT (default 1025)
+    python -m scripts.mailsink    # MAILSINK_DIR (var/mail), MAILSINK_HOST (127.0.0.1), SMTP_PORT (1025)
 
 `make run` starts it so a person trying the suite can open the invitation
 and password emails; the tests start it too (a real SMTP server, not a mock)."""
@@ -41,9 +41,10 @@ def start(folder: Path, host: str = "127.0.0.1", port: int = 1025) -> Controller
 
 def main() -> None:
     folder = Path(os.environ.get("MAILSINK_DIR", "var/mail")).resolve()
+    host = os.environ.get("MAILSINK_HOST", "127.0.0.1")
     port = int(os.environ.get("SMTP_PORT", "1025"))
-    controller = start(folder, port=port)
-    print(f"mail sink on 127.0.0.1:{port}, writing .eml files to {folder}", flush=True)
+    controller = start(folder, host=host, port=port)
+    print(f"mail sink on {host}:{port}, writing .eml files to {folder}", flush=True)
     try:
         while True:
             time.sleep(3600)

@@ -50,6 +50,11 @@ def max_workers() -> int:
     return int(env("MAX_WORKERS", "20"))
 
 
+def db_pool_size() -> int:
+    """Connections kept per service process (as many again may be opened in bursts)."""
+    return int(env("DB_POOL_SIZE", "10"))
+
+
 def public_url() -> str:
     """Where people reach the platform (join links, accept links)."""
     return env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")

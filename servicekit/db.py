@@ -20,11 +20,12 @@ log = logging.getLogger(__name__)
 
 
 def make_engine(service: str, pool_size: int | None = None) -> Engine:
-    size = pool_size or config.max_workers() + 2
+    # Workers beyond the pool wait for a connection (pool_timeout) rather than
+    # exhausting the server's max_connections when replicas multiply.
     return create_engine(
         config.database_url(service),
-        pool_size=size,
-        max_overflow=5,
+        pool_size=pool_size or config.db_pool_size(),
+        max_overflow=config.db_pool_size(),
         pool_pre_ping=True,
         pool_recycle=1800,
     )
@@ -94,7 +95,7 @@ class Database(DependencyProvider):
 
     def setup(self):
         self.service = self.container.service_name
-        self.engine = make_engine(self.service, self.container.config.get("max_workers", 20) + 2)
+        self.engine = make_engine(self.service)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.relay = OutboxRelay(self.engine, self.service, self.container.config["AMQP_URI"])
         self.units: dict = {}
