@@ -1,1 +1,171 @@
 """invitations events and RPC payloads (filled in by the invitations service)."""
+
+
+# defined by programs; invitations owns this file
+# (payloads exactly as docs/integration.md lists them; programs consumes these three)
+from marshmallow import Schema as _Schema  # noqa: E402
+from marshmallow import fields as _fields  # noqa: E402
+from marshmallow import validate as _validate  # noqa: E402
+
+from contracts.registry import event as _event  # noqa: E402
+
+
+@_event("invitations.invitation.created.v1")
+class InvitationCreated(_Schema):
+    invitation_id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    program_name = _fields.String(required=True)
+    contract_id = _fields.String(required=True)
+    user_id = _fields.String(required=True)
+    email = _fields.String(required=True)
+    full_name = _fields.String(required=True)
+    external_id = _fields.String(allow_none=True)
+    send_email = _fields.Boolean(required=True)
+    accept_url = _fields.String(allow_none=True)
+    custom_message = _fields.String(allow_none=True)
+    expires_at = _fields.AwareDateTime(required=True)
+    invited_by = _fields.String(allow_none=True)
+
+
+@_event("invitations.invitation.revoked.v1")
+class InvitationRevoked(_Schema):
+    invitation_id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    user_id = _fields.String(required=True)
+    email = _fields.String(required=True)
+    reason = _fields.String(required=True, validate=_validate.OneOf(["ADMIN", "MEMBER_REMOVED", "PROGRAM_REMOVED"]))
+
+
+@_event("invitations.invitation.expired.v1")
+class InvitationExpired(_Schema):
+    invitation_id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    user_id = _fields.String(required=True)
+    email = _fields.String(required=True)
+
+
+# defined by messaging; invitations owns this file
+# (payloads exactly as docs/integration.md lists them; messaging consumes these two)
+@_event("invitations.invitation.resent.v1")
+class InvitationResent(_Schema):
+    invitation_id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    program_name = _fields.String(required=True)
+    user_id = _fields.String(required=True)
+    email = _fields.String(required=True)
+    full_name = _fields.String(required=True)
+    accept_url = _fields.String(required=True)
+    custom_message = _fields.String(allow_none=True)
+    expires_at = _fields.AwareDateTime(required=True)
+
+
+@_event("invitations.invitation.accepted.v1")
+class InvitationAccepted(_Schema):
+    invitation_id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    user_id = _fields.String(required=True)
+    email = _fields.String(required=True)
+    accepted_at = _fields.AwareDateTime(required=True)
+
+
+# ---- defined by invitations: the import event and RPC payloads -----------------
+
+INVITATION_STATES = ("PENDING", "ACCEPTED", "REVOKED", "EXPIRED")
+IMPORT_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
+
+
+@_event("invitations.import.completed.v1")
+class ImportCompleted(_Schema):
+    import_id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    contract_id = _fields.String(required=True)
+    total_rows = _fields.Integer(required=True)
+    created = _fields.Integer(required=True)
+    duplicates = _fields.Integer(required=True)
+    invalid = _fields.Integer(required=True)
+
+
+class InvitationSchema(_Schema):
+    id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    contract_id = _fields.String(required=True)
+    user_id = _fields.String(required=True)
+    email = _fields.String(required=True)
+    full_name = _fields.String(required=True)
+    external_id = _fields.String(allow_none=True)
+    state = _fields.String(required=True, validate=_validate.OneOf(INVITATION_STATES))
+    send_email = _fields.Boolean()
+    invited_by = _fields.String(allow_none=True)
+    import_id = _fields.String(allow_none=True)
+    created_at = _fields.AwareDateTime()
+    expires_at = _fields.AwareDateTime()
+    last_sent_at = _fields.AwareDateTime(allow_none=True)
+    send_count = _fields.Integer()
+    closed_at = _fields.AwareDateTime(allow_none=True, metadata={"description": "accepted, revoked or expired at"})
+    close_reason = _fields.String(allow_none=True)
+
+
+class ImportSchema(_Schema):
+    import_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    contract_id = _fields.String(required=True)
+    filename = _fields.String(allow_none=True)
+    status = _fields.String(required=True, validate=_validate.OneOf(IMPORT_STATUSES))
+    error = _fields.String(allow_none=True)
+    total_rows = _fields.Integer(required=True)
+    processed_rows = _fields.Integer(required=True, metadata={"description": "rows done so far"})
+    created = _fields.Integer(required=True)
+    duplicates = _fields.Integer(required=True)
+    invalid = _fields.Integer(required=True)
+    created_at = _fields.AwareDateTime()
+    completed_at = _fields.AwareDateTime(allow_none=True)
+
+
+class EmailPreviewSchema(_Schema):
+    subject = _fields.String(required=True)
+    text = _fields.String(required=True)
+    custom_message = _fields.String(allow_none=True)
+
+
+class PreviewSchema(_Schema):
+    learner = _fields.Dict(required=True, metadata={"description": "full_name, email, external_id"})
+    program = _fields.Dict(required=True, metadata={"description": "id, name, slug"})
+    contract = _fields.Dict(required=True, metadata={"description": "id, name, licenses_free"})
+    organization = _fields.Dict(required=True, metadata={"description": "id, name, brand_color, logo_url"})
+    email = _fields.Nested(EmailPreviewSchema, required=True)
+    warnings = _fields.List(_fields.String(), metadata={"description": "e.g. DUPLICATE_INVITATION, ALREADY_MEMBER"})
+
+
+class InvitationPageSchema(_Schema):
+    """What GET /v1/invitations/by-token/{token} shows: nothing but the program and branding."""
+
+    program_name = _fields.String(required=True)
+    organization_name = _fields.String(required=True)
+    brand_color = _fields.String(allow_none=True)
+    logo_url = _fields.String(allow_none=True)
+    banner_url = _fields.String(allow_none=True)
+    custom_message = _fields.String(allow_none=True)
+    state = _fields.String(required=True, validate=_validate.OneOf(INVITATION_STATES))
+    expires_at = _fields.AwareDateTime()
+
+
+class AcceptedSchema(_Schema):
+    access_token = _fields.String(required=True)
+    refresh_token = _fields.String(required=True)
+    expires_in = _fields.Integer(required=True)
+    token_type = _fields.String(dump_default="Bearer")
+    program_id = _fields.String(required=True)
+    invitation_id = _fields.String(required=True)
+    membership = _fields.Dict()
+
+
+# The bulk-invitation file's header row (GET /v1/invitations/template.csv).
+CSV_TEMPLATE = "Full Name,Email,External ID\r\n"
+MAX_IMPORT_BYTES = 20 * 1024 * 1024

@@ -1,1 +1,136 @@
-"""messaging events and RPC payloads (filled in by the messaging service)."""
+"""messaging: events it publishes and the payloads of its RPC methods."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from contracts.registry import event
+
+PRESETS = ("ALL_MEMBERS", "INVITED_NOT_JOINED", "JOINED_NOT_ENROLLED", "CUSTOM")
+# Activity-based presets: listed, resolved once the reporting service feeds activity.
+FUTURE_PRESETS = ("INACTIVE_FOR_DAYS", "COMPLETED_COURSE")
+MESSAGE_STATES = ("DRAFT", "SENDING", "SENT", "DISCARDED")
+CONTENT_FORMATS = ("TEXT", "MARKDOWN")
+DELIVERY_STATES = ("QUEUED", "CLAIMED", "SENDING", "SENT", "FAILED", "SUPPRESSED")
+ID_LIST = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
+                      validate=validate.Length(max=1000))
+
+
+class AudienceFilters(Schema):
+    """Narrow a preset: any of these programs / contracts / current course enrollments."""
+
+    program_ids = ID_LIST
+    contract_ids = ID_LIST
+    course_ids = ID_LIST
+
+
+class AudienceSchema(Schema):
+    preset = fields.String(required=True, validate=validate.OneOf(PRESETS + FUTURE_PRESETS))
+    filters = fields.Nested(AudienceFilters, load_default=dict)
+    user_ids = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
+                           validate=validate.Length(max=10_000),
+                           metadata={"description": "the people of a CUSTOM audience"})
+    days = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(1, 3650),
+                          metadata={"description": "INACTIVE_FOR_DAYS (not available yet)"})
+
+    @validates_schema
+    def custom_needs_people(self, data, **kwargs):
+        if data.get("preset") == "CUSTOM" and not data.get("user_ids"):
+            raise ValidationError("a CUSTOM audience lists at least one person", "user_ids")
+
+
+class CtaSchema(Schema):
+    label = fields.String(required=True, validate=validate.Length(1, 80))
+    url = fields.Url(required=True, schemes={"https"}, validate=validate.Length(max=2000),
+                     error_messages={"invalid": "must be an https URL"})
+
+
+class MessageFieldsSchema(Schema):
+    """What an admin writes; every field optional on update."""
+
+    audience = fields.Nested(AudienceSchema)
+    subject = fields.String(validate=validate.Length(1, 200))
+    content = fields.String(validate=validate.Length(1, 50_000))
+    content_format = fields.String(validate=validate.OneOf(CONTENT_FORMATS))
+    cta = fields.Nested(CtaSchema, allow_none=True)
+    sender_name = fields.String(allow_none=True, validate=validate.Length(1, 100))
+    reply_to = fields.Boolean(metadata={"description": "true: replies go to the admin; false: to a no-reply address"})
+
+
+class NewMessageSchema(MessageFieldsSchema):
+    audience = fields.Nested(AudienceSchema, required=True)
+    subject = fields.String(required=True, validate=validate.Length(1, 200))
+    content = fields.String(required=True, validate=validate.Length(1, 50_000))
+    content_format = fields.String(load_default="TEXT", validate=validate.OneOf(CONTENT_FORMATS))
+    reply_to = fields.Boolean(load_default=True)
+
+
+class AuthorSchema(Schema):
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+
+
+class MessageCounts(Schema):
+    recipients = fields.Integer()
+    queued = fields.Integer()
+    sent = fields.Integer()
+    suppressed = fields.Integer()
+    failed = fields.Integer()
+
+
+class MessageSchema(MessageFieldsSchema):
+    id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    state = fields.String(validate=validate.OneOf(MESSAGE_STATES))
+    created_by = fields.String()
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    sent_at = fields.AwareDateTime(allow_none=True)
+    counts = fields.Nested(MessageCounts, allow_none=True)
+
+
+class PreviewSchema(Schema):
+    subject = fields.String()
+    html = fields.String()
+    text = fields.String()
+    headers = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+class PresetSchema(Schema):
+    name = fields.String()
+    label = fields.String()
+    available = fields.Boolean()
+    needs = fields.List(fields.String())
+
+
+class PreferencesSchema(Schema):
+    program_messages = fields.Boolean(metadata={"description": "program announcements, welcomes, reminders"})
+    course_announcements = fields.Boolean(metadata={"description": "course and specialization emails"})
+
+
+class UnsubscribeResultSchema(Schema):
+    email = fields.String()
+    category = fields.String()
+    unsubscribed = fields.Boolean()
+
+
+# ---- events -------------------------------------------------------------
+
+
+@event("messaging.message.sent.v1")
+class MessageSent(Schema):
+    """Every delivery of an admin message reached a final state."""
+
+    message_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    recipients = fields.Integer(required=True)
+    sent = fields.Integer(required=True)
+    suppressed = fields.Integer(required=True)
+    failed = fields.Integer(required=True)
+
+
+@event("messaging.delivery.failed.v1")
+class DeliveryFailed(Schema):
+    delivery_id = fields.String(required=True)
+    org_id = fields.String(allow_none=True)
+    email = fields.String(required=True)
+    template = fields.String(required=True)
+    error = fields.String(required=True)

@@ -1,1 +1,290 @@
-"""programs events and RPC payloads (filled in by the programs service)."""
+"""programs: events it publishes and the payloads of its RPC methods."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from contracts.common import name_field, text_field
+from contracts.registry import event
+
+MEMBER_STATES = ("INVITED", "MEMBER", "DELETED_MEMBER")
+ITEM_KINDS = ("COURSE", "SPECIALIZATION")
+REMOVAL_REASONS = ("ADMIN_REMOVED", "PROGRAM_REMOVED")
+CATALOG_ID = validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$", error="not a catalog id")
+MAX_LICENSES = 10_000_000
+
+
+# ---- catalog ------------------------------------------------------------
+
+
+class CourseSchema(Schema):
+    id = fields.String(required=True, validate=CATALOG_ID)
+    slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-]{0,199}$"))
+    name = name_field(required=True)
+    partner = name_field(required=True, metadata={"description": "the university or company teaching it"})
+    domain = text_field(100, allow_none=True, load_default=None)
+    description = text_field(5000, allow_none=True, load_default=None)
+    item_count = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
+    lesson_count = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
+    graded_item_count = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
+    estimated_hours = fields.Float(load_default=0, validate=validate.Range(0, 10_000))
+    class_start_time = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class SpecializationSchema(Schema):
+    id = fields.String(required=True, validate=CATALOG_ID)
+    slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-]{0,199}$"))
+    name = name_field(required=True)
+    partner = name_field(required=True)
+    domain = text_field(100, allow_none=True, load_default=None)
+    description = text_field(5000, allow_none=True, load_default=None)
+    course_ids = fields.List(fields.String(validate=CATALOG_ID), required=True,
+                             validate=validate.Length(min=1, max=50), metadata={"description": "in order"})
+
+
+# ---- contracts ------------------------------------------------------------
+
+
+class ContractFieldsSchema(Schema):
+    name = name_field()
+    license_count = fields.Integer(validate=validate.Range(0, MAX_LICENSES))
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+
+    @validates_schema
+    def dates_in_order(self, data, **kwargs):
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            raise ValidationError("must not be before starts_on", "ends_on")
+
+
+class NewContractSchema(ContractFieldsSchema):
+    name = name_field(required=True)
+    license_count = fields.Integer(required=True, validate=validate.Range(0, MAX_LICENSES))
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+
+
+class ContractSchema(Schema):
+    id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    license_count = fields.Integer(required=True)
+    licenses_used = fields.Integer(required=True)
+    licenses_free = fields.Integer(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+    active = fields.Boolean(metadata={"description": "today is within the contract's dates"})
+    created_at = fields.AwareDateTime()
+
+
+# ---- programs -------------------------------------------------------------
+
+
+class ProgramFieldsSchema(Schema):
+    name = name_field()
+    tagline = text_field(300, allow_none=True)
+    banner_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
+    enrollment_limit = fields.Integer(allow_none=True, validate=validate.Range(1, 1000))
+    contract_ids = fields.List(fields.String(validate=validate.Length(1, 64)), validate=validate.Length(1, 100))
+
+
+class NewProgramSchema(ProgramFieldsSchema):
+    name = name_field(required=True)
+    contract_ids = fields.List(fields.String(validate=validate.Length(1, 64)), required=True,
+                               validate=validate.Length(1, 100))
+
+
+class ProgramSchema(Schema):
+    id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    tagline = fields.String(allow_none=True)
+    banner_url = fields.String(allow_none=True)
+    slug = fields.String(required=True)
+    join_url = fields.String(required=True)
+    enrollment_limit = fields.Integer(allow_none=True)
+    contract_ids = fields.List(fields.String())
+    member_count = fields.Integer(metadata={"description": "current members (only on single reads)"})
+    created_at = fields.AwareDateTime()
+
+
+class ProgramRefSchema(Schema):
+    """What locate_program / find_program_by_slug answer."""
+
+    id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    join_url = fields.String(required=True)
+
+
+# ---- curriculum -----------------------------------------------------------
+
+
+class CollectionItemSchema(Schema):
+    id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
+    course_id = fields.String(allow_none=True)
+    specialization_id = fields.String(allow_none=True)
+    name = fields.String()
+    slug = fields.String()
+    partner = fields.String()
+    position = fields.Integer()
+
+
+class CollectionSchema(Schema):
+    id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    name = fields.String(required=True)
+    description = fields.String(allow_none=True)
+    position = fields.Integer()
+    items = fields.List(fields.Nested(CollectionItemSchema))
+
+
+# ---- memberships and enrollments ------------------------------------------
+
+
+class MemberSchema(Schema):
+    membership_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    full_name = fields.String(allow_none=True)
+    state = fields.String(required=True, validate=validate.OneOf(MEMBER_STATES))
+    contract_id = fields.String(allow_none=True)
+    invitation_id = fields.String(allow_none=True)
+    invited_at = fields.AwareDateTime(allow_none=True)
+    joined_at = fields.AwareDateTime(allow_none=True)
+    removed_at = fields.AwareDateTime(allow_none=True)
+
+
+class MyProgramSchema(ProgramRefSchema):
+    tagline = fields.String(allow_none=True)
+    state = fields.String(validate=validate.OneOf(MEMBER_STATES))
+    joined_at = fields.AwareDateTime(allow_none=True)
+    enrollment_limit = fields.Integer(allow_none=True)
+    enrollment_count = fields.Integer()
+
+
+class EnrollmentSchema(Schema):
+    id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
+    course_id = fields.String(allow_none=True)
+    specialization_id = fields.String(allow_none=True)
+    item_name = fields.String()
+    item_slug = fields.String()
+    collection_id = fields.String(allow_none=True, metadata={"description": "Enrollment Source"})
+    enrolled_at = fields.AwareDateTime()
+    downgraded_at = fields.AwareDateTime(allow_none=True, metadata={"description": "access downgraded to audit"})
+    created = fields.Boolean(metadata={"description": "false when the enrollment already existed"})
+
+
+# ---- events ---------------------------------------------------------------
+
+
+@event("programs.program.created.v1")
+class ProgramCreated(Schema):
+    program_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    tagline = fields.String(allow_none=True)
+    join_url = fields.String(required=True)
+    contract_ids = fields.List(fields.String(), required=True)
+    enrollment_limit = fields.Integer(allow_none=True)
+
+
+@event("programs.program.updated.v1")
+class ProgramUpdated(ProgramCreated):
+    changed = fields.List(fields.String(), required=True)
+
+
+@event("programs.program.removed.v1")
+class ProgramRemoved(Schema):
+    program_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    slug = fields.String(required=True)
+    removed_at = fields.AwareDateTime(required=True)
+
+
+class ContractEvent(Schema):
+    contract_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    license_count = fields.Integer(required=True)
+    starts_on = fields.Date(required=True)
+    ends_on = fields.Date(required=True)
+
+
+@event("programs.contract.created.v1")
+class ContractCreated(ContractEvent):
+    pass
+
+
+@event("programs.contract.updated.v1")
+class ContractUpdated(ContractEvent):
+    pass
+
+
+@event("programs.member.joined.v1")
+class MemberJoined(Schema):
+    membership_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    program_name = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    full_name = fields.String(allow_none=True)
+    contract_id = fields.String(required=True)
+    invitation_id = fields.String(allow_none=True)
+    joined_at = fields.AwareDateTime(required=True)
+
+
+@event("programs.member.removed.v1")
+class MemberRemoved(Schema):
+    membership_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    program_name = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    full_name = fields.String(allow_none=True)
+    contract_id = fields.String(allow_none=True)
+    reason = fields.String(required=True, validate=validate.OneOf(REMOVAL_REASONS))
+    removed_at = fields.AwareDateTime(required=True)
+
+
+@event("programs.enrollment.created.v1")
+class EnrollmentCreated(Schema):
+    enrollment_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    full_name = fields.String(allow_none=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
+    course_id = fields.String(allow_none=True)
+    specialization_id = fields.String(allow_none=True)
+    item_name = fields.String(required=True)
+    item_slug = fields.String(required=True)
+    collection_id = fields.String(allow_none=True)
+    enrolled_at = fields.AwareDateTime(required=True)
+
+
+@event("programs.enrollment.downgraded.v1")
+class EnrollmentDowngraded(Schema):
+    enrollment_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    course_id = fields.String(allow_none=True)
+    specialization_id = fields.String(allow_none=True)
+    downgraded_at = fields.AwareDateTime(required=True)
+
+
+@event("programs.curriculum.changed.v1")
+class CurriculumChanged(Schema):
+    program_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    course_ids = fields.List(fields.String(), required=True)
+    specialization_ids = fields.List(fields.String(), required=True)

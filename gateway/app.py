@@ -6,12 +6,12 @@ from contracts.errors import AppError, ErrorCode
 from gateway.http import PUBLIC, Reply, json_response, route
 from gateway.openapi import build_spec
 from gateway.routes.identity import IdentityRoutes
+from gateway.routes.invitations import InvitationsRoutes
+from gateway.routes.messaging import MessagingRoutes
+from gateway.routes.programs import ProgramsRoutes
 from gateway.rpc import ServiceRpc
 from servicekit import config
 from servicekit.observability import Observability, broker_ready, metrics_payload
-
-# Services whose RPC queue must exist for the gateway to be ready.
-REQUIRED_SERVICES = ("identity",)
 
 
 class ScopeChecks:
@@ -34,11 +34,13 @@ class ScopeChecks:
             raise AppError(ErrorCode.NOT_FOUND, "person not found")
 
 
-class Gateway(IdentityRoutes, ScopeChecks):
+class Gateway(IdentityRoutes, ProgramsRoutes, MessagingRoutes, InvitationsRoutes, ScopeChecks):
     name = "gateway"
     observability = Observability(serve_ops=False)
     identity = ServiceRpc("identity")
     programs = ServiceRpc("programs")
+    messaging = ServiceRpc("messaging")
+    invitations = ServiceRpc("invitations")
 
     @route("GET", "/healthz", auth=PUBLIC, tags=("operations",), summary="The gateway process is alive")
     def healthz(self, call):
@@ -48,7 +50,8 @@ class Gateway(IdentityRoutes, ScopeChecks):
            summary="Broker reachable and the services the gateway needs answering")
     def readyz(self, call):
         checks = {"broker": broker_ready(config.broker_url())[1]}
-        for service in REQUIRED_SERVICES:
+        # Ready when every service the gateway routes to answers a ping.
+        for service in sorted(name for name, value in vars(Gateway).items() if isinstance(value, ServiceRpc)):
             try:
                 getattr(self, service).ping()
                 checks[service] = "ok"

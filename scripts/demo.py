@@ -5,9 +5,40 @@ import os
 from servicekit import config
 from servicekit.standalone import unit_of_work
 from services.identity.commands import create_org_with_admin
+from services.invitations.demo import DEMO_INVITEES
+from services.invitations.demo import add_demo as add_invitations_demo
+from services.programs.demo import add_demo as add_programs_demo
 
 DEMO_PASSWORD = os.environ.get("DEMO_PASSWORD", "acme-demo-password")
 ORG_ADMIN = "admin@acme.example"
+PROGRAM_ADMIN = "programs@acme.example"
+
+
+def add_program_admin(org_id: str, program_id: str) -> None:
+    """The demo program admin, with the demo password (set before the role, so no first-password email)."""
+    from services.identity import credentials, domain
+
+    with unit_of_work("identity") as uow:
+        domain.ensure_person(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", via="COMMAND")
+        user = domain.find_user(uow, PROGRAM_ADMIN)
+        if user.password_hash is None:
+            user.password_hash = credentials.hash_password(DEMO_PASSWORD)
+        domain.mark_verified(uow, user)
+        if not any(a["email"] == PROGRAM_ADMIN and program_id in a["program_ids"]
+                   for a in domain.list_admins(uow, org_id)):
+            domain.add_admin(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", "PROGRAM_ADMIN", [program_id])
+
+
+def add_invitations(org_id: str, academy: dict) -> None:
+    """Two demo invitations; identity creates the invitees' accounts and profiles first."""
+    from services.identity import domain
+
+    with unit_of_work("identity") as uow:
+        people = [domain.ensure_person(uow, org_id, email, name, {"external_id": external_id})
+                  for email, name, external_id, _ in DEMO_INVITEES]
+        message = domain.get_org(uow, org_id).default_invitation_message
+    add_invitations_demo(org_id, {"id": academy["program_id"], "name": academy["program_name"]},
+                         academy["contract_id"], people, message)
 
 
 def main() -> None:
@@ -17,9 +48,15 @@ def main() -> None:
                                               "industry": "Manufacturing", "company_size": "1001-5000",
                                               "region": "NORTH_AMERICA",
                                               "default_invitation_message": "Welcome to Acme Academy!"})
+    academy = add_programs_demo(org["org_id"])
+    add_program_admin(org["org_id"], academy["program_id"])
+    add_invitations(org["org_id"], academy)
     print("\nDemo data ready:")
     print(f"  organization  Acme ({org['org_id']})")
     print(f"  org admin     {ORG_ADMIN} / {DEMO_PASSWORD}")
+    print(f"  program       {academy['program_name']} ({academy['program_id']}), join link {academy['join_url']}")
+    print(f"  program admin {PROGRAM_ADMIN} / {DEMO_PASSWORD}  (Acme Data Academy only)")
+    print(f"  invitations   {DEMO_INVITEES[0][0]} (emailed: open its .eml to accept), {DEMO_INVITEES[1][0]}")
     print(f"  gateway       {config.public_url()}  (API docs: {config.public_url()}/v1/openapi.json)")
     print(f"  emails        {os.path.abspath(os.environ.get('MAILSINK_DIR', 'var/mail'))}/*.eml\n")
 

@@ -424,3 +424,18 @@ def authenticate_api_token(uow, raw: str) -> dict:
     if token is None or token.revoked_at is not None:
         raise AppError(ErrorCode.TOKEN_INVALID, "the API token is not valid")
     return {"id": token.id, "org_id": token.org_id, "scopes": list(token.scopes)}
+
+
+def link_member(uow, org_id: str, user_id: str) -> bool:
+    """A person joined a program of the organization: make sure their account
+    has a profile there (their reports rows need one). True if one was created."""
+    if uow.session.get(Profile, (org_id, user_id)) is not None:
+        return False
+    user = uow.session.get(User, user_id)
+    if user is None or uow.session.get(Organization, org_id) is None:
+        raise not_found("account or organization of the member")
+    profile = Profile(org_id=org_id, user_id=user_id)
+    uow.session.add(profile)
+    uow.session.flush()
+    uow.publish("identity.profile.updated.v1", person_view(user, profile), org_id=org_id)
+    return True

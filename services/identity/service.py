@@ -11,6 +11,7 @@ from contracts.identity import (
     UserSchema,
 )
 from servicekit.entrypoints import rpc
+from servicekit.events import handle_event
 from servicekit.service import ServiceBase
 from services.identity import domain
 
@@ -134,6 +135,10 @@ class IdentityService(ServiceBase):
     @rpc
     def remove_admin(self, org_id, admin_id, acting_user_id=None):
         domain.remove_admin(self.db, org_id, admin_id, acting_user_id)
+
+    @handle_event("programs", "programs.member.joined.v1")
+    def on_member_joined(self, event):
+        domain.link_member(self.db, event.payload["org_id"], event.payload["user_id"])
 
     # ---- API tokens
     @rpc

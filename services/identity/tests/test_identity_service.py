@@ -104,3 +104,32 @@ def test_invitation_account_is_created_verified_and_needs_a_password(identity):
     assert user["email_verified"] is True
     tokens = identity.login(email, "a long password")
     assert tokens["access_token"] and tokens["refresh_token"].startswith("rt_")
+
+
+def test_member_joined_links_the_account_to_the_org_once(identity, rabbit_config):
+    import kombu
+
+    from contracts.envelope import make_envelope
+
+    org_id = new_org(identity)
+    user = identity.account_for_invitation(f"{uuid.uuid4().hex[:6]}@example.com", "Hal", "a long password")
+    with pytest.raises(AppError):
+        identity.get_person(org_id, user["id"])
+    envelope = make_envelope("programs.member.joined.v1", {
+        "membership_id": "m1", "org_id": org_id, "program_id": "p1", "program_name": "P", "user_id": user["id"],
+        "email": user["email"], "full_name": "Hal", "contract_id": "c1", "invitation_id": None,
+        "joined_at": "2026-01-01T00:00:00+00:00"}, source="programs", org_id=org_id)
+    with kombu.Connection(rabbit_config["AMQP_URI"]) as conn:
+        exchange = kombu.Exchange("programs.events", type="topic", durable=True)
+        for _ in range(2):  # a redelivery
+            conn.Producer().publish(envelope, exchange=exchange, routing_key=envelope["type"], declare=[exchange],
+                                    serializer="json")
+    for _ in range(100):
+        try:
+            person = identity.get_person(org_id, user["id"])
+            break
+        except AppError:
+            eventlet.sleep(0.05)
+    assert person["email"] == user["email"]
+    eventlet.sleep(0.3)
+    assert outbox_types(org_id).count("identity.profile.updated.v1") == 1

@@ -1,0 +1,135 @@
+"""invitations: a 100,000-row CSV import, end to end.
+
+    python -m bench.run invitations          (BENCH_IMPORT_ROWS=5000 for a shorter run)
+
+Against the whole suite (fresh databases, own vhost): the file is uploaded
+through the gateway (POST /v1/invitations/imports, 202) and the import is
+timed until its status is COMPLETED; meanwhile the invitations process's
+resident memory is sampled (its peak, VmHWM, is read at the end). Every row
+is a new person: identity creates the account and profile (batched
+ensure_people), invitations inserts the invitation and its outbox event.
+The upload has send_email false: the emails are messaging's benchmark.
+
+The baseline, in the same run on the same PostgreSQL: COPY of the same rows
+(three text columns) into a table, which is the floor of "getting 100,000 rows
+into PostgreSQL" with no checks, accounts nor events."""
+import io
+import os
+import re
+import threading
+import time
+from datetime import date, timedelta
+
+import psycopg2
+import requests
+from sqlalchemy.engine import make_url
+
+from bench.harness import create_admin, login, running_suite
+
+ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
+TIMEOUT = float(os.environ.get("BENCH_IMPORT_TIMEOUT", "900"))
+
+
+def csv_bytes(rows: int, tag: str) -> bytes:
+    out = io.StringIO()
+    out.write("Full Name,Email,External ID\r\n")
+    for i in range(rows):
+        out.write(f"Learner {i},learner{i}-{tag}@bench.example.com,EXT-{tag}-{i}\r\n")
+    return out.getvalue().encode()
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.running = pid, 0, True
+
+    def run(self):
+        while self.running:
+            try:
+                self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
+            except OSError:
+                return
+            time.sleep(0.05)
+
+
+def copy_baseline(database_url: str, content: bytes) -> float:
+    url = make_url(database_url)
+    conn = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("CREATE TEMP TABLE copy_baseline (full_name text, email text, external_id text)")
+            began = time.perf_counter()
+            cur.copy_expert("COPY copy_baseline FROM STDIN WITH (FORMAT csv, HEADER true)", io.BytesIO(content))
+            conn.commit()
+            elapsed = time.perf_counter() - began
+            cur.execute("SELECT count(*) FROM copy_baseline")
+            assert cur.fetchone()[0] == ROWS
+        return elapsed
+    finally:
+        conn.close()
+
+
+def main():
+    with running_suite() as suite:
+        email, password = create_admin(suite)
+        headers = {"Authorization": f"Bearer {login(suite.base_url, email, password)}"}
+        me = requests.get(f"{suite.base_url}/v1/me", headers=headers, timeout=10).json()
+        org_id = me["roles"][0]["org_id"]
+        contract = requests.post(f"{suite.base_url}/v1/orgs/{org_id}/contracts", headers=headers, timeout=30, json={
+            "name": "Bench contract", "license_count": ROWS, "starts_on": str(date.today() - timedelta(days=1)),
+            "ends_on": str(date.today() + timedelta(days=365))}).json()
+        program = requests.post(f"{suite.base_url}/v1/orgs/{org_id}/programs", headers=headers, timeout=30,
+                                json={"name": "Bench program", "contract_ids": [contract["id"]]}).json()
+        content = csv_bytes(ROWS, "b")
+        pid = suite.processes["invitations"].pid
+        sampler = MemorySampler(pid)
+        sampler.start()
+
+        began = time.perf_counter()
+        started = requests.post(f"{suite.base_url}/v1/invitations/imports", headers=headers, timeout=120,
+                                files={"file": ("bench.csv", content, "text/csv")},
+                                data={"program_id": program["id"], "contract_id": contract["id"],
+                                      "send_email": "false"})
+        accepted_after = time.perf_counter() - began
+        assert started.status_code == 202, started.text
+        import_id = started.json()["import_id"]
+        while True:
+            status = requests.get(f"{suite.base_url}/v1/invitations/imports/{import_id}", headers=headers,
+                                  timeout=30).json()
+            if status["status"] in ("COMPLETED", "FAILED"):
+                break
+            if time.perf_counter() - began > TIMEOUT:
+                raise RuntimeError(f"import not finished after {TIMEOUT} s: {status}")
+            time.sleep(0.2)
+        elapsed = time.perf_counter() - began
+        sampler.running = False
+        peak_mb = max(sampler.peak_kb, rss_kb(pid, "VmHWM")) / 1024
+        assert status["status"] == "COMPLETED" and status["created"] == ROWS, status
+        copy_seconds = copy_baseline(suite.database_url("invitations"), content)
+        # the worker logs each batch's time and the part of it spent waiting for identity
+        batches = re.findall(r"in ([0-9.]+) s \(identity ([0-9.]+) s\)", suite.log("invitations"))
+        in_identity = sum(float(waited) for _, waited in batches)
+        in_batches = sum(float(took) for took, _ in batches)
+
+    size_mb = len(content) / 1024 / 1024
+    print(f"\ninvitations: import of a {ROWS:,}-row CSV ({size_mb:.1f} MB), every row a new person")
+    print(f"{'what':<52}{'seconds':>10}{'rows/s':>12}")
+    print(f"{'upload answered (202, file stored)':<52}{accepted_after:>10.2f}{'':>12}")
+    print(f"{'import completed (upload to COMPLETED)':<52}{elapsed:>10.2f}{ROWS / elapsed:>12,.0f}")
+    print(f"{'baseline: PostgreSQL COPY of the same rows':<52}{copy_seconds:>10.2f}{ROWS / copy_seconds:>12,.0f}")
+    print(f"{'  of which: batches (parse, check, insert, events)':<52}{in_batches:>10.2f}")
+    print(f"{'  of which: waiting for identity.ensure_people':<52}{in_identity:>10.2f}")
+    print(f"peak resident memory of the invitations process: {peak_mb:.0f} MB")
+    print(f"import / COPY time ratio: {elapsed / copy_seconds:.0f}x; target: under 60 s and under 300 MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+-- Run once by the postgres image on an empty data directory
+-- (mounted into /docker-entrypoint-initdb.d by docker-compose.yml).
+--
+-- One database AND one role per service: a service's role owns its database and
+-- nobody else may connect to it, so no service can read another's data
+-- (architecture rule 1). The passwords are development values that must match
+-- the <SERVICE>_DATABASE_URL entries in docker-compose.yml; production
+-- databases get their own roles and secrets (see docs/operations.md).
+--
+-- A new service adds its block here, its URL in docker-compose.yml and
+-- deploy/k8s/secret.yaml; tests/deploy/test_compose.py fails until it does.
+
+-- identity
+CREATE ROLE identity LOGIN PASSWORD 'identity-dev-password';
+CREATE DATABASE identity OWNER identity;
+REVOKE ALL ON DATABASE identity FROM PUBLIC;
+GRANT ALL ON DATABASE identity TO identity;
+
+-- programs
+CREATE ROLE programs LOGIN PASSWORD 'programs-dev-password';
+CREATE DATABASE programs OWNER programs;
+REVOKE ALL ON DATABASE programs FROM PUBLIC;
+GRANT ALL ON DATABASE programs TO programs;
+
+-- invitations
+CREATE ROLE invitations LOGIN PASSWORD 'invitations-dev-password';
+CREATE DATABASE invitations OWNER invitations;
+REVOKE ALL ON DATABASE invitations FROM PUBLIC;
+GRANT ALL ON DATABASE invitations TO invitations;
+
+-- messaging
+CREATE ROLE messaging LOGIN PASSWORD 'messaging-dev-password';
+CREATE DATABASE messaging OWNER messaging;
+REVOKE ALL ON DATABASE messaging FROM PUBLIC;
+GRANT ALL ON DATABASE messaging TO messaging;

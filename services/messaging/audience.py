@@ -1,0 +1,137 @@
+"""Who an admin message goes to: a preset, narrowed by filters and by the
+author's program scope.
+
+Every preset yields rows (user_id, program_id, contract_id): a person's place
+in a program (program_id NULL for an organization-level person). Filters and
+scope then work the same way for every preset, so a new preset — the activity
+ones (inactive for N days, completed a course) once reporting's events feed
+this projection — is one function added to PRESETS."""
+from dataclasses import dataclass, field, replace
+
+from sqlalchemy import and_, exists, func, literal, null, select, union_all
+from sqlalchemy.sql import Select
+
+from contracts.errors import AppError, ErrorCode, invalid
+from services.messaging.models import Enrollment, Invitation, Membership, Person, Program
+
+
+@dataclass
+class AudienceQuery:
+    org_id: str
+    preset: str
+    program_ids: list[str] = field(default_factory=list)  # effective restriction (filters ∩ scope); [] = none
+    restricted: bool = False  # True when program_ids must be applied (even if empty: nobody)
+    contract_ids: list[str] = field(default_factory=list)
+    course_ids: list[str] = field(default_factory=list)
+    user_ids: list[str] = field(default_factory=list)
+    days: int | None = None
+
+
+def _members(q: AudienceQuery) -> Select:
+    return select(Membership.user_id, Membership.program_id, Membership.contract_id).where(
+        Membership.org_id == q.org_id, Membership.active.is_(True))
+
+
+def _invited(q: AudienceQuery) -> Select:
+    joined = exists().where(Membership.program_id == Invitation.program_id, Membership.user_id == Invitation.user_id,
+                            Membership.active.is_(True))
+    return select(Invitation.user_id, Invitation.program_id, Invitation.contract_id).where(
+        Invitation.org_id == q.org_id, Invitation.pending.is_(True), Invitation.user_id.is_not(None), ~joined)
+
+
+def _joined_not_enrolled(q: AudienceQuery) -> Select:
+    enrolled = exists().where(Enrollment.program_id == Membership.program_id, Enrollment.user_id == Membership.user_id,
+                              Enrollment.active.is_(True))
+    return _members(q).where(~enrolled)
+
+
+def _custom(q: AudienceQuery) -> Select:
+    pending = select(Invitation.user_id, Invitation.program_id, Invitation.contract_id).where(
+        Invitation.org_id == q.org_id, Invitation.pending.is_(True), Invitation.user_id.is_not(None))
+    people = select(Person.user_id, null().label("program_id"), null().label("contract_id")).where(
+        Person.org_id == q.org_id)
+    rows = union_all(_members(q), pending, people).subquery()
+    return select(rows.c.user_id, rows.c.program_id, rows.c.contract_id).where(rows.c.user_id.in_(q.user_ids))
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    label: str
+    rows: object | None  # AudienceQuery -> Select of (user_id, program_id, contract_id); None: not available yet
+    needs: tuple = ()
+
+
+PRESETS = {
+    p.name: p for p in (
+        Preset("ALL_MEMBERS", "All members", _members),
+        Preset("INVITED_NOT_JOINED", "Invited but not joined", _invited),
+        Preset("JOINED_NOT_ENROLLED", "Joined but not enrolled", _joined_not_enrolled),
+        Preset("CUSTOM", "A custom list of people", _custom, ("user_ids",)),
+        # Activity presets: need learning activity, which arrives with the reporting service.
+        Preset("INACTIVE_FOR_DAYS", "Enrolled but inactive for N days", None, ("days",)),
+        Preset("COMPLETED_COURSE", "Completed a course", None, ("course_ids",)),
+    )
+}
+
+
+def presets() -> list[dict]:
+    return [{"name": p.name, "label": p.label, "available": p.rows is not None, "needs": list(p.needs)}
+            for p in PRESETS.values()]
+
+
+def build_query(session, org_id: str, audience: dict, program_scope: list[str] | None) -> AudienceQuery:
+    """Check the audience against the organization and the author's scope."""
+    preset = PRESETS[audience["preset"]]
+    if preset.rows is None:
+        raise AppError(ErrorCode.RULE_VIOLATION, f"the {preset.name} audience is not available yet",
+                       {"preset": ["needs learning activity (reporting service)"]})
+    filters = audience.get("filters") or {}
+    wanted = list(dict.fromkeys(filters.get("program_ids") or []))
+    if wanted:
+        known = set(session.scalars(select(Program.id).where(Program.org_id == org_id, Program.id.in_(wanted),
+                                                             Program.removed.is_(False))))
+        outside = [p for p in wanted if p not in known or (program_scope is not None and p not in program_scope)]
+        if outside:
+            raise AppError(ErrorCode.NOT_FOUND, "program not found", {"program_ids": outside})
+    if program_scope is not None:
+        effective, restricted = (wanted or list(program_scope)), True
+    else:
+        effective, restricted = wanted, bool(wanted)
+    return AudienceQuery(org_id=org_id, preset=preset.name, program_ids=effective, restricted=restricted,
+                         contract_ids=filters.get("contract_ids") or [], course_ids=filters.get("course_ids") or [],
+                         user_ids=list(dict.fromkeys(audience.get("user_ids") or [])), days=audience.get("days"))
+
+
+def recipients(q: AudienceQuery) -> Select:
+    """Distinct people (user_id, email, full_name) of the audience."""
+    rows = PRESETS[q.preset].rows(q).subquery()
+    conditions = [Person.org_id == q.org_id, Person.user_id == rows.c.user_id]
+    if q.restricted:
+        conditions.append(rows.c.program_id.in_(q.program_ids) if q.program_ids else literal(False))
+    if q.contract_ids:
+        conditions.append(rows.c.contract_id.in_(q.contract_ids))
+    if q.course_ids:
+        enrolled = [Enrollment.org_id == q.org_id, Enrollment.user_id == rows.c.user_id, Enrollment.active.is_(True),
+                    Enrollment.course_id.in_(q.course_ids)]
+        if q.restricted:
+            enrolled.append(Enrollment.program_id.in_(q.program_ids))
+        conditions.append(exists().where(and_(*enrolled)))
+    return (select(Person.user_id, Person.email, Person.full_name).distinct(Person.email)
+            .where(*conditions).order_by(Person.email))
+
+
+def count(session, q: AudienceQuery) -> int:
+    return session.scalar(select(func.count()).select_from(recipients(q).subquery()))
+
+
+def check_custom(session, q: AudienceQuery) -> None:
+    """A custom list may name only people the author can reach."""
+    if q.preset != "CUSTOM":
+        return
+    reachable = replace(q, contract_ids=[], course_ids=[])  # filters may narrow the list; scope may not
+    found = set(session.scalars(select(recipients(reachable).subquery().c.user_id)))
+    outside = [u for u in q.user_ids if u not in found]
+    if outside:
+        raise invalid({"user_ids": [f"not in your audience: {', '.join(outside[:20])}"]},
+                      "some people are unknown or outside your programs")

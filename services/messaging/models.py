@@ -1,0 +1,149 @@
+"""messaging's tables: its projection of the other services' facts (fed by
+events), admin messages, deliveries and email preferences."""
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def created_column():
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+# ---- projection (ids are the other services' ids, stored as text) ----------
+
+
+class Org(Base):
+    __tablename__ = "orgs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    brand_color: Mapped[str | None] = mapped_column(String(7))
+    logo_url: Mapped[str | None] = mapped_column(Text)
+
+
+class Person(Base):
+    """Someone known in an organization (profile, admin, member or invitee)."""
+
+    __tablename__ = "people"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    email: Mapped[str] = mapped_column(String(254))
+    full_name: Mapped[str] = mapped_column(String(200))
+
+
+class Program(Base):
+    __tablename__ = "programs"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    join_url: Mapped[str | None] = mapped_column(Text)
+    removed: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+    program_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    contract_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class Invitation(Base):
+    __tablename__ = "invitations"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    program_id: Mapped[str] = mapped_column(String(64), index=True)
+    contract_id: Mapped[str | None] = mapped_column(String(64))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str] = mapped_column(String(254))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    pending: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class Enrollment(Base):
+    __tablename__ = "enrollments"
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    program_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    course_id: Mapped[str | None] = mapped_column(String(64))
+    specialization_id: Mapped[str | None] = mapped_column(String(64))
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+
+
+class Preference(Base):
+    """Opt-outs, by email address (what the unsubscribe link knows)."""
+
+    __tablename__ = "email_preferences"
+    email: Mapped[str] = mapped_column(String(254), primary_key=True)
+    program_messages: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    course_announcements: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    updated_at: Mapped[datetime] = created_column()
+
+
+# ---- admin messages and deliveries ------------------------------------------
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True, default=new_id)
+    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16), server_default="DRAFT")
+    created_by: Mapped[str] = mapped_column(String(64))
+    author_email: Mapped[str] = mapped_column(String(254))
+    author_name: Mapped[str] = mapped_column(String(200))
+    # Programs the author may target (program admin); NULL: the whole organization.
+    program_scope: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
+    audience: Mapped[dict] = mapped_column(JSONB)
+    subject: Mapped[str] = mapped_column(String(200))
+    content: Mapped[str] = mapped_column(Text)
+    content_format: Mapped[str] = mapped_column(String(16))
+    cta: Mapped[dict | None] = mapped_column(JSONB)
+    sender_name: Mapped[str | None] = mapped_column(String(100))
+    reply_to: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    """One email to one recipient. `source_key` (the event id, message id or
+    request id that caused it) makes a redelivered event a no-op."""
+
+    __tablename__ = "deliveries"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    org_id: Mapped[str | None] = mapped_column(String(64))
+    source_key: Mapped[str] = mapped_column(String(100))
+    template: Mapped[str] = mapped_column(String(50))
+    category: Mapped[str] = mapped_column(String(20))  # ACCOUNT, INVITATION, PROGRAM, COURSE
+    message_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False), index=True)
+    recipient: Mapped[str] = mapped_column(String(254))
+    user_id: Mapped[str | None] = mapped_column(String(64))
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    context: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
+    state: Mapped[str] = mapped_column(String(16), server_default="QUEUED")
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime] = created_column()
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claim_token: Mapped[str | None] = mapped_column(String(36))
+    smtp_message_id: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = created_column()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    __table_args__ = (
+        UniqueConstraint("source_key", "recipient", "template", name="deliveries_once"),
+        Index("deliveries_due", "next_attempt_at", postgresql_where=text("state = 'QUEUED'")),
+        Index("deliveries_in_flight", "lease_until", postgresql_where=text("state IN ('CLAIMED', 'SENDING')")),
+    )

@@ -1,0 +1,310 @@
+"""The delivery loop: claim QUEUED deliveries in the database, send them over
+SMTP, record each outcome.
+
+States: QUEUED -> CLAIMED (a sender holds a batch, with a lease and a claim
+token) -> SENDING (committed just before this one email goes to the SMTP
+server) -> SENT (committed once the server accepted it) / FAILED / back to
+QUEUED with a backoff.
+
+Restart safety: a crashed sender leaves CLAIMED rows (never handed to SMTP:
+put back to QUEUED when the lease expires, so nobody is skipped) and at most
+one SENDING row per connection (the server may or may not have accepted it:
+marked FAILED "outcome unknown", so nobody is sent twice). That one email per
+crashed connection is the at-most-once window."""
+import logging
+import smtplib
+import ssl
+import time
+import uuid
+from dataclasses import dataclass
+from email.policy import compat32
+
+import eventlet
+from prometheus_client import Counter
+from sqlalchemy import text
+
+from servicekit import config
+from servicekit.outbox import record_event
+from services.messaging import domain, render
+
+log = logging.getLogger(__name__)
+
+# SMTP's line ending; headers unfolded up to SMTP's line limit (links stay on one line).
+CRLF = compat32.clone(linesep="\r\n", max_line_length=998)
+EMAILS = Counter("messaging_emails_total", "Deliveries by outcome", ["outcome"])
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    starttls: bool
+    use_ssl: bool
+    user: str | None
+    password: str | None
+    timeout: float
+    connections: int
+    batch_size: int
+    max_attempts: int
+    retry_base: float
+    claim_lease: float
+    rate_per_second: float
+
+
+def flag(name: str) -> bool:
+    return (config.env(name, "") or "").lower() in ("1", "true", "yes", "on")
+
+
+def smtp_settings() -> SmtpSettings:
+    return SmtpSettings(
+        host=config.env("SMTP_HOST", "127.0.0.1"),
+        port=int(config.env("SMTP_PORT", "1025")),
+        starttls=flag("SMTP_STARTTLS"),
+        use_ssl=flag("SMTP_SSL"),
+        user=config.env("SMTP_USER") or None,
+        password=config.env("SMTP_PASSWORD") or None,
+        timeout=float(config.env("SMTP_TIMEOUT", "30")),
+        connections=int(config.env("SMTP_CONNECTIONS", "8")),
+        batch_size=int(config.env("SMTP_BATCH_SIZE", "100")),
+        max_attempts=int(config.env("SMTP_MAX_ATTEMPTS", "10")),
+        retry_base=float(config.env("SMTP_RETRY_BASE_SECONDS", "2")),
+        claim_lease=float(config.env("SMTP_CLAIM_LEASE_SECONDS", "60")),
+        rate_per_second=float(config.env("SMTP_RATE_PER_SECOND", "0")),
+    )
+
+
+def connect(settings: SmtpSettings) -> smtplib.SMTP:
+    if settings.use_ssl:
+        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
+                                context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+    try:
+        if settings.starttls and not settings.use_ssl:
+            smtp.starttls(context=ssl.create_default_context())
+        if settings.user:
+            smtp.login(settings.user, settings.password or "")
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
+
+
+# ---- database steps (each commits) ------------------------------------------
+
+
+def recover_expired(session) -> None:
+    """Leases of crashed senders: unsent claims go back to the queue; an email
+    that was in the SMTP conversation is not retried (it may have arrived)."""
+    session.execute(text(
+        "UPDATE deliveries SET state = 'QUEUED', claim_token = NULL, lease_until = NULL "
+        "WHERE state = 'CLAIMED' AND lease_until < now()"))
+    failed = session.execute(text(
+        "UPDATE deliveries SET state = 'FAILED', lease_until = NULL, "
+        "last_error = 'interrupted while talking to the SMTP server; outcome unknown, not resent' "
+        "WHERE state = 'SENDING' AND lease_until < now() RETURNING id, org_id, recipient, template, message_id"
+    )).all()
+    for row in failed:
+        _announce_failure(session, row, "outcome unknown after a crash")
+    session.commit()
+    domain.complete_messages(session, {row.message_id for row in failed if row.message_id})
+
+
+def claim(session, settings: SmtpSettings) -> tuple[str, list]:
+    token = str(uuid.uuid4())
+    rows = session.execute(text(
+        "UPDATE deliveries SET state = 'CLAIMED', claim_token = :token, "
+        "lease_until = now() + make_interval(secs => :lease) "
+        "WHERE id IN (SELECT id FROM deliveries WHERE state = 'QUEUED' AND next_attempt_at <= now() "
+        "ORDER BY next_attempt_at, id LIMIT :n FOR UPDATE SKIP LOCKED) "
+        "RETURNING id, org_id, template, category, message_id, recipient, user_id, full_name, context, attempts"
+    ), {"token": token, "lease": settings.claim_lease, "n": settings.batch_size}).all()
+    session.commit()
+    return token, sorted(rows, key=lambda r: r.id)
+
+
+def _release(session, token: str, ids: list[int], error: str | None, settings: SmtpSettings,
+             count_attempt: bool) -> None:
+    """Give claimed deliveries back to the queue (later, if this was a failed try)."""
+    for delivery_id in ids:
+        if count_attempt:
+            _retry_or_fail(session, token, delivery_id, error, settings)
+        else:
+            session.execute(text(
+                "UPDATE deliveries SET state = 'QUEUED', claim_token = NULL, lease_until = NULL "
+                "WHERE id = :id AND claim_token = :token AND state = 'CLAIMED'"), {"id": delivery_id, "token": token})
+    session.commit()
+
+
+def _retry_or_fail(session, token: str, delivery_id: int, error: str, settings: SmtpSettings) -> None:
+    row = session.execute(text(
+        "UPDATE deliveries SET attempts = attempts + 1, last_error = :error, claim_token = NULL, lease_until = NULL, "
+        "state = CASE WHEN attempts + 1 >= :max THEN 'FAILED' ELSE 'QUEUED' END, "
+        "next_attempt_at = now() + make_interval(secs => :base * power(2, LEAST(attempts, 12))) "
+        "WHERE id = :id AND claim_token = :token "
+        "RETURNING id, state, org_id, recipient, template, message_id"
+    ), {"error": error[:2000], "max": settings.max_attempts, "base": settings.retry_base, "id": delivery_id,
+        "token": token}).first()
+    if row is not None and row.state == "FAILED":
+        EMAILS.labels("failed").inc()
+        _announce_failure(session, row, error)
+    elif row is not None:
+        EMAILS.labels("retry").inc()
+
+
+def _fail(session, token: str, delivery_id: int, error: str) -> None:
+    row = session.execute(text(
+        "UPDATE deliveries SET state = 'FAILED', attempts = attempts + 1, last_error = :error, "
+        "claim_token = NULL, lease_until = NULL WHERE id = :id AND claim_token = :token "
+        "RETURNING id, org_id, recipient, template, message_id"), {"error": error[:2000], "id": delivery_id,
+                                                                  "token": token}).first()
+    if row is not None:
+        EMAILS.labels("failed").inc()
+        _announce_failure(session, row, error)
+
+
+def _announce_failure(session, row, error: str) -> None:
+    record_event(session, "messaging", "messaging.delivery.failed.v1", {
+        "delivery_id": str(row.id), "org_id": row.org_id, "email": row.recipient, "template": row.template,
+        "error": error[:500]}, row.org_id)
+
+
+# ---- the loop ---------------------------------------------------------------
+
+
+MARK_SENT = (
+    "UPDATE deliveries SET state = 'SENT', sent_at = now(), attempts = attempts + 1, smtp_message_id = :mid, "
+    "last_error = NULL, claim_token = NULL, lease_until = NULL WHERE id = :sent_id AND claim_token = :token;")
+MARK_SENDING = (
+    "UPDATE deliveries SET state = 'SENDING', lease_until = now() + make_interval(secs => :lease) "
+    "WHERE id = :id AND claim_token = :token AND state = 'CLAIMED';")
+
+
+class Marks:
+    """The per-email bookkeeping in one autocommit round trip: SENT for the
+    previous email (accepted by the server) together with SENDING for the next.
+    The at-most-once window stays one email: an accepted email whose SENT is
+    not yet written is SENDING in the database."""
+
+    def __init__(self, conn, token: str, lease: float):
+        self.conn, self.token, self.lease = conn, token, lease
+        self.accepted = None  # (delivery id, Message-ID) waiting to be recorded as SENT
+
+    def sending(self, delivery_id: int) -> bool:
+        params = {"id": delivery_id, "token": self.token, "lease": self.lease}
+        sql = MARK_SENDING
+        if self.accepted:
+            sql = MARK_SENT + sql
+            params.update(sent_id=self.accepted[0], mid=self.accepted[1])
+        marked = self.conn.execute(text(sql), params).rowcount  # the last statement's count
+        self.accepted = None
+        return marked == 1
+
+    def sent(self, delivery_id: int, message_id: str) -> None:
+        self.accepted = (delivery_id, message_id)
+        EMAILS.labels("sent").inc()
+
+    def flush(self) -> None:
+        if self.accepted:
+            self.conn.execute(text(MARK_SENT), {"sent_id": self.accepted[0], "mid": self.accepted[1],
+                                                "token": self.token})
+            self.accepted = None
+
+
+def send_batch(session, settings: SmtpSettings, token: str, rows: list) -> int:
+    prepared = domain.prepare_emails(session, rows)
+    session.commit()
+    try:
+        smtp = connect(settings)
+    except (OSError, smtplib.SMTPException) as exc:
+        # Server down or refusing us: every email of the batch waits for a later try.
+        log.warning("SMTP server unavailable: %s", exc)
+        _release(session, token, [r.id for r in rows], f"SMTP unavailable: {exc}", settings, count_attempt=True)
+        return -1
+    sent = 0
+    envelope_from = render.sender_settings().mail_from
+    options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
+    remaining = [r.id for r in rows]
+    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        # Long enough for one SMTP transaction (MAIL, RCPT, DATA, the content), each bounded by the timeout.
+        marks = Marks(conn, token, settings.timeout * 4 + 5)
+        try:
+            for row in rows:
+                remaining.remove(row.id)
+                mime = prepared.get(row.id)
+                if mime is None:
+                    marks.flush()
+                    _fail(session, token, row.id, "could not render the email")
+                    session.commit()
+                    continue
+                if not marks.sending(row.id):
+                    continue  # our lease expired and someone else has it now
+                try:
+                    smtp.sendmail(envelope_from, [row.recipient], mime.as_bytes(policy=CRLF), mail_options=options)
+                except smtplib.SMTPRecipientsRefused as exc:
+                    marks.flush()
+                    code, reason = next(iter(exc.recipients.values()))
+                    _outcome_for_code(session, token, row.id, code, reason, settings)
+                except smtplib.SMTPResponseException as exc:
+                    # One email refused (the connection stays usable).
+                    marks.flush()
+                    _outcome_for_code(session, token, row.id, exc.smtp_code, exc.smtp_error, settings)
+                except (OSError, smtplib.SMTPException) as exc:
+                    # The server went away mid-conversation without accepting this one: retry it.
+                    marks.flush()
+                    _retry_or_fail(session, token, row.id, f"SMTP connection lost: {exc}", settings)
+                    session.commit()
+                    _release(session, token, remaining, None, settings, count_attempt=False)
+                    return sent
+                else:
+                    marks.sent(row.id, mime["Message-ID"])
+                    sent += 1
+                session.commit()
+        finally:
+            marks.flush()
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+    return sent
+
+
+def _outcome_for_code(session, token, delivery_id, code, reason, settings) -> None:
+    error = f"{code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason}"
+    if 400 <= code < 500:
+        _retry_or_fail(session, token, delivery_id, error, settings)  # temporary: try again later
+    else:
+        _fail(session, token, delivery_id, error)  # permanent (5xx): keep the reason
+
+
+def run_once(session_factory, settings: SmtpSettings, budget_seconds: float) -> int:
+    """One sender: batches until nothing is due, the server is down, or the time budget is spent."""
+    began = time.monotonic()
+    deadline = began + budget_seconds
+    total = 0
+    # Optional pacing for mail servers with a sending quota: this sender's share of the rate.
+    per_second = settings.rate_per_second / settings.connections if settings.rate_per_second else 0
+    with session_factory() as session:
+        while time.monotonic() < deadline:
+            if per_second and total:
+                eventlet.sleep(max(0.0, began + total / per_second - time.monotonic()))
+            token, rows = claim(session, settings)
+            if not rows:
+                break
+            message_ids = {r.message_id for r in rows if r.message_id}
+            sent = send_batch(session, settings, token, rows)
+            domain.complete_messages(session, message_ids)
+            if sent < 0:
+                break
+            total += sent
+    return total
+
+
+def run(session_factory, settings: SmtpSettings | None = None, budget_seconds: float = 5.0) -> int:
+    """Several senders in parallel (one SMTP connection each), sharing the queue."""
+    settings = settings or smtp_settings()
+    with session_factory() as session:
+        recover_expired(session)
+    pool = eventlet.GreenPool(settings.connections)
+    results = [pool.spawn(run_once, session_factory, settings, budget_seconds) for _ in range(settings.connections)]
+    return sum(result.wait() for result in results)

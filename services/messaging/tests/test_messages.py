@@ -1,0 +1,199 @@
+"""Admin messages through messaging's RPC: audience presets and filters,
+scoping, suppression of the opted-out, counts, safe Markdown, unsubscribe."""
+import uuid
+from datetime import UTC, datetime
+
+import eventlet
+import pytest
+from nameko.standalone.rpc import ServiceRpcProxy
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from contracts.errors import AppError
+from services.messaging.tests.conftest import rows, scalar, wait_for
+
+NOW = datetime.now(UTC).isoformat()
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def clear_deliveries(engine):
+    for _ in range(10):  # the sender may hold some rows: retry on a lock conflict
+        try:
+            with engine.begin() as conn:
+                conn.execute(text("LOCK TABLE deliveries IN EXCLUSIVE MODE"))
+                conn.execute(text("DELETE FROM deliveries"))
+            return
+        except OperationalError:
+            eventlet.sleep(0.2)
+    raise AssertionError("could not clear the deliveries")
+
+
+@pytest.fixture
+def world(messaging, engine):
+    """An org with two programs: p1 members ann (enrolled in c1), bob (opted out of program
+    messages), cid (not enrolled); p2 member dan; eve invited to p1, not joined."""
+    publish = messaging
+    org, p1, p2, k1, k2 = (new_id() for _ in range(5))
+    people = {name: {"user_id": new_id(), "email": f"{name}@example.com", "full_name": name.title()}
+              for name in ("ann", "bob", "cid", "dan", "eve", "zed")}
+    publish("identity", "identity.org.created.v1", {"org_id": org, "name": "Initech", "brand_color": "#004488",
+                                                    "logo_url": None, "timezone": "UTC"})
+    for program, name, contract in ((p1, "Analytics", k1), (p2, "Leadership", k2)):
+        publish("programs", "programs.program.created.v1", {
+            "program_id": program, "org_id": org, "name": name, "slug": name.lower(), "tagline": None,
+            "join_url": f"https://learn.example/{name.lower()}", "contract_ids": [contract],
+            "enrollment_limit": None})
+    for name, program, contract in (("ann", p1, k1), ("bob", p1, k1), ("cid", p1, k1), ("dan", p2, k2)):
+        publish("programs", "programs.member.joined.v1", {
+            "membership_id": new_id(), "org_id": org, "program_id": program, "program_name": "x",
+            **people[name], "contract_id": contract, "invitation_id": None, "joined_at": NOW})
+    publish("programs", "programs.enrollment.created.v1", {
+        "enrollment_id": new_id(), "org_id": org, "program_id": p1, **people["ann"], "kind": "COURSE",
+        "course_id": "c1", "specialization_id": None, "item_name": "C1", "item_slug": "c1", "collection_id": None,
+        "enrolled_at": NOW})
+    publish("invitations", "invitations.invitation.created.v1", {
+        "invitation_id": new_id(), "org_id": org, "program_id": p1, "program_name": "Analytics", "contract_id": k1,
+        **people["eve"], "external_id": None, "send_email": False, "accept_url": None, "custom_message": None,
+        "expires_at": NOW, "invited_by": None})
+    # zed is a person of the org (profile) in no program.
+    publish("identity", "identity.profile.updated.v1", {"org_id": org, **people["zed"]})
+    wait_for(lambda: scalar(engine, "SELECT count(*) FROM people WHERE org_id = :o", o=org) == 6
+             and scalar(engine, "SELECT count(*) FROM invitations WHERE org_id = :o", o=org) == 1
+             and scalar(engine, "SELECT count(*) FROM enrollments WHERE org_id = :o", o=org) == 1
+             and scalar(engine, "SELECT count(*) FROM memberships WHERE org_id = :o", o=org) == 4
+             and scalar(engine, "SELECT count(*) FROM programs WHERE org_id = :o", o=org) == 2
+             and scalar(engine, "SELECT count(*) FROM orgs WHERE id = :o", o=org) == 1)
+    clear_deliveries(engine)  # the welcome emails of this set-up are not what these tests look at
+    with ServiceRpcProxy("messaging", {"AMQP_URI": publish.amqp_uri}) as proxy:
+        proxy.set_preferences("bob@example.com", {"program_messages": False})
+        yield {"org": org, "p1": p1, "p2": p2, "k1": k1, "people": people, "rpc": proxy,
+               "author": {"user_id": new_id(), "email": "boss@initech.example", "full_name": "Bill Boss"}}
+
+
+def count(w, audience, scope=None):
+    return w["rpc"].count_audience(w["org"], audience, scope)["count"]
+
+
+def test_presets_and_filters_count_the_right_people(world):
+    w, people = world, world["people"]
+    assert count(w, {"preset": "ALL_MEMBERS"}) == 4
+    assert count(w, {"preset": "ALL_MEMBERS", "filters": {"program_ids": [w["p1"]]}}) == 3
+    assert count(w, {"preset": "ALL_MEMBERS", "filters": {"contract_ids": [w["k1"]]}}) == 3
+    assert count(w, {"preset": "ALL_MEMBERS", "filters": {"course_ids": ["c1"]}}) == 1
+    assert count(w, {"preset": "INVITED_NOT_JOINED"}) == 1
+    assert count(w, {"preset": "JOINED_NOT_ENROLLED"}) == 3
+    assert count(w, {"preset": "CUSTOM", "user_ids": [people["zed"]["user_id"], people["ann"]["user_id"]]}) == 2
+    # Program admins reach only their programs.
+    assert count(w, {"preset": "ALL_MEMBERS"}, scope=[w["p2"]]) == 1
+    with pytest.raises(AppError) as refused:
+        count(w, {"preset": "ALL_MEMBERS", "filters": {"program_ids": [w["p1"]]}}, scope=[w["p2"]])
+    assert refused.value.code == "NOT_FOUND"
+    with pytest.raises(AppError) as refused:
+        count(w, {"preset": "CUSTOM", "user_ids": [people["ann"]["user_id"]]}, scope=[w["p2"]])
+    assert refused.value.code == "INVALID_INPUT"
+    with pytest.raises(AppError) as refused:
+        count(w, {"preset": "INACTIVE_FOR_DAYS", "days": 30})
+    assert refused.value.code == "RULE_VIOLATION"
+    presets = {p["name"]: p["available"] for p in w["rpc"].presets()}
+    assert presets["ALL_MEMBERS"] and not presets["COMPLETED_COURSE"]
+
+
+def test_message_to_mixed_audience_suppresses_the_opted_out(world, smtp, engine):
+    smtp.start()
+    w, rpc = world, world["rpc"]
+    draft = rpc.create_message(w["org"], w["author"], {
+        "audience": {"preset": "ALL_MEMBERS", "filters": {"program_ids": [w["p1"]]}},
+        "subject": "Quarterly <goals>", "content": "# Hello\n\n<script>alert(1)</script> [x](javascript:alert(1))",
+        "content_format": "MARKDOWN", "cta": {"label": "Open", "url": "https://learn.example/go"}, "reply_to": True})
+    assert draft["state"] == "DRAFT" and draft["counts"] is None
+    preview = rpc.preview_message(w["org"], draft["id"], {"user_id": w["author"]["user_id"]})
+    assert "<h1>Hello</h1>" in preview["html"] and "<script>" not in preview["html"]
+    assert "javascript:" not in preview["html"].replace("[x](javascript:alert(1))", "")
+    assert "https://learn.example/go" in preview["html"] and preview["subject"] == "Quarterly <goals>"
+    assert preview["headers"]["Reply-To"] == "boss@initech.example"
+    with pytest.raises(AppError) as refused:
+        rpc.send_message(w["org"], draft["id"], {"user_id": w["author"]["user_id"]}, False)
+    assert refused.value.code == "TERMS_NOT_ACCEPTED"
+    sent = rpc.send_message(w["org"], draft["id"], {"user_id": w["author"]["user_id"]}, True)
+    assert sent["state"] in ("SENDING", "SENT") and sent["counts"]["recipients"] == 3
+    messages = smtp.wait_count(2)
+    assert sorted(m["X-Envelope-To"] for m in messages) == ["ann@example.com", "cid@example.com"]
+    first = messages[0]
+    assert first["From"].addresses[0].display_name == "Bill Boss"
+    assert first["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    wait_for(lambda: rpc.get_message(w["org"], draft["id"], {"user_id": None})["state"] == "SENT")
+    final = rpc.get_message(w["org"], draft["id"], {"user_id": None})
+    assert final["counts"] == {"recipients": 3, "queued": 0, "sent": 2, "suppressed": 1, "failed": 0}
+    announced = rows(engine, "SELECT envelope->'payload' AS p FROM kit_outbox "
+                             "WHERE event_type = 'messaging.message.sent.v1'")
+    assert [r.p["suppressed"] for r in announced] == [1]
+    # A sent message is no longer editable.
+    with pytest.raises(AppError) as refused:
+        rpc.update_message(w["org"], draft["id"], {"user_id": None}, {"subject": "again"})
+    assert refused.value.code == "MESSAGE_NOT_EDITABLE"
+
+    # One click on the link unsubscribes cid from program messages, without signing in.
+    token = messages[1]["List-Unsubscribe"].strip("<>").rsplit("/", 1)[1]
+    assert rpc.describe_unsubscribe(token)["unsubscribed"] is False
+    assert rpc.unsubscribe(token) == {"email": messages[1]["X-Envelope-To"], "category": "PROGRAM",
+                                      "unsubscribed": True}
+    assert rpc.get_preferences(messages[1]["X-Envelope-To"])["program_messages"] is False
+    with pytest.raises(AppError) as refused:
+        rpc.unsubscribe(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"))
+    assert refused.value.code == "TOKEN_INVALID"
+
+
+def test_drafts_are_scoped_to_org_and_author(world):
+    w, rpc = world, world["rpc"]
+    program_admin = {"user_id": new_id(), "email": "pa@initech.example", "full_name": "Pat"}
+    mine = rpc.create_message(w["org"], program_admin, {"audience": {"preset": "ALL_MEMBERS"}, "subject": "S",
+                                                        "content": "plain"}, [w["p2"]])
+    pa_view = {"user_id": program_admin["user_id"], "program_scope": [w["p2"]]}
+    other_pa = {"user_id": new_id(), "program_scope": [w["p2"]]}
+    assert [m["id"] for m in rpc.list_messages(w["org"], pa_view)["items"]] == [mine["id"]]
+    assert rpc.list_messages(w["org"], other_pa) == {"items": [], "next_cursor": None}
+    for viewer, org in ((other_pa, w["org"]), ({"user_id": None}, new_id())):
+        with pytest.raises(AppError) as refused:
+            rpc.get_message(org, mine["id"], viewer)
+        assert refused.value.code == "NOT_FOUND"
+    changed = rpc.update_message(w["org"], mine["id"], pa_view, {"sender_name": "Team", "reply_to": False})
+    assert changed["sender_name"] == "Team"
+    preview = rpc.preview_message(w["org"], mine["id"], pa_view)
+    assert preview["headers"]["Reply-To"].startswith("no-reply@") and "Team" in preview["headers"]["From"]
+    rpc.discard_message(w["org"], mine["id"], pa_view)
+    with pytest.raises(AppError):
+        rpc.get_message(w["org"], mine["id"], pa_view)
+
+
+def test_remind_enroll_messages_members_without_enrollment(world, smtp, engine):
+    smtp.start()
+    w = world
+    result = w["rpc"].remind_enroll(w["org"], w["p1"], "req-1")
+    assert result == {"recipients": 2, "queued": 1, "suppressed": 1}  # cid queued, bob opted out; ann enrolled
+    assert w["rpc"].remind_enroll(w["org"], w["p1"], "req-1") == {"recipients": 0, "queued": 0, "suppressed": 0}
+    messages = smtp.wait_count(1)
+    assert [m["X-Envelope-To"] for m in messages] == ["cid@example.com"]
+    assert messages[0]["Subject"] == "Enroll in your first course of Analytics"
+    with pytest.raises(AppError) as refused:
+        w["rpc"].remind_enroll(new_id(), w["p1"], "req-2")
+    assert refused.value.code == "NOT_FOUND"
+
+
+def test_two_concurrent_sends_queue_the_message_once(world, engine):
+    w, rpc = world, world["rpc"]
+    viewer = {"user_id": w["author"]["user_id"]}
+    draft = rpc.create_message(w["org"], w["author"], {"audience": {"preset": "ALL_MEMBERS"}, "subject": "Once",
+                                                       "content": "x"})
+    calls = [rpc.send_message.call_async(w["org"], draft["id"], viewer, True) for _ in range(3)]
+    outcomes = []
+    for call in calls:
+        try:
+            outcomes.append(call.result()["state"])
+        except AppError as exc:
+            outcomes.append(exc.code)
+    assert outcomes.count("MESSAGE_NOT_EDITABLE") == 2
+    assert len([o for o in outcomes if o in ("SENDING", "SENT")]) == 1
+    assert scalar(engine, "SELECT count(*) FROM deliveries WHERE message_id = :m", m=draft["id"]) == 4
