@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import re
+import socket
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
@@ -96,6 +97,12 @@ class ApiWebServer(WebServer):
     def get_wsgi_app(self):
         return ApiWsgiApp(self)
 
+    def get_wsgi_server(self, sock, wsgi_app, **kwargs):
+        # Accepted sockets inherit TCP_NODELAY: without it, mid-sized JSON
+        # replies wait ~40 ms on Nagle + delayed ACK.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return super().get_wsgi_server(sock, wsgi_app, **kwargs)
+
 
 class ApiWsgiApp:
     def __init__(self, server):
@@ -122,7 +129,7 @@ class ApiEntrypoint(HttpRequestHandler):
 
     def handle_request(self, request):
         request.shallow = False
-        request_id = request_id_of(request)
+        request_id = request.request_id = request_id_of(request)  # one id for the call and the reply
         response = self._respond(request, request_id)
         HTTP_RESPONSES.labels(self.method, self.url, str(response.status_code)).inc()
         return response
@@ -228,7 +235,7 @@ def route(method: str, path: str, *, summary: str, auth: str = USER, body: type[
                 principal=principal,
                 body=load_json(request, body(), max_bytes) if body is not None else None,
                 query=load_query(request, query()) if query is not None else {},
-                request_id=request_id_of(request),
+                request_id=request.request_id,
             )
             result = fn(self, call, **path_values)
             # Services answer with data already dumped by the contract schemas;

@@ -39,5 +39,6 @@ def configure(service: str) -> None:
     root.handlers[:] = [handler]
     root.setLevel(config.log_level())
     # nameko and kombu are chatty at DEBUG/INFO about internals.
-    for noisy in ("kombu", "amqp", "nameko.containers", "nameko.runners"):
+    # nameko.web.server: its access log repeats the per-call line of servicekit.observability.
+    for noisy in ("kombu", "amqp", "nameko.containers", "nameko.runners", "nameko.web.server"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

@@ -105,6 +105,23 @@ def user_view(uow, user: User) -> dict:
             "email_verified": user.email_verified_at is not None, "roles": roles_of(uow, user.id)}
 
 
+def user_view_by_id(uow, user_id: str) -> dict:
+    """The account and its roles in one query (GET /v1/me is the hottest path)."""
+    row = uow.session.execute(
+        text(
+            "SELECT u.id::text AS id, u.email, u.full_name, u.email_verified_at IS NOT NULL AS email_verified, "
+            "coalesce(json_agg(json_build_object('role', r.role, 'org_id', r.org_id::text, "
+            "'program_ids', coalesce(r.program_ids, '{}')) ORDER BY r.created_at) "
+            "FILTER (WHERE r.id IS NOT NULL), '[]') AS roles "
+            "FROM users u LEFT JOIN admin_roles r ON r.user_id = u.id WHERE u.id = CAST(:id AS uuid) GROUP BY u.id"
+        ),
+        {"id": user_id},
+    ).mappings().first()
+    if row is None:
+        raise not_found("user")
+    return dict(row)
+
+
 def signup(uow, email: str, full_name: str, password: str) -> User:
     user = create_user(uow, email, full_name, via="SIGNUP", password=password)
     request_verification(uow, user)

@@ -76,7 +76,7 @@ class IdentityService(ServiceBase):
 
     @rpc
     def get_user(self, user_id):
-        return UserSchema().dump(domain.user_view(self.db, domain.get_user(self.db, user_id)))
+        return domain.user_view_by_id(self.db, user_id)
 
     @rpc
     def find_user(self, email):
