@@ -8,6 +8,7 @@ when the worker ends."""
 import logging
 from datetime import UTC, datetime
 
+import eventlet
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
@@ -101,10 +102,14 @@ class Database(DependencyProvider):
         self.units: dict = {}
 
     def start(self):
-        self.container.spawn_managed_thread(self.relay.run)
+        self._relay_thread = self.container.spawn_managed_thread(self.relay.run)
 
     def stop(self):
+        # Let the relay finish its batch and release its connections before
+        # the pool is disposed.
         self.relay.stop()
+        with eventlet.Timeout(15, False):
+            self._relay_thread.wait()
         self.engine.dispose()
 
     def kill(self):

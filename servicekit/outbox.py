@@ -62,6 +62,7 @@ class OutboxRelay:
         self.broker_url = broker_url
         self.poll_seconds = poll_seconds
         self._wakeup = threading.Event()
+        self._stopping = threading.Event()
         self._running = True
         self._connection: kombu.Connection | None = None
         self._backoff = 0.0
@@ -71,14 +72,22 @@ class OutboxRelay:
         self._wakeup.set()
 
     def stop(self) -> None:
+        """Signal only: the relay thread closes its own connection on the way
+        out (closing it from here could race a read in progress)."""
         self._running = False
+        self._stopping.set()
         self._wakeup.set()
-        self._close_connection()
 
     def run(self) -> None:
+        try:
+            self._loop()
+        finally:
+            self._close_connection()
+
+    def _loop(self) -> None:
         while self._running:
             if self._backoff:
-                time.sleep(self._backoff)  # the broker is away: commits do not cut the wait short
+                self._stopping.wait(self._backoff)  # the broker is away: only stop() cuts the wait short
             else:
                 self._wakeup.wait(self.poll_seconds)
             self._wakeup.clear()
