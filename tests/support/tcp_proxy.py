@@ -11,7 +11,7 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.connections: list[socket.socket] = []
         self.accepting = True
-        self.pool = eventlet.GreenPool()
+        self.pipes: list = []
 
     def __enter__(self):
         self._acceptor = eventlet.spawn(self._accept)
@@ -30,8 +30,7 @@ class TcpProxy:
                 continue
             upstream = eventlet.connect(self.target)
             self.connections += [client, upstream]
-            self.pool.spawn_n(self._pipe, client, upstream)
-            self.pool.spawn_n(self._pipe, upstream, client)
+            self.pipes += [eventlet.spawn(self._pipe, client, upstream), eventlet.spawn(self._pipe, upstream, client)]
 
     @staticmethod
     def _pipe(source, sink):
@@ -53,6 +52,11 @@ class TcpProxy:
     def cut(self):
         """Drop every open connection and refuse new ones."""
         self.accepting = False
+        # Stop the readers first: a green thread left blocked on a closed socket
+        # keeps a hub listener on its fd number, which a later socket reuses.
+        for pipe in self.pipes:
+            pipe.kill()
+        self.pipes.clear()
         for sock in self.connections:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
