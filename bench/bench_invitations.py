@@ -6,8 +6,9 @@ Against the whole suite (fresh databases, own vhost): the file is uploaded
 through the gateway (POST /v1/invitations/imports, 202) and the import is
 timed until its status is COMPLETED; meanwhile the invitations process's
 resident memory is sampled (its peak, VmHWM, is read at the end). Every row
-is a new person: identity creates the account and profile (batched
-ensure_people), invitations inserts the invitation and its outbox event.
+is a new person: identity creates the account and profile (set-based
+ensure_people), invitations inserts the invitation, and each batch is
+announced by one batch event (which programs and messaging consume meanwhile).
 The upload has send_email false: the emails are messaging's benchmark.
 
 The baseline, in the same run on the same PostgreSQL: COPY of the same rows
@@ -77,6 +78,25 @@ def copy_baseline(database_url: str, content: bytes) -> float:
         conn.close()
 
 
+def wait_invited(database_url: str, program_id: str, began: float) -> float:
+    """Seconds from the upload until programs (fed by the batch events) lists every row as INVITED."""
+    url = make_url(database_url)
+    conn = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            while True:
+                cur.execute("SELECT count(*) FROM memberships WHERE program_id = %s AND state = 'INVITED'",
+                            (program_id,))
+                if cur.fetchone()[0] >= ROWS:
+                    return time.perf_counter() - began
+                if time.perf_counter() - began > TIMEOUT:
+                    raise RuntimeError(f"programs did not list every invitation within {TIMEOUT} s")
+                time.sleep(0.2)
+    finally:
+        conn.close()
+
+
 def main():
     with running_suite() as suite:
         email, password = create_admin(suite)
@@ -112,7 +132,9 @@ def main():
         elapsed = time.perf_counter() - began
         sampler.running = False
         peak_mb = max(sampler.peak_kb, rss_kb(pid, "VmHWM")) / 1024
+        identity_peak_mb = rss_kb(suite.processes["identity"].pid, "VmHWM") / 1024
         assert status["status"] == "COMPLETED" and status["created"] == ROWS, status
+        invited_after = wait_invited(suite.database_url("programs"), program["id"], began)
         copy_seconds = copy_baseline(suite.database_url("invitations"), content)
         # the worker logs each batch's time and the part of it spent waiting for identity
         batches = re.findall(r"in ([0-9.]+) s \(identity ([0-9.]+) s\)", suite.log("invitations"))
@@ -124,10 +146,12 @@ def main():
     print(f"{'what':<52}{'seconds':>10}{'rows/s':>12}")
     print(f"{'upload answered (202, file stored)':<52}{accepted_after:>10.2f}{'':>12}")
     print(f"{'import completed (upload to COMPLETED)':<52}{elapsed:>10.2f}{ROWS / elapsed:>12,.0f}")
+    print(f"{'programs lists every row as INVITED':<52}{invited_after:>10.2f}{ROWS / invited_after:>12,.0f}")
     print(f"{'baseline: PostgreSQL COPY of the same rows':<52}{copy_seconds:>10.2f}{ROWS / copy_seconds:>12,.0f}")
-    print(f"{'  of which: batches (parse, check, insert, events)':<52}{in_batches:>10.2f}")
-    print(f"{'  of which: waiting for identity.ensure_people':<52}{in_identity:>10.2f}")
-    print(f"peak resident memory of the invitations process: {peak_mb:.0f} MB")
+    # batches are pipelined (the next one is asked of identity while one is stored): these overlap
+    print(f"{'sum of batch times (screen, identity, store)':<52}{in_batches:>10.2f}")
+    print(f"{'sum of identity.ensure_people waits':<52}{in_identity:>10.2f}")
+    print(f"peak resident memory of the invitations process: {peak_mb:.0f} MB (identity's: {identity_peak_mb:.0f} MB)")
     print(f"import / COPY time ratio: {elapsed / copy_seconds:.0f}x; target: under 60 s and under 300 MB")
 
 

@@ -1,6 +1,7 @@
 """The event envelope every event travels in (architecture.md, rule 4)."""
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -20,13 +21,27 @@ class EnvelopeSchema(Schema):
 
 
 def make_envelope(event_type: str, payload: dict, *, source: str, org_id=None, correlation_id=None) -> dict:
-    """Validate the payload against its registered schema and wrap it."""
-    from contracts.registry import payload_schema
+    """Validate the payload against its registered schema and wrap it.
+
+    A batch event (thousands of items, built by one function) is checked on
+    its first item, and every other item must have exactly that item's keys:
+    validating each item would cost more than the bulk operation itself.
+    Consumers load every item."""
+    from contracts.registry import batch_items, payload_schema
 
     schema = payload_schema(event_type)
-    errors = schema.validate(payload)
-    if errors:
-        raise ValueError(f"event {event_type} does not match its contract: {errors}")
+    items_field = batch_items(event_type)
+    items = payload.get(items_field) if items_field else None
+    checked = {**payload, items_field: items[:1]} if isinstance(items, list) else payload
+    try:
+        loaded = schema.load(checked)
+    except ValidationError as exc:
+        raise ValueError(f"event {event_type} does not match its contract: {exc.messages}") from None
+    if checked is not payload:
+        shape = set(items[0]) if items else set()
+        if any(set(item) != shape for item in items):
+            raise ValueError(f"event {event_type}: every item of {items_field} must have the first one's fields")
+        loaded[items_field] = loaded[items_field] + items[1:]
     return {
         "id": str(uuid.uuid4()),
         "type": event_type,
@@ -34,8 +49,22 @@ def make_envelope(event_type: str, payload: dict, *, source: str, org_id=None, c
         "source": source,
         "org_id": None if org_id is None else str(org_id),
         "correlation_id": correlation_id,
-        "payload": schema.dump(schema.load(payload)),
+        "payload": jsonable(loaded),
     }
+
+
+def jsonable(value):
+    """A loaded payload as JSON values: what the schema's dump gives, at a
+    fraction of its cost (batch events carry thousands of items)."""
+    if isinstance(value, dict):
+        return {key: jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID | Decimal):
+        return str(value)
+    return value
 
 
 class Envelope:

@@ -125,6 +125,19 @@ class UserRegistered(Schema):
     via = fields.String(required=True, validate=validate.OneOf(["SIGNUP", "ADMIN_INVITE", "INVITATION", "COMMAND"]))
 
 
+class RegisteredUser(Schema):
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    full_name = fields.String(required=True)
+
+
+@event("identity.users.registered.v1", batch_of="users")
+class UsersRegistered(Schema):
+    """Many accounts created at once (a CSV import): each as identity.user.registered.v1 tells one."""
+    via = fields.String(required=True, validate=validate.OneOf(["INVITATION"]))
+    users = fields.List(fields.Nested(RegisteredUser), required=True)
+
+
 @event("identity.user.verification_requested.v1")
 class VerificationRequested(Schema):
     """Carries what the verification email needs, including the link."""
@@ -158,6 +171,14 @@ class PasswordResetRequested(Schema):
 @event("identity.profile.updated.v1")
 class ProfileUpdated(PersonSchema):
     """The person's organization profile after the change."""
+
+
+@event("identity.profiles.updated.v1", batch_of="people")
+class ProfilesUpdated(Schema):
+    """Many profiles of one organization created or filled in at once (a CSV
+    import): each person as identity.profile.updated.v1 carries one."""
+    org_id = fields.String(required=True)
+    people = fields.List(fields.Nested(PersonSchema), required=True)
 
 
 @event("identity.admin.granted.v1")

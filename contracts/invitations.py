@@ -10,22 +10,39 @@ from marshmallow import validate as _validate  # noqa: E402
 from contracts.registry import event as _event  # noqa: E402
 
 
-@_event("invitations.invitation.created.v1")
-class InvitationCreated(_Schema):
+class CreatedItem(_Schema):
+    """One created invitation, as an import's batch event lists it."""
     invitation_id = _fields.String(required=True)
-    org_id = _fields.String(required=True)
-    program_id = _fields.String(required=True)
-    program_name = _fields.String(required=True)
-    contract_id = _fields.String(required=True)
     user_id = _fields.String(required=True)
     email = _fields.String(required=True)
     full_name = _fields.String(required=True)
     external_id = _fields.String(allow_none=True)
-    send_email = _fields.Boolean(required=True)
     accept_url = _fields.String(allow_none=True)
-    custom_message = _fields.String(allow_none=True)
     expires_at = _fields.AwareDateTime(required=True)
+
+
+class InvitationsTo(_Schema):
+    """What invitations created together share: the program, contract and email."""
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    program_name = _fields.String(required=True)
+    contract_id = _fields.String(required=True)
+    send_email = _fields.Boolean(required=True)
+    custom_message = _fields.String(allow_none=True)
     invited_by = _fields.String(allow_none=True)
+
+
+@_event("invitations.invitation.created.v1")
+class InvitationCreated(CreatedItem, InvitationsTo):
+    pass
+
+
+@_event("invitations.invitations.created.v1", batch_of="invitations")
+class InvitationsCreated(InvitationsTo):
+    """Many invitations to one program created by a CSV import: what
+    invitations.invitation.created.v1 says of one, with the shared fields once."""
+    import_id = _fields.String(required=True)
+    invitations = _fields.List(_fields.Nested(CreatedItem), required=True)
 
 
 @_event("invitations.invitation.revoked.v1")

@@ -15,18 +15,29 @@ CONTRACT_MODULES = (
 )
 
 _EVENTS: dict[str, type[Schema]] = {}
+_BATCH_ITEMS: dict[str, str] = {}
 _loaded = False
 
 
-def event(event_type: str):
+def event(event_type: str, batch_of: str | None = None):
+    """Register a payload schema. `batch_of` names the list field of a batch
+    event (one event for the many rows of a bulk operation)."""
     def register(schema_cls: type[Schema]) -> type[Schema]:
         existing = _EVENTS.get(event_type)
         if existing is not None and existing is not schema_cls:
             raise ValueError(f"event type {event_type} registered twice")
         _EVENTS[event_type] = schema_cls
+        if batch_of:
+            _BATCH_ITEMS[event_type] = batch_of
         return schema_cls
 
     return register
+
+
+def batch_items(event_type: str) -> str | None:
+    """The list field of a batch event, else None."""
+    _load_all()
+    return _BATCH_ITEMS.get(event_type)
 
 
 def _load_all() -> None:

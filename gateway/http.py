@@ -101,7 +101,11 @@ class ApiWebServer(WebServer):
         # Accepted sockets inherit TCP_NODELAY: without it, mid-sized JSON
         # replies wait ~40 ms on Nagle + delayed ACK.
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return super().get_wsgi_server(sock, wsgi_app, **kwargs)
+        server = super().get_wsgi_server(sock, wsgi_app, **kwargs)
+        # eventlet formats an access line per request even though its logger
+        # drops it (servicekit.logs); the access line is servicekit.observability's.
+        server.log_output = False
+        return server
 
 
 class ApiWsgiApp:
@@ -124,6 +128,10 @@ class ApiWsgiApp:
 class ApiEntrypoint(HttpRequestHandler):
     server = ApiWebServer()
 
+    def setup(self):
+        super().setup()
+        self._responses: dict = {}  # status -> HTTP_RESPONSES child (`.labels()` locks and hashes)
+
     def check_signature(self, args, kwargs):
         """Handlers take (call, **path values); `route` builds the call."""
 
@@ -131,7 +139,11 @@ class ApiEntrypoint(HttpRequestHandler):
         request.shallow = False
         request_id = request.request_id = request_id_of(request)  # one id for the call and the reply
         response = self._respond(request, request_id)
-        HTTP_RESPONSES.labels(self.method, self.url, str(response.status_code)).inc()
+        counter = self._responses.get(response.status_code)
+        if counter is None:
+            counter = self._responses[response.status_code] = HTTP_RESPONSES.labels(
+                self.method, self.url, str(response.status_code))
+        counter.inc()
         return response
 
     def _respond(self, request, request_id):

@@ -1,5 +1,7 @@
 """RPC to the services with a deadline: a service that does not answer in time
 is a 503 SERVICE_UNAVAILABLE for the client, never a hung request."""
+from functools import partial
+
 import eventlet
 from nameko.exceptions import UnknownService
 from nameko.rpc import RpcProxy
@@ -27,12 +29,15 @@ class _TimedMethod:
 
 
 class _TimedServiceProxy:
-    def __init__(self, service: str, proxy, timeout: float):
+    def __init__(self, service: str, make_proxy, timeout: float):
         self._service = service
-        self._proxy = proxy
+        self._make_proxy = make_proxy
+        self._proxy = None
         self._timeout = timeout
 
     def __getattr__(self, name):
+        if self._proxy is None:
+            self._proxy = self._make_proxy()
         return _TimedMethod(self._service, getattr(self._proxy, name), self._timeout)
 
 
@@ -44,4 +49,5 @@ class ServiceRpc(RpcProxy):
         super().__init__(target_service, **options)
 
     def get_dependency(self, worker_ctx):
-        return _TimedServiceProxy(self.target_service, super().get_dependency(worker_ctx), self.timeout)
+        # nameko's proxy is built on first use: a request calls one or two of the gateway's services.
+        return _TimedServiceProxy(self.target_service, partial(super().get_dependency, worker_ctx), self.timeout)

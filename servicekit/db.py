@@ -4,7 +4,11 @@ worker one unit of work (one SQLAlchemy session, one transaction).
 The entrypoint decorators in `servicekit.entrypoints` commit it when the
 entrypoint returns, *before* the RPC reply or event ack leaves, so a caller never
 sees a success whose data is not committed. Anything left open is rolled back
-when the worker ends."""
+when the worker ends.
+
+Read-only RPCs (`@rpc(read_only=True)`) run on a second, read-only pool:
+autocommit, so one round trip per query (no BEGIN/COMMIT, no pre-ping), on
+connections the server keeps read-only, so a write fails instead of committing."""
 import logging
 from datetime import UTC, datetime
 
@@ -15,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from servicekit import config
-from servicekit.outbox import OutboxRelay, record_event
+from servicekit.outbox import OutboxRelay, record_event, record_events
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +36,29 @@ def make_engine(service: str, pool_size: int | None = None) -> Engine:
     )
 
 
+def make_read_only_engine(service: str) -> Engine:
+    # No pre-ping per checkout: a read that meets a dropped connection is run
+    # again (servicekit.entrypoints). No overflow: readers hold a connection
+    # for their queries only, and this pool adds DB_POOL_SIZE at most.
+    return create_engine(
+        config.database_url(service),
+        isolation_level="AUTOCOMMIT",
+        connect_args={"options": "-c default_transaction_read_only=on"},
+        pool_reset_on_return=None,  # autocommit: no transaction to roll back
+        pool_size=config.db_pool_size(),
+        max_overflow=0,
+        pool_recycle=1800,
+    )
+
+
 class UnitOfWork:
     """One transaction: the session for state changes and `publish` for the
     events announcing them (written to the outbox in the same transaction)."""
 
-    def __init__(self, session_factory: sessionmaker, source: str, on_commit=None):
+    def __init__(self, session_factory: sessionmaker, source: str, on_commit=None, read_only_factory=None):
         self._factory = session_factory
+        self._read_only_factory = read_only_factory
+        self.read_only = False
         self._session: Session | None = None
         self.source = source
         self._on_commit = on_commit
@@ -49,10 +70,23 @@ class UnitOfWork:
             self._session = self._factory()
         return self._session
 
+    def use_read_only(self) -> None:
+        """Run this unit's queries on the read-only pool (see the module docstring)."""
+        if self._read_only_factory is None or self._session is not None:
+            raise RuntimeError("read-only needs a read-only pool and must be chosen before the first query")
+        self._factory = self._read_only_factory
+        self.read_only = True
+
     def publish(self, event_type: str, payload: dict, org_id: str | None = None) -> str:
         """Record an event for the outbox; it is sent only if this unit commits."""
         self._published += 1
         return record_event(self.session, self.source, event_type, payload, org_id)
+
+    def publish_many(self, event_type: str, items: list[tuple[dict, str | None]]) -> None:
+        """Record many events of one type, given as (payload, org_id), at once."""
+        if items:
+            self._published += len(items)
+            record_events(self.session, self.source, event_type, items)
 
     def independent_session(self) -> Session:
         """A session with its own transaction, for what must be kept even if
@@ -100,6 +134,7 @@ class Database(DependencyProvider):
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.relay = OutboxRelay(self.engine, self.service, self.container.config["AMQP_URI"])
         self.units: dict = {}
+        self.read_only_engine: Engine | None = None  # made on first use: only services with read-only RPCs need it
 
     def start(self):
         self._relay_thread = self.container.spawn_managed_thread(self.relay.run)
@@ -111,12 +146,15 @@ class Database(DependencyProvider):
         with eventlet.Timeout(15, False):
             self._relay_thread.wait()
         self.engine.dispose()
+        if self.read_only_engine is not None:
+            self.read_only_engine.dispose()
 
     def kill(self):
         self.relay.stop()
 
     def get_dependency(self, worker_ctx):
-        uow = UnitOfWork(self.session_factory, self.service, on_commit=self.relay.wake)
+        uow = UnitOfWork(self.session_factory, self.service, on_commit=self.relay.wake,
+                         read_only_factory=self.read_only_session)
         self.units[worker_ctx] = uow
         return uow
 
@@ -125,6 +163,12 @@ class Database(DependencyProvider):
         if uow is not None:
             uow.rollback()
             uow.close()
+
+    def read_only_session(self) -> Session:
+        if self.read_only_engine is None:
+            self.read_only_engine = make_read_only_engine(self.service)
+            self._read_only_factory = sessionmaker(self.read_only_engine, expire_on_commit=False)
+        return self._read_only_factory()
 
     def check_ready(self) -> tuple[bool, str]:
         try:

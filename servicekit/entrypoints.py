@@ -6,6 +6,7 @@ import functools
 from marshmallow import ValidationError
 from nameko.rpc import rpc as nameko_rpc
 from nameko.timer import timer as nameko_timer
+from sqlalchemy.exc import DBAPIError
 
 from contracts.errors import AppError, ErrorCode
 from servicekit.db import UnitOfWork
@@ -16,26 +17,50 @@ def units_of_work(service) -> list[UnitOfWork]:
     return [value for value in vars(service).values() if isinstance(value, UnitOfWork)]
 
 
-def committing(fn):
+def committing(fn, read_only: bool = False):
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
+        units = units_of_work(self)
         try:
-            result = fn(self, *args, **kwargs)
+            if read_only:
+                result = _run_read_only(fn, self, units, args, kwargs)
+            else:
+                result = fn(self, *args, **kwargs)
         except ValidationError as exc:
             # Input refused by a schema: a clear refusal for the caller, not a crash.
             raise AppError(ErrorCode.INVALID_INPUT, "invalid input", exc.messages) from None
-        for uow in units_of_work(self):
-            uow.commit()
+        for uow in units:
+            if not read_only:  # autocommit: a read-only unit has nothing to commit
+                uow.commit()
+            uow.close()  # the connection goes back to the pool before the reply is sent
         return result
 
+    wrapper.read_only = read_only  # servicekit.observability logs these calls at DEBUG when they succeed
     return wrapper
 
 
-def rpc(fn=None, *, expected_exceptions=AppError):
-    """`@rpc`: a refusal (AppError) is expected and reaches the caller intact."""
+def _run_read_only(fn, service, units, args, kwargs):
+    for uow in units:
+        uow.use_read_only()
+    try:
+        return fn(service, *args, **kwargs)
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    # A connection had dropped (read-only connections are not pinged at checkout;
+    # SQLAlchemy has discarded it and the pool's older ones): a read is safe to repeat.
+    for uow in units:
+        uow.close()
+    return fn(service, *args, **kwargs)
+
+
+def rpc(fn=None, *, expected_exceptions=AppError, read_only: bool = False):
+    """`@rpc`: a refusal (AppError) is expected and reaches the caller intact.
+    `@rpc(read_only=True)`: a query that changes nothing; its unit of work runs
+    on the read-only pool (servicekit.db): fewer round trips, writes refused."""
     if fn is None:
-        return functools.partial(rpc, expected_exceptions=expected_exceptions)
-    return nameko_rpc(expected_exceptions=expected_exceptions)(committing(fn))
+        return functools.partial(rpc, expected_exceptions=expected_exceptions, read_only=read_only)
+    return nameko_rpc(expected_exceptions=expected_exceptions)(committing(fn, read_only))
 
 
 def timer(interval: float):

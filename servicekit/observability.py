@@ -3,6 +3,7 @@
 `observability = Observability()` on a service:
 * times every entrypoint: `entrypoint_requests_total`, `entrypoint_errors_total`,
   `entrypoint_duration_seconds` (labels: service, entrypoint, kind);
+* logs one line per call (INFO; at DEBUG when a timer tick or a read-only RPC succeeds);
 * adopts or starts the correlation id of each worker (see servicekit.context);
 * serves `/metrics`, `/healthz` and `/readyz` on the service's ops port.
   `/readyz` asks every dependency that has `check_ready()` (the database) and
@@ -74,6 +75,7 @@ class Observability(DependencyProvider):
         self.serve_ops = serve_ops
         self.started: dict = {}
         self.port: int | None = None
+        self._metrics: dict = {}  # entrypoint -> (labels, requests child, latency child, log level if ok)
 
     def setup(self):
         self.service = self.container.service_name
@@ -117,20 +119,34 @@ class Observability(DependencyProvider):
 
     def worker_result(self, worker_ctx, result=None, exc_info=None):
         started = self.started.pop(worker_ctx, None)
-        entrypoint = worker_ctx.entrypoint
-        labels = (self.service, entrypoint.method_name, entrypoint_kind(entrypoint))
-        REQUESTS.labels(*labels).inc()
+        labels, requests, latency, ok_level = self._metrics_of(worker_ctx.entrypoint)
+        requests.inc()
         elapsed = time.perf_counter() - started if started is not None else 0.0
-        LATENCY.labels(*labels).observe(elapsed)
+        latency.observe(elapsed)
         outcome = "ok"
+        level = ok_level
         if exc_info is not None:
             error = exc_info[1]
             outcome = error.code if isinstance(error, AppError) else error.__class__.__name__
             ERRORS.labels(*labels, outcome).inc()
-        # One line per call (timers only at DEBUG: they fire every second).
-        log.log(logging.DEBUG if labels[2] == "timer" else logging.INFO, "%s %s %s", labels[2], labels[1], outcome,
-                extra={"entrypoint": labels[1], "kind": labels[2], "outcome": outcome,
-                       "duration_ms": round(elapsed * 1000, 2)})
+            level = logging.INFO
+        if log.isEnabledFor(level):
+            log.log(level, "%s %s %s", labels[2], labels[1], outcome,
+                    extra={"entrypoint": labels[1], "kind": labels[2], "outcome": outcome,
+                           "duration_ms": round(elapsed * 1000, 2)})
+
+    def _metrics_of(self, entrypoint):
+        # Looked up once per entrypoint: `.labels()` takes a lock and hashes the labels.
+        found = self._metrics.get(entrypoint)
+        if found is None:
+            labels = (self.service, entrypoint.method_name, entrypoint_kind(entrypoint))
+            # One line per call; at DEBUG when it succeeds for timers (they fire every
+            # second) and read-only RPCs (hot queries; the gateway logs each request).
+            method = getattr(self.container.service_cls, entrypoint.method_name, None)
+            quiet = labels[2] == "timer" or getattr(method, "read_only", False)
+            found = self._metrics[entrypoint] = (labels, REQUESTS.labels(*labels), LATENCY.labels(*labels),
+                                                 logging.DEBUG if quiet else logging.INFO)
+        return found
 
     def worker_teardown(self, worker_ctx):
         self.started.pop(worker_ctx, None)

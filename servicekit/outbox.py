@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from contracts.envelope import make_envelope
+from servicekit.bulk import insert_rows
 from servicekit.context import correlation_id
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,18 @@ def record_event(session: Session, source: str, event_type: str, payload: dict, 
         },
     )
     return envelope["id"]
+
+
+def record_events(session: Session, source: str, event_type: str, items: list[tuple[dict, str | None]]) -> None:
+    """Record many events of one type, given as (payload, org_id), with one
+    statement (bulk operations). Every payload is checked against the contract."""
+    if not items:
+        return
+    envelopes = [make_envelope(event_type, payload, source=source, org_id=org_id, correlation_id=correlation_id())
+                 for payload, org_id in items]
+    insert_rows(session, "kit_outbox", {"event_id": "uuid", "envelope": "jsonb"},
+                [{"event_id": e["id"], "envelope": json.dumps(e)} for e in envelopes],
+                constants={"event_type": ("text", event_type), "exchange": ("text", exchange_name(source))})
 
 
 class OutboxRelay:
@@ -113,7 +126,9 @@ class OutboxRelay:
         with self.engine.begin() as conn:
             rows = conn.execute(
                 text(
-                    "SELECT id, event_type, exchange, envelope FROM kit_outbox "
+                    # the envelope as stored JSON text: published as is, not decoded and encoded again
+                    "SELECT id, event_id::text AS event_id, event_type, exchange, envelope::text AS body, "
+                    "       envelope->>'correlation_id' AS correlation_id FROM kit_outbox "
                     "WHERE published_at IS NULL AND next_attempt_at <= now() "
                     "ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
                 ),
@@ -147,20 +162,20 @@ class OutboxRelay:
             OUTBOX_PUBLISHED.labels(self.service).inc(len(ids))
 
     def _publish(self, producer: kombu.Producer, row) -> None:
-        envelope = row.envelope
         exchange = kombu.Exchange(row.exchange, type="topic", durable=True)
         headers = {}
-        if envelope.get("correlation_id"):
-            headers["nameko.correlation_id"] = envelope["correlation_id"]
+        if row.correlation_id:
+            headers["nameko.correlation_id"] = row.correlation_id
         producer.publish(
-            envelope,
+            row.body,
             exchange=exchange,
             routing_key=row.event_type,
             declare=[exchange],
-            serializer="json",
+            content_type="application/json",
+            content_encoding="utf-8",
             delivery_mode=2,
             headers=headers,
-            message_id=envelope["id"],
+            message_id=row.event_id,
             retry=False,
             timeout=10,
         )

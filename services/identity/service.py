@@ -1,6 +1,8 @@
 """identity's nameko entrypoints: load input, call the domain, dump output."""
+from marshmallow import ValidationError
 
 from contracts.common import email_field, name_field
+from contracts.errors import AppError, ErrorCode
 from contracts.identity import (
     AdminSchema,
     OrganizationSchema,
@@ -74,7 +76,7 @@ class IdentityService(ServiceBase):
     def logout(self, refresh_token):
         domain.logout(self.db, refresh_token)
 
-    @rpc
+    @rpc(read_only=True)
     def get_user(self, user_id):
         return domain.user_view_by_id(self.db, user_id)
 
@@ -102,14 +104,21 @@ class IdentityService(ServiceBase):
 
     @rpc
     def ensure_people(self, org_id, people):
-        """Batch form of ensure_person (bulk invitations): one transaction."""
+        """ensure_person for many (bulk invitations), set-based, one transaction.
+        Answers, in order, each person's view or {"error": {code, message,
+        details}}: a refused person does not stop the others."""
         schema = PersonInputSchema()
-        result = []
-        for person in people:
-            data = schema.load(person)
-            email, full_name = data.pop("email"), data.pop("full_name")
-            result.append(PersonSchema().dump(domain.ensure_person(self.db, org_id, email, full_name, data)))
-        return result
+        answers: list = [None] * len(people)
+        valid = []
+        for index, person in enumerate(people):
+            try:
+                valid.append((index, schema.load(person)))
+            except ValidationError as exc:
+                answers[index] = {"error": AppError(ErrorCode.INVALID_INPUT, "invalid person", exc.messages).to_dict()}
+        ensured = domain.ensure_people(self.db, org_id, [data for _, data in valid]) if valid else []
+        for (index, _), answer in zip(valid, ensured, strict=True):
+            answers[index] = {"error": answer.to_dict()} if isinstance(answer, AppError) else answer
+        return answers
 
     @rpc
     def get_person(self, org_id, user_id):

@@ -10,6 +10,7 @@ import logging
 import secrets
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import eventlet
@@ -18,11 +19,9 @@ from prometheus_client import Counter
 from sqlalchemy import and_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from contracts.envelope import make_envelope
 from contracts.errors import AppError, ErrorCode, not_found
 from servicekit import config
-from servicekit.context import correlation_id
-from servicekit.outbox import exchange_name
+from servicekit.bulk import insert_rows
 from services.invitations import csvfile
 from services.invitations.models import ImportJob, Invitation, Member, RejectedRow
 
@@ -36,9 +35,9 @@ IMPORT_BATCH = int(config.env("INVITATION_IMPORT_BATCH", "1000"))
 LEASE_SECONDS = int(config.env("INVITATION_IMPORT_LEASE_SECONDS", "15"))
 MAX_IMPORT_ATTEMPTS = 10
 EXPIRY_BATCH = 500
-# identity creates people one by one in a transaction: smaller calls, a few at once
-IDENTITY_CHUNK = int(config.env("INVITATION_IDENTITY_CHUNK", "100"))
-IDENTITY_CONCURRENCY = int(config.env("INVITATION_IDENTITY_CONCURRENCY", "4"))
+# rows per identity.ensure_people call, and calls in flight at once
+IDENTITY_CHUNK = int(config.env("INVITATION_IDENTITY_CHUNK", "500"))
+IDENTITY_CONCURRENCY = int(config.env("INVITATION_IDENTITY_CONCURRENCY", "2"))
 
 
 def now() -> datetime:
@@ -62,25 +61,6 @@ def view(inv: Invitation) -> dict:
         "id", "org_id", "program_id", "contract_id", "user_id", "email", "full_name", "external_id", "state",
         "send_email", "invited_by", "import_id", "created_at", "expires_at", "last_sent_at", "send_count",
         "closed_at", "close_reason")}
-
-
-def publish_many(uow, event_type: str, items: list[tuple[dict, str]]) -> None:
-    """Record many events (payload, org_id) in the outbox with one statement:
-    the rows `uow.publish` writes, for imports of thousands of rows. The
-    payloads come from one function, so the first is checked against the
-    contract (make_envelope) and the others take its shape."""
-    if not items:
-        return
-    first = make_envelope(event_type, items[0][0], source=uow.source, org_id=items[0][1],
-                          correlation_id=correlation_id())
-    envelopes = [first] + [{**first, "id": str(uuid.uuid4()), "org_id": org_id, "payload": payload}
-                           for payload, org_id in items[1:]]
-    uow.session.execute(
-        text("INSERT INTO kit_outbox (event_id, event_type, exchange, envelope) "
-             "SELECT unnest(CAST(:ids AS uuid[])), :type, :exchange, unnest(CAST(:envelopes AS jsonb[]))"),
-        {"ids": [e["id"] for e in envelopes], "type": event_type, "exchange": exchange_name(uow.source),
-         "envelopes": [json.dumps(e) for e in envelopes]},
-    )
 
 
 # ---------------------------------------------------------------- reading
@@ -150,14 +130,18 @@ def _new_invitation_values(org_id, program_id, contract_id, person, send_email, 
             "last_sent_at": created if send_email else None, "send_count": 1 if send_email else 0}
 
 
-def _created_payload(values: dict, program_name: str, raw_token: str, custom_message: str | None) -> dict:
-    return {"invitation_id": values["id"], "org_id": values["org_id"], "program_id": values["program_id"],
-            "program_name": program_name, "contract_id": values["contract_id"], "user_id": values["user_id"],
-            "email": values["email"], "full_name": values["full_name"], "external_id": values["external_id"],
-            "send_email": values["send_email"],
+def _created_item(values: dict, raw_token: str) -> dict:
+    """One invitation of an import's invitations.invitations.created.v1 event."""
+    return {"invitation_id": values["id"], "user_id": values["user_id"], "email": values["email"],
+            "full_name": values["full_name"], "external_id": values["external_id"],
             "accept_url": accept_url(raw_token) if values["send_email"] else None,
-            "custom_message": custom_message, "expires_at": values["expires_at"].isoformat(),
-            "invited_by": values["invited_by"]}
+            "expires_at": values["expires_at"].isoformat()}
+
+
+def _created_payload(values: dict, program_name: str, raw_token: str, custom_message: str | None) -> dict:
+    return {**_created_item(values, raw_token), "org_id": values["org_id"], "program_id": values["program_id"],
+            "program_name": program_name, "contract_id": values["contract_id"], "send_email": values["send_email"],
+            "custom_message": custom_message, "invited_by": values["invited_by"]}
 
 
 def create_invitation(uow, org_id: str, program: dict, contract_id: str, person: dict, send_email: bool,
@@ -232,7 +216,7 @@ def revoke(uow, org_id: str, invitation_ids: list[str], program_id: str | None =
         inv.state, inv.closed_at, inv.close_reason = "REVOKED", now(), "ADMIN"
         invitations.append(inv)
     uow.session.flush()
-    publish_many(uow, "invitations.invitation.revoked.v1", [(_revoked_payload(inv, "ADMIN"), org_id)
+    uow.publish_many("invitations.invitation.revoked.v1", [(_revoked_payload(inv, "ADMIN"), org_id)
                                                             for inv in invitations])
     return invitations
 
@@ -246,7 +230,7 @@ def revoke_pending_of(uow, program_id: str, reason: str, user_id: str | None = N
         update(Invitation).where(condition).values(state="REVOKED", closed_at=now(), close_reason=reason)
         .returning(Invitation.id, Invitation.org_id, Invitation.program_id, Invitation.user_id, Invitation.email)
     ).all()
-    publish_many(uow, "invitations.invitation.revoked.v1", [(_revoked_payload(r, reason), r.org_id) for r in rows])
+    uow.publish_many("invitations.invitation.revoked.v1", [(_revoked_payload(r, reason), r.org_id) for r in rows])
     return len(rows)
 
 
@@ -258,7 +242,7 @@ def expire_due(uow, limit: int = EXPIRY_BATCH) -> int:
         "WHERE id IN (SELECT id FROM invitations WHERE state = 'PENDING' AND expires_at <= now() "
         "             ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED) "
         "RETURNING id, org_id, program_id, user_id, email"), {"limit": limit}).all()
-    publish_many(uow, "invitations.invitation.expired.v1", [
+    uow.publish_many("invitations.invitation.expired.v1", [
         ({"invitation_id": str(r.id), "org_id": str(r.org_id), "program_id": str(r.program_id),
           "user_id": str(r.user_id), "email": r.email}, str(r.org_id)) for r in rows])
     EXPIRED.inc(len(rows))
@@ -375,19 +359,26 @@ class LeaseLost(Exception):
 
 def run_import(uow, import_id: str, owner: str, ensure_people, batch_size: int = IMPORT_BATCH) -> None:
     """Process the rows from where the last committed batch stopped, committing
-    each batch with its progress, then complete the job."""
+    each batch with its progress, then complete the job.
+
+    Pipelined: while one batch is stored, the next is screened and its people
+    asked of identity (a read on its own connection and an RPC; the unit of
+    work stays with the storing side)."""
     job = uow.session.get(ImportJob, import_id)
+    seen: set[str] = set()  # emails of this run's earlier rows (their batch may not be committed yet)
     try:
-        text_ = csvfile.decode(job.content)
-        batch = []
-        for row in csvfile.rows(text_, job.next_record):
-            batch.append(row)
-            if len(batch) >= batch_size:
-                _process_batch(uow, job, owner, batch, ensure_people)
+        batches = _batches(csvfile.rows(csvfile.decode(job.content), job.next_record), batch_size)
+        ahead = _spawn_prepare(uow, job, next(batches, None), seen, ensure_people)
+        while ahead is not None:
+            prepared = ahead.wait()
+            ahead = _spawn_prepare(uow, job, next(batches, None), seen, ensure_people)
+            try:
+                _store(uow, job, owner, prepared)
                 uow.commit()
-                batch = []
-        if batch:
-            _process_batch(uow, job, owner, batch, ensure_people)
+            except BaseException:
+                if ahead is not None:
+                    ahead.kill()
+                raise
     except AppError as exc:
         if exc.code not in (ErrorCode.INVALID_FILE, ErrorCode.PAYLOAD_TOO_LARGE):
             raise
@@ -395,6 +386,23 @@ def run_import(uow, import_id: str, owner: str, ensure_people, batch_size: int =
         _finish(uow, import_id, "FAILED", exc.message)
         return
     _finish(uow, import_id, "COMPLETED", None, owner)
+
+
+def _batches(rows, size: int):
+    batch = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _spawn_prepare(uow, job: ImportJob, batch: list | None, seen: set, ensure_people):
+    if batch is None:
+        return None
+    return eventlet.spawn(_prepare, uow, job, batch, seen, ensure_people)
 
 
 def _finish(uow, import_id: str, status: str, error: str | None, owner: str | None = None) -> None:
@@ -414,20 +422,19 @@ def _finish(uow, import_id: str, status: str, error: str | None, owner: str | No
 
 
 def _people(ensure_people, org_id: str, rows: list) -> list[dict | str]:
-    """identity's person for each row, asked in chunks a few at a time; if
-    identity refuses a chunk (e.g. an external id already used by someone
-    else), its rows are asked one by one and a refused row gets the reason."""
+    """identity's person for each row (or the reason identity refused it),
+    asked in chunks, a few at a time."""
     people = [{"email": r.email, "full_name": r.full_name, "external_id": r.external_id} for r in rows]
     chunks = [people[i:i + IDENTITY_CHUNK] for i in range(0, len(people), IDENTITY_CHUNK)]
     pool = eventlet.GreenPool(IDENTITY_CONCURRENCY)
-    return [person for answers in pool.imap(lambda chunk: _ensure_chunk(ensure_people, org_id, chunk), chunks)
-            for person in answers]
+    answers = pool.imap(lambda chunk: retrying_race(ensure_people, org_id, chunk), chunks)
+    return [_reason_of(answer["error"]) if "error" in answer else answer for chunk in answers for answer in chunk]
 
 
 def retrying_race(call, *args):
-    """identity creates an account if the email is new; two first invitations
-    of one email at the same moment collide there (unique email, EMAIL_TAKEN
-    or an IntegrityError), and asking again finds the account."""
+    """Two calls creating the same person at the same moment can collide in
+    identity (a unique email or external id: EMAIL_TAKEN or an
+    IntegrityError); asking again finds what the other one created."""
     try:
         return call(*args)
     except (AppError, RemoteError) as exc:
@@ -438,31 +445,22 @@ def retrying_race(call, *args):
         return call(*args)
 
 
-def _ensure_chunk(ensure_people, org_id: str, people: list[dict]) -> list[dict | str]:
-    try:
-        return retrying_race(ensure_people, org_id, people)
-    except AppError:
-        answers = []
-        for person in people:
-            try:
-                answers.append(retrying_race(ensure_people, org_id, [person])[0])
-            except AppError as exc:
-                answers.append(_reason_of(exc))
-        return answers
-
-
-def _reason_of(exc: AppError) -> str:
-    details = exc.details if isinstance(exc.details, dict) else {}
+def _reason_of(error: dict) -> str:
+    details = error.get("details") if isinstance(error.get("details"), dict) else {}
     fields = "; ".join(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}"
                        for key, value in details.items())
-    return f"{exc.message} ({fields})" if fields else exc.message
+    return f"{error['message']} ({fields})" if fields else error["message"]
 
 
-INSERT_COLUMNS = {  # column: SQL array type, for inserting a batch with unnest (one parameter per column)
+INSERT_COLUMNS = {  # column: PostgreSQL type, for inserting a batch (servicekit.bulk)
     "id": "uuid", "org_id": "uuid", "program_id": "uuid", "contract_id": "uuid", "user_id": "uuid", "email": "text",
     "full_name": "text", "external_id": "text", "state": "text", "token_hash": "text", "send_email": "boolean",
     "invited_by": "uuid", "import_id": "uuid", "import_row": "integer", "created_at": "timestamptz",
     "expires_at": "timestamptz", "last_sent_at": "timestamptz", "send_count": "integer"}
+
+
+REJECTED_COLUMNS = {"row_number": "integer", "full_name": "text", "email": "text", "external_id": "text",
+                    "kind": "text", "reason": "text"}
 
 
 def _insert_invitations(uow, rows: list[dict]) -> set[str]:
@@ -470,19 +468,27 @@ def _insert_invitations(uow, rows: list[dict]) -> set[str]:
     inserted) is skipped. Returns the ids inserted."""
     if not rows:
         return set()
-    names = list(INSERT_COLUMNS)
-    arrays = ", ".join(f"CAST(:{name} AS {kind}[])" for name, kind in INSERT_COLUMNS.items())
-    inserted = uow.session.execute(
-        text(f"INSERT INTO invitations ({', '.join(names)}) SELECT * FROM unnest({arrays}) "
-             "ON CONFLICT DO NOTHING RETURNING id"),
-        {name: [row[name] for row in rows] for name in names})
+    inserted = insert_rows(uow.session, "invitations", INSERT_COLUMNS, rows, "ON CONFLICT DO NOTHING", "id")
     return {str(row_id) for (row_id,) in inserted}
 
 
-def _process_batch(uow, job: ImportJob, owner: str, batch: list, ensure_people) -> None:
+@dataclass
+class Prepared:
+    """A batch screened and its people known: what remains is to store it."""
+    batch: list
+    rejected: list  # (row, kind, reason)
+    fresh: list  # the rows to invite
+    people: list  # identity's person for each fresh row, or the reason it refused it
+    began: float
+    identity_seconds: float
+
+
+def _prepare(uow, job: ImportJob, batch: list, seen: set, ensure_people) -> Prepared:
+    """Check the rows, drop duplicates (in the file, or pending already) and
+    ask identity for the people of the others."""
     began = time.perf_counter()
     rejected: list[tuple] = []  # (row, kind, reason)
-    candidates, seen = [], set()
+    candidates = []
     for row in batch:
         reason = csvfile.problem(row)
         if reason:
@@ -495,10 +501,7 @@ def _process_batch(uow, job: ImportJob, owner: str, batch: list, ensure_people) 
         seen.add(row.email)
         candidates.append(row)
 
-    pending = dict(uow.session.execute(
-        select(Invitation.email, Invitation.import_id).where(
-            Invitation.program_id == job.program_id, Invitation.state == "PENDING",
-            Invitation.email.in_([r.email for r in candidates]))).all()) if candidates else {}
+    pending = _pending(uow, job, [r.email for r in candidates]) if candidates else {}
     fresh = []
     for row in candidates:
         if row.email in pending:
@@ -506,10 +509,25 @@ def _process_batch(uow, job: ImportJob, owner: str, batch: list, ensure_people) 
                              if pending[row.email] == job.id else "duplicate: a pending invitation exists"))
         else:
             fresh.append(row)
-
     asked = time.perf_counter()
     people = _people(ensure_people, job.org_id, fresh) if fresh else []
-    answered = time.perf_counter()
+    return Prepared(batch, rejected, fresh, people, began, time.perf_counter() - asked)
+
+
+def _pending(uow, job: ImportJob, emails: list[str]) -> dict[str, str | None]:
+    """email -> import id of the pending invitations to the job's program."""
+    session = uow.independent_session()
+    try:
+        return dict(session.execute(select(Invitation.email, Invitation.import_id).where(
+            Invitation.program_id == job.program_id, Invitation.state == "PENDING",
+            Invitation.email.in_(emails))).all())
+    finally:
+        session.close()
+
+
+def _store(uow, job: ImportJob, owner: str, prepared: Prepared) -> None:
+    """Insert the batch's invitations, its rejected rows and its progress."""
+    batch, rejected, fresh, people = prepared.batch, prepared.rejected, prepared.fresh, prepared.people
     members = set(uow.session.scalars(select(Member.user_id).where(
         Member.program_id == job.program_id,
         Member.user_id.in_([p["user_id"] for p in people if isinstance(p, dict)])))) if people else set()
@@ -526,24 +544,23 @@ def _process_batch(uow, job: ImportJob, owner: str, batch: list, ensure_people) 
                                                      job.send_email, job.invited_by, raw, job.id, row.number), raw))
 
     created = _insert_invitations(uow, [values for values, _ in to_insert])
-    events = []
+    items = []
     by_number = {row.number: row for row in fresh}
     for values, raw in to_insert:
         if values["id"] in created:
-            events.append((_created_payload(values, job.program_name, raw, job.custom_message), job.org_id))
+            items.append(_created_item(values, raw))
         else:  # a concurrent single invitation got there first
             rejected.append((by_number[values["import_row"]], "DUPLICATE", "duplicate: a pending invitation exists"))
-    publish_many(uow, "invitations.invitation.created.v1", events)
+    if items:
+        uow.publish("invitations.invitations.created.v1", {
+            "import_id": job.id, "org_id": job.org_id, "program_id": job.program_id, "program_name": job.program_name,
+            "contract_id": job.contract_id, "send_email": job.send_email, "custom_message": job.custom_message,
+            "invited_by": job.invited_by, "invitations": items}, org_id=job.org_id)
     if rejected:
-        uow.session.execute(text(
-            "INSERT INTO import_rejected_rows (import_id, row_number, full_name, email, external_id, kind, reason) "
-            "SELECT CAST(:import_id AS uuid), * FROM unnest(CAST(:numbers AS integer[]), CAST(:names AS text[]), "
-            "CAST(:emails AS text[]), CAST(:external_ids AS text[]), CAST(:kinds AS text[]), CAST(:reasons AS text[])) "
-            "ON CONFLICT DO NOTHING"),
-            {"import_id": job.id, "numbers": [r.number for r, _, _ in rejected],
-             "names": [r.full_name for r, _, _ in rejected], "emails": [r.email for r, _, _ in rejected],
-             "external_ids": [r.external_id for r, _, _ in rejected], "kinds": [k for _, k, _ in rejected],
-             "reasons": [reason for _, _, reason in rejected]})
+        insert_rows(uow.session, "import_rejected_rows", REJECTED_COLUMNS, [
+            {"row_number": row.number, "full_name": row.full_name, "email": row.email, "external_id": row.external_id,
+             "kind": kind, "reason": reason} for row, kind, reason in rejected],
+            "ON CONFLICT DO NOTHING", constants={"import_id": ("uuid", job.id)})
     duplicates = sum(1 for _, kind, _ in rejected if kind == "DUPLICATE")
     invalid = len(rejected) - duplicates
     progressed = uow.session.execute(
@@ -559,7 +576,7 @@ def _process_batch(uow, job: ImportJob, owner: str, batch: list, ensure_people) 
     IMPORT_ROWS.labels("duplicate").inc(duplicates)
     IMPORT_ROWS.labels("invalid").inc(invalid)
     log.info("import %s: records %d-%d in %.2f s (identity %.2f s)", job.id, batch[0].number, batch[-1].number,
-             time.perf_counter() - began, answered - asked)
+             time.perf_counter() - prepared.began, prepared.identity_seconds)
 
 
 def rejected_rows(uow, org_id: str, import_id: str) -> str:

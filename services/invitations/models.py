@@ -72,7 +72,8 @@ class ImportJob(Base):
     invited_by: Mapped[str | None] = uuid_column()
     custom_message: Mapped[str | None] = mapped_column(Text)
     filename: Mapped[str | None] = mapped_column(String(255))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The uploaded file: loaded only by the import worker, not by status reads.
+    content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     size_bytes: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16), default="PENDING")
     error: Mapped[str | None] = mapped_column(Text)

@@ -3,6 +3,7 @@ for the sender loop)."""
 import base64
 import hashlib
 import hmac
+import json
 import logging
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from contracts.errors import AppError, ErrorCode, not_found
 from servicekit import config
+from servicekit.bulk import insert_rows
 from servicekit.outbox import record_event
 from services.messaging import audience as audiences
 from services.messaging import render
@@ -23,7 +25,6 @@ from services.messaging.models import (
     Membership,
     Message,
     Org,
-    Person,
     Preference,
     Program,
 )
@@ -50,11 +51,20 @@ def upsert_org(uow, org_id: str, values: dict) -> None:
 
 
 def person_seen(uow, org_id: str | None, user_id: str | None, email: str | None, full_name: str | None) -> None:
-    if not (org_id and user_id and email):
-        return
-    values = {"email": normalize_email(email), "full_name": full_name or email}
-    stmt = insert(Person).values(org_id=org_id, user_id=user_id, **values)
-    uow.session.execute(stmt.on_conflict_do_update(index_elements=[Person.org_id, Person.user_id], set_=values))
+    if org_id:
+        people_seen(uow, org_id, [{"user_id": user_id, "email": email, "full_name": full_name}])
+
+
+def people_seen(uow, org_id: str, people: list[dict]) -> None:
+    """Remember who these people ({user_id, email, full_name}) are in the organization."""
+    rows = {p["user_id"]: {"user_id": p["user_id"], "email": normalize_email(p["email"]),
+                           "full_name": p.get("full_name") or p["email"]}
+            for p in people if p.get("user_id") and p.get("email")}
+    if rows:
+        insert_rows(uow.session, "people", {"user_id": "text", "email": "text", "full_name": "text"},
+                    [rows[user_id] for user_id in sorted(rows)], constants={"org_id": ("text", org_id)},
+                    conflict="ON CONFLICT (org_id, user_id) DO UPDATE SET email = EXCLUDED.email, "
+                             "full_name = EXCLUDED.full_name")
 
 
 def upsert_program(uow, p: dict, removed: bool = False) -> None:
@@ -73,11 +83,20 @@ def set_membership(uow, p: dict, active: bool) -> None:
 
 
 def upsert_invitation(uow, p: dict, pending: bool = True) -> None:
-    values = {"org_id": p["org_id"], "program_id": p["program_id"], "contract_id": p.get("contract_id"),
-              "user_id": p.get("user_id"), "email": normalize_email(p["email"]), "full_name": p.get("full_name"),
-              "pending": pending}
-    stmt = insert(Invitation).values(id=p["invitation_id"], **values)
-    uow.session.execute(stmt.on_conflict_do_update(index_elements=[Invitation.id], set_=values))
+    upsert_invitations(uow, p, [p], pending)
+
+
+def upsert_invitations(uow, common: dict, invitations: list[dict], pending: bool = True) -> None:
+    """Remember invitations to one program: `common` holds org, program and
+    contract, each item its invitation_id, user_id, email and full_name."""
+    columns = {"id": "text", "user_id": "text", "email": "text", "full_name": "text"}
+    shared = {"org_id": ("text", common["org_id"]), "program_id": ("text", common["program_id"]),
+              "contract_id": ("text", common.get("contract_id")), "pending": ("boolean", pending)}
+    fill = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*shared, *columns] if name != "id")
+    insert_rows(uow.session, "invitations", columns, sorted((
+        {"id": i["invitation_id"], "user_id": i.get("user_id"), "email": normalize_email(i["email"]),
+         "full_name": i.get("full_name")} for i in invitations), key=lambda row: row["id"]),
+        constants=shared, conflict=f"ON CONFLICT (id) DO UPDATE SET {fill}")
 
 
 def close_invitation(uow, invitation_id: str) -> None:
@@ -104,29 +123,52 @@ def program_url(uow, program_id: str) -> str | None:
 # ---------------------------------------------------------------- queueing emails
 
 
-def opted_out(session, email: str, category: str) -> bool:
+def opted_out(session, emails: set[str], category: str) -> set[str]:
+    """Which of these (normalized) addresses turned this category of email off."""
     column = render.OPT_OUT_COLUMN.get(category)
-    if column is None:
-        return False  # account emails and invitations are always sent
-    pref = session.get(Preference, normalize_email(email))
-    return pref is not None and not getattr(pref, column)
+    if column is None or not emails:
+        return set()  # account emails and invitations are always sent
+    return set(session.scalars(select(Preference.email).where(Preference.email.in_(emails),
+                                                              getattr(Preference, column).is_(False))))
 
 
 def queue_email(uow, *, source_key: str, template: str, email: str | None, org_id: str | None = None,
                 user_id: str | None = None, full_name: str | None = None, context: dict | None = None) -> str | None:
-    """Record one email to send. The unique (source_key, recipient, template)
-    makes a redelivered event a no-op. Returns the state, None if a duplicate."""
+    """Record one email to send. Returns the state, None if a duplicate."""
     if not email:
         return None
-    email = normalize_email(email)
+    return queue_emails(uow, source_key, template, [{"email": email, "org_id": org_id, "user_id": user_id,
+                                                     "full_name": full_name, "context": context}]).get(
+        normalize_email(email))
+
+
+DELIVERY_COLUMNS = {"recipient": "text", "org_id": "text", "user_id": "text", "full_name": "text", "context": "jsonb",
+                    "state": "text"}
+
+
+def queue_emails(uow, source_key: str, template: str, emails: list[dict]) -> dict[str, str]:
+    """Record emails to send, one per {email, org_id, user_id, full_name,
+    context}. The unique (source_key, recipient, template) makes a redelivered
+    event a no-op. Returns recipient -> state of the ones recorded now."""
     category = render.TEMPLATES[template].category
-    state = "SUPPRESSED" if opted_out(uow.session, email, category) else "QUEUED"
-    stmt = insert(Delivery).values(
-        source_key=source_key[:100], template=template, category=category, recipient=email, org_id=org_id,
-        user_id=user_id, full_name=full_name, context={"full_name": full_name or email, **(context or {})},
-        state=state,
-    ).on_conflict_do_nothing(constraint="deliveries_once").returning(Delivery.id)
-    return state if uow.session.execute(stmt).first() else None
+    rows = {}
+    for e in emails:
+        if e.get("email"):
+            recipient = normalize_email(e["email"])
+            rows[recipient] = {
+                "recipient": recipient, "org_id": e.get("org_id"), "user_id": e.get("user_id"),
+                "full_name": e.get("full_name"),
+                "context": json.dumps({"full_name": e.get("full_name") or recipient, **(e.get("context") or {})})}
+    if not rows:
+        return {}
+    suppressed = opted_out(uow.session, set(rows), category)
+    for recipient, row in rows.items():
+        row["state"] = "SUPPRESSED" if recipient in suppressed else "QUEUED"
+    return dict(insert_rows(uow.session, "deliveries", DELIVERY_COLUMNS, list(rows.values()),
+                            constants={"source_key": ("text", source_key[:100]), "template": ("text", template),
+                                       "category": ("text", category)},
+                            conflict="ON CONFLICT ON CONSTRAINT deliveries_once DO NOTHING",
+                            returning="recipient, state").all())
 
 
 # ---------------------------------------------------------------- preferences and unsubscribe

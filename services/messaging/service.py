@@ -120,6 +120,17 @@ class MessagingService(ServiceBase):
         if p.get("send_email") and p.get("accept_url"):
             self._queue_invitation(event)
 
+    @handle_event("invitations", "invitations.invitations.created.v1")
+    def on_invitations_created(self, event):
+        """A CSV import's batch: the same as on_invitation_created, set-based."""
+        p, items = event.payload, event.payload["invitations"]
+        domain.people_seen(self.db, p["org_id"], items)
+        domain.upsert_invitations(self.db, p, items)
+        if p["send_email"]:
+            domain.queue_emails(self.db, event.id, "invitation", [
+                {"email": i["email"], "org_id": p["org_id"], "user_id": i["user_id"], "full_name": i["full_name"],
+                 "context": _invitation_context(p, i)} for i in items if i.get("accept_url")])
+
     @handle_event("invitations", "invitations.invitation.resent.v1")
     def on_invitation_resent(self, event):
         self._queue_invitation(event)
@@ -128,8 +139,7 @@ class MessagingService(ServiceBase):
         p = event.payload
         domain.queue_email(self.db, source_key=event.id, template="invitation", email=p["email"],
                            org_id=p["org_id"], user_id=p.get("user_id"), full_name=p.get("full_name"),
-                           context={"program_name": p["program_name"], "accept_url": p["accept_url"],
-                                    "custom_message": p.get("custom_message"), "expires_at": _when(p["expires_at"])})
+                           context=_invitation_context(p, p))
 
     @handle_event("invitations", "invitations.invitation.accepted.v1")
     def on_invitation_accepted(self, event):
@@ -222,3 +232,10 @@ class MessagingService(ServiceBase):
 
 def _when(value) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "astimezone") else str(value)
+
+
+def _invitation_context(common: dict, invitation: dict) -> dict:
+    """What the invitation email shows: program and message from the event,
+    link and expiry from the invitation."""
+    return {"program_name": common["program_name"], "accept_url": invitation["accept_url"],
+            "custom_message": common.get("custom_message"), "expires_at": _when(invitation["expires_at"])}

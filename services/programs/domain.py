@@ -5,11 +5,12 @@ filters by it: an id of another organization is simply "not found"."""
 import secrets
 from datetime import UTC, date, datetime
 
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import delete, func, literal, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from contracts.errors import AppError, ErrorCode, invalid, not_found
 from servicekit import config
+from servicekit.bulk import arrays, insert_rows, unnest
 from services.programs import catalog
 from services.programs.models import (
     Collection,
@@ -21,6 +22,7 @@ from services.programs.models import (
     Program,
     ProgramContract,
     Specialization,
+    new_id,
 )
 from services.programs.pages import keyset_page
 
@@ -413,20 +415,38 @@ def remove_item(uow, org_id: str, collection_id: str, item_id: str) -> None:
 # ---------------------------------------------------------------- people (projection)
 
 
+PERSON_COLUMNS = {"user_id": "text", "email": "text", "full_name": "text"}
+NAMED_COLUMNS = {**PERSON_COLUMNS, "sort_name": "text"}
+INVITED_COLUMNS = {"id": "text", "user_id": "text", "email": "text", "full_name": "text", "sort_name": "text",
+                   "invitation_id": "text"}
+
+
 def remember_person(uow, org_id: str, user_id: str, email: str | None, full_name: str | None) -> None:
-    if not email:
+    remember_people(uow, org_id, [{"user_id": user_id, "email": email, "full_name": full_name}])
+
+
+def remember_people(uow, org_id: str, people: list[dict]) -> None:
+    """Who these people ({user_id, email, full_name}) are; the names shown in
+    members lists follow."""
+    rows = {}
+    for p in people:
+        if p.get("email"):
+            email = p["email"].strip().lower()
+            name = (p.get("full_name") or email).strip()
+            rows[str(p["user_id"])] = {"user_id": str(p["user_id"]), "email": email, "full_name": name,
+                                       "sort_name": name.lower()}
+    if not rows:
         return
-    email = email.strip().lower()
-    name = (full_name or email).strip()
-    person = uow.session.get(Person, (str(org_id), str(user_id)))
-    if person is None:
-        uow.session.add(Person(org_id=str(org_id), user_id=str(user_id), email=email, full_name=name))
-    else:
-        person.email, person.full_name = email, name
-    # Names shown in members lists follow the profile.
-    uow.session.execute(update(Membership).where(Membership.org_id == str(org_id), Membership.user_id == str(user_id))
-                        .values(email=email, full_name=name, sort_name=name.lower()))
-    uow.session.flush()
+    uow.session.flush()  # the statements below bypass the ORM
+    people_rows = [rows[user_id] for user_id in sorted(rows)]  # a stable order: no deadlocks between batches
+    insert_rows(uow.session, "people", PERSON_COLUMNS, people_rows, constants={"org_id": ("text", str(org_id))},
+                conflict="ON CONFLICT (org_id, user_id) DO UPDATE SET email = EXCLUDED.email, "
+                         "full_name = EXCLUDED.full_name")
+    uow.session.execute(text(
+        "UPDATE memberships m SET email = v.email, full_name = v.full_name, sort_name = v.sort_name "
+        f"FROM {unnest(NAMED_COLUMNS)} WHERE m.org_id = :org_id AND m.user_id = v.user_id"),
+        {"org_id": str(org_id), **arrays(people_rows, NAMED_COLUMNS)})
+    uow.session.expire_all()  # memberships loaded before see the new names
 
 
 def known_person(uow, org_id: str, user_id: str) -> Person | None:
@@ -576,25 +596,34 @@ def person_in_programs(uow, org_id: str, user_id: str, program_ids: list[str]) -
 
 
 def on_invitation_created(uow, payload: dict) -> None:
+    on_invitations_created(uow, {**payload, "invitations": [payload]})
+
+
+def on_invitations_created(uow, payload: dict) -> None:
+    """Invited people appear as INVITED in the members list (unless already
+    members). `payload`: org, program and contract, and the invitations,
+    each with its invitation_id, user_id, email and full_name."""
     program = uow.session.get(Program, payload["program_id"])
     if program is None or program.org_id != payload["org_id"] or program.removed_at is not None:
         return
-    remember_person(uow, program.org_id, payload["user_id"], payload.get("email"), payload.get("full_name"))
-    membership = _membership(uow, program.id, payload["user_id"], lock=True)
-    if membership is not None and membership.state == "MEMBER":
-        return
-    if membership is None:
-        membership = Membership(org_id=program.org_id, program_id=program.id, user_id=payload["user_id"])
-        uow.session.add(membership)
-    name = (payload.get("full_name") or payload.get("email") or "").strip()
-    membership.state = "INVITED"
-    membership.email = (payload.get("email") or "").strip().lower() or None
-    membership.full_name = name or None
-    membership.sort_name = name.lower()
-    membership.contract_id = payload.get("contract_id")
-    membership.invitation_id = payload["invitation_id"]
-    membership.invited_at = now()
-    uow.session.flush()
+    items = {str(i["user_id"]): i for i in payload["invitations"]}  # one row per person
+    remember_people(uow, program.org_id, list(items.values()))
+    invited = []
+    for user_id in sorted(items):  # a stable order: no deadlocks between batches
+        item = items[user_id]
+        name = (item.get("full_name") or item.get("email") or "").strip()
+        invited.append({"id": new_id(), "user_id": user_id, "email": (item.get("email") or "").strip().lower() or None,
+                        "full_name": name or None, "sort_name": name.lower(),
+                        "invitation_id": str(item["invitation_id"])})
+    insert_rows(
+        uow.session, "memberships", INVITED_COLUMNS, invited,
+        constants={"org_id": ("text", program.org_id), "program_id": ("text", program.id),
+                   "contract_id": ("text", payload.get("contract_id")), "state": ("text", "INVITED"),
+                   "invited_at": ("timestamptz", now())},
+        conflict="ON CONFLICT (program_id, user_id) DO UPDATE SET state = 'INVITED', email = EXCLUDED.email, "
+                 "full_name = EXCLUDED.full_name, sort_name = EXCLUDED.sort_name, "
+                 "contract_id = EXCLUDED.contract_id, invitation_id = EXCLUDED.invitation_id, "
+                 "invited_at = EXCLUDED.invited_at WHERE memberships.state <> 'MEMBER'")
 
 
 def on_invitation_withdrawn(uow, payload: dict) -> None:

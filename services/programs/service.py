@@ -245,6 +245,10 @@ class ProgramsService(ServiceBase):
     def on_invitation_created(self, event):
         domain.on_invitation_created(self.db, event.payload)
 
+    @handle_event("invitations", "invitations.invitations.created.v1")
+    def on_invitations_created(self, event):
+        domain.on_invitations_created(self.db, event.payload)
+
     @handle_event("invitations", "invitations.invitation.revoked.v1")
     def on_invitation_revoked(self, event):
         domain.on_invitation_withdrawn(self.db, event.payload)

@@ -61,6 +61,18 @@ def test_expired_and_tampered_tokens_are_refused(api, make_org):
     assert api.get("/v1/me").status_code == 401
 
 
+def test_verified_token_is_refused_once_it_expires(api, make_org):
+    """The gateway remembers verified tokens, but never past their expiry."""
+    _, admin, _ = make_org()
+    claims = jwt.decode(admin.token, options={"verify_signature": False})
+    short = Api(api.base_url, jwt.encode({**claims, "exp": int(time.time()) + 3}, config.jwt_secret(),
+                                         algorithm="HS256"))
+    assert short.get("/v1/me").status_code == 200
+    time.sleep(3.5)
+    response = short.get("/v1/me")
+    assert response.status_code == 401 and response.json()["error"]["code"] == "TOKEN_EXPIRED"
+
+
 def test_org_settings_are_tenant_scoped(api, make_org):
     org_a, admin_a, _ = make_org()
     org_b, admin_b, _ = make_org()

@@ -4,7 +4,16 @@ import csv
 import io
 
 from tests.e2e.conftest import unique
-from tests.e2e.test_invitations import finished_import, inv_db, members, scalar, setup_program, upload, wait_for
+from tests.e2e.test_invitations import (
+    emailed_invitation,
+    finished_import,
+    inv_db,
+    members,
+    scalar,
+    setup_program,
+    upload,
+    wait_for,
+)
 
 __all__ = ["inv_db"]  # the module fixture, shared
 
@@ -80,7 +89,7 @@ def test_a_real_world_file_with_bad_rows_and_a_second_upload(make_org, inv_db):
     assert scalar(inv_db, "SELECT count(*) FROM invitations WHERE program_id = :p", p=program["id"]) == 4
 
 
-def test_excel_semicolon_file_sent_by_email(make_org, inv_db):
+def test_excel_semicolon_file_sent_by_email(suite, make_org, inv_db):
     org_id, admin, _ = make_org()
     program, contract = setup_program(admin, org_id)
     tag = unique("s")
@@ -89,10 +98,18 @@ def test_excel_semicolon_file_sent_by_email(make_org, inv_db):
     assert (job["created"], job["invalid"], job["duplicates"]) == (2, 0, 0)
     names = {i["full_name"] for i in admin.get(f"/v1/programs/{program['id']}/invitations").json()["items"]}
     assert names == {"Smith; Jo", "Kim Lee"}
-    links = scalar(inv_db, "SELECT count(*) FROM kit_outbox WHERE event_type = 'invitations.invitation.created.v1' "
-                           "AND envelope->'payload'->>'program_id' = :p "
-                           "AND envelope->'payload'->>'accept_url' LIKE '%token=%'", p=program["id"])
-    assert links == 2  # each created row's email carries its own link
+    # the import announces its invitations in one event; each row's email carries its own link
+    links = scalar(inv_db, "SELECT count(DISTINCT i->>'accept_url') FROM kit_outbox, "
+                           "jsonb_array_elements(envelope->'payload'->'invitations') AS i "
+                           "WHERE event_type = 'invitations.invitations.created.v1' "
+                           "AND envelope->'payload'->>'program_id' = :p AND i->>'accept_url' LIKE '%token=%'",
+                   p=program["id"])
+    assert links == 2
+    # and messaging sent each of them (the invitation email, with its link)
+    for email in (f"jo-{tag}@ex.com", f"kim-{tag}@ex.com"):
+        assert "token=" in emailed_invitation(suite, email).get_body(("plain",)).get_content()
+    invited = {m["email"] for m in members(admin, program["id"], "INVITED")}
+    assert invited == {f"jo-{tag}@ex.com", f"kim-{tag}@ex.com"}
 
 
 def test_bad_files_are_refused_with_what_is_wrong(make_org):
@@ -138,7 +155,7 @@ def big_file(rows: int, tag: str) -> bytes:
 def test_a_crash_mid_import_resumes_without_duplicates(suite, make_org, inv_db):
     org_id, admin, _ = make_org()
     program, contract = setup_program(admin, org_id)
-    rows = 1_500  # 8 batches of 200 (INVITATION_IMPORT_BATCH in test_invitations)
+    rows = 5_000  # 25 batches of 200 (INVITATION_IMPORT_BATCH in test_invitations): time to crash midway
     started = upload(admin, program, contract, big_file(rows, unique("c")))
     assert started.status_code == 202
     import_id = started.json()["import_id"]
@@ -155,6 +172,9 @@ def test_a_crash_mid_import_resumes_without_duplicates(suite, make_org, inv_db):
     assert (job["processed_rows"], job["created"], job["duplicates"], job["invalid"]) == (rows, rows, 0, 0)
     assert scalar(inv_db, "SELECT count(*) FROM invitations WHERE import_id = :i", i=import_id) == rows
     assert scalar(inv_db, "SELECT count(DISTINCT email) FROM invitations WHERE import_id = :i", i=import_id) == rows
-    assert scalar(inv_db, "SELECT count(*) FROM kit_outbox WHERE event_type = 'invitations.invitation.created.v1' "
-                          "AND envelope->'payload'->>'program_id' = :p", p=program["id"]) == rows
+    # each invitation announced exactly once (in the batch events of the committed batches)
+    announced = "SELECT count({}) FROM kit_outbox, jsonb_array_elements(envelope->'payload'->'invitations') AS i " \
+                "WHERE event_type = 'invitations.invitations.created.v1' AND envelope->'payload'->>'program_id' = :p"
+    assert scalar(inv_db, announced.format("*"), p=program["id"]) == rows
+    assert scalar(inv_db, announced.format("DISTINCT i->>'invitation_id'"), p=program["id"]) == rows
     assert scalar(inv_db, "SELECT attempts FROM import_jobs WHERE id = :i", i=import_id) >= 2

@@ -468,6 +468,23 @@ def test_invitation_events_keep_invited_rows(suite, api, make_org, rpc):
     eventlet.sleep(1)
     assert rpc.programs.membership_state(program["id"], user_id) == "MEMBER"
 
+    # an import's batch event: new people become INVITED, the member stays a member
+    others = [str(uuid.uuid4()), str(uuid.uuid4())]
+    batch = {key: created[key] for key in ("org_id", "program_id", "program_name", "contract_id", "send_email",
+                                           "custom_message", "invited_by")}
+    batch["import_id"] = str(uuid.uuid4())
+    batch["invitations"] = [
+        {"invitation_id": str(uuid.uuid4()), "user_id": uid, "email": email, "full_name": name, "external_id": None,
+         "accept_url": None, "expires_at": "2030-01-01T00:00:00+00:00"}
+        for uid, email, name in ((user_id, "ivy.invitee@example.com", "Ivy Invitee"),
+                                 (others[0], "Bo.Batch@Example.com", "Bo Batch"),
+                                 (others[1], "cy.batch@example.com", "Cy Batch"))]
+    publish_event(suite, "invitations", "invitations.invitations.created.v1", batch, org_id)
+    wait_for(lambda: all(rpc.programs.membership_state(program["id"], uid) == "INVITED" for uid in others))
+    assert rpc.programs.membership_state(program["id"], user_id) == "MEMBER"
+    names = {row["user_id"]: (row["email"], row["full_name"]) for row in invited()}
+    assert names == {others[0]: ("bo.batch@example.com", "Bo Batch"), others[1]: ("cy.batch@example.com", "Cy Batch")}
+
 
 # ---------------------------------------------------------------- enrollments and learners
 

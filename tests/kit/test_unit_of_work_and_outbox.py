@@ -10,6 +10,7 @@ import eventlet
 import pytest
 import requests
 from marshmallow import Schema, fields
+from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
@@ -74,6 +75,15 @@ class Source(ServiceBase):
         self.db.publish("kitsource.thing.happened.v1", {"thing_id": thing_id, "fail": fail}, org_id="org-1")
         if explode:
             raise AppError("RULE_VIOLATION", "refused after writing")
+        return thing_id
+
+    @rpc(read_only=True)
+    def count_things(self):
+        return self.db.session.execute(text("SELECT count(*) AS read_only_count FROM things")).scalar()
+
+    @rpc(read_only=True)
+    def write_in_read_only(self, thing_id):
+        self.db.session.execute(text("INSERT INTO things (id) VALUES (:id)"), {"id": thing_id})
         return thing_id
 
 
@@ -141,6 +151,30 @@ def test_refused_call_commits_nothing_and_publishes_nothing(container_factory, r
     assert refused.value.code == "RULE_VIOLATION"
     assert scalar(clean["kitsource"], "SELECT count(*) FROM things") == 0
     assert scalar(clean["kitsource"], "SELECT count(*) FROM kit_outbox") == 0
+
+
+def test_read_only_rpc_reads_and_refuses_writes(container_factory, rabbit_config, clean):
+    container_factory(Source, rabbit_config).start()
+    with ServiceRpcProxy("kitsource", rabbit_config) as proxy:
+        assert proxy.create("t3") == "t3"
+        assert proxy.count_things() == 1
+        with pytest.raises(RemoteError) as refused:
+            proxy.write_in_read_only("t4")
+        assert "read-only transaction" in str(refused.value)
+        assert proxy.create("t5") == "t5"  # writers are not affected
+        assert proxy.count_things() == 2
+    assert scalar(clean["kitsource"], "SELECT count(*) FROM things WHERE id = 't4'") == 0
+
+
+def test_read_only_rpc_survives_dropped_connections(container_factory, rabbit_config, clean):
+    """Read-only connections are not pinged at checkout: a read that meets a dead one is run again."""
+    container_factory(Source, rabbit_config).start()
+    with ServiceRpcProxy("kitsource", rabbit_config) as proxy:
+        assert proxy.count_things() == 0
+        killed = scalar(clean["kitsource"], "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                            "WHERE query LIKE '%read_only_count%' AND pid <> pg_backend_pid()")
+        assert killed >= 1
+        assert proxy.count_things() == 0
 
 
 def publish_raw(rabbit_config, envelope):

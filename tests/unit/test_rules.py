@@ -89,3 +89,42 @@ def test_emails_compare_trimmed_and_case_insensitively():
 
 def test_api_paths_become_werkzeug_rules():
     assert werkzeug_path("/v1/orgs/{org_id}/admins/{admin_id}") == "/v1/orgs/<org_id>/admins/<admin_id>"
+
+
+def test_event_payloads_are_what_the_schema_dumps():
+    """make_envelope skips the (slow) marshmallow dump: its payload must be the same."""
+    from contracts.registry import payload_schema
+
+    cases = {
+        "invitations.invitations.created.v1": {
+            "import_id": "i", "org_id": "o", "program_id": "p", "program_name": "P", "contract_id": "c",
+            "send_email": True, "custom_message": None, "invited_by": None,
+            "invitations": [{"invitation_id": "v", "user_id": "u", "email": "a@b.co", "full_name": "A",
+                             "external_id": None, "accept_url": "https://x/accept?token=t",
+                             "expires_at": "2026-12-01T10:00:00.123000+00:00"},
+                            {"invitation_id": "w", "user_id": "u2", "email": "c@d.co", "full_name": "C",
+                             "external_id": "X", "accept_url": None,
+                             "expires_at": "2026-12-02T10:00:00+00:00"}]},
+        "programs.contract.created.v1": {
+            "contract_id": "c", "org_id": "o", "name": "C", "license_count": 3, "starts_on": "2026-01-01",
+            "ends_on": "2026-12-31"},
+        "identity.profiles.updated.v1": {
+            "org_id": "o", "people": [{"user_id": "u", "org_id": "o", "email": "a@b.co", "full_name": "A",
+                                       "external_id": "E1", "manager_email": None}]},
+    }
+    for event_type, payload in cases.items():
+        schema = payload_schema(event_type)
+        assert make_envelope(event_type, payload, source="t")["payload"] == schema.dump(schema.load(payload))
+
+
+def test_batch_events_check_their_first_item_and_every_item_shape():
+    item = {"user_id": "u", "email": "a@b.co", "full_name": "A"}
+    ok = make_envelope("identity.users.registered.v1", {"via": "INVITATION", "users": [item, {**item, "user_id": "v"}]},
+                       source="identity")
+    assert [u["user_id"] for u in ok["payload"]["users"]] == ["u", "v"]
+    with pytest.raises(ValueError, match="does not match"):  # the first item is validated
+        make_envelope("identity.users.registered.v1", {"via": "INVITATION", "users": [{**item, "email": "nope"}]},
+                      source="identity")
+    with pytest.raises(ValueError, match="first one's fields"):  # the others must have its shape
+        make_envelope("identity.users.registered.v1", {"via": "INVITATION", "users": [item, {"user_id": "v"}]},
+                      source="identity")

@@ -133,3 +133,80 @@ def test_member_joined_links_the_account_to_the_org_once(identity, rabbit_config
     assert person["email"] == user["email"]
     eventlet.sleep(0.3)
     assert outbox_types(org_id).count("identity.profile.updated.v1") == 1
+
+
+def outbox_payloads(org_id: str, event_type: str) -> list[dict]:
+    engine = create_engine(config.database_url("identity"))
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT envelope->'payload' FROM kit_outbox WHERE event_type = :t "
+                                 "AND (envelope->>'org_id' = :o OR envelope->>'org_id' IS NULL) ORDER BY id"),
+                            {"o": org_id, "t": event_type}).scalars().all()
+    engine.dispose()
+    return rows
+
+
+def test_ensure_people_answers_each_person_and_refuses_only_the_bad_ones(identity):
+    org_id = new_org(identity)
+    tag = uuid.uuid4().hex[:6]
+    known = identity.ensure_person(org_id, {"email": f"known-{tag}@x.com", "full_name": "Known", "external_id": "K1"})
+    answers = identity.ensure_people(org_id, [
+        {"email": f"New-{tag}@X.com", "full_name": "New Person", "external_id": "N1"},
+        {"email": f"known-{tag}@x.com", "full_name": "Known again", "job_title": "Engineer"},
+        {"email": f"thief-{tag}@x.com", "full_name": "Thief", "external_id": "K1"},   # held by `known`
+        {"email": f"twin-a-{tag}@x.com", "full_name": "Twin A", "external_id": "T1"},
+        {"email": f"twin-b-{tag}@x.com", "full_name": "Twin B", "external_id": "T1"},  # claimed just above
+        {"email": "not an email", "full_name": "Broken"},
+        {"email": f"new-{tag}@x.com", "full_name": "Same as the first"},                 # same email, once
+    ])
+    new, again, thief, twin_a, twin_b, broken, same = answers
+    assert new["email"] == f"new-{tag}@x.com" and new["external_id"] == "N1" and new["org_id"] == org_id
+    assert again["user_id"] == known["user_id"] and again["external_id"] == "K1" and again["job_title"] == "Engineer"
+    assert again["full_name"] == "Known"  # an existing account keeps its name
+    assert thief["error"]["code"] == "CONFLICT" and twin_b["error"]["code"] == "CONFLICT"
+    assert twin_a["external_id"] == "T1"
+    assert broken["error"]["code"] == "INVALID_INPUT" and "email" in broken["error"]["details"]
+    assert same == new
+    # a refused new person gets no account
+    assert identity.find_user(f"thief-{tag}@x.com") is None
+
+    # one event for the accounts created, one for the profiles created or filled in
+    [registered] = [p for p in outbox_payloads(org_id, "identity.users.registered.v1")
+                    if any(u["email"] == f"new-{tag}@x.com" for u in p["users"])]
+    assert sorted(u["email"] for u in registered["users"]) == sorted([f"new-{tag}@x.com", f"twin-a-{tag}@x.com"])
+    [profiles] = outbox_payloads(org_id, "identity.profiles.updated.v1")
+    assert sorted(p["user_id"] for p in profiles["people"]) == sorted(
+        [new["user_id"], again["user_id"], twin_a["user_id"]])
+
+    # asked again: same people, nothing created, nothing announced for unchanged profiles
+    repeat = identity.ensure_people(org_id, [{"email": f"new-{tag}@x.com", "full_name": "New Person"}])
+    assert repeat[0]["user_id"] == new["user_id"] and repeat[0]["external_id"] == "N1"
+    assert len(outbox_payloads(org_id, "identity.profiles.updated.v1")) == 1
+
+
+def test_concurrent_ensure_people_create_each_account_once(identity):
+    org_id = new_org(identity)
+    tag = uuid.uuid4().hex[:6]
+    people = [{"email": f"p{i}-{tag}@x.com", "full_name": f"P {i}"} for i in range(200)]
+    # half of the calls list the people in reverse: the inserts must still not deadlock
+    calls = [identity.ensure_people.call_async(org_id, people if i % 2 else people[::-1]) for i in range(6)]
+    answers = [call.result() for call in calls]
+    ids = {a["email"]: a["user_id"] for answer in answers for a in answer}
+    assert len(ids) == 200
+    for answer in answers:
+        assert all(ids[a["email"]] == a["user_id"] for a in answer)
+    engine = create_engine(config.database_url("identity"))
+    with engine.connect() as conn:
+        accounts = conn.execute(text("SELECT count(*) FROM users WHERE email LIKE :p"),
+                                {"p": f"%-{tag}@x.com"}).scalar()
+        profiles = conn.execute(text("SELECT count(*) FROM profiles WHERE org_id = CAST(:o AS uuid)"),
+                                {"o": org_id}).scalar()
+    engine.dispose()
+    assert accounts == 200 and profiles == 200
+
+
+def test_concurrent_first_invitations_of_one_email_share_one_account(identity):
+    """ensure_person on a new email from several calls at once: no EMAIL_TAKEN, no IntegrityError."""
+    org_id = new_org(identity)
+    email = f"first-{uuid.uuid4().hex[:6]}@x.com"
+    calls = [identity.ensure_person.call_async(org_id, {"email": email, "full_name": "First"}) for _ in range(8)]
+    assert len({call.result()["user_id"] for call in calls}) == 1
