@@ -89,6 +89,16 @@ class UserSchema(Schema):
     roles = fields.List(fields.Nested(RoleSchema))
 
 
+class ApiTokenSchema(Schema):
+    """An API token as listed: never its secret."""
+    id = fields.String(required=True)
+    name = fields.String(required=True)
+    scopes = fields.List(fields.String(), required=True)
+    created_by = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime(required=True)
+    revoked_at = fields.AwareDateTime(allow_none=True)
+
+
 class TokensSchema(Schema):
     access_token = fields.String(required=True)
     refresh_token = fields.String(required=True)

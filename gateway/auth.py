@@ -118,6 +118,11 @@ class TokenCache:
             return entry[1]
         return None
 
+    def forget(self, matches) -> None:
+        """Drop the answers `matches(value)` picks (e.g. a revoked API token's)."""
+        for token in [token for token, (_, value) in self._entries.items() if matches(value)]:
+            self._entries.pop(token, None)
+
     def put(self, token: str, value, until: float) -> None:
         if len(self._entries) >= self.max_entries:
             self._entries.clear()

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 import eventlet
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 from servicekit import config
@@ -55,11 +55,14 @@ class UnitOfWork:
     """One transaction: the session for state changes and `publish` for the
     events announcing them (written to the outbox in the same transaction)."""
 
-    def __init__(self, session_factory: sessionmaker, source: str, on_commit=None, read_only_factory=None):
+    def __init__(self, session_factory: sessionmaker, source: str, on_commit=None, read_only_factory=None,
+                 read_only_connect=None):
         self._factory = session_factory
         self._read_only_factory = read_only_factory
+        self._read_only_connect = read_only_connect
         self.read_only = False
         self._session: Session | None = None
+        self._connection: Connection | None = None
         self.source = source
         self._on_commit = on_commit
         self._published = 0
@@ -76,6 +79,16 @@ class UnitOfWork:
             raise RuntimeError("read-only needs a read-only pool and must be chosen before the first query")
         self._factory = self._read_only_factory
         self.read_only = True
+
+    def read(self, statement, params: dict | None = None) -> Result:
+        """Run a query that only reads. In a read-only unit it runs on a plain
+        pooled connection, without an ORM session (a few hundred µs less per
+        call, for the hottest read-only RPCs); otherwise in this unit's transaction."""
+        if not self.read_only or self._read_only_connect is None:
+            return self.session.execute(statement, params)
+        if self._connection is None:
+            self._connection = self._read_only_connect()
+        return self._connection.execute(statement, params)
 
     def publish(self, event_type: str, payload: dict, org_id: str | None = None) -> str:
         """Record an event for the outbox; it is sent only if this unit commits."""
@@ -122,6 +135,9 @@ class UnitOfWork:
         if self._session is not None:
             self._session.close()
             self._session = None
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
 
 
 class Database(DependencyProvider):
@@ -154,7 +170,7 @@ class Database(DependencyProvider):
 
     def get_dependency(self, worker_ctx):
         uow = UnitOfWork(self.session_factory, self.service, on_commit=self.relay.wake,
-                         read_only_factory=self.read_only_session)
+                         read_only_factory=self.read_only_session, read_only_connect=self.read_only_connection)
         self.units[worker_ctx] = uow
         return uow
 
@@ -165,10 +181,17 @@ class Database(DependencyProvider):
             uow.close()
 
     def read_only_session(self) -> Session:
+        self._make_read_only_engine()
+        return self._read_only_factory()
+
+    def read_only_connection(self) -> Connection:
+        self._make_read_only_engine()
+        return self.read_only_engine.connect()
+
+    def _make_read_only_engine(self) -> None:
         if self.read_only_engine is None:
             self.read_only_engine = make_read_only_engine(self.service)
             self._read_only_factory = sessionmaker(self.read_only_engine, expire_on_commit=False)
-        return self._read_only_factory()
 
     def check_ready(self) -> tuple[bool, str]:
         try:

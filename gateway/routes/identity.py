@@ -5,6 +5,7 @@ from contracts.common import ADMIN_ROLES, email_field, name_field
 from contracts.errors import AppError, ErrorCode
 from contracts.identity import (
     AdminSchema,
+    ApiTokenSchema,
     OrganizationSchema,
     OrgSettingsSchema,
     PersonSchema,
@@ -12,6 +13,7 @@ from contracts.identity import (
     TokensSchema,
     UserSchema,
 )
+from gateway.auth import API_TOKEN_CACHE_SECONDS, api_token_cache
 from gateway.http import PUBLIC, Reply, route
 
 PASSWORD = validate.Length(min=10, max=200, error="use 10 to 200 characters")
@@ -165,6 +167,21 @@ class IdentityRoutes:
         call.principal.require_org_admin(org_id)
         return self.identity.create_api_token(org_id, call.body["name"], call.body["scopes"],
                                               call.principal.user_id)
+
+    @route("GET", "/v1/orgs/{org_id}/api-tokens", response=ApiTokenSchema, many=True, tags=("admins",),
+           summary="The organization's API tokens (names, scopes, dates; never the secret)")
+    def list_api_tokens(self, call, org_id):
+        call.principal.require_org_admin(org_id)
+        return self.identity.list_api_tokens(org_id)
+
+    @route("DELETE", "/v1/orgs/{org_id}/api-tokens/{token_id}", status=204, tags=("admins",),
+           summary="Revoke an API token (refused at once by this gateway, within "
+                   f"{int(API_TOKEN_CACHE_SECONDS)} s by every other replica)")
+    def revoke_api_token(self, call, org_id, token_id):
+        call.principal.require_org_admin(org_id)
+        revoked = self.identity.revoke_api_token(org_id, token_id)
+        api_token_cache.forget(lambda info: info["id"] == revoked["id"])
+        return Reply(status=204)
 
     # ---- people
     @route("GET", "/v1/orgs/{org_id}/people/{user_id}", response=PersonSchema, tags=("people",),

@@ -1,4 +1,5 @@
 """identity's rules, as plain functions over a unit of work."""
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, text, update
@@ -107,18 +108,18 @@ def user_view(uow, user: User) -> dict:
             "email_verified": user.email_verified_at is not None, "roles": roles_of(uow, user.id)}
 
 
+USER_VIEW = text(
+    "SELECT u.id::text AS id, u.email, u.full_name, u.email_verified_at IS NOT NULL AS email_verified, "
+    "coalesce(json_agg(json_build_object('role', r.role, 'org_id', r.org_id::text, "
+    "'program_ids', coalesce(r.program_ids, '{}')) ORDER BY r.created_at) "
+    "FILTER (WHERE r.id IS NOT NULL), '[]') AS roles "
+    "FROM users u LEFT JOIN admin_roles r ON r.user_id = u.id WHERE u.id = CAST(:id AS uuid) GROUP BY u.id"
+)
+
+
 def user_view_by_id(uow, user_id: str) -> dict:
     """The account and its roles in one query (GET /v1/me is the hottest path)."""
-    row = uow.session.execute(
-        text(
-            "SELECT u.id::text AS id, u.email, u.full_name, u.email_verified_at IS NOT NULL AS email_verified, "
-            "coalesce(json_agg(json_build_object('role', r.role, 'org_id', r.org_id::text, "
-            "'program_ids', coalesce(r.program_ids, '{}')) ORDER BY r.created_at) "
-            "FILTER (WHERE r.id IS NOT NULL), '[]') AS roles "
-            "FROM users u LEFT JOIN admin_roles r ON r.user_id = u.id WHERE u.id = CAST(:id AS uuid) GROUP BY u.id"
-        ),
-        {"id": user_id},
-    ).mappings().first()
+    row = uow.read(USER_VIEW, {"id": user_id}).mappings().first()
     if row is None:
         raise not_found("user")
     return dict(row)
@@ -531,6 +532,39 @@ def create_api_token(uow, org_id: str, name: str, scopes: list[str], created_by:
     uow.session.add(token)
     uow.session.flush()
     return {"id": token.id, "name": token.name, "scopes": token.scopes, "token": raw}
+
+
+def api_token_view(token: ApiToken) -> dict:
+    return {"id": token.id, "name": token.name, "scopes": list(token.scopes), "created_by": token.created_by,
+            "created_at": token.created_at, "revoked_at": token.revoked_at}
+
+
+def list_api_tokens(uow, org_id: str) -> list[dict]:
+    """The organization's API tokens (never their secrets), newest first."""
+    get_org(uow, org_id)
+    tokens = uow.session.scalars(select(ApiToken).where(ApiToken.org_id == org_id)
+                                 .order_by(ApiToken.created_at.desc(), ApiToken.id))
+    return [api_token_view(token) for token in tokens]
+
+
+def revoke_api_token(uow, org_id: str, token_id: str) -> dict:
+    """The token stops authenticating (identity refuses it at once; gateways
+    that cached it, within their cache time). Revoking twice changes nothing."""
+    token = uow.session.get(ApiToken, token_id, with_for_update=True) if is_uuid(token_id) else None
+    if token is None or token.org_id != org_id:
+        raise not_found("API token")
+    if token.revoked_at is None:
+        token.revoked_at = now()
+        uow.session.flush()
+    return api_token_view(token)
+
+
+def is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 def authenticate_api_token(uow, raw: str) -> dict:

@@ -5,6 +5,7 @@ from contracts.common import email_field, name_field
 from contracts.errors import AppError, ErrorCode
 from contracts.identity import (
     AdminSchema,
+    ApiTokenSchema,
     OrganizationSchema,
     OrgSettingsSchema,
     PersonSchema,
@@ -153,6 +154,14 @@ class IdentityService(ServiceBase):
     @rpc
     def create_api_token(self, org_id, name, scopes, created_by=None):
         return domain.create_api_token(self.db, org_id, name, scopes, created_by)
+
+    @rpc(read_only=True)
+    def list_api_tokens(self, org_id):
+        return ApiTokenSchema(many=True).dump(domain.list_api_tokens(self.db, org_id))
+
+    @rpc
+    def revoke_api_token(self, org_id, token_id):
+        return ApiTokenSchema().dump(domain.revoke_api_token(self.db, org_id, token_id))
 
     @rpc
     def authenticate_api_token(self, token):

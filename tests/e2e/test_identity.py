@@ -164,6 +164,33 @@ def test_api_token_is_shown_once_and_works_as_bearer(api, make_org):
     assert bad_scope.status_code == 400
 
 
+def test_api_tokens_are_listed_without_secrets_and_can_be_revoked(api, make_org):
+    org_id, admin, _ = make_org()
+    created = admin.post(f"/v1/orgs/{org_id}/api-tokens", json={"name": "LMS", "scopes": ["activity:write"]}).json()
+    machine = Api(api.base_url, created["token"])
+    assert machine.get("/v1/me").status_code == 403  # authenticated (as a machine), and now cached
+
+    listed = admin.get(f"/v1/orgs/{org_id}/api-tokens")
+    assert listed.status_code == 200
+    [entry] = listed.json()
+    assert entry["id"] == created["id"] and entry["name"] == "LMS" and entry["revoked_at"] is None
+    assert "token" not in entry and created["token"] not in listed.text
+
+    # another organization's admin can neither see nor revoke it
+    other_org, other_admin, _ = make_org()
+    assert other_admin.get(f"/v1/orgs/{org_id}/api-tokens").status_code == 404
+    assert other_admin.delete(f"/v1/orgs/{other_org}/api-tokens/{created['id']}").status_code == 404
+    assert other_admin.delete(f"/v1/orgs/{org_id}/api-tokens/{created['id']}").status_code == 404
+    assert admin.delete(f"/v1/orgs/{org_id}/api-tokens/not-a-uuid").status_code == 404
+    assert machine.get("/v1/me").status_code == 403  # still valid
+
+    assert admin.delete(f"/v1/orgs/{org_id}/api-tokens/{created['id']}").status_code == 204
+    refused = machine.get("/v1/me")  # at once, although this gateway had cached it
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "TOKEN_INVALID"
+    assert admin.delete(f"/v1/orgs/{org_id}/api-tokens/{created['id']}").status_code == 204  # idempotent
+    assert admin.get(f"/v1/orgs/{org_id}/api-tokens").json()[0]["revoked_at"] is not None
+
+
 def test_openapi_is_complete(api):
     spec = api.get("/v1/openapi.json").json()
     assert spec["openapi"].startswith("3.")

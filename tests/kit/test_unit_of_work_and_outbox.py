@@ -86,6 +86,22 @@ class Source(ServiceBase):
         self.db.session.execute(text("INSERT INTO things (id) VALUES (:id)"), {"id": thing_id})
         return thing_id
 
+    @rpc(read_only=True)
+    def count_things_read(self):
+        """The same query through `uow.read`: a plain connection, no ORM session."""
+        return self.db.read(text("SELECT count(*) AS read_only_count FROM things")).scalar()
+
+    @rpc(read_only=True)
+    def write_through_read(self, thing_id):
+        self.db.read(text("INSERT INTO things (id) VALUES (:id)"), {"id": thing_id})
+        return thing_id
+
+    @rpc
+    def create_and_count(self, thing_id):
+        """In a writing unit, `read` runs in its transaction and sees its writes."""
+        self.db.session.execute(text("INSERT INTO things (id) VALUES (:id)"), {"id": thing_id})
+        return self.db.read(text("SELECT count(*) FROM things")).scalar()
+
 
 class Sink(ServiceBase):
     name = "kitsink"
@@ -163,18 +179,24 @@ def test_read_only_rpc_reads_and_refuses_writes(container_factory, rabbit_config
         assert "read-only transaction" in str(refused.value)
         assert proxy.create("t5") == "t5"  # writers are not affected
         assert proxy.count_things() == 2
-    assert scalar(clean["kitsource"], "SELECT count(*) FROM things WHERE id = 't4'") == 0
+        assert proxy.count_things_read() == 2
+        with pytest.raises(RemoteError) as refused_read:
+            proxy.write_through_read("t6")
+        assert "read-only transaction" in str(refused_read.value)
+        assert proxy.create_and_count("t7") == 3
+    assert scalar(clean["kitsource"], "SELECT count(*) FROM things WHERE id IN ('t4', 't6')") == 0
 
 
 def test_read_only_rpc_survives_dropped_connections(container_factory, rabbit_config, clean):
     """Read-only connections are not pinged at checkout: a read that meets a dead one is run again."""
     container_factory(Source, rabbit_config).start()
     with ServiceRpcProxy("kitsource", rabbit_config) as proxy:
-        assert proxy.count_things() == 0
-        killed = scalar(clean["kitsource"], "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                                            "WHERE query LIKE '%read_only_count%' AND pid <> pg_backend_pid()")
-        assert killed >= 1
-        assert proxy.count_things() == 0
+        for count in (proxy.count_things, proxy.count_things_read):
+            assert count() == 0
+            killed = scalar(clean["kitsource"], "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                                "WHERE query LIKE '%read_only_count%' AND pid <> pg_backend_pid()")
+            assert killed >= 1
+            assert count() == 0
 
 
 def publish_raw(rabbit_config, envelope):
