@@ -159,7 +159,7 @@ def running_suite():
         ok = True
     finally:
         suite.stop()
-        if ok or not suite.logs.exists():
+        if (ok and not os.environ.get("BENCH_KEEP_LOGS")) or not suite.logs.exists():
             shutil.rmtree(workdir, ignore_errors=True)
         else:
             print(f"suite logs kept in {suite.logs} (databases {suite.db_prefix}*, vhost {suite.vhost})",

@@ -38,9 +38,7 @@ def make_envelope(event_type: str, payload: dict, *, source: str, org_id=None, c
     except ValidationError as exc:
         raise ValueError(f"event {event_type} does not match its contract: {exc.messages}") from None
     if checked is not payload:
-        shape = set(items[0]) if items else set()
-        if any(set(item) != shape for item in items):
-            raise ValueError(f"event {event_type}: every item of {items_field} must have the first one's fields")
+        _same_shape(event_type, items_field, items)
         loaded[items_field] = loaded[items_field] + items[1:]
     return {
         "id": str(uuid.uuid4()),
@@ -51,6 +49,26 @@ def make_envelope(event_type: str, payload: dict, *, source: str, org_id=None, c
         "correlation_id": correlation_id,
         "payload": jsonable(loaded),
     }
+
+
+def make_envelopes(event_type: str, items: list[tuple[dict, object]], *, source: str,
+                   correlation_id=None) -> list[dict]:
+    """Envelopes for many events of one type, given as (payload, org_id): a
+    bulk operation's, whose payloads are built by one function. As for a
+    batch event's items, the first payload is validated against the contract
+    and every other must have exactly its fields."""
+    if not items:
+        return []
+    first = make_envelope(event_type, items[0][0], source=source, org_id=items[0][1], correlation_id=correlation_id)
+    _same_shape(event_type, "payloads", [payload for payload, _ in items])
+    return [first] + [{**first, "id": str(uuid.uuid4()), "org_id": None if org_id is None else str(org_id),
+                       "payload": jsonable(payload)} for payload, org_id in items[1:]]
+
+
+def _same_shape(event_type: str, what: str, values: list[dict]) -> None:
+    shape = set(values[0]) if values else set()
+    if any(set(value) != shape for value in values):
+        raise ValueError(f"event {event_type}: every one of its {what} must have the first one's fields")
 
 
 def jsonable(value):

@@ -48,12 +48,21 @@ def _load_all() -> None:
         _loaded = True
 
 
+_INSTANCES: dict[str, Schema] = {}
+
+
 def payload_schema(event_type: str) -> Schema:
-    _load_all()
-    try:
-        return _EVENTS[event_type]()
-    except KeyError:
-        raise KeyError(f"unknown event type {event_type}") from None
+    """The payload schema of an event type; one shared instance per type
+    (building a marshmallow schema deep-copies its fields: it costs more than
+    loading a payload)."""
+    schema = _INSTANCES.get(event_type)
+    if schema is None:
+        _load_all()
+        try:
+            schema = _INSTANCES[event_type] = _EVENTS[event_type]()
+        except KeyError:
+            raise KeyError(f"unknown event type {event_type}") from None
+    return schema
 
 
 def all_events() -> dict[str, type[Schema]]:

@@ -10,6 +10,7 @@ from contracts.errors import AppError, ErrorCode
 from servicekit import config
 
 DEFAULT_TIMEOUT = float(config.env("RPC_TIMEOUT", "10"))
+LONG_TIMEOUT = float(config.env("RPC_LONG_TIMEOUT", "120"))
 
 
 class _TimedMethod:
@@ -39,6 +40,13 @@ class _TimedServiceProxy:
         if self._proxy is None:
             self._proxy = self._make_proxy()
         return _TimedMethod(self._service, getattr(self._proxy, name), self._timeout)
+
+    def with_timeout(self, seconds: float) -> "_TimedServiceProxy":
+        """The same service with another deadline, for the rare call that is
+        long by nature (e.g. removing a program of 100,000 members)."""
+        proxy = _TimedServiceProxy(self._service, self._make_proxy, seconds)
+        proxy._proxy = self._proxy
+        return proxy
 
 
 class ServiceRpc(RpcProxy):

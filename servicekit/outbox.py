@@ -17,7 +17,7 @@ from prometheus_client import Counter, Gauge
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from contracts.envelope import make_envelope
+from contracts.envelope import make_envelope, make_envelopes
 from servicekit.bulk import insert_rows
 from servicekit.context import correlation_id
 
@@ -58,11 +58,10 @@ def record_event(session: Session, source: str, event_type: str, payload: dict, 
 
 def record_events(session: Session, source: str, event_type: str, items: list[tuple[dict, str | None]]) -> None:
     """Record many events of one type, given as (payload, org_id), with one
-    statement (bulk operations). Every payload is checked against the contract."""
+    statement (bulk operations; checked as `make_envelopes` says)."""
     if not items:
         return
-    envelopes = [make_envelope(event_type, payload, source=source, org_id=org_id, correlation_id=correlation_id())
-                 for payload, org_id in items]
+    envelopes = make_envelopes(event_type, items, source=source, correlation_id=correlation_id())
     insert_rows(session, "kit_outbox", {"event_id": "uuid", "envelope": "jsonb"},
                 [{"event_id": e["id"], "envelope": json.dumps(e)} for e in envelopes],
                 constants={"event_type": ("text", event_type), "exchange": ("text", exchange_name(source))})

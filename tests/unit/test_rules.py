@@ -128,3 +128,18 @@ def test_batch_events_check_their_first_item_and_every_item_shape():
     with pytest.raises(ValueError, match="first one's fields"):  # the others must have its shape
         make_envelope("identity.users.registered.v1", {"via": "INVITATION", "users": [item, {"user_id": "v"}]},
                       source="identity")
+
+
+def test_bulk_envelopes_check_the_first_payload_and_every_shape():
+    from contracts.envelope import make_envelopes
+
+    payload = {"user_id": "u", "email": "a@b.co"}
+    items = [(payload, "o1"), ({**payload, "user_id": "v"}, None)]
+    envelopes = make_envelopes("identity.user.email_verified.v1", items, source="identity", correlation_id="c")
+    assert [e["payload"]["user_id"] for e in envelopes] == ["u", "v"]
+    assert [e["org_id"] for e in envelopes] == ["o1", None] and len({e["id"] for e in envelopes}) == 2
+    with pytest.raises(ValueError, match="does not match"):
+        make_envelopes("identity.user.email_verified.v1", [({"user_id": "u"}, None)], source="identity")
+    with pytest.raises(ValueError, match="first one's fields"):
+        make_envelopes("identity.user.email_verified.v1", [(payload, None), ({"user_id": "v"}, None)],
+                       source="identity")
