@@ -226,8 +226,8 @@ class ContractUpdated(ContractEvent):
     pass
 
 
-@event("programs.member.joined.v1")
-class MemberJoined(Schema):
+class MemberEvent(Schema):
+    """Who the member is, in which program: what joined and removed share."""
     membership_id = fields.String(required=True)
     org_id = fields.String(required=True)
     program_id = fields.String(required=True)
@@ -235,20 +235,17 @@ class MemberJoined(Schema):
     user_id = fields.String(required=True)
     email = fields.String(allow_none=True)
     full_name = fields.String(allow_none=True)
+
+
+@event("programs.member.joined.v1")
+class MemberJoined(MemberEvent):
     contract_id = fields.String(required=True)
     invitation_id = fields.String(allow_none=True)
     joined_at = fields.AwareDateTime(required=True)
 
 
 @event("programs.member.removed.v1")
-class MemberRemoved(Schema):
-    membership_id = fields.String(required=True)
-    org_id = fields.String(required=True)
-    program_id = fields.String(required=True)
-    program_name = fields.String(required=True)
-    user_id = fields.String(required=True)
-    email = fields.String(allow_none=True)
-    full_name = fields.String(allow_none=True)
+class MemberRemoved(MemberEvent):
     contract_id = fields.String(allow_none=True)
     reason = fields.String(required=True, validate=validate.OneOf(REMOVAL_REASONS))
     removed_at = fields.AwareDateTime(required=True)
