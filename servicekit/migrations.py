@@ -56,6 +56,16 @@ def create_kit_tables(op) -> None:
     op.execute(KIT_TABLES_DDL)
 
 
+def add_processed_events_index(op) -> None:
+    """Kit revision 2: processed-event records are purged after a retention
+    period (servicekit.outbox): by `processed_at`."""
+    op.execute("CREATE INDEX kit_processed_events_at ON kit_processed_events (processed_at)")
+
+
+def drop_processed_events_index(op) -> None:
+    op.execute("DROP INDEX kit_processed_events_at")
+
+
 def drop_kit_tables(op) -> None:
     op.execute("DROP TABLE kit_failed_events; DROP TABLE kit_processed_events; DROP TABLE kit_outbox;")
 

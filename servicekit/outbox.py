@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from contracts.envelope import make_envelope, make_envelopes
+from servicekit import config
 from servicekit.bulk import insert_rows
 from servicekit.context import correlation_id
 
@@ -31,7 +32,11 @@ OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publis
 BATCH_SIZE = 200
 POLL_SECONDS = 1.0
 MAX_BACKOFF_SECONDS = 30.0
-RETENTION = "7 days"
+RETENTION = "7 days"  # published outbox rows, kept for inspection
+# Processed-event records make redeliveries no-ops; a redelivery comes within
+# minutes or hours, never weeks later (a parked event was never processed).
+PROCESSED_RETENTION_DAYS = int(config.env("KIT_PROCESSED_RETENTION_DAYS", "30"))
+PURGE_BATCH = 10_000
 
 
 def exchange_name(source_service: str) -> str:
@@ -65,6 +70,20 @@ def record_events(session: Session, source: str, event_type: str, items: list[tu
     insert_rows(session, "kit_outbox", {"event_id": "uuid", "envelope": "jsonb"},
                 [{"event_id": e["id"], "envelope": json.dumps(e)} for e in envelopes],
                 constants={"event_type": ("text", event_type), "exchange": ("text", exchange_name(source))})
+
+
+def purge_expired(conn) -> int:
+    """Delete published outbox rows and processed-event records past their
+    retention, a bounded batch of each per call (the relay calls it every few
+    seconds). Returns how many rows went."""
+    outbox = conn.execute(text(
+        "DELETE FROM kit_outbox WHERE id IN (SELECT id FROM kit_outbox "
+        f"WHERE published_at < now() - interval '{RETENTION}' LIMIT {PURGE_BATCH})")).rowcount
+    processed = conn.execute(text(
+        "DELETE FROM kit_processed_events WHERE (event_id, handler) IN (SELECT event_id, handler "
+        "FROM kit_processed_events WHERE processed_at < now() - make_interval(days => :days) "
+        f"LIMIT {PURGE_BATCH})"), {"days": PROCESSED_RETENTION_DAYS}).rowcount
+    return outbox + processed
 
 
 class OutboxRelay:
@@ -208,10 +227,7 @@ class OutboxRelay:
                         "FROM kit_outbox WHERE published_at IS NULL"
                     )
                 ).one()
-                # Published rows are kept a while for inspection, then purged.
-                conn.execute(
-                    text(f"DELETE FROM kit_outbox WHERE published_at < now() - interval '{RETENTION}'")
-                )
+                purge_expired(conn)
             OUTBOX_PENDING.labels(self.service).set(count)
             OUTBOX_LAG.labels(self.service).set(float(lag))
         except Exception:

@@ -321,3 +321,23 @@ def test_two_relays_publish_each_event_exactly_once(container_factory, rabbit_co
         while (message := bound.get(no_ack=True)) is not None:
             received.append(message.payload["id"])
     assert len(received) == 600 and len(set(received)) == 600
+
+
+def test_expired_outbox_rows_and_processed_records_are_purged(clean):
+    from servicekit.outbox import PROCESSED_RETENTION_DAYS, purge_expired
+
+    engine = clean["kitsource"]
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO kit_outbox (event_id, event_type, exchange, envelope, published_at) VALUES "
+            "(gen_random_uuid(), 't', 'x', '{}', now() - interval '8 days'), "   # published long ago: purged
+            "(gen_random_uuid(), 't', 'x', '{}', now() - interval '1 day'), "    # recently published: kept
+            "(gen_random_uuid(), 't', 'x', '{}', NULL)"))                        # not published: kept
+        conn.execute(text(
+            "INSERT INTO kit_processed_events (event_id, handler, processed_at) VALUES "
+            "('old', 'h', now() - make_interval(days => :days + 1)), ('new', 'h', now())"),
+            {"days": PROCESSED_RETENTION_DAYS})
+        assert purge_expired(conn) == 2
+    assert scalar(engine, "SELECT count(*) FROM kit_outbox") == 2
+    assert scalar(engine, "SELECT count(*) FROM kit_outbox WHERE published_at IS NULL") == 1
+    assert scalar(engine, "SELECT event_id FROM kit_processed_events") == "new"
