@@ -33,8 +33,10 @@ def read_messages(folder: Path) -> list:
     return [message_from_bytes(p.read_bytes(), policy=policy.default) for p in sorted(Path(folder).glob("*.eml"))]
 
 
-def start(folder: Path, host: str = "127.0.0.1", port: int = 1025) -> Controller:
-    controller = Controller(EmlStore(folder), hostname=host, port=port)
+def start(folder: Path, host: str = "127.0.0.1", port: int = 1025, **smtp_options) -> Controller:
+    """`smtp_options` go to aiosmtpd: e.g. `ssl_context` (SMTPS) or
+    `tls_context` and `require_starttls` (STARTTLS), for tests of TLS."""
+    controller = Controller(EmlStore(folder), hostname=host, port=port, **smtp_options)
     controller.start()
     return controller
 

@@ -40,6 +40,7 @@ class SmtpSettings:
     port: int
     starttls: bool
     use_ssl: bool
+    ca_file: str | None
     user: str | None
     password: str | None
     timeout: float
@@ -61,6 +62,7 @@ def smtp_settings() -> SmtpSettings:
         port=int(config.env("SMTP_PORT", "1025")),
         starttls=flag("SMTP_STARTTLS"),
         use_ssl=flag("SMTP_SSL"),
+        ca_file=config.env("SMTP_CA_FILE") or None,
         user=config.env("SMTP_USER") or None,
         password=config.env("SMTP_PASSWORD") or None,
         timeout=float(config.env("SMTP_TIMEOUT", "30")),
@@ -73,15 +75,21 @@ def smtp_settings() -> SmtpSettings:
     )
 
 
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """Certificates are verified, against the system's CAs or `SMTP_CA_FILE`
+    (a relay with a private CA)."""
+    return ssl.create_default_context(cafile=settings.ca_file)
+
+
 def connect(settings: SmtpSettings) -> smtplib.SMTP:
     if settings.use_ssl:
         smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                context=ssl.create_default_context())
+                                context=tls_context(settings))
     else:
         smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
     try:
         if settings.starttls and not settings.use_ssl:
-            smtp.starttls(context=ssl.create_default_context())
+            smtp.starttls(context=tls_context(settings))
         if settings.user:
             smtp.login(settings.user, settings.password or "")
     except BaseException:
