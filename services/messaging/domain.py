@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from email.header import decode_header, make_header
 
-from sqlalchemy import case, func, literal, select, tuple_, update
+from sqlalchemy import case, func, literal, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from contracts.errors import AppError, ErrorCode, not_found
@@ -396,7 +396,10 @@ def message_counts(session, message_id: str) -> dict:
 def message_view(uow, message: Message) -> dict:
     view = {k: getattr(message, k) for k in (*EDITABLE, "id", "org_id", "state", "created_by", "created_at",
                                              "updated_at", "sent_at")}
-    view["counts"] = None if message.state == "DRAFT" else message_counts(uow.session, message.id)
+    if message.state == "DRAFT":
+        view["counts"] = None
+    else:
+        view["counts"] = message.final_counts or message_counts(uow.session, message.id)
     return view
 
 
@@ -407,7 +410,8 @@ def complete_messages(session, message_ids, commit: bool = True) -> None:
         if counts["queued"]:
             continue
         done = session.execute(update(Message).where(Message.id == message_id, Message.state == "SENDING")
-                               .values(state="SENT", completed_at=now()).returning(Message.org_id)).first()
+                               .values(state="SENT", completed_at=now(), final_counts=counts)
+                               .returning(Message.org_id)).first()
         if done is not None:
             record_event(session, "messaging", "messaging.message.sent.v1", {
                 "message_id": message_id, "org_id": done.org_id, "recipients": counts["recipients"],
@@ -415,6 +419,22 @@ def complete_messages(session, message_ids, commit: bool = True) -> None:
                 done.org_id)
         if commit:
             session.commit()
+
+
+DELIVERY_RETENTION_DAYS = int(config.env("MESSAGING_DELIVERY_RETENTION_DAYS", "180"))
+PURGE_BATCH = 5_000
+
+
+def purge_old_deliveries(session, days: int = DELIVERY_RETENTION_DAYS) -> int:
+    """Delete final deliveries older than the retention period, a batch at a
+    time (safe with replicas: SKIP LOCKED). An admin message's deliveries go
+    only once its counts are kept on the message. Returns how many went."""
+    return session.execute(text(
+        "DELETE FROM deliveries WHERE id IN (SELECT d.id FROM deliveries d "
+        "LEFT JOIN messages m ON m.id = d.message_id "
+        "WHERE d.created_at < now() - make_interval(days => :days) "
+        "AND d.state IN ('SENT', 'FAILED', 'SUPPRESSED') AND (d.message_id IS NULL OR m.final_counts IS NOT NULL) "
+        f"LIMIT {PURGE_BATCH} FOR UPDATE OF d SKIP LOCKED)"), {"days": days}).rowcount
 
 
 # ---------------------------------------------------------------- reminders

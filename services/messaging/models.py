@@ -116,6 +116,8 @@ class Message(Base):
     updated_at: Mapped[datetime] = created_column()
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Counts when it completed: its deliveries may be purged later (DELIVERY_RETENTION_DAYS).
+    final_counts: Mapped[dict | None] = mapped_column(JSONB)
 
 
 class Delivery(Base):

@@ -22,6 +22,7 @@ from servicekit.service import ServiceBase
 from services.messaging import audience, domain, sender
 
 SEND_INTERVAL = float(config.env("MESSAGING_SEND_INTERVAL", "0.5"))
+PURGE_INTERVAL = float(config.env("MESSAGING_PURGE_INTERVAL_SECONDS", "3600"))
 
 
 class ViewerSchema(Schema):
@@ -228,6 +229,11 @@ class MessagingService(ServiceBase):
     def send_due(self):
         """Every replica runs it; deliveries are claimed with FOR UPDATE SKIP LOCKED."""
         sender.run(self.db.independent_session)
+
+    @timer(interval=PURGE_INTERVAL)
+    def purge_old_deliveries(self):
+        while domain.purge_old_deliveries(self.db.session) == domain.PURGE_BATCH:
+            self.db.commit()
 
 
 def _when(value) -> str:

@@ -8,8 +8,10 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from contracts.errors import AppError
+from services.messaging.domain import purge_old_deliveries
 from services.messaging.tests.conftest import rows, scalar, wait_for
 
 NOW = datetime.now(UTC).isoformat()
@@ -144,6 +146,25 @@ def test_message_to_mixed_audience_suppresses_the_opted_out(world, smtp, engine)
     with pytest.raises(AppError) as refused:
         rpc.unsubscribe(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"))
     assert refused.value.code == "TOKEN_INVALID"
+
+    # Deliveries past the retention period are purged (recent ones and queued ones stay);
+    # the message keeps the counts it completed with.
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE deliveries SET created_at = now() - interval '200 days' WHERE message_id = :m"),
+                     {"m": draft["id"]})
+        conn.execute(text(
+            "INSERT INTO deliveries (source_key, template, category, recipient, state, created_at) VALUES "
+            "('old-system', 'verify_email', 'ACCOUNT', 'old@example.com', 'SENT', now() - interval '200 days'), "
+            "('old-queued', 'verify_email', 'ACCOUNT', 'q@example.com', 'QUEUED', now() - interval '200 days'), "
+            "('recent', 'verify_email', 'ACCOUNT', 'new@example.com', 'SENT', now())"))
+    with Session(engine) as session:
+        assert purge_old_deliveries(session, days=180) == 4  # the message's three and the old system email
+        session.commit()
+    assert scalar(engine, "SELECT count(*) FROM deliveries WHERE message_id = :m", m=draft["id"]) == 0
+    assert sorted(r.source_key for r in rows(engine, "SELECT source_key FROM deliveries "
+                                                     "WHERE source_key IN ('old-system', 'old-queued', 'recent')")) \
+        == ["old-queued", "recent"]
+    assert rpc.get_message(w["org"], draft["id"], {"user_id": None})["counts"] == final["counts"]
 
 
 def test_drafts_are_scoped_to_org_and_author(world):
