@@ -27,12 +27,31 @@ COMMON_ERRORS = {
 }
 
 
+def unique_names():
+    """apispec's schema naming (class name without "Schema"), except that a
+    second class with a taken name is prefixed with its module (e.g. the
+    `Preview` of contracts.invitations and of contracts.messaging)."""
+    owners: dict[str, type] = {}
+
+    def resolve(schema) -> str:
+        cls = schema if isinstance(schema, type) else type(schema)
+        name = cls.__name__.removesuffix("Schema") or cls.__name__
+        if getattr(schema, "partial", False):
+            name = f"Partial{name}"
+        if owners.setdefault(name, cls) is not cls:
+            name = cls.__module__.rsplit(".", 1)[-1].title() + name
+            owners.setdefault(name, cls)
+        return name
+
+    return resolve
+
+
 def build_spec() -> dict:
     spec = APISpec(
         title="Learning admin platform API",
         version="1.0.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[MarshmallowPlugin(schema_name_resolver=unique_names())],
         info={"description": "Gateway of the enterprise learning administration suite. Errors: "
                              '{"error": {"code", "message", "details"}}.'},
     )

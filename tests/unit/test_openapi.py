@@ -21,3 +21,13 @@ def test_operation_ids_are_unique():
     spec = build_spec()
     ids = [op["operationId"] for path in spec["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
+
+
+def test_schema_names_do_not_collide():
+    """Two schema classes with one name would be renamed by apispec with a warning (and a confusing document)."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        names = build_spec()["components"]["schemas"]
+    assert "Preview" in names and "MessagingPreview" in names  # contracts.invitations' and contracts.messaging's
