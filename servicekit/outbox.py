@@ -45,28 +45,21 @@ def exchange_name(source_service: str) -> str:
 
 
 def record_event(session: Session, source: str, event_type: str, payload: dict, org_id: str | None) -> str:
+    """Record one event in the caller's transaction; returns its id."""
     envelope = make_envelope(event_type, payload, source=source, org_id=org_id, correlation_id=correlation_id())
-    session.execute(
-        text(
-            "INSERT INTO kit_outbox (event_id, event_type, exchange, envelope) "
-            "VALUES (:id, :type, :exchange, CAST(:envelope AS jsonb))"
-        ),
-        {
-            "id": envelope["id"],
-            "type": event_type,
-            "exchange": exchange_name(source),
-            "envelope": json.dumps(envelope),
-        },
-    )
+    _insert_envelopes(session, source, event_type, [envelope])
     return envelope["id"]
 
 
 def record_events(session: Session, source: str, event_type: str, items: list[tuple[dict, str | None]]) -> None:
     """Record many events of one type, given as (payload, org_id), with one
     statement (bulk operations; checked as `make_envelopes` says)."""
-    if not items:
-        return
-    envelopes = make_envelopes(event_type, items, source=source, correlation_id=correlation_id())
+    if items:
+        envelopes = make_envelopes(event_type, items, source=source, correlation_id=correlation_id())
+        _insert_envelopes(session, source, event_type, envelopes)
+
+
+def _insert_envelopes(session: Session, source: str, event_type: str, envelopes: list[dict]) -> None:
     insert_rows(session, "kit_outbox", {"event_id": "uuid", "envelope": "jsonb"},
                 [{"event_id": e["id"], "envelope": json.dumps(e)} for e in envelopes],
                 constants={"event_type": ("text", event_type), "exchange": ("text", exchange_name(source))})

@@ -432,15 +432,14 @@ def _people(ensure_people, org_id: str, rows: list) -> list[dict | str]:
 
 
 def retrying_race(call, *args):
-    """Two calls creating the same person at the same moment can collide in
-    identity (a unique email or external id: EMAIL_TAKEN or an
-    IntegrityError); asking again finds what the other one created."""
+    """identity inserts accounts with ON CONFLICT, but two calls giving one
+    external id to two new people at the same moment still collide on its
+    unique index (an IntegrityError); asked again, identity finds the holder
+    and refuses that person with a reason."""
     try:
         return call(*args)
-    except (AppError, RemoteError) as exc:
-        raced = getattr(exc, "code", None) == ErrorCode.EMAIL_TAKEN or getattr(exc, "exc_type", None) == \
-            "IntegrityError"
-        if not raced:
+    except RemoteError as exc:
+        if exc.exc_type != "IntegrityError":
             raise
         return call(*args)
 

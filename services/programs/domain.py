@@ -244,38 +244,12 @@ def remove_program(uow, org_id: str, program_id: str) -> dict:
     _lock_contracts(uow, uow.session.scalars(select(Membership.contract_id).distinct().where(
         Membership.program_id == program.id, Membership.state == "MEMBER")).all())
     removed_at = now()
-    uow.session.flush()  # the statements below bypass the ORM
-    members = uow.session.execute(
-        update(Membership).where(Membership.program_id == program.id, Membership.state == "MEMBER")
-        .values(state="DELETED_MEMBER", removed_at=removed_at)
-        .returning(Membership.id, Membership.user_id, Membership.email, Membership.full_name, Membership.contract_id)
-        .execution_options(synchronize_session=False)).all()
-    freed = Counter(m.contract_id for m in members if m.contract_id)
-    if freed:
-        uow.session.execute(text(
-            "UPDATE contracts c SET licenses_used = greatest(c.licenses_used - v.freed, 0) "
-            f"FROM {unnest({'id': 'text', 'freed': 'integer'})} WHERE c.id = v.id"),
-            {"id": list(freed), "freed": list(freed.values())})
-    downgraded = uow.session.execute(text(
-        "UPDATE enrollments SET downgraded_at = :at WHERE program_id = :program_id AND downgraded_at IS NULL "
-        "AND membership_id = ANY(CAST(:ids AS text[])) RETURNING id, user_id, course_id, specialization_id"),
-        {"at": removed_at, "program_id": program.id, "ids": [m.id for m in members]}).all() if members else []
-    when = removed_at.isoformat()
-    uow.publish_many("programs.enrollment.downgraded.v1", [(
-        {"enrollment_id": e.id, "org_id": program.org_id, "program_id": program.id, "user_id": e.user_id,
-         "course_id": e.course_id, "specialization_id": e.specialization_id, "downgraded_at": when},
-        program.org_id) for e in downgraded])
-    uow.publish_many("programs.member.removed.v1", [(
-        {"membership_id": m.id, "org_id": program.org_id, "program_id": program.id, "program_name": program.name,
-         "user_id": m.user_id, "email": m.email, "full_name": m.full_name, "contract_id": m.contract_id,
-         "reason": "PROGRAM_REMOVED", "removed_at": when}, program.org_id) for m in members])
+    members = _remove_memberships(uow, program, Membership.program_id == program.id, "PROGRAM_REMOVED", removed_at)
     program.removed_at = removed_at
     uow.publish("programs.program.removed.v1", {"program_id": program.id, "org_id": program.org_id,
                                                 "name": program.name, "slug": program.slug,
-                                                "removed_at": when}, org_id=org_id)
-    uow.session.flush()
-    uow.session.expire_all()  # memberships, contracts and enrollments loaded before are stale
-    return {"program_id": program.id, "removed_members": len(members)}
+                                                "removed_at": removed_at.isoformat()}, org_id=org_id)
+    return {"program_id": program.id, "removed_members": members}
 
 
 def missing_programs(uow, org_id: str, program_ids: list[str]) -> list[str]:
@@ -544,28 +518,39 @@ def join_program(uow, org_id: str, program_id: str, user_id: str, contract_id: s
     return member_view(membership)
 
 
-def _remove_membership(uow, program: Program, membership: Membership, reason: str) -> None:
-    removed_at = now()
-    if membership.contract_id:
-        uow.session.execute(update(Contract).where(Contract.id == membership.contract_id,
-                                                   Contract.licenses_used > 0)
-                            .values(licenses_used=Contract.licenses_used - 1))
-    membership.state = "DELETED_MEMBER"
-    membership.removed_at = removed_at
-    downgraded = uow.session.execute(
-        update(Enrollment).where(Enrollment.membership_id == membership.id, Enrollment.downgraded_at.is_(None))
-        .values(downgraded_at=removed_at)
-        .returning(Enrollment.id, Enrollment.course_id, Enrollment.specialization_id)).all()
-    for row in downgraded:
-        uow.publish("programs.enrollment.downgraded.v1", {
-            "enrollment_id": row.id, "org_id": program.org_id, "program_id": program.id,
-            "user_id": membership.user_id, "course_id": row.course_id, "specialization_id": row.specialization_id,
-            "downgraded_at": removed_at.isoformat()}, org_id=program.org_id)
-    uow.publish("programs.member.removed.v1", {
-        "membership_id": membership.id, "org_id": program.org_id, "program_id": program.id,
-        "program_name": program.name, "user_id": membership.user_id, "email": membership.email,
-        "full_name": membership.full_name, "contract_id": membership.contract_id, "reason": reason,
-        "removed_at": removed_at.isoformat()}, org_id=program.org_id)
+def _remove_memberships(uow, program: Program, which, reason: str, removed_at: datetime | None = None) -> int:
+    """The members `which` selects (a condition on Membership) leave the
+    program: DELETED_MEMBER, licenses freed, enrollments downgraded, an event
+    for each. Set-based (a program of 100,000 members is a handful of
+    statements); the caller has locked the contracts. Returns how many left."""
+    removed_at = removed_at or now()
+    uow.session.flush()  # the statements below bypass the ORM
+    members = uow.session.execute(
+        update(Membership).where(which, Membership.state == "MEMBER")
+        .values(state="DELETED_MEMBER", removed_at=removed_at)
+        .returning(Membership.id, Membership.user_id, Membership.email, Membership.full_name, Membership.contract_id)
+        .execution_options(synchronize_session=False)).all()
+    freed = Counter(m.contract_id for m in members if m.contract_id)
+    if freed:
+        uow.session.execute(text(
+            "UPDATE contracts c SET licenses_used = greatest(c.licenses_used - v.freed, 0) "
+            f"FROM {unnest({'id': 'text', 'freed': 'integer'})} WHERE c.id = v.id"),
+            {"id": list(freed), "freed": list(freed.values())})
+    downgraded = uow.session.execute(text(
+        "UPDATE enrollments SET downgraded_at = :at WHERE program_id = :program_id AND downgraded_at IS NULL "
+        "AND membership_id = ANY(CAST(:ids AS text[])) RETURNING id, user_id, course_id, specialization_id"),
+        {"at": removed_at, "program_id": program.id, "ids": [m.id for m in members]}).all() if members else []
+    when = removed_at.isoformat()
+    uow.publish_many("programs.enrollment.downgraded.v1", [(
+        {"enrollment_id": e.id, "org_id": program.org_id, "program_id": program.id, "user_id": e.user_id,
+         "course_id": e.course_id, "specialization_id": e.specialization_id, "downgraded_at": when},
+        program.org_id) for e in downgraded])
+    uow.publish_many("programs.member.removed.v1", [(
+        {"membership_id": m.id, "org_id": program.org_id, "program_id": program.id, "program_name": program.name,
+         "user_id": m.user_id, "email": m.email, "full_name": m.full_name, "contract_id": m.contract_id,
+         "reason": reason, "removed_at": when}, program.org_id) for m in members])
+    uow.session.expire_all()  # memberships, contracts and enrollments loaded before are stale
+    return len(members)
 
 
 def _lock_contracts(uow, contract_ids) -> None:
@@ -585,8 +570,7 @@ def remove_member(uow, org_id: str, program_id: str, user_id: str) -> dict:
     membership = _membership(uow, program.id, user_id, lock=True)
     if membership.state == "INVITED":
         raise AppError(ErrorCode.RULE_VIOLATION, "this person has not joined yet; revoke the invitation instead")
-    if membership.state == "MEMBER":
-        _remove_membership(uow, program, membership, "ADMIN_REMOVED")
+    _remove_memberships(uow, program, Membership.id == membership.id, "ADMIN_REMOVED")
     return member_view(membership)
 
 
