@@ -1,0 +1,246 @@
+"""Validated field types for every RPC and HTTP input schema.
+
+Each rule is a plain function (`text_problem`, `email_problem`, ...) that
+answers None or a `Problem` with a stable code, so code that does not use
+marshmallow (the CSV importer) applies exactly the same rule; the marshmallow
+fields below wrap them. A refused field's message is "<CODE>: <explanation>",
+the code being one of `FieldCode` (documented in docs/api.md)."""
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from marshmallow import ValidationError, fields
+
+MAX_SINGLE_LINE = 200
+MAX_MULTI_LINE = 20_000
+MAX_EMAIL = 254
+MAX_EMAIL_LOCAL_PART = 64
+
+
+class FieldCode(StrEnum):
+    INVALID_CHARACTER = "INVALID_CHARACTER"  # NUL or a lone surrogate: never text
+    CONTROL_CHARACTER = "CONTROL_CHARACTER"  # line breaks, tabs and other control characters
+    BLANK = "BLANK"
+    TOO_LONG = "TOO_LONG"
+    TOO_SHORT = "TOO_SHORT"
+    NOT_A_STRING = "NOT_A_STRING"
+    EMAIL_INVALID = "EMAIL_INVALID"
+    EMAIL_LOCAL_PART_NOT_ASCII = "EMAIL_LOCAL_PART_NOT_ASCII"
+    NOT_AN_INTEGER = "NOT_AN_INTEGER"
+    NOT_A_UUID = "NOT_A_UUID"
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: FieldCode
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+# Line and paragraph separators break a header line as surely as CR/LF.
+_LINE_BREAKING = {"\u0085", "\u2028", "\u2029"}
+_MULTI_LINE_ALLOWED = {"\n", "\t"}
+
+
+def character_problem(value: str) -> Problem | None:
+    """NUL and lone surrogates cannot be stored or encoded anywhere (PostgreSQL
+    text, UTF-8): they are refused in every string, passwords and tokens included."""
+    if "\x00" in value:
+        return Problem(FieldCode.INVALID_CHARACTER, "contains a NUL character")
+    if any("\ud800" <= ch <= "\udfff" for ch in value):
+        return Problem(FieldCode.INVALID_CHARACTER, "contains a lone surrogate (not valid Unicode text)")
+    return None
+
+
+def text_problem(value: str, *, max_length: int = MAX_SINGLE_LINE, multi_line: bool = False,
+                 allow_blank: bool = False) -> Problem | None:
+    """Why `value` is not acceptable text, or None."""
+    problem = character_problem(value)
+    if problem:
+        return problem
+    allowed = _MULTI_LINE_ALLOWED if multi_line else set()
+    for ch in value:
+        if ch not in allowed and (unicodedata.category(ch) == "Cc" or ch in _LINE_BREAKING):
+            what = "control characters other than line breaks and tabs" if multi_line else \
+                "line breaks, tabs and other control characters"
+            return Problem(FieldCode.CONTROL_CHARACTER, f"{what} are not allowed (U+{ord(ch):04X})")
+    if not allow_blank and not value.strip():
+        return Problem(FieldCode.BLANK, "must not be empty or only spaces")
+    if len(value) > max_length:
+        return Problem(FieldCode.TOO_LONG, f"at most {max_length} characters")
+    return None
+
+
+def normalize_multi_line(value: str) -> str:
+    """Browsers send CRLF; text is stored with LF only."""
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+_LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+_DOMAIN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def normalize_email(value: str) -> str:
+    """Trimmed, lower-cased; an internationalized domain in its ASCII (IDNA) form."""
+    value = value.strip().lower()
+    local, at, domain = value.rpartition("@")
+    if at and domain and not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            return value
+        value = f"{local}@{domain}"
+    return value
+
+
+def email_problem(value: str) -> Problem | None:
+    """The one email rule (single invitations, signup, admins and the CSV
+    importer). `value` is normalized first (`normalize_email`). Addresses
+    with a non-ASCII local part need SMTPUTF8 end to end, which the mail path
+    does not promise: they are refused with their own code."""
+    problem = character_problem(value) or text_problem(value, max_length=MAX_EMAIL)
+    if problem:
+        return Problem(FieldCode.EMAIL_INVALID, problem.message) if problem.code != FieldCode.TOO_LONG else problem
+    local, at, domain = value.rpartition("@")
+    if not at or not local or not domain:
+        return Problem(FieldCode.EMAIL_INVALID, "not a valid email address")
+    if not local.isascii():
+        return Problem(FieldCode.EMAIL_LOCAL_PART_NOT_ASCII,
+                       "the part before @ must be ASCII (addresses like jöhn@example.org are not supported)")
+    if len(local) > MAX_EMAIL_LOCAL_PART or not _LOCAL_PART.match(local):
+        return Problem(FieldCode.EMAIL_INVALID, "not a valid email address")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        return Problem(FieldCode.EMAIL_INVALID, "not a valid email address (domain)")
+    return None
+
+
+def uuid_problem(value) -> Problem | None:
+    if isinstance(value, str) and len(value) == 36:
+        try:
+            uuid.UUID(value)
+            return None
+        except ValueError:
+            pass
+    return Problem(FieldCode.NOT_A_UUID, "not a valid id")
+
+
+def is_uuid(value) -> bool:
+    return uuid_problem(value) is None
+
+
+# ---------------------------------------------------------------- marshmallow fields
+
+
+def _refuse(problem: Problem):
+    raise ValidationError(str(problem))
+
+
+class _Text(fields.String):
+    multi_line = False
+    default_max = MAX_SINGLE_LINE
+
+    def __init__(self, *, max_length: int | None = None, allow_blank: bool = False, **kwargs):
+        self.max_length = max_length or self.default_max
+        self.allow_blank = allow_blank
+        super().__init__(**kwargs)
+        # Documented in the OpenAPI document (apispec reads `metadata`).
+        self.metadata = {"maxLength": self.max_length, **({} if allow_blank else {"minLength": 1}),
+                         **self.metadata}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            _refuse(Problem(FieldCode.NOT_A_STRING, "must be a string"))
+        if self.multi_line:
+            value = normalize_multi_line(value)
+        problem = text_problem(value, max_length=self.max_length, multi_line=self.multi_line,
+                               allow_blank=self.allow_blank)
+        if problem:
+            _refuse(problem)
+        return value
+
+
+class SingleLineText(_Text):
+    """A name, a subject, a label: no control characters (CR/LF included),
+    not blank unless `allow_blank`, at most `max_length` (200) characters."""
+
+
+class MultiLineText(_Text):
+    """A description or a message body: line breaks (CRLF stored as LF) and
+    tabs allowed, no other control characters; at most 20,000 characters."""
+    multi_line = True
+    default_max = MAX_MULTI_LINE
+
+
+class Email(fields.String):
+    """An email address under `email_problem`'s rule, stored normalized."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.metadata = {"format": "email", "maxLength": MAX_EMAIL, **self.metadata}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            _refuse(Problem(FieldCode.NOT_A_STRING, "must be a string"))
+        value = normalize_email(value)
+        problem = email_problem(value)
+        if problem:
+            _refuse(problem)
+        return value
+
+
+class StrictInteger(fields.Integer):
+    """A JSON integer: 1.5, "5" and true are refused (marshmallow's Integer takes them)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int):
+            _refuse(Problem(FieldCode.NOT_AN_INTEGER, "must be a whole number"))
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class QueryInteger(fields.Integer):
+    """An integer from a query string: decimal digits only ("5", not "5.0" or " 5")."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not (isinstance(value, int) or
+                                           (isinstance(value, str) and re.fullmatch(r"-?[0-9]{1,18}", value))):
+            _refuse(Problem(FieldCode.NOT_AN_INTEGER, "must be a whole number"))
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Id(fields.String):
+    """A UUID, answered in its canonical lower-case form."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.metadata = {"format": "uuid", **self.metadata}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        problem = uuid_problem(value)
+        if problem:
+            _refuse(problem)
+        return str(uuid.UUID(value))
+
+
+class Token(fields.String):
+    """An opaque token or password: any characters but NUL and lone surrogates."""
+
+    def __init__(self, *, min_length: int = 1, max_length: int = 500, **kwargs):
+        self.min_length, self.max_length = min_length, max_length
+        super().__init__(**kwargs)
+        self.metadata = {"minLength": min_length, "maxLength": max_length, **self.metadata}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            _refuse(Problem(FieldCode.NOT_A_STRING, "must be a string"))
+        problem = character_problem(value)
+        if problem:
+            _refuse(problem)
+        if not self.min_length <= len(value) <= self.max_length:
+            _refuse(Problem(FieldCode.TOO_LONG if len(value) > self.max_length else FieldCode.TOO_SHORT,
+                            f"use {self.min_length} to {self.max_length} characters"))
+        return value
