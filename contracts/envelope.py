@@ -6,6 +6,7 @@ from decimal import Decimal
 from marshmallow import Schema, ValidationError, fields, validate
 
 from contracts.errors import AppError, ErrorCode
+from contracts.registry import Event, lookup, payload_schema
 
 EVENT_TYPE_PATTERN = r"^[a-z_]+\.[a-z_]+(\.[a-z_]+)*\.v[0-9]+$"
 
@@ -20,17 +21,17 @@ class EnvelopeSchema(Schema):
     payload = fields.Dict(required=True)
 
 
-def make_envelope(event_type: str, payload: dict, *, source: str, org_id=None, correlation_id=None) -> dict:
+def make_envelope(event_type: "str | Event", payload: dict, *, source: str, org_id=None, correlation_id=None) -> dict:
     """Validate the payload against its registered schema and wrap it.
 
     A batch event (thousands of items, built by one function) is checked on
     its first item, and every other item must have exactly that item's keys:
     validating each item would cost more than the bulk operation itself.
     Consumers load every item."""
-    from contracts.registry import batch_items, payload_schema
-
-    schema = payload_schema(event_type)
-    items_field = batch_items(event_type)
+    found = lookup(event_type)
+    event_type = found.type
+    schema = found.payload_schema()
+    items_field = found.batch_of
     items = payload.get(items_field) if items_field else None
     checked = {**payload, items_field: items[:1]} if isinstance(items, list) else payload
     try:
@@ -51,7 +52,7 @@ def make_envelope(event_type: str, payload: dict, *, source: str, org_id=None, c
     }
 
 
-def make_envelopes(event_type: str, items: list[tuple[dict, object]], *, source: str,
+def make_envelopes(event_type: "str | Event", items: list[tuple[dict, object]], *, source: str,
                    correlation_id=None) -> list[dict]:
     """Envelopes for many events of one type, given as (payload, org_id): a
     bulk operation's, whose payloads are built by one function. As for a
@@ -60,7 +61,7 @@ def make_envelopes(event_type: str, items: list[tuple[dict, object]], *, source:
     if not items:
         return []
     first = make_envelope(event_type, items[0][0], source=source, org_id=items[0][1], correlation_id=correlation_id)
-    _same_shape(event_type, "payloads", [payload for payload, _ in items])
+    _same_shape(first["type"], "payloads", [payload for payload, _ in items])
     return [first] + [{**first, "id": str(uuid.uuid4()), "org_id": None if org_id is None else str(org_id),
                        "payload": jsonable(payload)} for payload, org_id in items[1:]]
 
@@ -96,8 +97,6 @@ class Envelope:
 
     @classmethod
     def load(cls, body) -> "Envelope":
-        from contracts.registry import payload_schema
-
         try:
             data = EnvelopeSchema().load(body)
             data["payload"] = payload_schema(data["type"]).load(data["payload"])

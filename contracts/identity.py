@@ -1,8 +1,29 @@
 """identity: events it publishes and the payloads of its RPC methods."""
+from enum import StrEnum
+
 from marshmallow import Schema, fields, validate
 
-from contracts.common import ADMIN_ROLES, name_field, text_field
-from contracts.registry import event
+from contracts.common import ADMIN_ROLES, name_field, text_field, values
+from contracts.registry import Event
+
+
+class RegisteredVia(StrEnum):
+    """How an account came to be."""
+    SIGNUP = "SIGNUP"
+    ADMIN_INVITE = "ADMIN_INVITE"
+    INVITATION = "INVITATION"
+    COMMAND = "COMMAND"
+
+
+class PasswordResetReason(StrEnum):
+    RESET = "RESET"
+    FIRST_PASSWORD = "FIRST_PASSWORD"  # a newly added admin's first password
+
+
+class OneTimeTokenPurpose(StrEnum):
+    VERIFY_EMAIL = "VERIFY_EMAIL"
+    PASSWORD_RESET = "PASSWORD_RESET"
+
 
 HEX_COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="must be a color like #1f4e79")
 HTTPS_URL = fields.Url(schemes={"https", "http"}, allow_none=True, validate=validate.Length(max=2000))
@@ -109,7 +130,6 @@ class TokensSchema(Schema):
 # ---- events -------------------------------------------------------------
 
 
-@event("identity.org.created.v1")
 class OrgCreated(Schema):
     org_id = fields.String(required=True)
     name = fields.String(required=True)
@@ -118,7 +138,9 @@ class OrgCreated(Schema):
     timezone = fields.String(allow_none=True)
 
 
-@event("identity.org.updated.v1")
+ORG_CREATED = Event("identity.org.created.v1", OrgCreated)
+
+
 class OrgUpdated(Schema):
     """The organization after the change, and which fields changed."""
 
@@ -127,12 +149,17 @@ class OrgUpdated(Schema):
     settings = fields.Nested(OrgSettingsSchema, required=True)
 
 
-@event("identity.user.registered.v1")
+ORG_UPDATED = Event("identity.org.updated.v1", OrgUpdated)
+
+
 class UserRegistered(Schema):
     user_id = fields.String(required=True)
     email = fields.Email(required=True)
     full_name = fields.String(required=True)
-    via = fields.String(required=True, validate=validate.OneOf(["SIGNUP", "ADMIN_INVITE", "INVITATION", "COMMAND"]))
+    via = fields.String(required=True, validate=validate.OneOf(values(RegisteredVia)))
+
+
+USER_REGISTERED = Event("identity.user.registered.v1", UserRegistered)
 
 
 class RegisteredUser(Schema):
@@ -141,14 +168,15 @@ class RegisteredUser(Schema):
     full_name = fields.String(required=True)
 
 
-@event("identity.users.registered.v1", batch_of="users")
 class UsersRegistered(Schema):
     """Many accounts created at once (a CSV import): each as identity.user.registered.v1 tells one."""
-    via = fields.String(required=True, validate=validate.OneOf(["INVITATION"]))
+    via = fields.String(required=True, validate=validate.OneOf([RegisteredVia.INVITATION.value]))
     users = fields.List(fields.Nested(RegisteredUser), required=True)
 
 
-@event("identity.user.verification_requested.v1")
+USERS_REGISTERED = Event("identity.users.registered.v1", UsersRegistered, batch_of="users")
+
+
 class VerificationRequested(Schema):
     """Carries what the verification email needs, including the link."""
 
@@ -159,13 +187,17 @@ class VerificationRequested(Schema):
     expires_at = fields.AwareDateTime(required=True)
 
 
-@event("identity.user.email_verified.v1")
+USER_VERIFICATION_REQUESTED = Event("identity.user.verification_requested.v1", VerificationRequested)
+
+
 class EmailVerified(Schema):
     user_id = fields.String(required=True)
     email = fields.Email(required=True)
 
 
-@event("identity.user.password_reset_requested.v1")
+USER_EMAIL_VERIFIED = Event("identity.user.email_verified.v1", EmailVerified)
+
+
 class PasswordResetRequested(Schema):
     """A reset link, or the first-password link of a newly added admin."""
 
@@ -174,16 +206,20 @@ class PasswordResetRequested(Schema):
     full_name = fields.String(required=True)
     reset_url = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
-    reason = fields.String(required=True, validate=validate.OneOf(["RESET", "FIRST_PASSWORD"]))
+    reason = fields.String(required=True, validate=validate.OneOf(values(PasswordResetReason)))
     org_id = fields.String(allow_none=True)
 
 
-@event("identity.profile.updated.v1")
+USER_PASSWORD_RESET_REQUESTED = Event("identity.user.password_reset_requested.v1", PasswordResetRequested)
+
+
 class ProfileUpdated(PersonSchema):
     """The person's organization profile after the change."""
 
 
-@event("identity.profiles.updated.v1", batch_of="people")
+PROFILE_UPDATED = Event("identity.profile.updated.v1", ProfileUpdated)
+
+
 class ProfilesUpdated(Schema):
     """Many profiles of one organization created or filled in at once (a CSV
     import): each person as identity.profile.updated.v1 carries one."""
@@ -191,7 +227,9 @@ class ProfilesUpdated(Schema):
     people = fields.List(fields.Nested(PersonSchema), required=True)
 
 
-@event("identity.admin.granted.v1")
+PROFILES_UPDATED = Event("identity.profiles.updated.v1", ProfilesUpdated, batch_of="people")
+
+
 class AdminGranted(Schema):
     admin_id = fields.String(required=True)
     org_id = fields.String(required=True)
@@ -202,9 +240,14 @@ class AdminGranted(Schema):
     program_ids = fields.List(fields.String(), required=True)
 
 
-@event("identity.admin.revoked.v1")
+ADMIN_GRANTED = Event("identity.admin.granted.v1", AdminGranted)
+
+
 class AdminRevoked(Schema):
     admin_id = fields.String(required=True)
     org_id = fields.String(required=True)
     user_id = fields.String(required=True)
     role = fields.String(required=True)
+
+
+ADMIN_REVOKED = Event("identity.admin.revoked.v1", AdminRevoked)

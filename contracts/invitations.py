@@ -3,11 +3,21 @@
 
 # defined by programs; invitations owns this file
 # (payloads exactly as docs/integration.md lists them; programs consumes these three)
+from enum import StrEnum as _StrEnum  # noqa: E402
+
 from marshmallow import Schema as _Schema  # noqa: E402
 from marshmallow import fields as _fields  # noqa: E402
 from marshmallow import validate as _validate  # noqa: E402
 
-from contracts.registry import event as _event  # noqa: E402
+from contracts.common import values as _values  # noqa: E402
+from contracts.registry import Event as _Event  # noqa: E402
+
+
+class RevokeReason(_StrEnum):
+    ADMIN = "ADMIN"
+    MEMBER_REMOVED = "MEMBER_REMOVED"
+    PROGRAM_REMOVED = "PROGRAM_REMOVED"
+
 
 
 class CreatedItem(_Schema):
@@ -32,12 +42,13 @@ class InvitationsTo(_Schema):
     invited_by = _fields.String(allow_none=True)
 
 
-@_event("invitations.invitation.created.v1")
 class InvitationCreated(CreatedItem, InvitationsTo):
     pass
 
 
-@_event("invitations.invitations.created.v1", batch_of="invitations")
+INVITATION_CREATED = _Event("invitations.invitation.created.v1", InvitationCreated)
+
+
 class InvitationsCreated(InvitationsTo):
     """Many invitations to one program created by a CSV import: what
     invitations.invitation.created.v1 says of one, with the shared fields once."""
@@ -45,17 +56,21 @@ class InvitationsCreated(InvitationsTo):
     invitations = _fields.List(_fields.Nested(CreatedItem), required=True)
 
 
-@_event("invitations.invitation.revoked.v1")
+INVITATIONS_CREATED = _Event("invitations.invitations.created.v1", InvitationsCreated, batch_of="invitations")
+
+
 class InvitationRevoked(_Schema):
     invitation_id = _fields.String(required=True)
     org_id = _fields.String(required=True)
     program_id = _fields.String(required=True)
     user_id = _fields.String(required=True)
     email = _fields.String(required=True)
-    reason = _fields.String(required=True, validate=_validate.OneOf(["ADMIN", "MEMBER_REMOVED", "PROGRAM_REMOVED"]))
+    reason = _fields.String(required=True, validate=_validate.OneOf(_values(RevokeReason)))
 
 
-@_event("invitations.invitation.expired.v1")
+INVITATION_REVOKED = _Event("invitations.invitation.revoked.v1", InvitationRevoked)
+
+
 class InvitationExpired(_Schema):
     invitation_id = _fields.String(required=True)
     org_id = _fields.String(required=True)
@@ -64,9 +79,11 @@ class InvitationExpired(_Schema):
     email = _fields.String(required=True)
 
 
+INVITATION_EXPIRED = _Event("invitations.invitation.expired.v1", InvitationExpired)
+
+
 # defined by messaging; invitations owns this file
 # (payloads exactly as docs/integration.md lists them; messaging consumes these two)
-@_event("invitations.invitation.resent.v1")
 class InvitationResent(_Schema):
     invitation_id = _fields.String(required=True)
     org_id = _fields.String(required=True)
@@ -80,7 +97,9 @@ class InvitationResent(_Schema):
     expires_at = _fields.AwareDateTime(required=True)
 
 
-@_event("invitations.invitation.accepted.v1")
+INVITATION_RESENT = _Event("invitations.invitation.resent.v1", InvitationResent)
+
+
 class InvitationAccepted(_Schema):
     invitation_id = _fields.String(required=True)
     org_id = _fields.String(required=True)
@@ -90,13 +109,29 @@ class InvitationAccepted(_Schema):
     accepted_at = _fields.AwareDateTime(required=True)
 
 
+INVITATION_ACCEPTED = _Event("invitations.invitation.accepted.v1", InvitationAccepted)
+
+
 # ---- defined by invitations: the import event and RPC payloads -----------------
 
-INVITATION_STATES = ("PENDING", "ACCEPTED", "REVOKED", "EXPIRED")
-IMPORT_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED")
+class InvitationState(_StrEnum):
+    PENDING = "PENDING"
+    ACCEPTED = "ACCEPTED"
+    REVOKED = "REVOKED"
+    EXPIRED = "EXPIRED"
 
 
-@_event("invitations.import.completed.v1")
+class ImportStatus(_StrEnum):
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+
+
+INVITATION_STATES = _values(InvitationState)
+IMPORT_STATUSES = _values(ImportStatus)
+
+
 class ImportCompleted(_Schema):
     import_id = _fields.String(required=True)
     org_id = _fields.String(required=True)
@@ -106,6 +141,9 @@ class ImportCompleted(_Schema):
     created = _fields.Integer(required=True)
     duplicates = _fields.Integer(required=True)
     invalid = _fields.Integer(required=True)
+
+
+IMPORT_COMPLETED = _Event("invitations.import.completed.v1", ImportCompleted)
 
 
 class InvitationSchema(_Schema):

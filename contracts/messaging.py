@@ -1,14 +1,56 @@
 """messaging: events it publishes and the payloads of its RPC methods."""
+from enum import StrEnum
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.registry import event
+from contracts.common import values
+from contracts.registry import Event
 
-PRESETS = ("ALL_MEMBERS", "INVITED_NOT_JOINED", "JOINED_NOT_ENROLLED", "CUSTOM")
-# Activity-based presets: listed, resolved once the reporting service feeds activity.
-FUTURE_PRESETS = ("INACTIVE_FOR_DAYS", "COMPLETED_COURSE")
-MESSAGE_STATES = ("DRAFT", "SENDING", "SENT", "DISCARDED")
-CONTENT_FORMATS = ("TEXT", "MARKDOWN")
-DELIVERY_STATES = ("QUEUED", "CLAIMED", "SENDING", "SENT", "FAILED", "SUPPRESSED")
+
+class Preset(StrEnum):
+    ALL_MEMBERS = "ALL_MEMBERS"
+    INVITED_NOT_JOINED = "INVITED_NOT_JOINED"
+    JOINED_NOT_ENROLLED = "JOINED_NOT_ENROLLED"
+    CUSTOM = "CUSTOM"
+    # Activity-based presets: listed, resolved once the reporting service feeds activity.
+    INACTIVE_FOR_DAYS = "INACTIVE_FOR_DAYS"
+    COMPLETED_COURSE = "COMPLETED_COURSE"
+
+
+class MessageState(StrEnum):
+    DRAFT = "DRAFT"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    DISCARDED = "DISCARDED"
+
+
+class ContentFormat(StrEnum):
+    TEXT = "TEXT"
+    MARKDOWN = "MARKDOWN"
+
+
+class DeliveryState(StrEnum):
+    QUEUED = "QUEUED"
+    CLAIMED = "CLAIMED"
+    SENDING = "SENDING"
+    SENT = "SENT"
+    FAILED = "FAILED"
+    SUPPRESSED = "SUPPRESSED"
+
+
+class EmailCategory(StrEnum):
+    """Account emails and the invitation are always sent; the others obey opt-outs."""
+    ACCOUNT = "ACCOUNT"
+    INVITATION = "INVITATION"
+    PROGRAM = "PROGRAM"
+    COURSE = "COURSE"
+
+
+FUTURE_PRESETS = (Preset.INACTIVE_FOR_DAYS.value, Preset.COMPLETED_COURSE.value)
+PRESETS = tuple(preset for preset in values(Preset) if preset not in FUTURE_PRESETS)
+MESSAGE_STATES = values(MessageState)
+CONTENT_FORMATS = values(ContentFormat)
+DELIVERY_STATES = values(DeliveryState)
 ID_LIST = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
                       validate=validate.Length(max=1000))
 
@@ -115,7 +157,6 @@ class UnsubscribeResultSchema(Schema):
 # ---- events -------------------------------------------------------------
 
 
-@event("messaging.message.sent.v1")
 class MessageSent(Schema):
     """Every delivery of an admin message reached a final state."""
 
@@ -127,10 +168,15 @@ class MessageSent(Schema):
     failed = fields.Integer(required=True)
 
 
-@event("messaging.delivery.failed.v1")
+MESSAGE_SENT = Event("messaging.message.sent.v1", MessageSent)
+
+
 class DeliveryFailed(Schema):
     delivery_id = fields.String(required=True)
     org_id = fields.String(allow_none=True)
     email = fields.String(required=True)
     template = fields.String(required=True)
     error = fields.String(required=True)
+
+
+DELIVERY_FAILED = Event("messaging.delivery.failed.v1", DeliveryFailed)

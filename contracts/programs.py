@@ -1,12 +1,31 @@
 """programs: events it publishes and the payloads of its RPC methods."""
+from enum import StrEnum
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.common import name_field, text_field
-from contracts.registry import event
+from contracts.common import name_field, text_field, values
+from contracts.registry import Event
 
-MEMBER_STATES = ("INVITED", "MEMBER", "DELETED_MEMBER")
-ITEM_KINDS = ("COURSE", "SPECIALIZATION")
-REMOVAL_REASONS = ("ADMIN_REMOVED", "PROGRAM_REMOVED")
+
+class MemberState(StrEnum):
+    INVITED = "INVITED"
+    MEMBER = "MEMBER"
+    DELETED_MEMBER = "DELETED_MEMBER"
+
+
+class ItemKind(StrEnum):
+    COURSE = "COURSE"
+    SPECIALIZATION = "SPECIALIZATION"
+
+
+class RemovalReason(StrEnum):
+    ADMIN_REMOVED = "ADMIN_REMOVED"
+    PROGRAM_REMOVED = "PROGRAM_REMOVED"
+
+
+MEMBER_STATES = values(MemberState)
+ITEM_KINDS = values(ItemKind)
+REMOVAL_REASONS = values(RemovalReason)
 CATALOG_ID = validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$", error="not a catalog id")
 MAX_LICENSES = 10_000_000
 
@@ -181,7 +200,6 @@ class EnrollmentSchema(Schema):
 # ---- events ---------------------------------------------------------------
 
 
-@event("programs.program.created.v1")
 class ProgramCreated(Schema):
     program_id = fields.String(required=True)
     org_id = fields.String(required=True)
@@ -193,18 +211,25 @@ class ProgramCreated(Schema):
     enrollment_limit = fields.Integer(allow_none=True)
 
 
-@event("programs.program.updated.v1")
+PROGRAM_CREATED = Event("programs.program.created.v1", ProgramCreated)
+
+
 class ProgramUpdated(ProgramCreated):
     changed = fields.List(fields.String(), required=True)
 
 
-@event("programs.program.removed.v1")
+PROGRAM_UPDATED = Event("programs.program.updated.v1", ProgramUpdated)
+
+
 class ProgramRemoved(Schema):
     program_id = fields.String(required=True)
     org_id = fields.String(required=True)
     name = fields.String(required=True)
     slug = fields.String(required=True)
     removed_at = fields.AwareDateTime(required=True)
+
+
+PROGRAM_REMOVED = Event("programs.program.removed.v1", ProgramRemoved)
 
 
 class ContractEvent(Schema):
@@ -216,14 +241,18 @@ class ContractEvent(Schema):
     ends_on = fields.Date(required=True)
 
 
-@event("programs.contract.created.v1")
 class ContractCreated(ContractEvent):
     pass
 
 
-@event("programs.contract.updated.v1")
+CONTRACT_CREATED = Event("programs.contract.created.v1", ContractCreated)
+
+
 class ContractUpdated(ContractEvent):
     pass
+
+
+CONTRACT_UPDATED = Event("programs.contract.updated.v1", ContractUpdated)
 
 
 class MemberEvent(Schema):
@@ -237,21 +266,24 @@ class MemberEvent(Schema):
     full_name = fields.String(allow_none=True)
 
 
-@event("programs.member.joined.v1")
 class MemberJoined(MemberEvent):
     contract_id = fields.String(required=True)
     invitation_id = fields.String(allow_none=True)
     joined_at = fields.AwareDateTime(required=True)
 
 
-@event("programs.member.removed.v1")
+MEMBER_JOINED = Event("programs.member.joined.v1", MemberJoined)
+
+
 class MemberRemoved(MemberEvent):
     contract_id = fields.String(allow_none=True)
     reason = fields.String(required=True, validate=validate.OneOf(REMOVAL_REASONS))
     removed_at = fields.AwareDateTime(required=True)
 
 
-@event("programs.enrollment.created.v1")
+MEMBER_REMOVED = Event("programs.member.removed.v1", MemberRemoved)
+
+
 class EnrollmentCreated(Schema):
     enrollment_id = fields.String(required=True)
     org_id = fields.String(required=True)
@@ -268,7 +300,9 @@ class EnrollmentCreated(Schema):
     enrolled_at = fields.AwareDateTime(required=True)
 
 
-@event("programs.enrollment.downgraded.v1")
+ENROLLMENT_CREATED = Event("programs.enrollment.created.v1", EnrollmentCreated)
+
+
 class EnrollmentDowngraded(Schema):
     enrollment_id = fields.String(required=True)
     org_id = fields.String(required=True)
@@ -279,9 +313,14 @@ class EnrollmentDowngraded(Schema):
     downgraded_at = fields.AwareDateTime(required=True)
 
 
-@event("programs.curriculum.changed.v1")
+ENROLLMENT_DOWNGRADED = Event("programs.enrollment.downgraded.v1", EnrollmentDowngraded)
+
+
 class CurriculumChanged(Schema):
     program_id = fields.String(required=True)
     org_id = fields.String(required=True)
     course_ids = fields.List(fields.String(), required=True)
     specialization_ids = fields.List(fields.String(), required=True)
+
+
+CURRICULUM_CHANGED = Event("programs.curriculum.changed.v1", CurriculumChanged)

@@ -1,6 +1,27 @@
 """Configuration comes from the environment, with defaults that work on a
-developer machine (local PostgreSQL with trust auth, local RabbitMQ)."""
+developer machine (local PostgreSQL with trust auth, local RabbitMQ).
+
+A service's own settings are a frozen dataclass, read once when the service
+starts (not at import), so a bad value stops the process with a clear message:
+
+    @dataclass(frozen=True)
+    class MessagingSettings(Settings):
+        smtp_host: str = setting("SMTP_HOST", "127.0.0.1")
+        smtp_port: int = setting("SMTP_PORT", 1025)
+        unsubscribe_secret: str = setting("UNSUBSCRIBE_SECRET")   # no default: required
+
+    class MessagingService(ServiceBase):
+        settings = ServiceSettings(MessagingSettings)   # servicekit.service; built in the container's setup
+        ...
+        sender.send(self.settings, ...)                 # a MessagingSettings
+
+Tests build one directly: `MessagingSettings.from_env({"SMTP_PORT": "2525"})`."""
+import dataclasses
 import os
+import types
+import typing
+from collections.abc import Mapping
+from datetime import timedelta
 
 SERVICES = ("identity", "programs", "invitations", "messaging", "reporting", "skills")
 
@@ -67,5 +88,78 @@ def nameko_config() -> dict:
         "parent_calls_tracked": 10,
         "serializer": "json",
         "RPC_TIMEOUT": float(env("RPC_TIMEOUT", "10")),
+        "RPC_LONG_TIMEOUT": float(env("RPC_LONG_TIMEOUT", "120")),
         "WEB_SERVER_ADDRESS": env("WEB_SERVER_ADDRESS", "127.0.0.1:8000"),
     }
+
+
+# ---- typed settings ---------------------------------------------------------
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed: the process must not start."""
+
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off", "")
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError("not a boolean (use true/false)")
+
+
+def _parse_seconds(raw: str) -> timedelta:
+    return timedelta(seconds=float(raw))
+
+
+_PARSERS = {bool: _parse_bool, int: int, float: float, str: str, timedelta: _parse_seconds}
+
+
+def setting(env_name: str, default=dataclasses.MISSING, *, parse=None, secret: bool = False):
+    """A settings field read from `env_name`. Without a default it is
+    required. `parse` turns the raw string into the value (by default the
+    field's type: str, int, float, bool, timedelta in seconds); `secret`
+    keeps the value out of `describe()`."""
+    return dataclasses.field(default=default, kw_only=True,
+                             metadata={"env": env_name, "parse": parse, "secret": secret})
+
+
+class Settings:
+    """Base of a service's frozen settings dataclass (see the module docstring)."""
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None):
+        environ = os.environ if environ is None else environ
+        hints = typing.get_type_hints(cls)
+        values = {}
+        for item in dataclasses.fields(cls):
+            name = item.metadata.get("env")
+            if name is None:
+                continue
+            raw = environ.get(name)
+            if raw is None:
+                if item.default is dataclasses.MISSING:
+                    raise ConfigError(f"{name} must be set")
+                continue
+            parse = item.metadata.get("parse") or _PARSERS.get(_plain(hints[item.name]), str)
+            try:
+                values[item.name] = parse(raw)
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(f"{name}={raw!r} is not valid: {exc}") from None
+        return cls(**values)
+
+    def describe(self) -> dict:
+        """The settings by environment name, secrets masked (for a startup log)."""
+        return {item.metadata["env"]: "***" if item.metadata.get("secret") else getattr(self, item.name)
+                for item in dataclasses.fields(self) if "env" in item.metadata}
+
+
+def _plain(hint):
+    """`int | None` -> int."""
+    args = [arg for arg in typing.get_args(hint) if arg is not type(None)]
+    return args[0] if typing.get_origin(hint) in (typing.Union, types.UnionType) else hint

@@ -10,7 +10,6 @@ Read-only RPCs (`@rpc(read_only=True)`) run on a second, read-only pool:
 autocommit, so one round trip per query (no BEGIN/COMMIT, no pre-ping), on
 connections the server keeps read-only, so a write fails instead of committing."""
 import logging
-from datetime import UTC, datetime
 
 import eventlet
 from nameko.extensions import DependencyProvider
@@ -18,6 +17,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Connection, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
+from contracts.registry import Event
 from servicekit import config
 from servicekit.outbox import OutboxRelay, record_event, record_events
 
@@ -90,16 +90,17 @@ class UnitOfWork:
             self._connection = self._read_only_connect()
         return self._connection.execute(statement, params)
 
-    def publish(self, event_type: str, payload: dict, org_id: str | None = None) -> str:
-        """Record an event for the outbox; it is sent only if this unit commits."""
+    def publish(self, event: Event | str, payload: dict, org_id: str | None = None) -> str:
+        """Record an event (a `contracts` Event constant) for the outbox; it is
+        sent only if this unit commits."""
         self._published += 1
-        return record_event(self.session, self.source, event_type, payload, org_id)
+        return record_event(self.session, self.source, event, payload, org_id)
 
-    def publish_many(self, event_type: str, items: list[tuple[dict, str | None]]) -> None:
+    def publish_many(self, event: Event | str, items: list[tuple[dict, str | None]]) -> None:
         """Record many events of one type, given as (payload, org_id), at once."""
         if items:
             self._published += len(items)
-            record_events(self.session, self.source, event_type, items)
+            record_events(self.session, self.source, event, items)
 
     def independent_session(self) -> Session:
         """A session with its own transaction, for what must be kept even if
@@ -200,7 +201,3 @@ class Database(DependencyProvider):
             return True, "ok"
         except Exception as exc:  # readiness reports, never raises
             return False, f"database unreachable: {exc.__class__.__name__}"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)

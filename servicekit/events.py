@@ -1,6 +1,7 @@
 """Idempotent, retried, parkable event handlers.
 
-`@handle_event("programs", "programs.member.joined.v1")` is nameko's
+`@handle_event(MEMBER_JOINED)` (an Event constant of `contracts`; the
+publishing service is the first part of its type) is nameko's
 `@event_handler` (same exchange, same queue naming, service-pool delivery) with
 three differences:
 
@@ -24,6 +25,7 @@ from sqlalchemy import text
 
 from contracts.envelope import Envelope
 from contracts.errors import AppError, ErrorCode
+from contracts.registry import Event
 from servicekit.db import Database
 from servicekit.entrypoints import units_of_work
 
@@ -123,8 +125,19 @@ class RetryingEventHandler(EventHandler):
             )
 
 
-def handle_event(source_service: str, event_type: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS, **kwargs):
-    """Decorate `def on_x(self, event: Envelope)` on a service with a Database."""
+def handle_event(event: Event | str, *legacy_type: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS, **kwargs):
+    """Decorate `def on_x(self, event: Envelope)` on a service with a Database.
+
+    `event` is a `contracts` Event constant. (The older form
+    `handle_event("programs", "programs.member.joined.v1")` is still accepted
+    while call sites convert.)"""
+    if isinstance(event, Event):
+        if legacy_type:
+            raise TypeError("handle_event(EVENT): the source is taken from the event's type")
+        source_service, event_type = event.source, event.type
+    else:
+        (event_type,) = legacy_type
+        source_service = event
 
     def decorator(fn):
         @functools.wraps(fn)
@@ -145,6 +158,7 @@ def handle_event(source_service: str, event_type: str, max_attempts: int = DEFAU
             EVENTS_HANDLED.labels(self.name, name).inc()
             return result
 
+        wrapper.event_type = event_type  # tests/contracts checks every handler's type is registered
         return RetryingEventHandler.decorator(source_service, event_type, max_attempts=max_attempts, **kwargs)(
             wrapper
         )

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from contracts.envelope import make_envelope, make_envelopes
+from contracts.registry import Event
 from servicekit import config
 from servicekit.bulk import insert_rows
 from servicekit.context import correlation_id
@@ -44,19 +45,19 @@ def exchange_name(source_service: str) -> str:
     return f"{source_service}.events"
 
 
-def record_event(session: Session, source: str, event_type: str, payload: dict, org_id: str | None) -> str:
+def record_event(session: Session, source: str, event: Event | str, payload: dict, org_id: str | None) -> str:
     """Record one event in the caller's transaction; returns its id."""
-    envelope = make_envelope(event_type, payload, source=source, org_id=org_id, correlation_id=correlation_id())
-    _insert_envelopes(session, source, event_type, [envelope])
+    envelope = make_envelope(event, payload, source=source, org_id=org_id, correlation_id=correlation_id())
+    _insert_envelopes(session, source, envelope["type"], [envelope])
     return envelope["id"]
 
 
-def record_events(session: Session, source: str, event_type: str, items: list[tuple[dict, str | None]]) -> None:
+def record_events(session: Session, source: str, event: Event | str, items: list[tuple[dict, str | None]]) -> None:
     """Record many events of one type, given as (payload, org_id), with one
     statement (bulk operations; checked as `make_envelopes` says)."""
     if items:
-        envelopes = make_envelopes(event_type, items, source=source, correlation_id=correlation_id())
-        _insert_envelopes(session, source, event_type, envelopes)
+        envelopes = make_envelopes(event, items, source=source, correlation_id=correlation_id())
+        _insert_envelopes(session, source, envelopes[0]["type"], envelopes)
 
 
 def _insert_envelopes(session: Session, source: str, event_type: str, envelopes: list[dict]) -> None:

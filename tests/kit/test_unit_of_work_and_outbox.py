@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from contracts.envelope import make_envelope
 from contracts.errors import AppError
-from contracts.registry import event
+from contracts.registry import Event
 from servicekit import config
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event, list_failed, replay_parked
@@ -27,10 +27,12 @@ from servicekit.service import ServiceBase
 from tests.support.tcp_proxy import TcpProxy
 
 
-@event("kitsource.thing.happened.v1")
 class ThingHappened(Schema):
     thing_id = fields.String(required=True)
     fail = fields.Boolean(load_default=False)
+
+
+THING_HAPPENED = Event("kitsource.thing.happened.v1", ThingHappened)
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +74,7 @@ class Source(ServiceBase):
     @rpc
     def create(self, thing_id, fail=False, explode=False):
         self.db.session.execute(text("INSERT INTO things (id) VALUES (:id)"), {"id": thing_id})
-        self.db.publish("kitsource.thing.happened.v1", {"thing_id": thing_id, "fail": fail}, org_id="org-1")
+        self.db.publish(THING_HAPPENED, {"thing_id": thing_id, "fail": fail}, org_id="org-1")
         if explode:
             raise AppError("RULE_VIOLATION", "refused after writing")
         return thing_id
@@ -106,7 +108,7 @@ class Source(ServiceBase):
 class Sink(ServiceBase):
     name = "kitsink"
 
-    @handle_event("kitsource", "kitsource.thing.happened.v1", max_attempts=3)
+    @handle_event(THING_HAPPENED, max_attempts=3)
     def on_thing(self, event):
         if event.payload["fail"]:
             raise RuntimeError("handler keeps failing")
@@ -210,7 +212,7 @@ def publish_raw(rabbit_config, envelope):
 
 def test_redelivered_event_applies_once(container_factory, rabbit_config, clean):
     container_factory(Sink, rabbit_config).start()
-    envelope = make_envelope("kitsource.thing.happened.v1", {"thing_id": "dup"}, source="kitsource", org_id="o")
+    envelope = make_envelope(THING_HAPPENED, {"thing_id": "dup"}, source="kitsource", org_id="o")
     for _ in range(3):
         publish_raw(rabbit_config, envelope)
     sink_db = clean["kitsink"]
@@ -221,7 +223,7 @@ def test_redelivered_event_applies_once(container_factory, rabbit_config, clean)
 
 def test_failing_handler_is_parked_and_replayable(container_factory, rabbit_config, clean):
     container_factory(Sink, rabbit_config).start()
-    envelope = make_envelope("kitsource.thing.happened.v1", {"thing_id": "bad", "fail": True},
+    envelope = make_envelope(THING_HAPPENED, {"thing_id": "bad", "fail": True},
                              source="kitsource", org_id="o")
     publish_raw(rabbit_config, envelope)
     sink_db = clean["kitsink"]
@@ -265,7 +267,7 @@ def test_event_recorded_while_broker_is_cut_is_delivered_later(container_factory
         proxy.cut()
         source_db = clean["kitsource"]
         with Session(source_db) as session:
-            record_event(session, "kitsource", "kitsource.thing.happened.v1", {"thing_id": "during"}, "o")
+            record_event(session, "kitsource", THING_HAPPENED, {"thing_id": "during"}, "o")
             session.commit()
         eventlet.sleep(3)
         assert scalar(source_db, "SELECT count(*) FROM kit_outbox WHERE published_at IS NULL") == 1
@@ -305,7 +307,7 @@ def test_two_relays_publish_each_event_exactly_once(container_factory, rabbit_co
     source_db = clean["kitsource"]
     with Session(source_db) as session:
         for i in range(600):
-            record_event(session, "kitsource", "kitsource.thing.happened.v1", {"thing_id": f"r{i}"}, "o")
+            record_event(session, "kitsource", THING_HAPPENED, {"thing_id": f"r{i}"}, "o")
         session.commit()
     with kombu.Connection(rabbit_config["AMQP_URI"]) as conn:
         exchange = kombu.Exchange("kitsource.events", type="topic", durable=True)
