@@ -1,35 +1,30 @@
 """Field helpers and kinds shared by contract schemas."""
 from enum import StrEnum
 
-from marshmallow import fields, validate
+from marshmallow import Schema, validate
 
-Id = fields.String  # ids are strings everywhere on the wire
-
-
-def normalize_email(email: str) -> str:
-    """Emails are stored and compared trimmed and lower-cased (rule 1)."""
-    return email.strip().lower()
-
-
-class NormalizedEmail(fields.Email):
-    """An email address, normalised before it is validated."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str):
-            value = normalize_email(value)
-        return super()._deserialize(value, attr, data, **kwargs)
+from contracts.fields import MAX_SINGLE_LINE, Email, MultiLineText, QueryInteger, SingleLineText
+from contracts.fields import normalize_email as normalize_email  # the one normalisation (rule 1)
 
 
 def email_field(**kwargs):
-    return NormalizedEmail(validate=validate.Length(max=254), **kwargs)
+    """An email address under the one rule of contracts.fields (normalized)."""
+    return Email(**kwargs)
 
 
-def name_field(max_length: int = 200, **kwargs):
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+def name_field(max_length: int = MAX_SINGLE_LINE, **kwargs):
+    """A required-looking single line: not blank, no control characters."""
+    return SingleLineText(max_length=max_length, **kwargs)
 
 
 def text_field(max_length: int, **kwargs):
-    return fields.String(validate=validate.Length(max=max_length), **kwargs)
+    """An optional single line (may be empty)."""
+    return SingleLineText(max_length=max_length, allow_blank=True, **kwargs)
+
+
+def multi_line_field(max_length: int, **kwargs):
+    """Free text with line breaks (a description, a message)."""
+    return MultiLineText(max_length=max_length, allow_blank=True, **kwargs)
 
 
 def values(enum: type[StrEnum]) -> tuple[str, ...]:
@@ -43,3 +38,10 @@ class AdminRole(StrEnum):
 
 
 ADMIN_ROLES = values(AdminRole)
+MAX_PAGE_SIZE = 200
+
+
+class PageQuerySchema(Schema):
+    """`?limit=&cursor=` of every list (RPC and HTTP)."""
+    limit = QueryInteger(load_default=50, validate=validate.Range(1, MAX_PAGE_SIZE))
+    cursor = text_field(500, load_default=None, allow_none=True)

@@ -2,7 +2,7 @@
 
 Services raise `AppError(code, message, details)`; nameko carries it over RPC
 and, because it is registered with `deserialize_to_instance`, the gateway gets
-the same exception back and maps its code to an HTTP status."""
+the same exception back and maps its code to an HTTP status (gateway.statuses)."""
 import json
 from enum import StrEnum
 
@@ -25,6 +25,7 @@ class ErrorCode(StrEnum):
     ALREADY_ADMIN = "ALREADY_ADMIN"
     EMAIL_NOT_VERIFIED = "EMAIL_NOT_VERIFIED"
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    URI_TOO_LONG = "URI_TOO_LONG"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RULE_VIOLATION = "RULE_VIOLATION"
     TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
@@ -51,41 +52,6 @@ class ErrorCode(StrEnum):
     # messaging
     TERMS_NOT_ACCEPTED = "TERMS_NOT_ACCEPTED"
     MESSAGE_NOT_EDITABLE = "MESSAGE_NOT_EDITABLE"
-
-
-HTTP_STATUS = {
-    ErrorCode.INVALID_INPUT: 400,
-    ErrorCode.MALFORMED_JSON: 400,
-    ErrorCode.UNAUTHENTICATED: 401,
-    ErrorCode.INVALID_CREDENTIALS: 401,
-    ErrorCode.TOKEN_EXPIRED: 401,
-    ErrorCode.TOKEN_INVALID: 401,
-    ErrorCode.FORBIDDEN: 403,
-    ErrorCode.INSUFFICIENT_SCOPE: 403,
-    ErrorCode.NOT_INVITED: 403,
-    ErrorCode.NOT_FOUND: 404,
-    ErrorCode.METHOD_NOT_ALLOWED: 405,
-    ErrorCode.CONFLICT: 409,
-    ErrorCode.EMAIL_TAKEN: 409,
-    ErrorCode.ALREADY_ADMIN: 409,
-    ErrorCode.DUPLICATE_INVITATION: 409,
-    ErrorCode.ALREADY_MEMBER: 409,
-    ErrorCode.DUPLICATE_NAME: 409,
-    ErrorCode.INVITATION_USED: 409,
-    ErrorCode.PAYLOAD_TOO_LARGE: 413,
-    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
-    ErrorCode.TOO_MANY_REQUESTS: 429,
-    ErrorCode.SERVICE_UNAVAILABLE: 503,
-    ErrorCode.INTERNAL: 500,
-    ErrorCode.INVITATION_EXPIRED: 410,
-    ErrorCode.INVITATION_REVOKED: 410,
-}
-# Every other code is a rule refusing the request.
-DEFAULT_STATUS = 422
-
-
-def http_status(code: str) -> int:
-    return HTTP_STATUS.get(code, DEFAULT_STATUS)
 
 
 @deserialize_to_instance

@@ -7,11 +7,12 @@ fields below wrap them. A refused field's message is "<CODE>: <explanation>",
 the code being one of `FieldCode` (documented in docs/api.md)."""
 import re
 import unicodedata
-import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
+
+from contracts.errors import AppError, ErrorCode
 
 MAX_SINGLE_LINE = 200
 MAX_MULTI_LINE = 20_000
@@ -30,6 +31,7 @@ class FieldCode(StrEnum):
     EMAIL_LOCAL_PART_NOT_ASCII = "EMAIL_LOCAL_PART_NOT_ASCII"
     NOT_AN_INTEGER = "NOT_AN_INTEGER"
     NOT_A_UUID = "NOT_A_UUID"
+    TOO_DEEP = "TOO_DEEP"  # JSON nested deeper than the gateway takes
 
 
 @dataclass(frozen=True)
@@ -119,13 +121,14 @@ def email_problem(value: str) -> Problem | None:
     return None
 
 
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+
 def uuid_problem(value) -> Problem | None:
-    if isinstance(value, str) and len(value) == 36:
-        try:
-            uuid.UUID(value)
-            return None
-        except ValueError:
-            pass
+    """None for a UUID in its hyphenated form (any case); uuid.UUID alone also
+    takes braces, "urn:uuid:" and misplaced hyphens."""
+    if isinstance(value, str) and _UUID.match(value):
+        return None
     return Problem(FieldCode.NOT_A_UUID, "not a valid id")
 
 
@@ -176,11 +179,13 @@ class MultiLineText(_Text):
     default_max = MAX_MULTI_LINE
 
 
-class Email(fields.String):
+class Email(fields.Email):
     """An email address under `email_problem`'s rule, stored normalized."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
+        # One rule: email_problem's, not marshmallow's regex as well.
+        self.validators = [v for v in self.validators if not isinstance(v, validate.Email)]
         self.metadata = {"format": "email", "maxLength": MAX_EMAIL, **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -213,17 +218,22 @@ class QueryInteger(fields.Integer):
 
 
 class Id(fields.String):
-    """A UUID, answered in its canonical lower-case form."""
+    """A UUID, answered in its canonical lower-case form. A malformed one is a
+    400 NOT_A_UUID, or with `not_found="program"` a 404 like any id that names
+    nothing (a reference to an object, as a path id is)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, *, not_found: str | None = None, **kwargs):
+        self.not_found = not_found
         super().__init__(**kwargs)
         self.metadata = {"format": "uuid", **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs):
         problem = uuid_problem(value)
         if problem:
+            if self.not_found:
+                raise AppError(ErrorCode.NOT_FOUND, f"{self.not_found} not found")
             _refuse(problem)
-        return str(uuid.UUID(value))
+        return value.lower()
 
 
 class Token(fields.String):

@@ -3,7 +3,8 @@ from enum import StrEnum
 
 from marshmallow import Schema, fields, validate
 
-from contracts.common import ADMIN_ROLES, name_field, text_field, values
+from contracts.common import ADMIN_ROLES, email_field, multi_line_field, name_field, text_field, values
+from contracts.fields import StrictInteger
 from contracts.registry import Event
 
 
@@ -29,14 +30,27 @@ HEX_COLOR = validate.Regexp(r"^#[0-9a-fA-F]{6}$", error="must be a color like #1
 HTTPS_URL = fields.Url(schemes={"https", "http"}, allow_none=True, validate=validate.Length(max=2000))
 COMPANY_SIZES = ("1-50", "51-200", "201-1000", "1001-5000", "5001-10000", "10000+")
 REGIONS = ("NORTH_AMERICA", "LATIN_AMERICA", "EUROPE", "MIDDLE_EAST_AFRICA", "ASIA_PACIFIC")
+# What an API token (machine client) may be granted; docs/api.md "API tokens".
+# A token reads its own organization on the routes that name one of its
+# scopes (the gateway enforces them); the reserved ones open no route yet.
+API_TOKEN_SCOPES = {
+    "org:read": "the organization's settings",
+    "people:read": "people's organization profiles and the list of admins",
+    "programs:read": "catalog, contracts, programs, their members and curricula",
+    "invitations:read": "invitations of programs, bulk imports and their rejected rows",
+    "messages:read": "admin messages and their delivery counts",
+    "activity:write": "reserved: learning activity (the reporting service)",
+    "reports:read": "reserved: reports (the reporting service)",
+    "people:write": "reserved: people provisioning (identity provider sync)",
+}
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
 
 class ReportScheduleSchema(Schema):
     frequency = fields.String(required=True, validate=validate.OneOf(["NONE", "DAILY", "WEEKLY", "MONTHLY"]))
     weekday = fields.String(allow_none=True, validate=validate.OneOf(WEEKDAYS))
-    day_of_month = fields.Integer(allow_none=True, validate=validate.Range(1, 28))
-    hour = fields.Integer(load_default=6, validate=validate.Range(0, 23))
+    day_of_month = StrictInteger(allow_none=True, validate=validate.Range(1, 28))
+    hour = StrictInteger(load_default=6, validate=validate.Range(0, 23))
     reports = fields.List(
         fields.String(validate=validate.OneOf(["usage", "membership", "specialization"])),
         load_default=["usage", "membership"],
@@ -50,13 +64,17 @@ class OrgSettingsSchema(Schema):
     brand_color = fields.String(allow_none=True, validate=HEX_COLOR)
     logo_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
     banner_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
-    default_invitation_message = text_field(2000, allow_none=True)
+    default_invitation_message = multi_line_field(2000, allow_none=True)
     report_schedule = fields.Nested(ReportScheduleSchema, allow_none=True)
     industry = text_field(100, allow_none=True)
     company_size = fields.String(allow_none=True, validate=validate.OneOf(COMPANY_SIZES))
     region = fields.String(allow_none=True, validate=validate.OneOf(REGIONS))
     timezone = text_field(64)
     subscription_start = fields.Date(allow_none=True)
+
+
+class NewOrgSchema(OrgSettingsSchema):
+    name = name_field(required=True)
 
 
 class OrganizationSchema(OrgSettingsSchema):
@@ -69,7 +87,7 @@ class ProfileFieldsSchema(Schema):
 
     external_id = text_field(200, allow_none=True)
     manager_name = text_field(200, allow_none=True)
-    manager_email = fields.Email(allow_none=True)
+    manager_email = email_field(allow_none=True)
     job_title = text_field(200, allow_none=True)
     job_type = text_field(200, allow_none=True)
     business_unit = text_field(200, allow_none=True)
@@ -77,6 +95,12 @@ class ProfileFieldsSchema(Schema):
     location_city = text_field(200, allow_none=True)
     location_country = text_field(200, allow_none=True)
     location_region = text_field(200, allow_none=True)
+
+
+class PersonInputSchema(ProfileFieldsSchema):
+    """A person an RPC creates or finds (invitations, admins)."""
+    email = email_field(required=True)
+    full_name = name_field(required=True)
 
 
 class PersonSchema(ProfileFieldsSchema):

@@ -9,7 +9,12 @@ from marshmallow import Schema as _Schema  # noqa: E402
 from marshmallow import fields as _fields  # noqa: E402
 from marshmallow import validate as _validate  # noqa: E402
 
+from contracts.common import PageQuerySchema as _PageQuerySchema  # noqa: E402
+from contracts.common import email_field as _email_field  # noqa: E402
+from contracts.common import name_field as _name_field  # noqa: E402
+from contracts.common import text_field as _text_field  # noqa: E402
 from contracts.common import values as _values  # noqa: E402
+from contracts.fields import Id as _Id  # noqa: E402
 from contracts.registry import Event as _Event  # noqa: E402
 
 
@@ -144,6 +149,24 @@ class ImportCompleted(_Schema):
 
 
 IMPORT_COMPLETED = _Event("invitations.import.completed.v1", ImportCompleted)
+
+
+class InvitationFieldsSchema(_Schema):
+    """The person to invite (a preview takes just this)."""
+    program_id = _Id(required=True, not_found="program")
+    contract_id = _Id(required=True, not_found="contract")
+    full_name = _name_field(required=True)
+    email = _email_field(required=True)
+    external_id = _text_field(200, allow_none=True, load_default=None)
+
+
+class NewInvitationSchema(InvitationFieldsSchema):
+    send_email = _fields.Boolean(load_default=True, metadata={
+        "description": "true: 'Send invitation' (emailed now); false: 'Create invitation' (no email)"})
+
+
+class InvitationQuerySchema(_PageQuerySchema):
+    state = _fields.String(load_default=None, allow_none=True, validate=_validate.OneOf(INVITATION_STATES))
 
 
 class InvitationSchema(_Schema):

@@ -3,7 +3,8 @@ from enum import StrEnum
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.common import values
+from contracts.common import name_field, values
+from contracts.fields import Id, MultiLineText, StrictInteger
 from contracts.registry import Event
 
 
@@ -51,8 +52,9 @@ PRESETS = tuple(preset for preset in values(Preset) if preset not in FUTURE_PRES
 MESSAGE_STATES = values(MessageState)
 CONTENT_FORMATS = values(ContentFormat)
 DELIVERY_STATES = values(DeliveryState)
-ID_LIST = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
-                      validate=validate.Length(max=1000))
+ID_LIST = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
+CATALOG_ID_LIST = fields.List(fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$")), load_default=list,
+                              validate=validate.Length(max=1000))
 
 
 class AudienceFilters(Schema):
@@ -60,16 +62,16 @@ class AudienceFilters(Schema):
 
     program_ids = ID_LIST
     contract_ids = ID_LIST
-    course_ids = ID_LIST
+    course_ids = CATALOG_ID_LIST
 
 
 class AudienceSchema(Schema):
     preset = fields.String(required=True, validate=validate.OneOf(PRESETS + FUTURE_PRESETS))
     filters = fields.Nested(AudienceFilters, load_default=dict)
-    user_ids = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
+    user_ids = fields.List(Id(), load_default=list,
                            validate=validate.Length(max=10_000),
                            metadata={"description": "the people of a CUSTOM audience"})
-    days = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(1, 3650),
+    days = StrictInteger(allow_none=True, load_default=None, validate=validate.Range(1, 3650),
                           metadata={"description": "INACTIVE_FOR_DAYS (not available yet)"})
 
     @validates_schema
@@ -79,7 +81,7 @@ class AudienceSchema(Schema):
 
 
 class CtaSchema(Schema):
-    label = fields.String(required=True, validate=validate.Length(1, 80))
+    label = name_field(80, required=True)
     url = fields.Url(required=True, schemes={"https"}, validate=validate.Length(max=2000),
                      error_messages={"invalid": "must be an https URL"})
 
@@ -88,18 +90,18 @@ class MessageFieldsSchema(Schema):
     """What an admin writes; every field optional on update."""
 
     audience = fields.Nested(AudienceSchema)
-    subject = fields.String(validate=validate.Length(1, 200))
-    content = fields.String(validate=validate.Length(1, 50_000))
+    subject = name_field(200)
+    content = MultiLineText(max_length=50_000)
     content_format = fields.String(validate=validate.OneOf(CONTENT_FORMATS))
     cta = fields.Nested(CtaSchema, allow_none=True)
-    sender_name = fields.String(allow_none=True, validate=validate.Length(1, 100))
+    sender_name = name_field(100, allow_none=True)
     reply_to = fields.Boolean(metadata={"description": "true: replies go to the admin; false: to a no-reply address"})
 
 
 class NewMessageSchema(MessageFieldsSchema):
     audience = fields.Nested(AudienceSchema, required=True)
-    subject = fields.String(required=True, validate=validate.Length(1, 200))
-    content = fields.String(required=True, validate=validate.Length(1, 50_000))
+    subject = name_field(200, required=True)
+    content = MultiLineText(max_length=50_000, required=True)
     content_format = fields.String(load_default="TEXT", validate=validate.OneOf(CONTENT_FORMATS))
     reply_to = fields.Boolean(load_default=True)
 

@@ -3,7 +3,8 @@ from enum import StrEnum
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.common import name_field, text_field, values
+from contracts.common import PageQuerySchema, multi_line_field, name_field, text_field, values
+from contracts.fields import Id, StrictInteger
 from contracts.registry import Event
 
 
@@ -63,7 +64,7 @@ class SpecializationSchema(Schema):
 
 class ContractFieldsSchema(Schema):
     name = name_field()
-    license_count = fields.Integer(validate=validate.Range(0, MAX_LICENSES))
+    license_count = StrictInteger(validate=validate.Range(0, MAX_LICENSES))
     starts_on = fields.Date()
     ends_on = fields.Date()
 
@@ -75,7 +76,7 @@ class ContractFieldsSchema(Schema):
 
 class NewContractSchema(ContractFieldsSchema):
     name = name_field(required=True)
-    license_count = fields.Integer(required=True, validate=validate.Range(0, MAX_LICENSES))
+    license_count = StrictInteger(required=True, validate=validate.Range(0, MAX_LICENSES))
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
 
@@ -100,7 +101,7 @@ class ProgramFieldsSchema(Schema):
     name = name_field()
     tagline = text_field(300, allow_none=True)
     banner_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
-    enrollment_limit = fields.Integer(allow_none=True, validate=validate.Range(1, 1000))
+    enrollment_limit = StrictInteger(allow_none=True, validate=validate.Range(1, 1000))
     contract_ids = fields.List(fields.String(validate=validate.Length(1, 64)), validate=validate.Length(1, 100))
 
 
@@ -157,7 +158,31 @@ class CollectionSchema(Schema):
     items = fields.List(fields.Nested(CollectionItemSchema))
 
 
+class NewCollectionSchema(Schema):
+    name = name_field(required=True)
+    description = multi_line_field(2000, allow_none=True, load_default=None)
+
+
+class CollectionFieldsSchema(Schema):
+    name = name_field()
+    description = multi_line_field(2000, allow_none=True)
+    position = StrictInteger(validate=validate.Range(1, 10_000), metadata={"description": "1-based order"})
+    item_ids = fields.List(Id(), validate=validate.Length(max=1000),
+                           metadata={"description": "every item id of the collection, in the new order"})
+
+
 # ---- memberships and enrollments ------------------------------------------
+
+
+class MemberQuerySchema(PageQuerySchema):
+    q = text_field(200, load_default=None, allow_none=True)
+    state = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(MEMBER_STATES))
+
+
+class EnrollmentInputSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
+    item_id = fields.String(required=True, validate=CATALOG_ID)
+    collection_id = Id(load_default=None, allow_none=True, not_found="collection")
 
 
 class MemberSchema(Schema):

@@ -1,13 +1,18 @@
 """The gateway's HTTP layer on nameko's web server.
 
-`@route("GET", "/v1/orgs/{org_id}", ...)` declares an endpoint once: nameko
-entrypoint, authentication, input loading with marshmallow, and its OpenAPI
-entry. Handlers receive a `Call` and path values and return JSON-ready data
-(as services answer it), a `Reply`, or a werkzeug Response.
+`@route("GET", "/v1/orgs/{org_id}", ...)` on a route module's method declares
+an endpoint once: authentication (and the API token scope that opens it),
+input loading with marshmallow, and its OpenAPI entry; `mount` makes each a
+nameko HTTP entrypoint of the gateway. Handlers receive a `Call` and path
+values and return JSON-ready data (as services answer it), a `Reply`, or a
+werkzeug Response.
 
-Every response (errors, 404 for unknown paths included) is JSON in the api.md
-error format and carries `X-Request-Id`."""
-import functools
+Before any handler runs, every string of the request (path, query, body) is
+checked to be text (no NUL, no lone surrogate: 400), a path id to be a UUID
+(else 404) and a body to be at most MAX_JSON_DEPTH deep (400).
+
+Every response (errors, 404 for unknown paths included) is JSON in the error
+format of docs/api.md and carries `X-Request-Id`."""
 import json
 import logging
 import re
@@ -25,8 +30,10 @@ from prometheus_client import Counter
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
 
-from contracts.errors import AppError, ErrorCode, http_status
+from contracts.errors import AppError, ErrorCode
+from contracts.fields import FieldCode, Problem, character_problem, uuid_problem
 from gateway.auth import Principal, authenticate
+from gateway.statuses import http_status
 from servicekit import config
 
 log = logging.getLogger(__name__)
@@ -35,10 +42,16 @@ HTTP_RESPONSES = Counter("http_responses_total", "Gateway responses", ["method",
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_JSON_BYTES = int(config.env("GATEWAY_MAX_JSON_BYTES", str(1024 * 1024)))
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
+MAX_URI_BYTES = 8192  # path + query string; longer is 414 URI_TOO_LONG
+# eventlet answers a bare-text 414 past its own limit; ours is higher so that
+# the JSON 414 above answers any URI a client is likely to send.
+MAX_REQUEST_LINE_BYTES = 1024 * 1024
+MAX_JSON_DEPTH = 32
 
 PUBLIC = "public"  # no credentials
 USER = "user"  # any signed-in person (access token)
-MACHINE = "machine"  # an API token (scope checked by the handler or `scope=`)
+MACHINE = "machine"  # API tokens only (with the route's `scope=`)
+# USER routes are for people; one that names a `scope=` takes API tokens holding it too.
 
 
 @dataclass
@@ -105,6 +118,7 @@ class ApiWebServer(WebServer):
         # eventlet formats an access line per request even though its logger
         # drops it (servicekit.logs); the access line is servicekit.observability's.
         server.log_output = False
+        server.url_length_limit = MAX_REQUEST_LINE_BYTES
         return server
 
 
@@ -113,13 +127,20 @@ class ApiWsgiApp:
         self.url_map = server.make_url_map()
 
     def __call__(self, environ, start_response):
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # eventlet decodes chunked bodies and ends the stream itself; werkzeug
+            # reads a body without Content-Length only when told so (else: empty).
+            environ["wsgi.input_terminated"] = True
         request = Request(environ, shallow=True)
         adapter = self.url_map.bind_to_environ(environ)
         try:
+            if len(environ.get("RAW_PATH_INFO") or environ.get("PATH_INFO", "")) + \
+                    len(environ.get("QUERY_STRING", "")) > MAX_URI_BYTES:
+                raise AppError(ErrorCode.URI_TOO_LONG, f"the path and query are longer than {MAX_URI_BYTES} bytes")
             provider, values = adapter.match()
             request.path_values = values
             response = provider.handle_request(request)
-        except HTTPException as exc:
+        except (HTTPException, AppError) as exc:
             response = response_for_exception(exc)
             response.headers["X-Request-Id"] = request_id_of(request)
         return response(environ, start_response)
@@ -192,6 +213,10 @@ class RouteSpec:
     tags: tuple
     errors: tuple
     content_type: str | None
+    max_bytes: int = MAX_JSON_BYTES
+    html_errors: tuple = ()  # error statuses answered as an HTML page (documented so)
+    upload: type[Schema] | None = None  # a multipart form, read by the handler (documented only)
+    scope: str | None = None  # the API token scope that opens this route to machine clients
 
 
 ROUTES: list[RouteSpec] = []
@@ -199,6 +224,38 @@ ROUTES: list[RouteSpec] = []
 
 def werkzeug_path(path: str) -> str:
     return re.sub(r"\{(\w+)\}", r"<\1>", path)
+
+
+def refuse_characters(value: str, where: str) -> None:
+    """NUL and lone surrogates are refused in every string a request carries
+    (no service could store them): 400, whatever the field."""
+    problem = character_problem(value)
+    if problem:
+        raise AppError(ErrorCode.INVALID_INPUT, "the request contains characters that are not text",
+                       {where: [str(problem)]})
+
+
+def too_deep() -> AppError:
+    return AppError(ErrorCode.INVALID_INPUT, "the JSON is nested too deeply",
+                    {"_schema": [str(Problem(FieldCode.TOO_DEEP, f"at most {MAX_JSON_DEPTH} levels"))]})
+
+
+def check_json_strings(data) -> None:
+    """Every key and string of a parsed body is text, and the body is at most
+    MAX_JSON_DEPTH levels deep (walked without recursion)."""
+    pending = [(data, "_schema", 1)]
+    while pending:
+        value, where, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise too_deep()
+        if isinstance(value, str):
+            refuse_characters(value, where)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                refuse_characters(key, where)
+                pending.append((item, key if depth == 1 else f"{where}.{key}", depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, f"{where}.{index}", depth + 1) for index, item in enumerate(value))
 
 
 def load_json(request: Request, schema: Schema, max_bytes: int):
@@ -213,9 +270,18 @@ def load_json(request: Request, schema: Schema, max_bytes: int):
         data = json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise AppError(ErrorCode.MALFORMED_JSON, "the body is not valid JSON") from None
+    except RecursionError:
+        raise too_deep() from None
     if not isinstance(data, dict):
         raise AppError(ErrorCode.INVALID_INPUT, "the body must be a JSON object", {"_schema": ["expected an object"]})
+    check_json_strings(data)
     return schema.load(data, unknown=RAISE)
+
+
+def check_query(request: Request) -> None:
+    for key, value in request.args.items(multi=True):
+        refuse_characters(key, key)
+        refuse_characters(value, key)
 
 
 def load_query(request: Request, schema: Schema) -> dict:
@@ -223,39 +289,93 @@ def load_query(request: Request, schema: Schema) -> dict:
     return schema.load(values, unknown=EXCLUDE)
 
 
+def is_id_parameter(name: str) -> bool:
+    """Path parameters named `*_id` are UUIDs; others (`token`, `slug`) are text."""
+    return name.endswith("_id")
+
+
+def check_path(path_values: dict) -> dict:
+    """A path id that is not a UUID names nothing: 404, decided here for every
+    service. Ids are passed on in their canonical (lower-case) form."""
+    checked = {}
+    for name, value in path_values.items():
+        if is_id_parameter(name):
+            if uuid_problem(value):
+                raise AppError(ErrorCode.NOT_FOUND, f"{name.removesuffix('_id').replace('_', ' ')} not found")
+            value = value.lower()
+        else:
+            refuse_characters(value, name)
+        checked[name] = value
+    return checked
+
+
 def route(method: str, path: str, *, summary: str, auth: str = USER, body: type[Schema] | None = None,
           query: type[Schema] | None = None, response: type[Schema] | None = None, many: bool = False,
           status: int = 200, tags: tuple = (), errors: tuple = (), content_type: str | None = None,
-          max_bytes: int = MAX_JSON_BYTES):
-    """Declare an endpoint of the gateway (see module docstring)."""
+          max_bytes: int = MAX_JSON_BYTES, html_errors: tuple = (), upload: type[Schema] | None = None,
+          scope: str | None = None):
+    """Declare an endpoint on a route module's method (see module docstring);
+    `mount` makes it a nameko entrypoint of the gateway."""
     spec = RouteSpec(method, path, summary, auth, body, query, response, many, status, tuple(tags), tuple(errors),
-                     content_type)
-    ROUTES.append(spec)
+                     content_type, max_bytes, tuple(html_errors), upload, scope)
 
     def decorator(fn):
-        @functools.wraps(fn)
-        def endpoint(self, request, **path_values):
-            principal = None
-            if auth != PUBLIC:
-                principal = authenticate(request, self.identity)
-                if auth == USER and principal.is_machine:
-                    raise AppError(ErrorCode.FORBIDDEN, "this endpoint is for people, not API tokens")
-                if auth == MACHINE and not principal.is_machine:
-                    raise AppError(ErrorCode.FORBIDDEN, "this endpoint takes an API token")
-            call = Call(
-                request=request,
-                principal=principal,
-                body=load_json(request, body(), max_bytes) if body is not None else None,
-                query=load_query(request, query()) if query is not None else {},
-                request_id=request.request_id,
-            )
-            result = fn(self, call, **path_values)
-            # Services answer with data already dumped by the contract schemas;
-            # the response schema documents it (OpenAPI) and is not applied twice.
-            if status != 200 and not isinstance(result, Response | Reply):
-                result = Reply(result, status)
-            return result
-
-        return ApiEntrypoint.decorator(method, werkzeug_path(path))(endpoint)
+        fn.route_spec = spec
+        return fn
 
     return decorator
+
+
+def mount(service_cls, *route_modules) -> None:
+    """Give `service_cls` one nameko HTTP entrypoint per route of the modules.
+    A module is composed, not inherited: each request builds it around the
+    service instance (`route_module(service)`), and calls the handler on it."""
+    for module in route_modules:
+        for name, fn in vars(module).items():
+            spec = getattr(fn, "route_spec", None)
+            if spec is None:
+                continue
+            if hasattr(service_cls, name):
+                raise TypeError(f"{module.__name__}.{name}: the gateway already has an attribute {name!r}")
+            setattr(service_cls, name, _entrypoint(module, fn, spec))
+            ROUTES.append(spec)
+
+
+def refuse_unscoped(principal: Principal, scope: str | None) -> None:
+    """API tokens reach only the routes that name a scope they hold."""
+    if scope is None:
+        raise AppError(ErrorCode.FORBIDDEN, "this endpoint is for people, not API tokens")
+    if scope not in principal.scopes:
+        raise AppError(ErrorCode.INSUFFICIENT_SCOPE, f"this endpoint needs an API token with the scope {scope}",
+                       {"required_scope": scope})
+
+
+def _entrypoint(module, handler, spec: RouteSpec):
+    def endpoint(service, request, **path_values):
+        principal = None
+        if spec.auth != PUBLIC:
+            principal = authenticate(request, service.identity)
+            if principal.is_machine:
+                refuse_unscoped(principal, spec.scope)
+            elif spec.auth == MACHINE:
+                raise AppError(ErrorCode.FORBIDDEN, "this endpoint takes an API token")
+        path_values = check_path(path_values)
+        if request.query_string:
+            check_query(request)
+        call = Call(
+            request=request,
+            principal=principal,
+            body=load_json(request, spec.body(), spec.max_bytes) if spec.body is not None else None,
+            query=load_query(request, spec.query()) if spec.query is not None else {},
+            request_id=request.request_id,
+        )
+        result = handler(module(service), call, **path_values)
+        # Services answer with data already dumped by the contract schemas;
+        # the response schema documents it (OpenAPI) and is not applied twice.
+        if spec.status != 200 and not isinstance(result, Response | Reply):
+            result = Reply(result, spec.status)
+        return result
+
+    endpoint.__name__ = endpoint.__qualname__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return ApiEntrypoint.decorator(spec.method, werkzeug_path(spec.path))(endpoint)

@@ -5,8 +5,9 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
-from contracts.errors import http_status
-from gateway.http import MACHINE, PUBLIC, ROUTES
+from contracts.identity import API_TOKEN_SCOPES
+from gateway.http import MACHINE, PUBLIC, ROUTES, is_id_parameter
+from gateway.statuses import http_status
 
 
 class ErrorBody(Schema):
@@ -19,12 +20,23 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBody, required=True)
 
 
+# What every operation can answer: any request may carry a NUL (400), a
+# non-UUID id or name another organization's object (404), a URI that is too
+# long (414); a service may be down (503); a defect is a 500 in the error shape.
 COMMON_ERRORS = {
-    "400": "Invalid input (details name the fields)",
+    "400": "Invalid input (details name the fields, with a field code)",
     "401": "No or bad credentials",
-    "404": "Not found, or not yours",
-    "503": "A service is down",
+    "404": "Not found, or not yours (an id that is not a UUID included)",
+    "414": "The path and query are longer than 8192 bytes (URI_TOO_LONG)",
+    "500": "A defect (INTERNAL); quote X-Request-Id to support",
+    "503": "A service did not answer in time or is down",
 }
+SIGNED_IN_ERRORS = {"403": "Not allowed: the caller's role, or an API token without the scope this needs"}
+BODY_ERRORS = {
+    "413": "The body is too large (PAYLOAD_TOO_LARGE)",
+    "415": "The body is not sent with the content type this takes (UNSUPPORTED_MEDIA_TYPE)",
+}
+CHANGE_ERRORS = {"422": "A rule refuses the request (the code says which)"}
 
 
 def unique_names():
@@ -46,6 +58,22 @@ def unique_names():
     return resolve
 
 
+def error_statuses(route) -> dict[str, str]:
+    """Every error status the operation can answer, with a description."""
+    codes = dict(COMMON_ERRORS)
+    if route.auth != PUBLIC:
+        codes.update(SIGNED_IN_ERRORS)
+    if route.body is not None or route.upload is not None:
+        codes.update(BODY_ERRORS)
+    if route.method != "GET":
+        codes.update(CHANGE_ERRORS)
+    for code in route.errors:
+        status = str(http_status(code))
+        if code not in codes.get(status, ""):
+            codes[status] = f"{codes[status]}; {code}" if status in codes else code
+    return codes
+
+
 def build_spec() -> dict:
     spec = APISpec(
         title="Learning admin platform API",
@@ -55,28 +83,45 @@ def build_spec() -> dict:
         info={"description": "Gateway of the enterprise learning administration suite. Errors: "
                              '{"error": {"code", "message", "details"}}.'},
     )
-    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.security_scheme("bearer", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+        "description": "A person's access token (POST /v1/auth/login)."})
+    spec.components.security_scheme("apiToken", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "lat_...",
+        "description": "An organization's API token (machine clients), sent as a bearer token; it reaches the "
+                       "operations whose x-api-token-scope it holds. Scopes: "
+                       + "; ".join(f"{name}: {what}" for name, what in API_TOKEN_SCOPES.items()) + "."})
     spec.components.schema("Error", schema=ErrorSchema)
     paths: dict[str, dict] = {}
     for route in ROUTES:
+        parameters = [
+            {"in": "path", "name": name, "required": True,
+             "schema": {"type": "string", "format": "uuid"} if is_id_parameter(name) else {"type": "string"}}
+            for name in re.findall(r"\{(\w+)\}", route.path)
+        ]
         operation = {
             "summary": route.summary,
             "tags": list(route.tags) or [route.path.split("/")[2]],
             "operationId": f"{route.method.lower()}_{re.sub(r'[^a-z0-9]+', '_', route.path.lower()).strip('_')}",
             "responses": {},
-            "parameters": [
-                {"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
-                for name in re.findall(r"\{(\w+)\}", route.path)
-            ],
+            "parameters": parameters,
         }
         if route.query is not None:
             operation["parameters"].append({"in": "query", "schema": route.query})
-        if route.auth != PUBLIC:
-            operation["security"] = [{"bearer": []}]
-            if route.auth == MACHINE:
-                operation["description"] = "Takes an API token (machine client)."
+        if route.auth == MACHINE:
+            operation["security"] = [{"apiToken": []}]
+        elif route.auth != PUBLIC:
+            operation["security"] = [{"bearer": []}] + ([{"apiToken": []}] if route.scope else [])
+        if route.scope:
+            # OpenAPI 3.0 has scopes for OAuth2 only: the needed scope is an extension and said in words.
+            operation["x-api-token-scope"] = route.scope
+            operation["description"] = f"API tokens with the scope `{route.scope}` may call this too." \
+                if route.auth != MACHINE else f"Takes an API token with the scope `{route.scope}`."
         if route.body is not None:
             operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+        if route.upload is not None:
+            operation["requestBody"] = {"required": True,
+                                        "content": {"multipart/form-data": {"schema": route.upload}}}
         ok = {"description": "OK"}
         if route.content_type:
             ok["content"] = {route.content_type: {"schema": {"type": "string"}}}
@@ -84,14 +129,13 @@ def build_spec() -> dict:
             schema = {"type": "array", "items": route.response} if route.many else route.response
             ok["content"] = {"application/json": {"schema": schema}}
         operation["responses"][str(route.status)] = ok if route.status != 204 else {"description": "No content"}
-        codes = dict(COMMON_ERRORS)
-        for code in route.errors:
-            codes.setdefault(str(http_status(code)), code)
-        for status, description in codes.items():
+        for status, description in sorted(error_statuses(route).items()):
+            content_type, schema = "application/json", {"$ref": "#/components/schemas/Error"}
+            if int(status) in route.html_errors:
+                content_type, schema = "text/html", {"type": "string"}
+                description = f"{description} (an HTML page)"
             operation["responses"].setdefault(
-                status, {"description": description,
-                         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
-            )
+                status, {"description": description, "content": {content_type: {"schema": schema}}})
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

@@ -1,12 +1,5 @@
 """Request and response shapes shared by several route modules."""
-from marshmallow import Schema, fields, validate
-
-MAX_PAGE_SIZE = 200
-
-
-class PageQuery(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_PAGE_SIZE))
-    cursor = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+from marshmallow import Schema, fields
 
 
 def page_of(item_schema: type[Schema], name: str | None = None) -> type[Schema]:

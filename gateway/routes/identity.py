@@ -1,9 +1,11 @@
-"""Auth and identity endpoints (api.md: "Auth and identity")."""
+"""Auth and identity endpoints (docs/api.md: "Auth and identity")."""
 from marshmallow import Schema, fields, validate
 
 from contracts.common import ADMIN_ROLES, email_field, name_field
 from contracts.errors import AppError, ErrorCode
+from contracts.fields import Id, Token
 from contracts.identity import (
+    API_TOKEN_SCOPES,
     AdminSchema,
     ApiTokenSchema,
     OrganizationSchema,
@@ -15,50 +17,57 @@ from contracts.identity import (
 )
 from gateway.auth import API_TOKEN_CACHE_SECONDS, api_token_cache
 from gateway.http import PUBLIC, Reply, route
+from gateway.routes import Routes
 
-PASSWORD = validate.Length(min=10, max=200, error="use 10 to 200 characters")
-TOKEN = validate.Length(min=10, max=500)
+
+def new_password(**kwargs):
+    return Token(min_length=10, max_length=200, **kwargs)
+
+
+def emailed_token(**kwargs):
+    return Token(min_length=10, max_length=500, **kwargs)
 
 
 class LoginBody(Schema):
-    email = fields.String(required=True, validate=validate.Length(1, 254))
-    password = fields.String(required=True, validate=validate.Length(1, 200))
+    # Any text: a malformed address is a failed login like any unknown one.
+    email = Token(required=True, max_length=254)
+    password = Token(required=True, max_length=200)
 
 
 class RefreshBody(Schema):
-    refresh_token = fields.String(required=True, validate=TOKEN)
+    refresh_token = emailed_token(required=True)
 
 
 class SignupBody(Schema):
     email = email_field(required=True)
     full_name = name_field(required=True)
-    password = fields.String(required=True, validate=PASSWORD)
+    password = new_password(required=True)
 
 
 class TokenBody(Schema):
-    token = fields.String(required=True, validate=TOKEN)
+    token = emailed_token(required=True)
 
 
 class ResetBody(Schema):
-    email = fields.String(required=True, validate=validate.Length(1, 254))
+    email = Token(required=True, max_length=254)
 
 
 class ResetConfirmBody(Schema):
-    token = fields.String(required=True, validate=TOKEN)
-    password = fields.String(required=True, validate=PASSWORD)
+    token = emailed_token(required=True)
+    password = new_password(required=True)
 
 
 class AddAdminBody(Schema):
     email = email_field(required=True)
     full_name = name_field(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ADMIN_ROLES))
-    program_ids = fields.List(fields.String(validate=validate.Length(1, 64)), load_default=list,
-                              validate=validate.Length(max=500))
+    program_ids = fields.List(Id(), load_default=list, validate=validate.Length(max=500))
 
 
 class ApiTokenBody(Schema):
     name = name_field(required=True)
-    scopes = fields.List(fields.String(), required=True, validate=validate.Length(min=1, max=10))
+    scopes = fields.List(fields.String(validate=validate.OneOf(API_TOKEN_SCOPES)), required=True,
+                         validate=validate.Length(min=1, max=len(API_TOKEN_SCOPES)))
 
 
 class ApiTokenCreated(Schema):
@@ -77,7 +86,7 @@ class Accepted(Schema):
     message = fields.String()
 
 
-class IdentityRoutes:
+class IdentityRoutes(Routes):
     @route("POST", "/v1/auth/login", auth=PUBLIC, body=LoginBody, response=TokensSchema, tags=("auth",),
            summary="Sign in with email and password", errors=("INVALID_CREDENTIALS", "TOO_MANY_REQUESTS"))
     def login(self, call):
@@ -95,7 +104,8 @@ class IdentityRoutes:
         return Reply(status=204)
 
     @route("POST", "/v1/auth/signup", auth=PUBLIC, body=SignupBody, response=UserSchema, status=201,
-           tags=("auth",), summary="Create a learner account; a verification email is sent", errors=("EMAIL_TAKEN",))
+           tags=("auth",), summary="Create a learner account; a verification email is sent",
+           errors=("EMAIL_TAKEN", "TOO_MANY_REQUESTS"))
     def signup(self, call):
         return self.identity.signup(call.body["email"], call.body["full_name"], call.body["password"])
 
@@ -113,7 +123,7 @@ class IdentityRoutes:
 
     @route("POST", "/v1/auth/password-reset/confirm", auth=PUBLIC, body=ResetConfirmBody, response=Accepted,
            tags=("auth",), summary="Set a new (or first) password with the emailed token",
-           errors=("TOKEN_INVALID", "TOKEN_EXPIRED"))
+           errors=("TOKEN_INVALID", "TOKEN_EXPIRED", "TOO_MANY_REQUESTS"))
     def password_reset_confirm(self, call):
         self.identity.confirm_password_reset(call.body["token"], call.body["password"])
         return {"status": "ok", "message": "password set; sign in with it"}
@@ -123,7 +133,7 @@ class IdentityRoutes:
         return self.identity.get_user(call.principal.user_id)
 
     # ---- organization settings
-    @route("GET", "/v1/orgs/{org_id}", response=OrganizationSchema, tags=("orgs",),
+    @route("GET", "/v1/orgs/{org_id}", scope="org:read", response=OrganizationSchema, tags=("orgs",),
            summary="Organization settings (org admins and program admins)")
     def get_org(self, call, org_id):
         call.principal.require_admin(org_id)
@@ -138,7 +148,7 @@ class IdentityRoutes:
         return self.identity.update_organization(org_id, OrgSettingsSchema().dump(call.body))
 
     # ---- admins
-    @route("GET", "/v1/orgs/{org_id}/admins", response=AdminSchema, many=True, tags=("admins",),
+    @route("GET", "/v1/orgs/{org_id}/admins", scope="people:read", response=AdminSchema, many=True, tags=("admins",),
            summary="The organization's admins")
     def list_admins(self, call, org_id):
         call.principal.require_org_admin(org_id)
@@ -150,7 +160,7 @@ class IdentityRoutes:
     def add_admin(self, call, org_id):
         call.principal.require_org_admin(org_id)
         body = call.body
-        self.check_programs_of_org(org_id, body["program_ids"])
+        self.scope.programs_of_org(org_id, body["program_ids"])
         return self.identity.add_admin(org_id, body["email"], body["full_name"], body["role"], body["program_ids"])
 
     @route("DELETE", "/v1/orgs/{org_id}/admins/{admin_id}", status=204, tags=("admins",),
@@ -184,14 +194,14 @@ class IdentityRoutes:
         return Reply(status=204)
 
     # ---- people
-    @route("GET", "/v1/orgs/{org_id}/people/{user_id}", response=PersonSchema, tags=("people",),
+    @route("GET", "/v1/orgs/{org_id}/people/{user_id}", scope="people:read", response=PersonSchema, tags=("people",),
            summary="A person's organization profile")
     def get_person(self, call, org_id, user_id):
-        self.require_person_in_scope(call.principal, org_id, user_id)
+        self.scope.person(call.principal, org_id, user_id)
         return self.identity.get_person(org_id, user_id)
 
     @route("PATCH", "/v1/orgs/{org_id}/people/{user_id}", body=PersonPatch, response=PersonSchema,
            tags=("people",), summary="Change a person's organization profile")
     def update_person(self, call, org_id, user_id):
-        self.require_person_in_scope(call.principal, org_id, user_id)
+        self.scope.person(call.principal, org_id, user_id)
         return self.identity.update_person(org_id, user_id, PersonPatch().dump(call.body))

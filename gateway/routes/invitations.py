@@ -1,5 +1,5 @@
 """Invitations: single and bulk (CSV), joining by link or program URL, resend,
-revoke (api.md "Invitations").
+revoke (docs/api.md "Invitations and joining").
 
 Program-scoped actions ask programs where the program lives and check the
 caller administers it; invitation- and import-scoped ones ask invitations
@@ -10,54 +10,46 @@ import base64
 from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
-from contracts.common import email_field, name_field, text_field
+from contracts.common import name_field
 from contracts.errors import AppError, ErrorCode
+from contracts.fields import Id, Token, uuid_problem
 from contracts.invitations import (
     CSV_TEMPLATE,
-    INVITATION_STATES,
     MAX_IMPORT_BYTES,
     AcceptedSchema,
     ImportSchema,
+    InvitationFieldsSchema,
     InvitationPageSchema,
+    InvitationQuerySchema,
     InvitationSchema,
+    NewInvitationSchema,
     PreviewSchema,
 )
-from gateway.http import PUBLIC, route
-from gateway.schemas import PageQuery, page_of
+from gateway.http import PUBLIC, refuse_characters, route
+from gateway.routes import Routes
+from gateway.schemas import page_of
 
-ID = validate.Length(1, 64)
-TOKEN = validate.Length(10, 500)
 MULTIPART_OVERHEAD = 64 * 1024
 TRUE, FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
-class PreviewBody(Schema):
-    program_id = fields.String(required=True, validate=ID)
-    contract_id = fields.String(required=True, validate=ID)
-    full_name = name_field(required=True)
-    email = email_field(required=True)
-    external_id = text_field(200, allow_none=True, load_default=None)
-
-
-class InvitationBody(PreviewBody):
-    send_email = fields.Boolean(load_default=True, metadata={
-        "description": "true: 'Send invitation' (emailed now); false: 'Create invitation' (no email)"})
-
-
-class InvitationsQuery(PageQuery):
-    state = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(INVITATION_STATES))
-
-
 class RevokeManyBody(Schema):
-    invitation_ids = fields.List(fields.String(validate=ID), required=True, validate=validate.Length(1, 1000))
+    invitation_ids = fields.List(Id(not_found="invitation"), required=True, validate=validate.Length(1, 1000))
 
 
 class AcceptBody(Schema):
-    token = fields.String(required=True, validate=TOKEN)
+    token = Token(required=True, min_length=10, max_length=500)
     full_name = name_field(allow_none=True, load_default=None)
-    password = fields.String(allow_none=True, load_default=None,
-                             validate=validate.Length(min=10, max=200, error="use 10 to 200 characters"),
-                             metadata={"description": "required when the invitee has no account yet"})
+    password = Token(allow_none=True, load_default=None, min_length=10, max_length=200,
+                     metadata={"description": "required when the invitee has no account yet"})
+
+
+class ImportForm(Schema):
+    file = fields.Raw(required=True, metadata={"type": "string", "format": "binary",
+                                               "description": "the CSV (Full Name,Email,External ID), up to 20 MB"})
+    program_id = fields.String(required=True, metadata={"format": "uuid"})
+    contract_id = fields.String(required=True, metadata={"format": "uuid"})
+    send_email = fields.String(metadata={"enum": ["true", "false"], "description": "default true"})
 
 
 class ImportStarted(Schema):
@@ -91,79 +83,66 @@ def form_flag(value: str | None, default: bool = True) -> bool:
     raise AppError(ErrorCode.INVALID_INPUT, "invalid input", {"send_email": ["use true or false"]})
 
 
-class InvitationsRoutes:
-    # ---- scope helpers
-    def _invitation_program_in_scope(self, call, program_id: str) -> dict:
-        program = self.programs.locate_program(program_id)
-        call.principal.require_program_admin(program["org_id"], program["id"])
-        return program
-
-    def _invitation_in_scope(self, call, invitation_id: str) -> dict:
-        where = self.invitations.locate_invitation(invitation_id)
-        call.principal.require_program_admin(where["org_id"], where["program_id"], "invitation")
-        return where
-
-    def _import_in_scope(self, call, import_id: str) -> dict:
-        where = self.invitations.locate_import(import_id)
-        call.principal.require_program_admin(where["org_id"], where["program_id"], "import")
-        return where
-
+class InvitationsRoutes(Routes):
     # ---- single invitations
-    @route("POST", "/v1/invitations/preview", body=PreviewBody, response=PreviewSchema, tags=("invitations",),
+    @route("POST", "/v1/invitations/preview", body=InvitationFieldsSchema, response=PreviewSchema,
+           tags=("invitations",),
            summary="What an invitation will create and the email it will send (nothing is created)")
     def preview_invitation(self, call):
-        program = self._invitation_program_in_scope(call, call.body["program_id"])
-        return self.invitations.preview_invitation(program["org_id"], PreviewBody().dump(call.body))
+        program = self.scope.program(call.principal, call.body["program_id"])
+        return self.invitations.preview_invitation(program["org_id"], InvitationFieldsSchema().dump(call.body))
 
-    @route("POST", "/v1/invitations", body=InvitationBody, response=InvitationSchema, status=201,
+    @route("POST", "/v1/invitations", body=NewInvitationSchema, response=InvitationSchema, status=201,
            tags=("invitations",), summary="Create ('send_email': false) or send an invitation",
            errors=("DUPLICATE_INVITATION", "ALREADY_MEMBER"))
     def create_invitation(self, call):
-        program = self._invitation_program_in_scope(call, call.body["program_id"])
-        return self.invitations.create_invitation(program["org_id"], InvitationBody().dump(call.body),
+        program = self.scope.program(call.principal, call.body["program_id"])
+        return self.invitations.create_invitation(program["org_id"], NewInvitationSchema().dump(call.body),
                                                   call.principal.user_id)
 
-    @route("GET", "/v1/programs/{program_id}/invitations", query=InvitationsQuery,
+    @route("GET", "/v1/programs/{program_id}/invitations", scope="invitations:read", query=InvitationQuerySchema,
            response=page_of(InvitationSchema), tags=("invitations",), summary="A program's invitations, by state")
     def list_invitations(self, call, program_id):
-        program = self._invitation_program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         return self.invitations.list_invitations(program["org_id"], program["id"], dict(call.query))
 
     @route("POST", "/v1/invitations/{invitation_id}/resend", response=InvitationSchema, tags=("invitations",),
            summary="Resend a pending invitation (a new link; the old one stops working)",
            errors=("INVITATION_USED", "INVITATION_REVOKED", "INVITATION_EXPIRED"))
     def resend_invitation(self, call, invitation_id):
-        where = self._invitation_in_scope(call, invitation_id)
+        where = self.scope.invitation(call.principal, invitation_id)
         return self.invitations.resend_invitation(where["org_id"], invitation_id)
 
     @route("POST", "/v1/invitations/{invitation_id}/revoke", response=InvitationSchema, tags=("invitations",),
            summary="Revoke a pending invitation", errors=("INVITATION_USED", "INVITATION_REVOKED",
                                                           "INVITATION_EXPIRED"))
     def revoke_invitation(self, call, invitation_id):
-        where = self._invitation_in_scope(call, invitation_id)
+        where = self.scope.invitation(call.principal, invitation_id)
         return self.invitations.revoke_invitations(where["org_id"], [invitation_id])[0]
 
     @route("POST", "/v1/programs/{program_id}/invitations/resend", response=ResendAll, tags=("invitations",),
            summary="Resend every pending invitation of the program (funnel quick action)")
     def resend_all(self, call, program_id):
-        program = self._invitation_program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         return self.invitations.resend_pending(program["org_id"], program["id"])
 
     @route("POST", "/v1/programs/{program_id}/invitations/revoke", body=RevokeManyBody, response=InvitationSchema,
            many=True, tags=("invitations",), summary="Revoke several pending invitations of the program at once")
     def revoke_many(self, call, program_id):
-        program = self._invitation_program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         return self.invitations.revoke_invitations(program["org_id"], call.body["invitation_ids"], program["id"])
 
     # ---- bulk
-    @route("GET", "/v1/invitations/template.csv", tags=("invitations",), content_type="text/csv",
+    @route("GET", "/v1/invitations/template.csv", scope="invitations:read",
+           tags=("invitations",), content_type="text/csv",
            summary="The bulk invitation template: Full Name,Email,External ID")
     def invitation_template(self, call):
         if not call.principal.admin_orgs():
             raise AppError(ErrorCode.FORBIDDEN, "only administrators invite people")
         return csv_response(CSV_TEMPLATE, "invitations-template.csv")
 
-    @route("POST", "/v1/invitations/imports", body=None, response=ImportStarted, status=202, tags=("invitations",),
+    @route("POST", "/v1/invitations/imports", upload=ImportForm, response=ImportStarted, status=202,
+           tags=("invitations",),
            summary="Upload a CSV of people to invite (multipart: file, program_id, contract_id, send_email; "
                    "up to 20 MB); rows are processed in the background",
            errors=("INVALID_FILE", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"))
@@ -181,7 +160,11 @@ class InvitationsRoutes:
         if missing:
             raise AppError(ErrorCode.INVALID_INPUT, "invalid input", missing)
         send_email = form_flag(form.get("send_email"))
-        program = self._invitation_program_in_scope(call, form["program_id"])
+        for name, what in (("program_id", "program"), ("contract_id", "contract")):
+            if uuid_problem(form[name]):
+                raise AppError(ErrorCode.NOT_FOUND, f"{what} not found")
+        refuse_characters(upload.filename or "", "file")
+        program = self.scope.program(call.principal, form["program_id"])
         content = upload.read(MAX_IMPORT_BYTES + 1)
         if len(content) > MAX_IMPORT_BYTES:
             raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, "the file is larger than 20 MB")
@@ -190,16 +173,17 @@ class InvitationsRoutes:
                                             call.principal.user_id)
         return {"import_id": job["import_id"], "status": job["status"], "total_rows": job["total_rows"]}
 
-    @route("GET", "/v1/invitations/imports/{import_id}", response=ImportSchema, tags=("invitations",),
+    @route("GET", "/v1/invitations/imports/{import_id}", scope="invitations:read",
+           response=ImportSchema, tags=("invitations",),
            summary="Progress and counts of a bulk import")
     def get_import(self, call, import_id):
-        where = self._import_in_scope(call, import_id)
+        where = self.scope.import_job(call.principal, import_id)
         return self.invitations.get_import(where["org_id"], import_id)
 
-    @route("GET", "/v1/invitations/imports/{import_id}/rejected.csv", tags=("invitations",),
+    @route("GET", "/v1/invitations/imports/{import_id}/rejected.csv", scope="invitations:read", tags=("invitations",),
            content_type="text/csv", summary="The rows of an import that created nothing, with a Reason column")
     def rejected_rows(self, call, import_id):
-        where = self._import_in_scope(call, import_id)
+        where = self.scope.import_job(call.principal, import_id)
         return csv_response(self.invitations.rejected_csv(where["org_id"], import_id),
                             f"rejected-{import_id}.csv")
 
@@ -213,7 +197,7 @@ class InvitationsRoutes:
     @route("POST", "/v1/invitations/accept", auth=PUBLIC, body=AcceptBody, response=AcceptedSchema,
            tags=("joining",), summary="Accept an invitation: account created or linked, program joined, tokens",
            errors=("INVITATION_USED", "INVITATION_REVOKED", "INVITATION_EXPIRED", "LICENSE_LIMIT_REACHED",
-                   "CONTRACT_NOT_ACTIVE"))
+                   "CONTRACT_NOT_ACTIVE", "TOO_MANY_REQUESTS"))
     def accept_invitation(self, call):
         body = call.body
         return self.invitations.accept(body["token"], body["full_name"], body["password"])

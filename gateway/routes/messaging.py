@@ -1,10 +1,11 @@
-"""Messaging endpoints (api.md: "Messaging", learner email preferences, the
+"""Messaging endpoints (docs/api.md: "Messaging", learner email preferences, the
 funnel's remind-to-enroll action, and the public one-click unsubscribe)."""
 import html
 
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
+from contracts.common import PageQuerySchema
 from contracts.errors import AppError, ErrorCode
 from contracts.messaging import (
     AudienceSchema,
@@ -17,7 +18,7 @@ from contracts.messaging import (
     UnsubscribeResultSchema,
 )
 from gateway.http import PUBLIC, Reply, route
-from gateway.schemas import PageQuery
+from gateway.routes import Routes
 
 
 class AudienceCount(Schema):
@@ -46,21 +47,14 @@ UNSUBSCRIBE_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"
 CATEGORY_NAMES = {"PROGRAM": "program messages", "COURSE": "course announcements"}
 
 
-class MessagingRoutes:
+class MessagingRoutes(Routes):
     def _viewer(self, call, org_id: str) -> dict:
         return {"user_id": call.principal.user_id, "program_scope": call.principal.program_scope(org_id)}
-
-    def _message_org(self, call, message_id: str) -> str:
-        """The message's organization, if the caller administers it (else 404)."""
-        org_id = self.messaging.locate_message(message_id)["org_id"]
-        if not call.principal.is_admin(org_id):
-            raise AppError(ErrorCode.NOT_FOUND, "message not found")
-        return org_id
 
     def _my_email(self, call) -> str:
         return call.principal.email or self.identity.get_user(call.principal.user_id)["email"]
 
-    @route("GET", "/v1/messages/presets", response=PresetSchema, many=True, tags=("messaging",),
+    @route("GET", "/v1/messages/presets", scope="messages:read", response=PresetSchema, many=True, tags=("messaging",),
            summary="Audience presets of admin messages (activity ones need the reporting service)")
     def message_presets(self, call):
         if not call.principal.admin_orgs():
@@ -73,7 +67,8 @@ class MessagingRoutes:
         scope = call.principal.program_scope(org_id)
         return self.messaging.count_audience(org_id, AudienceSchema().dump(call.body), scope)
 
-    @route("GET", "/v1/orgs/{org_id}/messages", query=PageQuery, response=MessageList, tags=("messaging",),
+    @route("GET", "/v1/orgs/{org_id}/messages", scope="messages:read",
+           query=PageQuerySchema, response=MessageList, tags=("messaging",),
            summary="Admin messages, newest first (org admins: all; program admins: their own)")
     def list_messages(self, call, org_id):
         viewer = self._viewer(call, org_id)
@@ -87,16 +82,16 @@ class MessagingRoutes:
         author = {"user_id": user["id"], "email": user["email"], "full_name": user["full_name"]}
         return self.messaging.create_message(org_id, author, NewMessageSchema().dump(call.body), scope)
 
-    @route("GET", "/v1/messages/{message_id}", response=MessageSchema, tags=("messaging",),
+    @route("GET", "/v1/messages/{message_id}", scope="messages:read", response=MessageSchema, tags=("messaging",),
            summary="A message, with its delivery counts once sent")
     def get_message(self, call, message_id):
-        org_id = self._message_org(call, message_id)
+        org_id = self.scope.message_org(call.principal, message_id)
         return self.messaging.get_message(org_id, message_id, self._viewer(call, org_id))
 
     @route("PATCH", "/v1/messages/{message_id}", body=MessageFieldsSchema, response=MessageSchema,
            tags=("messaging",), summary="Change a draft", errors=("MESSAGE_NOT_EDITABLE",))
     def update_message(self, call, message_id):
-        org_id = self._message_org(call, message_id)
+        org_id = self.scope.message_org(call.principal, message_id)
         if not call.body:
             raise AppError(ErrorCode.INVALID_INPUT, "nothing to change", {"_schema": ["send at least one field"]})
         return self.messaging.update_message(org_id, message_id, self._viewer(call, org_id),
@@ -105,29 +100,28 @@ class MessagingRoutes:
     @route("DELETE", "/v1/messages/{message_id}", status=204, tags=("messaging",), summary="Discard a draft",
            errors=("MESSAGE_NOT_EDITABLE",))
     def discard_message(self, call, message_id):
-        org_id = self._message_org(call, message_id)
+        org_id = self.scope.message_org(call.principal, message_id)
         self.messaging.discard_message(org_id, message_id, self._viewer(call, org_id))
         return Reply(status=204)
 
     @route("POST", "/v1/messages/{message_id}/preview", response=PreviewSchema, tags=("messaging",),
            summary="The HTML and text exactly as a recipient gets them")
     def preview_message(self, call, message_id):
-        org_id = self._message_org(call, message_id)
+        org_id = self.scope.message_org(call.principal, message_id)
         return self.messaging.preview_message(org_id, message_id, self._viewer(call, org_id))
 
     @route("POST", "/v1/messages/{message_id}/send", body=SendBody, response=MessageSchema, status=202,
            tags=("messaging",), summary="Send a draft (requires accept_terms: true); delivery runs in the background",
            errors=("TERMS_NOT_ACCEPTED", "MESSAGE_NOT_EDITABLE"))
     def send_message(self, call, message_id):
-        org_id = self._message_org(call, message_id)
+        org_id = self.scope.message_org(call.principal, message_id)
         return self.messaging.send_message(org_id, message_id, self._viewer(call, org_id), call.body["accept_terms"])
 
     @route("POST", "/v1/programs/{program_id}/remind-enroll", response=ReminderResult, status=202,
            tags=("messaging",), summary="Email the program's members who have not enrolled yet (funnel quick action)")
     def remind_enroll(self, call, program_id):
-        program = self.programs.locate_program(program_id)
-        call.principal.require_program_admin(program["org_id"], program_id)
-        return self.messaging.remind_enroll(program["org_id"], program_id, call.request_id)
+        program = self.scope.program(call.principal, program_id)
+        return self.messaging.remind_enroll(program["org_id"], program["id"], call.request_id)
 
     # ---- learners
     @route("GET", "/v1/me/email-preferences", response=PreferencesSchema, tags=("me",),
@@ -141,7 +135,7 @@ class MessagingRoutes:
         return self.messaging.set_preferences(self._my_email(call), PreferencesSchema().dump(call.body))
 
     # ---- one-click unsubscribe (the signed link in every non-account email; no login)
-    @route("GET", "/v1/unsubscribe/{token}", auth=PUBLIC, tags=("me",), content_type="text/html",
+    @route("GET", "/v1/unsubscribe/{token}", auth=PUBLIC, tags=("me",), content_type="text/html", html_errors=(404,),
            summary="A page confirming the unsubscribe (GET changes nothing: link scanners follow links)")
     def unsubscribe_page(self, call, token):
         try:

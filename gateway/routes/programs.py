@@ -1,21 +1,25 @@
-"""Programs, contracts, curriculum, and the learner endpoints (api.md).
+"""Programs, contracts, curriculum, and the learner endpoints (docs/api.md).
 
 Program-scoped paths first ask programs where the program lives
 (`locate_program`, 404 if nowhere) and then check the caller may administer
 it; the service filters by the organization again."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from contracts.common import name_field, text_field
+from contracts.common import PageQuerySchema, text_field
 from contracts.errors import AppError, ErrorCode
+from contracts.fields import Id
+from contracts.programs import CATALOG_ID as CATALOG_ID_RULE
 from contracts.programs import (
-    MEMBER_STATES,
+    CollectionFieldsSchema,
     CollectionSchema,
     ContractFieldsSchema,
     ContractSchema,
     CourseSchema,
     EnrollmentSchema,
+    MemberQuerySchema,
     MemberSchema,
     MyProgramSchema,
+    NewCollectionSchema,
     NewContractSchema,
     NewProgramSchema,
     ProgramFieldsSchema,
@@ -23,35 +27,19 @@ from contracts.programs import (
     SpecializationSchema,
 )
 from gateway.http import Reply, route
+from gateway.routes import Routes
 from gateway.rpc import LONG_TIMEOUT
-from gateway.schemas import PageQuery, page_of
+from gateway.schemas import page_of
 
-CATALOG_ID = fields.String(validate=validate.Length(1, 64))
-
-
-class SearchQuery(PageQuery):
-    q = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
+CATALOG_ID = fields.String(validate=CATALOG_ID_RULE)
 
 
-class MembersQuery(SearchQuery):
-    state = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(MEMBER_STATES))
+class SearchQuery(PageQuerySchema):
+    q = text_field(200, load_default=None, allow_none=True)
 
 
 class ConfirmQuery(Schema):
     confirm = fields.Boolean(load_default=False)
-
-
-class CollectionBody(Schema):
-    name = name_field(required=True)
-    description = text_field(2000, allow_none=True, load_default=None)
-
-
-class CollectionPatch(Schema):
-    name = name_field()
-    description = text_field(2000, allow_none=True)
-    position = fields.Integer(validate=validate.Range(1, 10_000), metadata={"description": "1-based order"})
-    item_ids = fields.List(fields.String(validate=validate.Length(1, 64)), validate=validate.Length(max=1000),
-                           metadata={"description": "every item id of the collection, in the new order"})
 
 
 class ItemsBody(Schema):
@@ -65,10 +53,10 @@ class ItemsBody(Schema):
 
 
 class EnrollBody(Schema):
-    program_id = fields.String(required=True, validate=validate.Length(1, 64))
-    course_id = fields.String(validate=validate.Length(1, 64))
-    specialization_id = fields.String(validate=validate.Length(1, 64))
-    collection_id = fields.String(allow_none=True, validate=validate.Length(1, 64))
+    program_id = Id(required=True, not_found="program")
+    course_id = CATALOG_ID
+    specialization_id = CATALOG_ID
+    collection_id = Id(allow_none=True, not_found="collection")
 
     @validates_schema
     def one_item(self, data, **kwargs):
@@ -90,36 +78,23 @@ def page_args(query: dict) -> dict:
     return {"limit": query["limit"], "cursor": query["cursor"]}
 
 
-class ProgramsRoutes:
-    # ---- scope helpers
-    def _program_in_scope(self, call, program_id: str) -> dict:
-        program = self.programs.locate_program(program_id)
-        call.principal.require_program_admin(program["org_id"], program["id"])
-        return program
-
-    def _collection_in_scope(self, call, collection_id: str) -> dict:
-        collection = self.programs.locate_collection(collection_id)
-        call.principal.require_program_admin(collection["org_id"], collection["program_id"], "collection")
-        return collection
-
-    def _contract_in_scope(self, call, contract_id: str) -> dict:
-        contract = self.programs.locate_contract(contract_id)
-        call.principal.require_org_admin(contract["org_id"])
-        return contract
-
+class ProgramsRoutes(Routes):
     # ---- catalog
-    @route("GET", "/v1/catalog/courses", query=SearchQuery, response=page_of(CourseSchema), tags=("catalog",),
+    @route("GET", "/v1/catalog/courses", scope="programs:read",
+           query=SearchQuery, response=page_of(CourseSchema), tags=("catalog",),
            summary="Search the course catalog by name, slug or partner")
     def catalog_courses(self, call):
         return self.programs.search_courses(call.query["q"], **page_args(call.query))
 
-    @route("GET", "/v1/catalog/specializations", query=SearchQuery, response=page_of(SpecializationSchema),
+    @route("GET", "/v1/catalog/specializations", scope="programs:read",
+           query=SearchQuery, response=page_of(SpecializationSchema),
            tags=("catalog",), summary="Search the specializations by name, slug or partner")
     def catalog_specializations(self, call):
         return self.programs.search_specializations(call.query["q"], **page_args(call.query))
 
     # ---- contracts (org admins)
-    @route("GET", "/v1/orgs/{org_id}/contracts", query=PageQuery, response=page_of(ContractSchema),
+    @route("GET", "/v1/orgs/{org_id}/contracts", scope="programs:read",
+           query=PageQuerySchema, response=page_of(ContractSchema),
            tags=("contracts",), summary="The organization's contracts with licenses used and free")
     def list_contracts(self, call, org_id):
         call.principal.require_org_admin(org_id)
@@ -131,22 +106,23 @@ class ProgramsRoutes:
         call.principal.require_org_admin(org_id)
         return self.programs.create_contract(org_id, NewContractSchema().dump(call.body))
 
-    @route("GET", "/v1/contracts/{contract_id}", response=ContractSchema, tags=("contracts",),
+    @route("GET", "/v1/contracts/{contract_id}", scope="programs:read", response=ContractSchema, tags=("contracts",),
            summary="A contract with licenses used and free")
     def get_contract(self, call, contract_id):
-        contract = self._contract_in_scope(call, contract_id)
+        contract = self.scope.contract(call.principal, contract_id)
         return self.programs.get_contract(contract["org_id"], contract_id)
 
     @route("PATCH", "/v1/contracts/{contract_id}", body=ContractFieldsSchema, response=ContractSchema,
            tags=("contracts",), summary="Change a contract (not below the licenses in use)",
            errors=("LICENSES_IN_USE", "DUPLICATE_NAME"))
     def update_contract(self, call, contract_id):
-        contract = self._contract_in_scope(call, contract_id)
+        contract = self.scope.contract(call.principal, contract_id)
         require_changes(call.body)
         return self.programs.update_contract(contract["org_id"], contract_id, ContractFieldsSchema().dump(call.body))
 
     # ---- programs
-    @route("GET", "/v1/orgs/{org_id}/programs", query=PageQuery, response=page_of(ProgramSchema),
+    @route("GET", "/v1/orgs/{org_id}/programs", scope="programs:read",
+           query=PageQuerySchema, response=page_of(ProgramSchema),
            tags=("programs",), summary="Programs in the caller's scope")
     def list_programs(self, call, org_id):
         scope = call.principal.program_scope(org_id)
@@ -159,15 +135,16 @@ class ProgramsRoutes:
         call.principal.require_org_admin(org_id)
         return self.programs.create_program(org_id, NewProgramSchema().dump(call.body))
 
-    @route("GET", "/v1/programs/{program_id}", response=ProgramSchema, tags=("programs",), summary="A program")
+    @route("GET", "/v1/programs/{program_id}", scope="programs:read",
+           response=ProgramSchema, tags=("programs",), summary="A program")
     def get_program(self, call, program_id):
-        program = self._program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         return self.programs.get_program(program["org_id"], program_id)
 
     @route("PATCH", "/v1/programs/{program_id}", body=ProgramFieldsSchema, response=ProgramSchema,
            tags=("programs",), summary="Change a program's settings", errors=("DUPLICATE_NAME",))
     def update_program(self, call, program_id):
-        program = self._program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         require_changes(call.body)
         if "contract_ids" in call.body:  # licenses are an organization-level matter
             call.principal.require_org_admin(program["org_id"])
@@ -177,7 +154,7 @@ class ProgramsRoutes:
            summary="Remove a program and all its members (irreversible; needs ?confirm=true)",
            errors=("CONFIRMATION_REQUIRED",))
     def remove_program(self, call, program_id):
-        program = self._program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         if not call.query["confirm"]:
             raise AppError(ErrorCode.CONFIRMATION_REQUIRED,
                            "removing a program removes every member and cannot be undone; send ?confirm=true")
@@ -185,67 +162,68 @@ class ProgramsRoutes:
         return self.programs.with_timeout(LONG_TIMEOUT).remove_program(program["org_id"], program_id)
 
     # ---- members
-    @route("GET", "/v1/programs/{program_id}/members", query=MembersQuery, response=page_of(MemberSchema),
+    @route("GET", "/v1/programs/{program_id}/members", scope="programs:read",
+           query=MemberQuerySchema, response=page_of(MemberSchema),
            tags=("members",), summary="Members and invitees (filter by state, search name or email)")
     def list_members(self, call, program_id):
-        program = self._program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         return self.programs.list_members(program["org_id"], program_id, dict(call.query))
 
     @route("DELETE", "/v1/programs/{program_id}/members/{user_id}", status=204, tags=("members",),
            summary="Remove a member: license freed, course access downgraded to audit")
     def remove_member(self, call, program_id, user_id):
-        program = self._program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         self.programs.remove_member(program["org_id"], program_id, user_id)
         return Reply(status=204)
 
     # ---- curriculum
-    @route("GET", "/v1/programs/{program_id}/collections", response=CollectionSchema, many=True,
+    @route("GET", "/v1/programs/{program_id}/collections", scope="programs:read", response=CollectionSchema, many=True,
            tags=("curriculum",), summary="The program's curriculum: collections in order with their items")
     def list_collections(self, call, program_id):
-        program = self._program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         return self.programs.list_collections(program["org_id"], program_id)
 
-    @route("POST", "/v1/programs/{program_id}/collections", body=CollectionBody, response=CollectionSchema,
+    @route("POST", "/v1/programs/{program_id}/collections", body=NewCollectionSchema, response=CollectionSchema,
            status=201, tags=("curriculum",), summary="Add a collection at the end", errors=("DUPLICATE_NAME",))
     def create_collection(self, call, program_id):
-        program = self._program_in_scope(call, program_id)
+        program = self.scope.program(call.principal, program_id)
         return self.programs.create_collection(program["org_id"], program_id, call.body)
 
-    @route("PATCH", "/v1/collections/{collection_id}", body=CollectionPatch, response=CollectionSchema,
+    @route("PATCH", "/v1/collections/{collection_id}", body=CollectionFieldsSchema, response=CollectionSchema,
            tags=("curriculum",), summary="Rename, describe, move a collection or reorder its items")
     def update_collection(self, call, collection_id):
-        collection = self._collection_in_scope(call, collection_id)
+        collection = self.scope.collection(call.principal, collection_id)
         require_changes(call.body)
         return self.programs.update_collection(collection["org_id"], collection_id, call.body)
 
     @route("DELETE", "/v1/collections/{collection_id}", status=204, tags=("curriculum",),
            summary="Delete a collection")
     def delete_collection(self, call, collection_id):
-        collection = self._collection_in_scope(call, collection_id)
+        collection = self.scope.collection(call.principal, collection_id)
         self.programs.delete_collection(collection["org_id"], collection_id)
         return Reply(status=204)
 
     @route("POST", "/v1/collections/{collection_id}/items", body=ItemsBody, response=CollectionSchema,
            tags=("curriculum",), summary="Add courses and specializations (adding one twice is a no-op)")
     def add_items(self, call, collection_id):
-        collection = self._collection_in_scope(call, collection_id)
+        collection = self.scope.collection(call.principal, collection_id)
         return self.programs.add_collection_items(collection["org_id"], collection_id, call.body["course_ids"],
                                                   call.body["specialization_ids"])
 
     @route("DELETE", "/v1/collections/{collection_id}/items/{item_id}", status=204, tags=("curriculum",),
            summary="Remove an item from a collection")
     def remove_item(self, call, collection_id, item_id):
-        collection = self._collection_in_scope(call, collection_id)
+        collection = self.scope.collection(call.principal, collection_id)
         self.programs.remove_collection_item(collection["org_id"], collection_id, item_id)
         return Reply(status=204)
 
     # ---- learners
-    @route("GET", "/v1/me/programs", query=PageQuery, response=page_of(MyProgramSchema), tags=("me",),
+    @route("GET", "/v1/me/programs", query=PageQuerySchema, response=page_of(MyProgramSchema), tags=("me",),
            summary="The programs I joined or am invited to")
     def my_programs(self, call):
         return self.programs.my_programs(call.principal.user_id, **page_args(call.query))
 
-    @route("GET", "/v1/me/enrollments", query=PageQuery, response=page_of(EnrollmentSchema), tags=("me",),
+    @route("GET", "/v1/me/enrollments", query=PageQuerySchema, response=page_of(EnrollmentSchema), tags=("me",),
            summary="My enrollments (downgraded ones show downgraded_at)")
     def my_enrollments(self, call):
         return self.programs.my_enrollments(call.principal.user_id, **page_args(call.query))

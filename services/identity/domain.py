@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select, text, update
 
 from contracts.errors import AppError, ErrorCode, not_found
+from contracts.identity import API_TOKEN_SCOPES as API_TOKEN_SCOPE_NAMES
 from contracts.identity import OrgSettingsSchema, ProfileFieldsSchema
 from servicekit import config
 from servicekit.bulk import insert_rows
@@ -25,7 +26,7 @@ MAX_FAILED_LOGINS = int(config.env("LOGIN_MAX_FAILURES", "5"))
 THROTTLE_WINDOW = timedelta(minutes=15)
 PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
 ORG_FIELDS = tuple(OrgSettingsSchema().fields)
-API_TOKEN_SCOPES = ("activity:write", "people:write", "reports:read")
+API_TOKEN_SCOPES = tuple(API_TOKEN_SCOPE_NAMES)
 
 
 def now() -> datetime:

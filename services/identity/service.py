@@ -1,13 +1,14 @@
 """identity's nameko entrypoints: load input, call the domain, dump output."""
 from marshmallow import ValidationError
 
-from contracts.common import email_field, name_field
 from contracts.errors import AppError, ErrorCode
 from contracts.identity import (
     AdminSchema,
     ApiTokenSchema,
+    NewOrgSchema,
     OrganizationSchema,
     OrgSettingsSchema,
+    PersonInputSchema,
     PersonSchema,
     ProfileFieldsSchema,
     TokensSchema,
@@ -17,15 +18,6 @@ from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
 from servicekit.service import ServiceBase
 from services.identity import domain
-
-
-class NewOrgSchema(OrgSettingsSchema):
-    name = name_field(required=True)
-
-
-class PersonInputSchema(ProfileFieldsSchema):
-    email = email_field(required=True)
-    full_name = name_field(required=True)
 
 
 class IdentityService(ServiceBase):

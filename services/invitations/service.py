@@ -4,12 +4,16 @@ import base64
 import binascii
 import logging
 
-from marshmallow import Schema, fields, validate
 from nameko.rpc import RpcProxy
 
-from contracts.common import email_field, name_field, text_field
 from contracts.errors import AppError, ErrorCode
-from contracts.invitations import INVITATION_STATES, ImportSchema, InvitationSchema, PreviewSchema
+from contracts.invitations import (
+    ImportSchema,
+    InvitationQuerySchema,
+    InvitationSchema,
+    NewInvitationSchema,
+    PreviewSchema,
+)
 from servicekit import config
 from servicekit.entrypoints import rpc, timer
 from servicekit.events import handle_event
@@ -20,21 +24,6 @@ log = logging.getLogger(__name__)
 
 IMPORT_POLL_SECONDS = float(config.env("INVITATION_IMPORT_POLL_SECONDS", "1"))
 EXPIRY_INTERVAL_SECONDS = float(config.env("INVITATION_EXPIRY_INTERVAL_SECONDS", "60"))
-
-
-class InvitationInput(Schema):
-    program_id = fields.String(required=True)
-    contract_id = fields.String(required=True)
-    full_name = name_field(required=True)
-    email = email_field(required=True)
-    external_id = text_field(200, allow_none=True, load_default=None)
-    send_email = fields.Boolean(load_default=True)
-
-
-class ListInput(Schema):
-    state = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(INVITATION_STATES))
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 200))
-    cursor = fields.String(load_default=None, allow_none=True)
 
 
 class InvitationsService(ServiceBase):
@@ -56,7 +45,7 @@ class InvitationsService(ServiceBase):
     # ---- single invitations
     @rpc
     def preview_invitation(self, org_id, data):
-        data = InvitationInput().load(data)
+        data = NewInvitationSchema().load(data)
         program = self._program_and_contract(org_id, data["program_id"], data["contract_id"])
         contract = self.programs.get_contract(org_id, data["contract_id"])
         org = self.identity.get_organization(org_id)
@@ -70,7 +59,7 @@ class InvitationsService(ServiceBase):
 
     @rpc
     def create_invitation(self, org_id, data, invited_by=None):
-        data = InvitationInput().load(data)
+        data = NewInvitationSchema().load(data)
         program = self._program_and_contract(org_id, data["program_id"], data["contract_id"])
         if domain.pending_for(self.db, program["id"], data["email"]) is not None:
             raise AppError(ErrorCode.DUPLICATE_INVITATION, "a pending invitation to this program exists for this "
@@ -95,7 +84,7 @@ class InvitationsService(ServiceBase):
 
     @rpc
     def list_invitations(self, org_id, program_id, query=None):
-        params = ListInput().load(query or {})
+        params = InvitationQuerySchema().load(query or {})
         result = domain.list_invitations(self.db, org_id, program_id, params["state"], params["limit"],
                                          params["cursor"])
         return {"items": InvitationSchema(many=True).dump(result["items"]), "next_cursor": result["next_cursor"]}

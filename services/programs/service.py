@@ -5,21 +5,22 @@ it; learner RPCs are scoped by the signed-in user's id."""
 import logging
 
 import eventlet
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError
 from nameko.rpc import RpcProxy
 
-from contracts.common import name_field, text_field
 from contracts.errors import invalid
 from contracts.programs import (
-    ITEM_KINDS,
-    MEMBER_STATES,
+    CollectionFieldsSchema,
     CollectionSchema,
     ContractFieldsSchema,
     ContractSchema,
     CourseSchema,
+    EnrollmentInputSchema,
     EnrollmentSchema,
+    MemberQuerySchema,
     MemberSchema,
     MyProgramSchema,
+    NewCollectionSchema,
     NewContractSchema,
     NewProgramSchema,
     ProgramFieldsSchema,
@@ -46,31 +47,6 @@ def load(schema: Schema, data):
 
 def page(item_schema, result: dict) -> dict:
     return {"items": item_schema(many=True).dump(result["items"]), "next_cursor": result["next_cursor"]}
-
-
-class CollectionInput(Schema):
-    name = name_field(required=True)
-    description = text_field(2000, allow_none=True, load_default=None)
-
-
-class CollectionChanges(Schema):
-    name = name_field()
-    description = text_field(2000, allow_none=True)
-    position = fields.Integer(validate=validate.Range(1, 10_000))
-    item_ids = fields.List(fields.String(), validate=validate.Length(max=1000))
-
-
-class ListQuery(Schema):
-    limit = fields.Integer(load_default=50)
-    cursor = fields.String(load_default=None, allow_none=True)
-    q = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=200))
-    state = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(MEMBER_STATES))
-
-
-class EnrollInput(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
-    item_id = fields.String(required=True, validate=validate.Length(1, 64))
-    collection_id = fields.String(load_default=None, allow_none=True, validate=validate.Length(1, 64))
 
 
 class ProgramsService(ServiceBase):
@@ -167,12 +143,12 @@ class ProgramsService(ServiceBase):
     @rpc
     def create_collection(self, org_id, program_id, data):
         return CollectionSchema().dump(domain.create_collection(self.db, org_id, program_id,
-                                                                load(CollectionInput(), data)))
+                                                                load(NewCollectionSchema(), data)))
 
     @rpc
     def update_collection(self, org_id, collection_id, changes):
         return CollectionSchema().dump(domain.update_collection(self.db, org_id, collection_id,
-                                                                load(CollectionChanges(), changes)))
+                                                                load(CollectionFieldsSchema(), changes)))
 
     @rpc
     def delete_collection(self, org_id, collection_id):
@@ -213,7 +189,7 @@ class ProgramsService(ServiceBase):
 
     @rpc
     def list_members(self, org_id, program_id, query=None):
-        params = load(ListQuery(), query or {})
+        params = load(MemberQuerySchema(), query or {})
         return page(MemberSchema, domain.list_members(self.db, org_id, program_id, params["state"], params["q"],
                                                       params["limit"], params["cursor"]))
 
@@ -228,7 +204,7 @@ class ProgramsService(ServiceBase):
     # ---- enrollments and learners
     @rpc
     def enroll(self, org_id, program_id, user_id, data):
-        data = load(EnrollInput(), data)
+        data = load(EnrollmentInputSchema(), data)
         return EnrollmentSchema().dump(domain.enroll(self.db, org_id, program_id, user_id, data["kind"],
                                                      data["item_id"], data["collection_id"]))
 

@@ -17,14 +17,20 @@ from servicekit.config import SERVICES
 SNAPSHOTS = Path(__file__).with_name("snapshots.json")
 
 
+def wire_type(field) -> str:
+    """marshmallow's own type a field is (contracts.fields' validated types
+    narrow what is accepted, not the type on the wire)."""
+    return next(cls.__name__ for cls in type(field).__mro__ if cls.__module__ == fields.__name__)
+
+
 def describe(schema) -> dict:
     shape = {}
     for name, field in sorted(schema.fields.items()):
-        entry = {"type": type(field).__name__, "required": field.required, "allow_none": field.allow_none}
+        entry = {"type": wire_type(field), "required": field.required, "allow_none": field.allow_none}
         if isinstance(field, fields.Nested):
             entry["nested"] = describe(field.schema)
         if isinstance(field, fields.List):
-            entry["items"] = type(field.inner).__name__
+            entry["items"] = wire_type(field.inner)
             if isinstance(field.inner, fields.Nested):
                 entry["nested"] = describe(field.inner.schema)
         shape[field.data_key or name] = entry

@@ -63,6 +63,7 @@ def test_email_one_rule_normalized_and_a_non_ascii_local_part_has_its_own_code()
                 "a@x.123", "a@[127.0.0.1]", "@x.org", "a b@x.org", "x" * 65 + "@x.org", "a@x\ud800.org"):
         assert refusal(email=bad).split(":")[0] in (FieldCode.EMAIL_INVALID, FieldCode.TOO_LONG), bad
     assert email_problem(normalize_email("First.Last+tag@sub.example.co.uk")) is None
+    assert Sample().load({"name": "a", "email": "a@b.c"})["email"] == "a@b.c"  # this rule, not marshmallow's too
 
 
 def test_strict_integers_refuse_floats_strings_and_booleans():
@@ -77,7 +78,8 @@ def test_strict_integers_refuse_floats_strings_and_booleans():
 def test_ids_are_uuids_in_canonical_form():
     given = "0F1E2D3C-4B5A-4978-8695-A4B3C2D1E0F9"
     assert Sample().load({"name": "a", "id": given})["id"] == given.lower()
-    for bad in ("abc", "", "0f1e2d3c4b5a49788695a4b3c2d1e0f9", "\x00", 12, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0fz"):
+    for bad in ("abc", "", "0f1e2d3c4b5a49788695a4b3c2d1e0f9", "\x00", 12, "0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0fz",
+                "----0f1e2d3c4b5a49788695a4b3c2d1e0f9", "{0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9}"):
         assert refusal(id=bad).startswith("NOT_A_UUID:"), bad
 
 

@@ -2,9 +2,10 @@
 import pytest
 
 from contracts.envelope import Envelope, make_envelope
-from contracts.errors import AppError, ErrorCode, http_status
+from contracts.errors import AppError, ErrorCode
 from gateway.auth import Principal
 from gateway.http import werkzeug_path
+from gateway.statuses import http_status
 from services.identity.domain import normalize_email
 
 ORG, OTHER = "org-1", "org-2"

@@ -1,0 +1,49 @@
+"""The gateway's operational endpoints: /healthz, /readyz, /metrics, /v1/openapi.json."""
+from werkzeug.wrappers import Response
+
+from contracts.errors import AppError
+from gateway.http import PUBLIC, Reply, json_response, route
+from gateway.openapi import build_spec
+from gateway.routes import SERVICES, Routes
+from servicekit import config
+from servicekit.observability import broker_ready, metrics_payload
+
+
+class OperationsRoutes(Routes):
+    @route("GET", "/healthz", auth=PUBLIC, tags=("operations",), summary="The gateway process is alive")
+    def healthz(self, call):
+        return {"status": "ok"}
+
+    @route("GET", "/readyz", auth=PUBLIC, tags=("operations",),
+           summary="Broker reachable and the services the gateway needs answering")
+    def readyz(self, call):
+        checks = {"broker": broker_ready(config.broker_url())[1]}
+        # Ready when every service the gateway routes to answers a ping.
+        for service in SERVICES:
+            try:
+                getattr(self, service).ping()
+                checks[service] = "ok"
+            except AppError as exc:
+                checks[service] = exc.message
+        ok = all(value == "ok" for value in checks.values())
+        return Reply({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
+
+    @route("GET", "/metrics", auth=PUBLIC, tags=("operations",), summary="Prometheus metrics",
+           content_type="text/plain")
+    def metrics(self, call):
+        body, content_type = metrics_payload()
+        return Response(body, content_type=content_type)
+
+    @route("GET", "/v1/openapi.json", auth=PUBLIC, tags=("operations",), summary="This API's OpenAPI document")
+    def openapi(self, call):
+        return json_response(_spec())
+
+
+_cached_spec = None
+
+
+def _spec() -> dict:
+    global _cached_spec
+    if _cached_spec is None:
+        _cached_spec = build_spec()
+    return _cached_spec
