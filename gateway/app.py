@@ -1,4 +1,4 @@
-"""The gateway service: the RPC clients it needs, and the route modules
+"""The gateway service: the RPC clients it needs (servicekit.rpc: a deadline per call), and the route modules
 composed into it (one nameko HTTP entrypoint per route, see gateway.http.mount)."""
 from gateway.http import mount
 from gateway.routes.identity import IdentityRoutes
@@ -6,8 +6,8 @@ from gateway.routes.invitations import InvitationsRoutes
 from gateway.routes.messaging import MessagingRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.programs import ProgramsRoutes
-from gateway.rpc import ServiceRpc
 from servicekit.observability import Observability
+from servicekit.rpc import ServiceRpc
 
 
 class Gateway:

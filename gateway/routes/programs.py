@@ -28,7 +28,6 @@ from contracts.programs import (
 )
 from gateway.http import Reply, route
 from gateway.routes import Routes
-from gateway.rpc import LONG_TIMEOUT
 from gateway.schemas import page_of
 
 CATALOG_ID = fields.String(validate=CATALOG_ID_RULE)
@@ -159,7 +158,7 @@ class ProgramsRoutes(Routes):
             raise AppError(ErrorCode.CONFIRMATION_REQUIRED,
                            "removing a program removes every member and cannot be undone; send ?confirm=true")
         # Set-based, but it records an event per member: about 20 s per 100,000 members (bench_programs).
-        return self.programs.with_timeout(LONG_TIMEOUT).remove_program(program["org_id"], program_id)
+        return self.programs.with_long_timeout().remove_program(program["org_id"], program_id)
 
     # ---- members
     @route("GET", "/v1/programs/{program_id}/members", scope="programs:read",

@@ -1,9 +1,9 @@
-"""The gateway's RPC deadline (gateway.rpc), with a stand-in for nameko's proxy."""
+"""The RPC deadline the gateway uses (servicekit.rpc), with a stand-in for nameko's proxy."""
 import eventlet
 import pytest
 
 from contracts.errors import AppError, ErrorCode
-from gateway.rpc import _TimedServiceProxy
+from servicekit.rpc import TimedServiceProxy
 
 
 class SlowReply:
@@ -28,10 +28,12 @@ class SlowService:
 
 
 def test_a_call_past_its_deadline_is_service_unavailable_and_with_timeout_extends_it():
-    proxy = _TimedServiceProxy("programs", SlowService, timeout=0.05)
+    proxy = TimedServiceProxy("programs", SlowService, timeout=0.05)
     with pytest.raises(AppError) as late:
         proxy.remove_program("org", "program")
     assert late.value.code == ErrorCode.SERVICE_UNAVAILABLE and "programs" in late.value.message
     assert proxy.with_timeout(2).remove_program("org", "program") == ("org", "program")
     with pytest.raises(AppError):  # the original keeps its own deadline
         proxy.remove_program("org", "program")
+    patient = TimedServiceProxy("programs", SlowService, timeout=0.05, long_timeout=2)
+    assert patient.with_long_timeout().remove_program("org", "program") == ("org", "program")
