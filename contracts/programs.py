@@ -102,13 +102,12 @@ class ProgramFieldsSchema(Schema):
     tagline = text_field(300, allow_none=True)
     banner_url = fields.Url(allow_none=True, validate=validate.Length(max=2000))
     enrollment_limit = StrictInteger(allow_none=True, validate=validate.Range(1, 1000))
-    contract_ids = fields.List(fields.String(validate=validate.Length(1, 64)), validate=validate.Length(1, 100))
+    contract_ids = fields.List(Id(), validate=validate.Length(1, 100))
 
 
 class NewProgramSchema(ProgramFieldsSchema):
     name = name_field(required=True)
-    contract_ids = fields.List(fields.String(validate=validate.Length(1, 64)), required=True,
-                               validate=validate.Length(1, 100))
+    contract_ids = fields.List(Id(), required=True, validate=validate.Length(1, 100))
 
 
 class ProgramSchema(Schema):
