@@ -6,7 +6,6 @@ marshmallow (the CSV importer) applies exactly the same rule; the marshmallow
 fields below wrap them. A refused field's message is "<CODE>: <explanation>",
 the code being one of `FieldCode` (documented in docs/api.md)."""
 import re
-import unicodedata
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -43,19 +42,22 @@ class Problem:
         return f"{self.code}: {self.message}"
 
 
-# Line and paragraph separators break a header line as surely as CR/LF.
-_LINE_BREAKING = {"\u0085", "\u2028", "\u2029"}
-_MULTI_LINE_ALLOWED = {"\n", "\t"}
+_NOT_TEXT = re.compile("[\x00\ud800-\udfff]")
+# Control characters (Unicode category Cc: C0, DEL, C1 with NEL) and the line
+# and paragraph separators, which break a header line as surely as CR/LF.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_BUT_LINES_AND_TABS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def character_problem(value: str) -> Problem | None:
     """NUL and lone surrogates cannot be stored or encoded anywhere (PostgreSQL
     text, UTF-8): they are refused in every string, passwords and tokens included."""
-    if "\x00" in value:
+    found = _NOT_TEXT.search(value)
+    if found is None:
+        return None
+    if found.group() == "\x00":
         return Problem(FieldCode.INVALID_CHARACTER, "contains a NUL character")
-    if any("\ud800" <= ch <= "\udfff" for ch in value):
-        return Problem(FieldCode.INVALID_CHARACTER, "contains a lone surrogate (not valid Unicode text)")
-    return None
+    return Problem(FieldCode.INVALID_CHARACTER, "contains a lone surrogate (not valid Unicode text)")
 
 
 def text_problem(value: str, *, max_length: int = MAX_SINGLE_LINE, multi_line: bool = False,
@@ -64,12 +66,11 @@ def text_problem(value: str, *, max_length: int = MAX_SINGLE_LINE, multi_line: b
     problem = character_problem(value)
     if problem:
         return problem
-    allowed = _MULTI_LINE_ALLOWED if multi_line else set()
-    for ch in value:
-        if ch not in allowed and (unicodedata.category(ch) == "Cc" or ch in _LINE_BREAKING):
-            what = "control characters other than line breaks and tabs" if multi_line else \
-                "line breaks, tabs and other control characters"
-            return Problem(FieldCode.CONTROL_CHARACTER, f"{what} are not allowed (U+{ord(ch):04X})")
+    control = (_CONTROL_BUT_LINES_AND_TABS if multi_line else _CONTROL).search(value)
+    if control:
+        what = "control characters other than line breaks and tabs" if multi_line else \
+            "line breaks, tabs and other control characters"
+        return Problem(FieldCode.CONTROL_CHARACTER, f"{what} are not allowed (U+{ord(control.group()):04X})")
     if not allow_blank and not value.strip():
         return Problem(FieldCode.BLANK, "must not be empty or only spaces")
     if len(value) > max_length:

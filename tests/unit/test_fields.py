@@ -89,3 +89,13 @@ def test_tokens_take_any_text_but_nul_and_lone_surrogates():
     assert refusal(token="ab\udc00c").startswith("INVALID_CHARACTER:")
     assert refusal(token="ab").startswith("TOO_SHORT:")
     assert refusal(token="x" * 11).startswith("TOO_LONG:")
+
+
+def test_every_unicode_control_character_is_refused_in_a_single_line():
+    import unicodedata
+
+    controls = [chr(code) for code in range(0x110000) if unicodedata.category(chr(code)) == "Cc"]
+    assert len(controls) == 65
+    for ch in controls + ["\u2028", "\u2029"]:
+        assert refusal(name=f"a{ch}b").split(":")[0] in (FieldCode.CONTROL_CHARACTER, FieldCode.INVALID_CHARACTER)
+    assert Sample().load({"name": "a", "note": "tab\tline\n"})["note"] == "tab\tline\n"
