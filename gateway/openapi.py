@@ -6,7 +6,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, fields
 
 from contracts.identity import API_TOKEN_SCOPES
-from gateway.http import MACHINE, PUBLIC, ROUTES, is_id_parameter
+from gateway.http import MACHINE, MAX_URI_BYTES, PUBLIC, ROUTES, is_id_parameter
 from gateway.statuses import http_status
 
 
@@ -27,7 +27,7 @@ COMMON_ERRORS = {
     "400": "Invalid input (details name the fields, with a field code)",
     "401": "No or bad credentials",
     "404": "Not found, or not yours (an id that is not a UUID included)",
-    "414": "The path and query are longer than 8192 bytes (URI_TOO_LONG)",
+    "414": f"The path and query are longer than {MAX_URI_BYTES} bytes (URI_TOO_LONG)",
     "500": "A defect (INTERNAL); quote X-Request-Id to support",
     "503": "A service did not answer in time or is down",
 }
