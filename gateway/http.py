@@ -214,7 +214,9 @@ class RouteSpec:
     errors: tuple
     content_type: str | None
     max_bytes: int = MAX_JSON_BYTES
-    html_errors: tuple = ()  # error statuses answered as an HTML page (documented so)
+    # Other answers than `status` and the JSON errors, documented as they are:
+    # {status: (description, content type, schema class or None for text)}.
+    responses: dict = field(default_factory=dict)
     upload: type[Schema] | None = None  # a multipart form, read by the handler (documented only)
     scope: str | None = None  # the API token scope that opens this route to machine clients
 
@@ -312,12 +314,12 @@ def check_path(path_values: dict) -> dict:
 def route(method: str, path: str, *, summary: str, auth: str = USER, body: type[Schema] | None = None,
           query: type[Schema] | None = None, response: type[Schema] | None = None, many: bool = False,
           status: int = 200, tags: tuple = (), errors: tuple = (), content_type: str | None = None,
-          max_bytes: int = MAX_JSON_BYTES, html_errors: tuple = (), upload: type[Schema] | None = None,
+          max_bytes: int = MAX_JSON_BYTES, responses: dict | None = None, upload: type[Schema] | None = None,
           scope: str | None = None):
     """Declare an endpoint on a route module's method (see module docstring);
     `mount` makes it a nameko entrypoint of the gateway."""
     spec = RouteSpec(method, path, summary, auth, body, query, response, many, status, tuple(tags), tuple(errors),
-                     content_type, max_bytes, tuple(html_errors), upload, scope)
+                     content_type, max_bytes, dict(responses or {}), upload, scope)
 
     def decorator(fn):
         fn.route_spec = spec

@@ -129,13 +129,14 @@ def build_spec() -> dict:
             schema = {"type": "array", "items": route.response} if route.many else route.response
             ok["content"] = {"application/json": {"schema": schema}}
         operation["responses"][str(route.status)] = ok if route.status != 204 else {"description": "No content"}
+        for status, (description, content_type, schema) in route.responses.items():
+            operation["responses"][str(status)] = {
+                "description": description,
+                "content": {content_type: {"schema": schema if schema is not None else {"type": "string"}}}}
         for status, description in sorted(error_statuses(route).items()):
-            content_type, schema = "application/json", {"$ref": "#/components/schemas/Error"}
-            if int(status) in route.html_errors:
-                content_type, schema = "text/html", {"type": "string"}
-                description = f"{description} (an HTML page)"
-            operation["responses"].setdefault(
-                status, {"description": description, "content": {content_type: {"schema": schema}}})
+            operation["responses"].setdefault(status, {
+                "description": description,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

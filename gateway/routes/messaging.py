@@ -135,7 +135,8 @@ class MessagingRoutes(Routes):
         return self.messaging.set_preferences(self._my_email(call), PreferencesSchema().dump(call.body))
 
     # ---- one-click unsubscribe (the signed link in every non-account email; no login)
-    @route("GET", "/v1/unsubscribe/{token}", auth=PUBLIC, tags=("me",), content_type="text/html", html_errors=(404,),
+    @route("GET", "/v1/unsubscribe/{token}", auth=PUBLIC, tags=("me",), content_type="text/html",
+           responses={404: ("This unsubscribe link is not valid (an HTML page)", "text/html", None)},
            summary="A page confirming the unsubscribe (GET changes nothing: link scanners follow links)")
     def unsubscribe_page(self, call, token):
         try:

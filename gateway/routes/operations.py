@@ -1,4 +1,5 @@
 """The gateway's operational endpoints: /healthz, /readyz, /metrics, /v1/openapi.json."""
+from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
 
 from contracts.errors import AppError
@@ -9,13 +10,25 @@ from servicekit import config
 from servicekit.observability import broker_ready, metrics_payload
 
 
+class Readiness(Schema):
+    status = fields.String(required=True, metadata={"enum": ["ok", "unavailable"]})
+    checks = fields.Dict(keys=fields.String(), values=fields.String(), required=True,
+                         metadata={"description": "broker and each service: ok, or what went wrong"})
+
+
+class Health(Schema):
+    status = fields.String(required=True)
+
+
 class OperationsRoutes(Routes):
-    @route("GET", "/healthz", auth=PUBLIC, tags=("operations",), summary="The gateway process is alive")
+    @route("GET", "/healthz", auth=PUBLIC, tags=("operations",), response=Health,
+           summary="The gateway process is alive")
     def healthz(self, call):
         return {"status": "ok"}
 
-    @route("GET", "/readyz", auth=PUBLIC, tags=("operations",),
-           summary="Broker reachable and the services the gateway needs answering")
+    @route("GET", "/readyz", auth=PUBLIC, tags=("operations",), response=Readiness,
+           summary="Broker reachable and the services the gateway needs answering",
+           responses={503: ("Not ready: the checks say what is not answering", "application/json", Readiness)})
     def readyz(self, call):
         checks = {"broker": broker_ready(config.broker_url())[1]}
         # Ready when every service the gateway routes to answers a ping.

@@ -230,7 +230,8 @@ class ProgramsRoutes(Routes):
     @route("POST", "/v1/enrollments", body=EnrollBody, response=EnrollmentSchema, status=201, tags=("me",),
            summary="Enroll in a course or specialization of a program I am a member of (idempotent: 200 if "
                    "already enrolled)",
-           errors=("NOT_A_MEMBER", "NOT_IN_CURRICULUM", "ENROLLMENT_LIMIT_REACHED"))
+           errors=("NOT_A_MEMBER", "NOT_IN_CURRICULUM", "ENROLLMENT_LIMIT_REACHED"),
+           responses={200: ("Already enrolled: the existing enrollment", "application/json", EnrollmentSchema)})
     def enroll(self, call):
         body = call.body
         program = self.programs.locate_program(body["program_id"])

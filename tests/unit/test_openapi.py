@@ -60,6 +60,9 @@ def test_every_status_the_gateway_itself_answers_is_documented():
         assert responses["500"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     page = spec["paths"]["/v1/unsubscribe/{token}"]["get"]["responses"]
     assert set(page["404"]["content"]) == {"text/html"} and set(page["200"]["content"]) == {"text/html"}
+    assert {"200", "201"} <= set(spec["paths"]["/v1/enrollments"]["post"]["responses"])  # 200: already enrolled
+    ready = spec["paths"]["/readyz"]["get"]["responses"]
+    assert ready["503"]["content"] == ready["200"]["content"]  # the readiness body, not the error shape
     imports = spec["paths"]["/v1/invitations/imports"]["post"]
     assert "multipart/form-data" in imports["requestBody"]["content"]
 
