@@ -5,7 +5,7 @@ invitation to the program is left alone."""
 from sqlalchemy import select
 
 from servicekit.standalone import unit_of_work
-from services.invitations import domain
+from services.invitations import commands
 from services.invitations.models import Invitation
 
 DEMO_INVITEES = [("lee.learner@acme.example", "Lee Learner", "ACME-1001", True),
@@ -23,7 +23,7 @@ def add_demo(org_id: str, program: dict, contract_id: str, people: list[dict], c
             exists = uow.session.scalar(select(Invitation.id).where(Invitation.program_id == program["id"],
                                                                    Invitation.email == person["email"]))
             if exists is None:
-                domain.create_invitation(uow, org_id, program, contract_id, person, send.get(person["email"], False),
+                commands.create_invitation(uow, org_id, program, contract_id, person, send.get(person["email"], False),
                                          None, custom_message)
                 invited.append(person["email"])
     return invited

@@ -1,11 +1,15 @@
 """invitations' own tables: invitations, bulk import jobs with their rejected
 rows, and a projection of program memberships (fed by programs' events)."""
+import hashlib
+import secrets
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from contracts.errors import AppError, ErrorCode
 
 
 class Base(DeclarativeBase):
@@ -18,6 +22,23 @@ def new_id() -> str:
 
 def uuid_column(**kwargs):
     return mapped_column(UUID(as_uuid=False), **kwargs)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def hash_token(raw: str) -> str:
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A link's secret: emailed once, stored only as its hash."""
+    return secrets.token_urlsafe(32)
 
 
 class Invitation(Base):
@@ -44,6 +65,47 @@ class Invitation(Base):
     send_count: Mapped[int] = mapped_column(Integer, default=0)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     close_reason: Mapped[str | None] = mapped_column(String(32))
+
+    # ---- rules (plain attributes: unit-tested without a database)
+    def closed_error(self) -> AppError:
+        """Why an invitation that is no longer pending cannot be used."""
+        if self.state == "ACCEPTED":
+            return AppError(ErrorCode.INVITATION_USED, "this invitation has already been accepted")
+        if self.state == "REVOKED":
+            return AppError(ErrorCode.INVITATION_REVOKED, "this invitation has been withdrawn")
+        return AppError(ErrorCode.INVITATION_EXPIRED, "this invitation has expired; ask for a new one")
+
+    def require_pending(self) -> None:
+        if self.state != "PENDING":
+            raise self.closed_error()
+
+    def is_expired(self, at: datetime) -> bool:
+        """Past its expiry, even before the expiry job has marked it EXPIRED."""
+        return self.expires_at <= at
+
+    def require_usable(self, at: datetime) -> None:
+        """Pending and not past its expiry: it can still be accepted."""
+        self.require_pending()
+        if self.is_expired(at):
+            raise AppError(ErrorCode.INVITATION_EXPIRED, "this invitation has expired; ask for a new one")
+
+    def renew_link(self, token_hash: str, at: datetime, ttl: timedelta) -> None:
+        """A resend: a new link (the old one stops working) and a fresh expiry."""
+        self.require_pending()
+        self.token_hash = token_hash
+        self.expires_at = at + ttl
+        self.last_sent_at = at
+        self.send_count = (self.send_count or 0) + 1
+
+    def revoke(self, at: datetime, reason: str) -> None:
+        self.require_pending()
+        self._close("REVOKED", at, reason)
+
+    def accept(self, at: datetime) -> None:
+        self._close("ACCEPTED", at, "ACCEPTED")
+
+    def _close(self, state: str, at: datetime, reason: str) -> None:
+        self.state, self.closed_at, self.close_reason = state, at, reason
 
     __table_args__ = (
         # one pending invitation per program and email: duplicates are refused by the database
@@ -90,6 +152,10 @@ class ImportJob(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def failed_too_often(self, max_attempts: int) -> bool:
+        """Claimed more times than a healthy import needs: it keeps crashing its worker."""
+        return self.attempts > max_attempts
 
     __table_args__ = (
         Index("import_jobs_open", "created_at", postgresql_where=text("status IN ('PENDING', 'RUNNING')")),

@@ -14,7 +14,8 @@ from contracts.errors import AppError
 from servicekit import config
 from servicekit.standalone import unit_of_work
 from services.identity.service import IdentityService
-from services.invitations import domain
+from services.invitations import commands, importer
+from services.invitations.models import now
 from services.invitations.service import InvitationsService
 from services.programs.service import ProgramsService
 
@@ -96,9 +97,9 @@ def test_an_interrupted_import_resumes_where_it_stopped(rpc, inv_db):
     # hold the import worker off this job while we play the crashing worker ourselves
     job = None
     with unit_of_work("invitations") as uow:
-        job = domain.start_import(uow, org_id, program, contract["id"], False, None, None, "p.csv",
-                                  base64.b64decode(csv_b64(250, "r")))
-        job.lease_until = domain.now() + timedelta(minutes=5)
+        job = commands.start_import(uow, org_id, program, contract["id"], False, None, None, "p.csv",
+                                    base64.b64decode(csv_b64(250, "r")))
+        job.lease_until = now() + timedelta(minutes=5)
         job.status = "RUNNING"
         job.lease_owner = owner = str(uuid.uuid4())
     calls = []
@@ -110,7 +111,7 @@ def test_an_interrupted_import_resumes_where_it_stopped(rpc, inv_db):
         return rpc.identity.ensure_people(org, people)
 
     with unit_of_work("invitations") as uow, pytest.raises(RuntimeError):
-        domain.run_import(uow, job.id, owner, ensure_people_then_crash, batch_size=100)
+        importer.run_import(uow, job.id, owner, ensure_people_then_crash, batch_size=100)
     assert scalar(inv_db, "SELECT processed_rows FROM import_jobs WHERE id = :i", i=job.id) == 100
     assert scalar(inv_db, "SELECT count(*) FROM invitations WHERE import_id = :i", i=job.id) == 100
 
@@ -154,7 +155,7 @@ def test_expiry_with_several_replicas_expires_each_invitation_once(service_datab
         total = 0
         while True:
             with unit_of_work("invitations") as uow:
-                count = domain.expire_due(uow, limit=100)
+                count = commands.expire_due(uow, limit=100)
                 eventlet.sleep(0.05)  # hold the batch's row locks: the other replicas must skip past them
             total += count
             if count == 0:

@@ -1,0 +1,69 @@
+"""What invitations asks identity and programs, in one place: the commands
+are given a `Peers` and never hold an RPC proxy themselves."""
+from nameko.exceptions import RemoteError
+
+from contracts.errors import AppError, ErrorCode
+
+
+class Peers:
+    def __init__(self, identity, programs):
+        self.identity = identity
+        self.programs = programs
+
+    # ---- programs
+    def program_with_contract(self, org_id: str, program_id: str, contract_id: str) -> dict:
+        """The program, refused (INVALID_INPUT) unless the contract is one of its contracts."""
+        program = self.programs.get_program(org_id, program_id)
+        if str(contract_id) not in program.get("contract_ids", []):
+            raise AppError(ErrorCode.INVALID_INPUT, "this contract is not one of the program's contracts",
+                           {"contract_id": ["not a contract of this program"]})
+        return program
+
+    def program(self, org_id: str, program_id: str) -> dict:
+        return self.programs.get_program(org_id, program_id)
+
+    def any_program(self, program_id: str) -> dict:
+        """A program by id alone (the holder of an invitation link has no org in hand)."""
+        return self.programs.locate_program(program_id)
+
+    def contract(self, org_id: str, contract_id: str) -> dict:
+        return self.programs.get_contract(org_id, contract_id)
+
+    def is_member(self, program_id: str, user_id: str) -> bool:
+        return self.programs.membership_state(program_id, user_id) == "MEMBER"
+
+    def join_program(self, org_id, program_id, user_id, contract_id, invitation_id, email, full_name) -> dict:
+        return self.programs.join_program(org_id, program_id, user_id, contract_id, invitation_id, email, full_name)
+
+    # ---- identity
+    def organization(self, org_id: str) -> dict:
+        return self.identity.get_organization(org_id)
+
+    def user_by_email(self, email: str) -> dict | None:
+        return self.identity.find_user(email)
+
+    def ensure_person(self, org_id: str, person: dict) -> dict:
+        return retrying_race(self.identity.ensure_person, org_id, person)
+
+    def ensure_people(self, org_id: str, people: list[dict]) -> list[dict]:
+        """identity's person for each, or {"error": ...} for one it refuses."""
+        return retrying_race(self.identity.ensure_people, org_id, people)
+
+    def account_for_invitation(self, email: str, full_name: str, password: str | None) -> dict:
+        return self.identity.account_for_invitation(email, full_name, password)
+
+    def issue_tokens(self, user_id: str) -> dict:
+        return self.identity.issue_tokens(user_id)
+
+
+def retrying_race(call, *args):
+    """identity inserts accounts with ON CONFLICT, but two calls giving one
+    external id to two new people at the same moment still collide on its
+    unique index (an IntegrityError); asked again, identity finds the holder
+    and refuses that person with a reason."""
+    try:
+        return call(*args)
+    except RemoteError as exc:
+        if exc.exc_type != "IntegrityError":
+            raise
+        return call(*args)
