@@ -8,9 +8,10 @@ from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.errors import AppError, ErrorCode, not_found
+from contracts.fields import normalize_email
 from servicekit.db import UnitOfWork
 from services.invitations import csvfile
-from services.invitations.models import ImportJob, Invitation, hash_token, new_token, normalize_email, now
+from services.invitations.models import ImportJob, Invitation, hash_token, new_token, now
 from services.invitations.peers import Peers
 from services.invitations.queries import get_invitation, invitation_for_token, pending_for
 from services.invitations.settings import InvitationSettings, current

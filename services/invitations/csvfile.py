@@ -1,22 +1,23 @@
 """Reading the bulk-invitation CSV as real files come: UTF-8 with or without
 BOM, CRLF or LF, quoted commas and newlines, blank lines, headers in any order
-and case, Excel's semicolon variant. Rows are streamed, never all held."""
+and case, Excel's semicolon variant. Rows are streamed, never all held.
+
+A row is checked by the same field rules as the single-invitation API
+(`contracts.fields`): a bad row is rejected with its reason, never the file."""
 import csv
 import io
-import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 from contracts.errors import AppError, ErrorCode
+from contracts.fields import FieldCode, Problem, email_problem, normalize_email, text_problem
 from contracts.invitations import CSV_TEMPLATE, MAX_IMPORT_BYTES
 
 MAX_FILE_BYTES = MAX_IMPORT_BYTES
 TEMPLATE = CSV_TEMPLATE
 HEADERS = {"full name": "full_name", "email": "email", "external id": "external_id"}
 MAX_NAME, MAX_EMAIL, MAX_EXTERNAL_ID = 200, 254, 200
-# Plain syntax check (the same shape marshmallow's Email accepts, minus IP literals).
-EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
-                   r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 csv.field_size_limit(1024 * 1024)
@@ -42,7 +43,12 @@ def decode(content: bytes) -> str:
     try:
         return content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise bad_file(f"the file is not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8'") from None
+        try:
+            # Only encoded lone surrogates (what some tools write for broken
+            # text): decoded as such, and the rows holding them are rejected.
+            return content.decode("utf-8-sig", errors="surrogatepass")
+        except UnicodeDecodeError:
+            raise bad_file(f"the file is not UTF-8 text (byte {exc.start}); save it as 'CSV UTF-8'") from None
 
 
 def _delimiter(text: str) -> str:
@@ -93,20 +99,51 @@ def count_rows(text: str) -> int:
 
 
 def problem(row: Row) -> str | None:
-    """Why a row cannot be used, or None."""
-    if not row.full_name:
-        return "Full Name is missing"
-    if len(row.full_name) > MAX_NAME:
-        return f"Full Name is longer than {MAX_NAME} characters"
-    if not row.email:
+    """Why a row cannot be used, or None. Codes come with the new reasons
+    (`Full Name: contains a NUL character (INVALID_CHARACTER)`)."""
+    return (_text_reason("Full Name", row.full_name, MAX_NAME, required=True)
+            or _email_reason(row.email)
+            or _text_reason("External ID", row.external_id or "", MAX_EXTERNAL_ID, required=False))
+
+
+def _text_reason(column: str, value: str, max_length: int, required: bool) -> str | None:
+    found = text_problem(value, max_length=max_length, allow_blank=not required)
+    if found is None:
+        return None
+    if found.code == FieldCode.BLANK:
+        return f"{column} is missing"
+    if found.code == FieldCode.TOO_LONG:
+        return f"{column} is longer than {max_length} characters"
+    return _reason(column, found)
+
+
+def _email_reason(value: str) -> str | None:
+    if not value:
         return "Email is missing"
-    if len(row.email) > MAX_EMAIL:
+    found = email_problem(normalize_email(value))
+    if found is None:
+        return None
+    if found.code == FieldCode.TOO_LONG:
         return f"Email is longer than {MAX_EMAIL} characters"
-    if not EMAIL.match(row.email):
-        return "Email is not a valid address"
-    if row.external_id and len(row.external_id) > MAX_EXTERNAL_ID:
-        return f"External ID is longer than {MAX_EXTERNAL_ID} characters"
-    return None
+    if found.code == FieldCode.EMAIL_INVALID and found.message.startswith("not a valid email address"):
+        return "Email is not a valid address"  # the plain syntax refusal, worded as before
+    return _reason("Email", found)
+
+
+def _reason(column: str, found: Problem) -> str:
+    return f"{column}: {found.message} ({found.code})"
+
+
+def printable(value: str | None) -> str | None:
+    """A rejected cell as it can be stored and shown: control characters and
+    lone surrogates spelled out (\\u0000), the rest as sent."""
+    if value is None:
+        return None
+    return "".join(f"\\u{ord(ch):04x}" if _unprintable(ch) else ch for ch in value)
+
+
+def _unprintable(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Cs") or ch in "\u2028\u2029"
 
 
 def neutralise(value) -> str:

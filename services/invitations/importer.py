@@ -16,11 +16,12 @@ from prometheus_client import Counter
 from sqlalchemy import and_, select, text, update
 
 from contracts.errors import AppError, ErrorCode
+from contracts.fields import normalize_email
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
 from services.invitations import csvfile
 from services.invitations.commands import created_item, new_invitation_values
-from services.invitations.models import ImportJob, Invitation, Member, new_token, normalize_email, now
+from services.invitations.models import ImportJob, Invitation, Member, new_token, now
 from services.invitations.settings import InvitationSettings, current
 
 log = logging.getLogger(__name__)
@@ -266,7 +267,8 @@ def _store(uow: UnitOfWork, settings: InvitationSettings, job: ImportJob, owner:
         uow.publish("invitations.invitations.created.v1", _batch_created_payload(job, items), org_id=job.org_id)
     if rejected:
         insert_rows(uow.session, "import_rejected_rows", REJECTED_COLUMNS, [
-            {"row_number": row.number, "full_name": row.full_name, "email": row.email, "external_id": row.external_id,
+            {"row_number": row.number, "full_name": csvfile.printable(row.full_name),
+             "email": csvfile.printable(row.email), "external_id": csvfile.printable(row.external_id),
              "kind": kind, "reason": reason} for row, kind, reason in rejected],
             "ON CONFLICT DO NOTHING", constants={"import_id": ("uuid", job.id)})
     duplicates = sum(1 for _, kind, _ in rejected if kind == "DUPLICATE")

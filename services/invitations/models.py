@@ -28,10 +28,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
 def hash_token(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 

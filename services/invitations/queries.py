@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import select, tuple_
 
 from contracts.errors import AppError, ErrorCode, not_found
+from contracts.fields import normalize_email
 from servicekit.db import UnitOfWork
 from services.invitations import csvfile
-from services.invitations.models import ImportJob, Invitation, RejectedRow, hash_token, normalize_email, now
+from services.invitations.models import ImportJob, Invitation, RejectedRow, hash_token, now
 from services.invitations.peers import Peers
 from services.invitations.settings import InvitationSettings
 
