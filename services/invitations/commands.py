@@ -1,20 +1,30 @@
 """invitations' commands: one function per command, over a unit of work, and
 the payloads of the events they publish. What other services know (the
 program, the person's account) is asked through `Peers`."""
-import uuid
-
 from prometheus_client import Counter
 from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.errors import AppError, ErrorCode, not_found
 from contracts.fields import normalize_email
+from contracts.invitations import (
+    INVITATION_ACCEPTED,
+    INVITATION_CREATED,
+    INVITATION_EXPIRED,
+    INVITATION_RESENT,
+    INVITATION_REVOKED,
+    ImportStatus,
+    InvitationState,
+    RevokeReason,
+)
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import new_id
 from services.invitations import csvfile
-from services.invitations.models import ImportJob, Invitation, hash_token, new_token, now
+from services.invitations.models import ImportJob, Invitation, hash_token, new_token
 from services.invitations.peers import Peers
 from services.invitations.queries import get_invitation, invitation_for_token, pending_for
-from services.invitations.settings import InvitationSettings, current
+from services.invitations.settings import InvitationSettings
 
 EXPIRED = Counter("invitations_expired_total", "Invitations expired by the expiry job")
 
@@ -25,10 +35,11 @@ EXPIRED = Counter("invitations_expired_total", "Invitations expired by the expir
 def new_invitation_values(settings: InvitationSettings, org_id, program_id, contract_id, person, send_email,
                           invited_by, raw_token, import_id=None, import_row=None) -> dict:
     """The columns of a new pending invitation (single or imported)."""
-    created = now()
-    return {"id": str(uuid.uuid4()), "org_id": org_id, "program_id": program_id, "contract_id": contract_id,
+    created = utcnow()
+    return {"id": new_id(), "org_id": org_id, "program_id": program_id, "contract_id": contract_id,
             "user_id": person["user_id"], "email": normalize_email(person["email"]),
-            "full_name": person["full_name"], "external_id": person.get("external_id") or None, "state": "PENDING",
+            "full_name": person["full_name"], "external_id": person.get("external_id") or None,
+            "state": InvitationState.PENDING,
             "token_hash": hash_token(raw_token), "send_email": send_email, "invited_by": invited_by,
             "import_id": import_id, "import_row": import_row, "created_at": created,
             "expires_at": created + settings.ttl, "last_sent_at": created if send_email else None,
@@ -99,7 +110,7 @@ def create_invitation(uow: UnitOfWork, org_id: str, program: dict, contract_id: 
                       settings: InvitationSettings | None = None) -> Invitation:
     """One invitation; the database refuses a second pending one for the same
     program and email (concurrent requests included)."""
-    settings = settings or current()
+    settings = settings or InvitationSettings.from_env()
     raw = new_token()
     values = new_invitation_values(settings, org_id, program["id"], contract_id, person, send_email, invited_by, raw)
     inserted = uow.session.execute(
@@ -107,7 +118,7 @@ def create_invitation(uow: UnitOfWork, org_id: str, program: dict, contract_id: 
     if inserted is None:
         raise AppError(ErrorCode.DUPLICATE_INVITATION, "a pending invitation to this program exists for this email",
                        {"email": [values["email"]]})
-    uow.publish("invitations.invitation.created.v1",
+    uow.publish(INVITATION_CREATED,
                 _created_payload(settings, values, program["name"], raw, custom_message), org_id=org_id)
     return uow.session.get(Invitation, inserted)
 
@@ -127,7 +138,7 @@ def resend_pending(uow: UnitOfWork, peers: Peers, settings: InvitationSettings, 
     message = peers.organization(org_id).get("default_invitation_message")
     count = 0
     query = (select(Invitation).where(Invitation.org_id == org_id, Invitation.program_id == program["id"],
-                                      Invitation.state == "PENDING").with_for_update(skip_locked=True))
+                                      Invitation.state == InvitationState.PENDING).with_for_update(skip_locked=True))
     for inv in uow.session.scalars(query):
         _renew(uow, settings, inv, program["name"], message)
         count += 1
@@ -137,9 +148,9 @@ def resend_pending(uow: UnitOfWork, peers: Peers, settings: InvitationSettings, 
 def _renew(uow: UnitOfWork, settings: InvitationSettings, inv: Invitation, program_name: str,
            custom_message: str | None) -> None:
     raw = new_token()
-    inv.renew_link(hash_token(raw), now(), settings.ttl)
+    inv.renew_link(hash_token(raw), utcnow(), settings.ttl)
     uow.session.flush()
-    uow.publish("invitations.invitation.resent.v1", _resent_payload(settings, inv, program_name, raw, custom_message),
+    uow.publish(INVITATION_RESENT, _resent_payload(settings, inv, program_name, raw, custom_message),
                 org_id=inv.org_id)
 
 
@@ -153,24 +164,25 @@ def revoke(uow: UnitOfWork, org_id: str, invitation_ids: list[str], program_id: 
         inv = get_invitation(uow, org_id, invitation_id, lock=True)
         if program_id and inv.program_id != program_id:
             raise not_found("invitation")
-        inv.revoke(now(), "ADMIN")
+        inv.revoke(utcnow(), RevokeReason.ADMIN)
         invitations.append(inv)
     uow.session.flush()
-    uow.publish_many("invitations.invitation.revoked.v1", [(_revoked_payload(inv, "ADMIN"), org_id)
-                                                            for inv in invitations])
+    uow.publish_many(INVITATION_REVOKED, [(_revoked_payload(inv, RevokeReason.ADMIN), org_id)
+                                          for inv in invitations])
     return invitations
 
 
-def revoke_pending_of(uow: UnitOfWork, program_id: str, reason: str, user_id: str | None = None) -> int:
+def revoke_pending_of(uow: UnitOfWork, program_id: str, reason: RevokeReason, user_id: str | None = None) -> int:
     """A member or a program was removed: their pending invitations go too."""
-    condition = and_(Invitation.program_id == program_id, Invitation.state == "PENDING")
+    condition = and_(Invitation.program_id == program_id, Invitation.state == InvitationState.PENDING)
     if user_id:
         condition = and_(condition, Invitation.user_id == user_id)
     rows = uow.session.execute(
-        update(Invitation).where(condition).values(state="REVOKED", closed_at=now(), close_reason=reason)
+        update(Invitation).where(condition).values(state=InvitationState.REVOKED, closed_at=utcnow(),
+                                                  close_reason=reason)
         .returning(Invitation.id, Invitation.org_id, Invitation.program_id, Invitation.user_id, Invitation.email)
     ).all()
-    uow.publish_many("invitations.invitation.revoked.v1", [(_revoked_payload(r, reason), r.org_id) for r in rows])
+    uow.publish_many(INVITATION_REVOKED, [(_revoked_payload(r, reason), r.org_id) for r in rows])
     return len(rows)
 
 
@@ -178,11 +190,12 @@ def expire_due(uow: UnitOfWork, limit: int = 500) -> int:
     """Pending invitations past their expiry become EXPIRED. Rows are claimed
     with SKIP LOCKED, so replicas running this at once never expire one twice."""
     rows = uow.session.execute(text(
-        "UPDATE invitations SET state = 'EXPIRED', closed_at = now(), close_reason = 'EXPIRED' "
-        "WHERE id IN (SELECT id FROM invitations WHERE state = 'PENDING' AND expires_at <= now() "
+        "UPDATE invitations SET state = :expired, closed_at = now(), close_reason = :expired "
+        "WHERE id IN (SELECT id FROM invitations WHERE state = :pending AND expires_at <= now() "
         "             ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED) "
-        "RETURNING id, org_id, program_id, user_id, email"), {"limit": limit}).all()
-    uow.publish_many("invitations.invitation.expired.v1", [(_expired_payload(r), str(r.org_id)) for r in rows])
+        "RETURNING id, org_id, program_id, user_id, email"),
+        {"limit": limit, "expired": InvitationState.EXPIRED, "pending": InvitationState.PENDING}).all()
+    uow.publish_many(INVITATION_EXPIRED, [(_expired_payload(r), str(r.org_id)) for r in rows])
     EXPIRED.inc(len(rows))
     return len(rows)
 
@@ -214,16 +227,16 @@ def join_by_program(uow: UnitOfWork, peers: Peers, org_id: str, program_id: str,
     inv = pending_for(uow, program_id, email, lock=True)
     if inv is None or inv.org_id != org_id:
         raise AppError(ErrorCode.NOT_INVITED, "there is no pending invitation to this program for your email")
-    inv.require_usable(now())
+    inv.require_usable(utcnow())
     membership = peers.join_program(org_id, program_id, user_id, inv.contract_id, inv.id, inv.email, inv.full_name)
     _mark_accepted(uow, inv, user_id)
     return {"program_id": program_id, "invitation_id": inv.id, "membership": membership}
 
 
 def _mark_accepted(uow: UnitOfWork, inv: Invitation, user_id: str) -> None:
-    inv.accept(now())
+    inv.accept(utcnow())
     uow.session.flush()
-    uow.publish("invitations.invitation.accepted.v1", _accepted_payload(inv, user_id), org_id=inv.org_id)
+    uow.publish(INVITATION_ACCEPTED, _accepted_payload(inv, user_id), org_id=inv.org_id)
 
 
 # ---------------------------------------------------------------- bulk import
@@ -240,8 +253,8 @@ def start_import(uow: UnitOfWork, org_id: str, program: dict, contract_id: str, 
     job = ImportJob(org_id=org_id, program_id=program["id"], program_name=program["name"], contract_id=contract_id,
                     send_email=send_email, invited_by=invited_by, custom_message=custom_message,
                     filename=(filename or "")[:255] or None, content=content, size_bytes=len(content),
-                    status="PENDING", total_rows=total, processed_rows=0, next_record=2, created=0, duplicates=0,
-                    invalid=0, attempts=0)
+                    status=ImportStatus.PENDING, total_rows=total, processed_rows=0, next_record=2, created=0,
+                    duplicates=0, invalid=0, attempts=0)
     uow.session.add(job)
     uow.session.flush()
     return job

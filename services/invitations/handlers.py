@@ -3,6 +3,8 @@ consumed event (service.py's @handle_event entrypoints call exactly one)."""
 from sqlalchemy import and_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from contracts.invitations import RevokeReason
+from contracts.programs import RemovalReason
 from servicekit.db import UnitOfWork
 from services.invitations.commands import revoke_pending_of
 from services.invitations.models import Member
@@ -19,14 +21,15 @@ def member_removed(uow: UnitOfWork, payload: dict) -> None:
     """programs.member.removed.v1: forget the member; their pending invitations
     to the program are revoked."""
     _forget_members(uow, payload["program_id"], payload["user_id"])
-    reason = "PROGRAM_REMOVED" if payload["reason"] == "PROGRAM_REMOVED" else "MEMBER_REMOVED"
+    reason = RevokeReason.PROGRAM_REMOVED if payload["reason"] == RemovalReason.PROGRAM_REMOVED \
+        else RevokeReason.MEMBER_REMOVED
     revoke_pending_of(uow, payload["program_id"], reason, user_id=payload["user_id"])
 
 
 def program_removed(uow: UnitOfWork, payload: dict) -> None:
     """programs.program.removed.v1: forget its members; revoke its pending invitations."""
     _forget_members(uow, payload["program_id"])
-    revoke_pending_of(uow, payload["program_id"], "PROGRAM_REMOVED")
+    revoke_pending_of(uow, payload["program_id"], RevokeReason.PROGRAM_REMOVED)
 
 
 def _forget_members(uow: UnitOfWork, program_id: str, user_id: str | None = None) -> None:

@@ -7,7 +7,6 @@ stored, the next is screened and its people asked of identity (a read on its
 own connection and an RPC; the unit of work stays with the storing side)."""
 import logging
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -17,12 +16,15 @@ from sqlalchemy import and_, select, text, update
 
 from contracts.errors import AppError, ErrorCode
 from contracts.fields import normalize_email
+from contracts.invitations import IMPORT_COMPLETED, INVITATIONS_CREATED, ImportStatus, InvitationState
 from servicekit.bulk import insert_rows
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import new_id
 from services.invitations import csvfile
 from services.invitations.commands import created_item, new_invitation_values
-from services.invitations.models import ImportJob, Invitation, Member, new_token, now
-from services.invitations.settings import InvitationSettings, current
+from services.invitations.models import ImportJob, Invitation, Member, Rejection, new_token
+from services.invitations.settings import InvitationSettings
 
 log = logging.getLogger(__name__)
 
@@ -66,19 +68,20 @@ def work_on_imports(uow: UnitOfWork, ensure_people: EnsurePeople, settings: Invi
 def claim_import(uow: UnitOfWork, settings: InvitationSettings | None = None) -> tuple[str, str] | None:
     """Take the oldest import nobody works on (new, or whose worker's lease ran
     out: it crashed). Returns (import_id, lease_owner)."""
-    settings = settings or current()
-    owner = str(uuid.uuid4())
+    settings = settings or InvitationSettings.from_env()
+    owner = new_id()
     row = uow.session.execute(text(
-        "UPDATE import_jobs SET status = 'RUNNING', lease_owner = :owner, attempts = attempts + 1, "
+        "UPDATE import_jobs SET status = :running, lease_owner = :owner, attempts = attempts + 1, "
         "       lease_until = now() + make_interval(secs => :lease), started_at = coalesce(started_at, now()) "
-        "WHERE id = (SELECT id FROM import_jobs WHERE status IN ('PENDING', 'RUNNING') "
+        "WHERE id = (SELECT id FROM import_jobs WHERE status IN (:pending, :running) "
         "            AND (lease_until IS NULL OR lease_until < now()) "
         "            ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED) "
-        "RETURNING id"), {"owner": owner, "lease": settings.import_lease_seconds}).first()
+        "RETURNING id"), {"owner": owner, "lease": settings.import_lease_seconds, "pending": ImportStatus.PENDING,
+                          "running": ImportStatus.RUNNING}).first()
     if row is None:
         return None
     if uow.session.get(ImportJob, row.id).failed_too_often(settings.max_import_attempts):
-        _finish(uow, str(row.id), "FAILED", "the import failed repeatedly; upload the file again")
+        _finish(uow, str(row.id), ImportStatus.FAILED, "the import failed repeatedly; upload the file again")
         return None
     return str(row.id), owner
 
@@ -87,7 +90,7 @@ def run_import(uow: UnitOfWork, import_id: str, owner: str, ensure_people: Ensur
                batch_size: int | None = None, settings: InvitationSettings | None = None) -> None:
     """Process the rows from where the last committed batch stopped, committing
     each batch with its progress, then complete the job."""
-    settings = settings or current()
+    settings = settings or InvitationSettings.from_env()
     job = uow.session.get(ImportJob, import_id)
     seen: set[str] = set()  # emails of this run's earlier rows (their batch may not be committed yet)
     try:
@@ -108,9 +111,9 @@ def run_import(uow: UnitOfWork, import_id: str, owner: str, ensure_people: Ensur
         if exc.code not in (ErrorCode.INVALID_FILE, ErrorCode.PAYLOAD_TOO_LARGE):
             raise
         uow.rollback()
-        _finish(uow, import_id, "FAILED", exc.message)
+        _finish(uow, import_id, ImportStatus.FAILED, exc.message)
         return
-    _finish(uow, import_id, "COMPLETED", None, owner)
+    _finish(uow, import_id, ImportStatus.COMPLETED, None, owner)
 
 
 def _batches(rows, size: int):
@@ -143,17 +146,17 @@ def _batch_created_payload(job: ImportJob, items: list[dict]) -> dict:
             "invited_by": job.invited_by, "invitations": items}
 
 
-def _finish(uow: UnitOfWork, import_id: str, status: str, error: str | None, owner: str | None = None) -> None:
+def _finish(uow: UnitOfWork, import_id: str, status: ImportStatus, error: str | None, owner: str | None = None) -> None:
     condition = ImportJob.id == import_id
     if owner:
         condition = and_(condition, ImportJob.lease_owner == owner)
     job = uow.session.execute(
         update(ImportJob).where(condition)
-        .values(status=status, error=error, completed_at=now(), lease_until=None, lease_owner=None, content=b"")
+        .values(status=status, error=error, completed_at=utcnow(), lease_until=None, lease_owner=None, content=b"")
         .returning(ImportJob)).scalar()
     if job is None:
         raise LeaseLost(import_id)
-    uow.publish("invitations.import.completed.v1", _completed_payload(job), org_id=job.org_id)
+    uow.publish(IMPORT_COMPLETED, _completed_payload(job), org_id=job.org_id)
 
 
 def _people(settings: InvitationSettings, ensure_people: EnsurePeople, org_id: str, rows: list) -> list[dict | str]:
@@ -204,11 +207,11 @@ def _prepare(uow: UnitOfWork, settings: InvitationSettings, job: ImportJob, batc
     for row in batch:
         reason = csvfile.problem(row)
         if reason:
-            rejected.append((row, "INVALID", reason))
+            rejected.append((row, Rejection.INVALID, reason))
             continue
         row.email = normalize_email(row.email)
         if row.email in seen:
-            rejected.append((row, "DUPLICATE", "duplicate: the email appears earlier in the file"))
+            rejected.append((row, Rejection.DUPLICATE, "duplicate: the email appears earlier in the file"))
             continue
         seen.add(row.email)
         candidates.append(row)
@@ -217,7 +220,7 @@ def _prepare(uow: UnitOfWork, settings: InvitationSettings, job: ImportJob, batc
     fresh = []
     for row in candidates:
         if row.email in pending:
-            rejected.append((row, "DUPLICATE", "duplicate: the email appears earlier in the file"
+            rejected.append((row, Rejection.DUPLICATE, "duplicate: the email appears earlier in the file"
                              if pending[row.email] == job.id else "duplicate: a pending invitation exists"))
         else:
             fresh.append(row)
@@ -231,7 +234,7 @@ def _pending(uow: UnitOfWork, job: ImportJob, emails: list[str]) -> dict[str, st
     session = uow.independent_session()
     try:
         return dict(session.execute(select(Invitation.email, Invitation.import_id).where(
-            Invitation.program_id == job.program_id, Invitation.state == "PENDING",
+            Invitation.program_id == job.program_id, Invitation.state == InvitationState.PENDING,
             Invitation.email.in_(emails))).all())
     finally:
         session.close()
@@ -246,9 +249,9 @@ def _store(uow: UnitOfWork, settings: InvitationSettings, job: ImportJob, owner:
     to_insert = []  # (values, raw token)
     for row, person in zip(fresh, people, strict=True):
         if isinstance(person, str):
-            rejected.append((row, "INVALID", person))
+            rejected.append((row, Rejection.INVALID, person))
         elif person["user_id"] in members:
-            rejected.append((row, "DUPLICATE", "duplicate: already a member of the program"))
+            rejected.append((row, Rejection.DUPLICATE, "duplicate: already a member of the program"))
         else:
             raw = new_token()
             person = {**person, "email": row.email, "full_name": row.full_name, "external_id": row.external_id}
@@ -262,16 +265,17 @@ def _store(uow: UnitOfWork, settings: InvitationSettings, job: ImportJob, owner:
         if values["id"] in created:
             items.append(created_item(settings, values, raw))
         else:  # a concurrent single invitation got there first
-            rejected.append((by_number[values["import_row"]], "DUPLICATE", "duplicate: a pending invitation exists"))
+            rejected.append((by_number[values["import_row"]], Rejection.DUPLICATE,
+                             "duplicate: a pending invitation exists"))
     if items:
-        uow.publish("invitations.invitations.created.v1", _batch_created_payload(job, items), org_id=job.org_id)
+        uow.publish(INVITATIONS_CREATED, _batch_created_payload(job, items), org_id=job.org_id)
     if rejected:
         insert_rows(uow.session, "import_rejected_rows", REJECTED_COLUMNS, [
             {"row_number": row.number, "full_name": csvfile.printable(row.full_name),
              "email": csvfile.printable(row.email), "external_id": csvfile.printable(row.external_id),
              "kind": kind, "reason": reason} for row, kind, reason in rejected],
             "ON CONFLICT DO NOTHING", constants={"import_id": ("uuid", job.id)})
-    duplicates = sum(1 for _, kind, _ in rejected if kind == "DUPLICATE")
+    duplicates = sum(1 for _, kind, _ in rejected if kind == Rejection.DUPLICATE)
     invalid = len(rejected) - duplicates
     progressed = uow.session.execute(
         update(ImportJob).where(ImportJob.id == job.id, ImportJob.lease_owner == owner)

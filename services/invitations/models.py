@@ -2,30 +2,21 @@
 rows, and a projection of program memberships (fed by programs' events)."""
 import hashlib
 import secrets
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from enum import StrEnum
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.errors import AppError, ErrorCode
+from contracts.invitations import ImportStatus, InvitationState
+from servicekit.models import created_column, id_column, uuid_column
+
+PENDING_ONLY = text(f"state = '{InvitationState.PENDING}'")
 
 
 class Base(DeclarativeBase):
     pass
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def uuid_column(**kwargs):
-    return mapped_column(UUID(as_uuid=False), **kwargs)
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def hash_token(raw: str) -> str:
@@ -39,7 +30,7 @@ def new_token() -> str:
 
 class Invitation(Base):
     __tablename__ = "invitations"
-    id: Mapped[str] = uuid_column(primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     org_id: Mapped[str] = uuid_column()
     program_id: Mapped[str] = uuid_column()
     contract_id: Mapped[str] = uuid_column()
@@ -48,14 +39,14 @@ class Invitation(Base):
     email: Mapped[str] = mapped_column(String(254))
     full_name: Mapped[str] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(16), default="PENDING")
+    state: Mapped[str] = mapped_column(String(16), default=InvitationState.PENDING)
     # sha256 of the emailed token: the raw token is never stored
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     send_email: Mapped[bool] = mapped_column(Boolean)
     invited_by: Mapped[str | None] = uuid_column()
     import_id: Mapped[str | None] = uuid_column()
     import_row: Mapped[int | None] = mapped_column(Integer)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = created_column()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     send_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -65,14 +56,14 @@ class Invitation(Base):
     # ---- rules (plain attributes: unit-tested without a database)
     def closed_error(self) -> AppError:
         """Why an invitation that is no longer pending cannot be used."""
-        if self.state == "ACCEPTED":
+        if self.state == InvitationState.ACCEPTED:
             return AppError(ErrorCode.INVITATION_USED, "this invitation has already been accepted")
-        if self.state == "REVOKED":
+        if self.state == InvitationState.REVOKED:
             return AppError(ErrorCode.INVITATION_REVOKED, "this invitation has been withdrawn")
         return AppError(ErrorCode.INVITATION_EXPIRED, "this invitation has expired; ask for a new one")
 
     def require_pending(self) -> None:
-        if self.state != "PENDING":
+        if self.state != InvitationState.PENDING:
             raise self.closed_error()
 
     def is_expired(self, at: datetime) -> bool:
@@ -95,10 +86,10 @@ class Invitation(Base):
 
     def revoke(self, at: datetime, reason: str) -> None:
         self.require_pending()
-        self._close("REVOKED", at, reason)
+        self._close(InvitationState.REVOKED, at, reason)
 
     def accept(self, at: datetime) -> None:
-        self._close("ACCEPTED", at, "ACCEPTED")
+        self._close(InvitationState.ACCEPTED, at, "ACCEPTED")
 
     def _close(self, state: str, at: datetime, reason: str) -> None:
         self.state, self.closed_at, self.close_reason = state, at, reason
@@ -106,11 +97,11 @@ class Invitation(Base):
     __table_args__ = (
         # one pending invitation per program and email: duplicates are refused by the database
         Index("invitations_one_pending", "program_id", "email", unique=True,
-              postgresql_where=text("state = 'PENDING'")),
+              postgresql_where=PENDING_ONLY),
         # a crashed import re-run never inserts a row twice
         Index("invitations_import_row", "import_id", "import_row", unique=True,
               postgresql_where=text("import_id IS NOT NULL")),
-        Index("invitations_pending_expiry", "expires_at", postgresql_where=text("state = 'PENDING'")),
+        Index("invitations_pending_expiry", "expires_at", postgresql_where=PENDING_ONLY),
         Index("invitations_program_list", "program_id", "created_at", "id"),
         Index("invitations_program_user", "program_id", "user_id"),
     )
@@ -121,7 +112,7 @@ class ImportJob(Base):
     progress (`next_row` and the counts) commits with each batch."""
 
     __tablename__ = "import_jobs"
-    id: Mapped[str] = uuid_column(primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     org_id: Mapped[str] = uuid_column()
     program_id: Mapped[str] = uuid_column()
     program_name: Mapped[str] = mapped_column(String(200))
@@ -133,7 +124,7 @@ class ImportJob(Base):
     # The uploaded file: loaded only by the import worker, not by status reads.
     content: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     size_bytes: Mapped[int] = mapped_column(Integer)
-    status: Mapped[str] = mapped_column(String(16), default="PENDING")
+    status: Mapped[str] = mapped_column(String(16), default=ImportStatus.PENDING)
     error: Mapped[str | None] = mapped_column(Text)
     total_rows: Mapped[int] = mapped_column(Integer, default=0)
     processed_rows: Mapped[int] = mapped_column(Integer, default=0)
@@ -145,7 +136,7 @@ class ImportJob(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lease_owner: Mapped[str | None] = mapped_column(String(36))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[datetime] = created_column()
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
@@ -154,8 +145,15 @@ class ImportJob(Base):
         return self.attempts > max_attempts
 
     __table_args__ = (
-        Index("import_jobs_open", "created_at", postgresql_where=text("status IN ('PENDING', 'RUNNING')")),
+        Index("import_jobs_open", "created_at",
+              postgresql_where=text(f"status IN ('{ImportStatus.PENDING}', '{ImportStatus.RUNNING}')")),
     )
+
+
+class Rejection(StrEnum):
+    """Why an import row created nothing."""
+    INVALID = "INVALID"
+    DUPLICATE = "DUPLICATE"
 
 
 class RejectedRow(Base):

@@ -3,6 +3,7 @@ are given a `Peers` and never hold an RPC proxy themselves."""
 from nameko.exceptions import RemoteError
 
 from contracts.errors import AppError, ErrorCode
+from contracts.programs import MemberState
 
 
 class Peers:
@@ -30,7 +31,7 @@ class Peers:
         return self.programs.get_contract(org_id, contract_id)
 
     def is_member(self, program_id: str, user_id: str) -> bool:
-        return self.programs.membership_state(program_id, user_id) == "MEMBER"
+        return self.programs.membership_state(program_id, user_id) == MemberState.MEMBER
 
     def join_program(self, org_id, program_id, user_id, contract_id, invitation_id, email, full_name) -> dict:
         return self.programs.join_program(org_id, program_id, user_id, contract_id, invitation_id, email, full_name)

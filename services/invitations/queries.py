@@ -1,16 +1,15 @@
 """invitations' reads and the views (dicts) its RPCs answer with."""
-import base64
-import json
-import uuid
-from datetime import datetime
-
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 
 from contracts.errors import AppError, ErrorCode, not_found
 from contracts.fields import normalize_email
+from contracts.invitations import InvitationState
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import require_uuid
+from servicekit.pagination import keyset_page
 from services.invitations import csvfile
-from services.invitations.models import ImportJob, Invitation, RejectedRow, hash_token, now
+from services.invitations.models import ImportJob, Invitation, RejectedRow, hash_token
 from services.invitations.peers import Peers
 from services.invitations.settings import InvitationSettings
 
@@ -22,19 +21,12 @@ def view(inv: Invitation) -> dict:
         "closed_at", "close_reason")}
 
 
-def _uuid(value: str, what: str) -> str:
-    """Ids are UUIDs; anything else simply does not exist."""
-    try:
-        return str(uuid.UUID(str(value)))
-    except ValueError:
-        raise not_found(what) from None
-
-
 # ---------------------------------------------------------------- invitations
 
 
 def get_invitation(uow: UnitOfWork, org_id: str, invitation_id: str, lock: bool = False) -> Invitation:
-    query = select(Invitation).where(Invitation.id == _uuid(invitation_id, "invitation"), Invitation.org_id == org_id)
+    query = select(Invitation).where(Invitation.id == require_uuid(invitation_id, "invitation"),
+                                     Invitation.org_id == org_id)
     inv = uow.session.scalar(query.with_for_update() if lock else query)
     if inv is None:
         raise not_found("invitation")
@@ -42,14 +34,14 @@ def get_invitation(uow: UnitOfWork, org_id: str, invitation_id: str, lock: bool 
 
 
 def locate_invitation(uow: UnitOfWork, invitation_id: str) -> dict:
-    inv = uow.session.get(Invitation, _uuid(invitation_id, "invitation"))
+    inv = uow.session.get(Invitation, require_uuid(invitation_id, "invitation"))
     if inv is None:
         raise not_found("invitation")
     return {"id": inv.id, "org_id": inv.org_id, "program_id": inv.program_id}
 
 
 def pending_for(uow: UnitOfWork, program_id: str, email: str, lock: bool = False) -> Invitation | None:
-    query = select(Invitation).where(Invitation.program_id == program_id, Invitation.state == "PENDING",
+    query = select(Invitation).where(Invitation.program_id == program_id, Invitation.state == InvitationState.PENDING,
                                      Invitation.email == normalize_email(email))
     return uow.session.scalar(query.with_for_update() if lock else query)
 
@@ -59,21 +51,8 @@ def list_invitations(uow: UnitOfWork, org_id: str, program_id: str, state: str |
     query = select(Invitation).where(Invitation.org_id == org_id, Invitation.program_id == program_id)
     if state:
         query = query.where(Invitation.state == state)
-    if cursor:
-        try:
-            created_at, last_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-            after = (datetime.fromisoformat(created_at), str(uuid.UUID(last_id)))
-        except (ValueError, TypeError):
-            raise AppError(ErrorCode.INVALID_INPUT, "invalid cursor", {"cursor": ["not a cursor of this list"]}) \
-                from None
-        query = query.where(tuple_(Invitation.created_at, Invitation.id) > after)
-    found = list(uow.session.scalars(query.order_by(Invitation.created_at, Invitation.id).limit(limit + 1)))
-    next_cursor = None
-    if len(found) > limit:
-        found = found[:limit]
-        last = found[-1]
-        next_cursor = base64.urlsafe_b64encode(json.dumps([last.created_at.isoformat(), last.id]).encode()).decode()
-    return {"items": [view(inv) for inv in found], "next_cursor": next_cursor}
+    page = keyset_page(uow.session, query, [Invitation.created_at, Invitation.id], cursor, limit, scalars=True)
+    return {"items": [view(inv) for inv in page.items], "next_cursor": page.next_cursor}
 
 
 def invitation_for_token(uow: UnitOfWork, raw_token: str, lock: bool = False) -> Invitation:
@@ -82,7 +61,7 @@ def invitation_for_token(uow: UnitOfWork, raw_token: str, lock: bool = False) ->
     inv = uow.session.scalar(query.with_for_update() if lock else query)
     if inv is None:
         raise AppError(ErrorCode.NOT_FOUND, "this invitation link is not valid (a resend replaces older links)")
-    inv.require_usable(now())
+    inv.require_usable(utcnow())
     return inv
 
 
@@ -138,7 +117,7 @@ def import_view(job: ImportJob) -> dict:
 
 
 def get_import(uow: UnitOfWork, org_id: str, import_id: str) -> ImportJob:
-    job = uow.session.get(ImportJob, _uuid(import_id, "import"))
+    job = uow.session.get(ImportJob, require_uuid(import_id, "import"))
     if job is None or job.org_id != org_id:
         raise not_found("import")
     return job
@@ -146,7 +125,7 @@ def get_import(uow: UnitOfWork, org_id: str, import_id: str) -> ImportJob:
 
 def locate_import(uow: UnitOfWork, import_id: str) -> dict:
     row = uow.session.execute(select(ImportJob.id, ImportJob.org_id, ImportJob.program_id)
-                              .where(ImportJob.id == _uuid(import_id, "import"))).first()
+                              .where(ImportJob.id == require_uuid(import_id, "import"))).first()
     if row is None:
         raise not_found("import")
     return {"id": row.id, "org_id": row.org_id, "program_id": row.program_id}

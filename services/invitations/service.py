@@ -3,8 +3,6 @@
 import base64
 import binascii
 
-from nameko.rpc import RpcProxy
-
 from contracts.errors import AppError, ErrorCode
 from contracts.invitations import (
     ImportSchema,
@@ -13,19 +11,21 @@ from contracts.invitations import (
     NewInvitationSchema,
     PreviewSchema,
 )
+from contracts.programs import MEMBER_JOINED, MEMBER_REMOVED, PROGRAM_REMOVED
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
-from servicekit.service import ServiceBase
+from servicekit.rpc import ServiceRpc
+from servicekit.service import ServiceBase, ServiceSettings
 from services.invitations import commands, csvfile, handlers, importer, queries
 from services.invitations.peers import Peers
-from services.invitations.settings import Settings, settings_timer
+from services.invitations.settings import InvitationSettings, settings_timer
 
 
 class InvitationsService(ServiceBase):
     name = "invitations"
-    identity = RpcProxy("identity")
-    programs = RpcProxy("programs")
-    settings = Settings()
+    identity = ServiceRpc("identity")  # deadline RPC_TIMEOUT: a silent peer is SERVICE_UNAVAILABLE
+    programs = ServiceRpc("programs")
+    settings = ServiceSettings(InvitationSettings)
 
     @property
     def peers(self) -> Peers:
@@ -124,14 +124,14 @@ class InvitationsService(ServiceBase):
         commands.expire_all_due(self.db, self.settings)
 
     # ---- programs' facts
-    @handle_event("programs", "programs.member.joined.v1")
+    @handle_event(MEMBER_JOINED)
     def on_member_joined(self, event):
         handlers.member_joined(self.db, event.payload)
 
-    @handle_event("programs", "programs.member.removed.v1")
+    @handle_event(MEMBER_REMOVED)
     def on_member_removed(self, event):
         handlers.member_removed(self.db, event.payload)
 
-    @handle_event("programs", "programs.program.removed.v1")
+    @handle_event(PROGRAM_REMOVED)
     def on_program_removed(self, event):
         handlers.program_removed(self.db, event.payload)

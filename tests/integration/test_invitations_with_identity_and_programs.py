@@ -12,10 +12,10 @@ from sqlalchemy import create_engine, text
 
 from contracts.errors import AppError
 from servicekit import config
+from servicekit.clock import utcnow as now
 from servicekit.standalone import unit_of_work
 from services.identity.service import IdentityService
 from services.invitations import commands, importer
-from services.invitations.models import now
 from services.invitations.service import InvitationsService
 from services.programs.service import ProgramsService
 
