@@ -6,7 +6,6 @@ from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.errors import AppError, ErrorCode, not_found
-from contracts.fields import normalize_email
 from contracts.invitations import (
     INVITATION_ACCEPTED,
     INVITATION_CREATED,
@@ -19,7 +18,7 @@ from contracts.invitations import (
 )
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
-from servicekit.models import new_id
+from servicekit.models import new_id, normalize_email
 from services.invitations import csvfile
 from services.invitations.models import ImportJob, Invitation, hash_token, new_token
 from services.invitations.peers import Peers

@@ -15,12 +15,11 @@ from prometheus_client import Counter
 from sqlalchemy import and_, select, text, update
 
 from contracts.errors import AppError, ErrorCode
-from contracts.fields import normalize_email
 from contracts.invitations import IMPORT_COMPLETED, INVITATIONS_CREATED, ImportStatus, InvitationState
 from servicekit.bulk import insert_rows
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
-from servicekit.models import new_id
+from servicekit.models import new_id, normalize_email
 from services.invitations import csvfile
 from services.invitations.commands import created_item, new_invitation_values
 from services.invitations.models import ImportJob, Invitation, Member, Rejection, new_token

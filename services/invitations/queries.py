@@ -2,11 +2,10 @@
 from sqlalchemy import select
 
 from contracts.errors import AppError, ErrorCode, not_found
-from contracts.fields import normalize_email
 from contracts.invitations import InvitationState
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
-from servicekit.models import require_uuid
+from servicekit.models import normalize_email, require_uuid
 from servicekit.pagination import keyset_page
 from services.invitations import csvfile
 from services.invitations.models import ImportJob, Invitation, RejectedRow, hash_token
