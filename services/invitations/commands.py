@@ -251,7 +251,7 @@ def start_import(uow: UnitOfWork, org_id: str, program: dict, contract_id: str, 
         raise csvfile.bad_file("the file has a header row but no rows to import")
     job = ImportJob(org_id=org_id, program_id=program["id"], program_name=program["name"], contract_id=contract_id,
                     send_email=send_email, invited_by=invited_by, custom_message=custom_message,
-                    filename=(filename or "")[:255] or None, content=content, size_bytes=len(content),
+                    filename=csvfile.printable(filename or "")[:255] or None, content=content, size_bytes=len(content),
                     status=ImportStatus.PENDING, total_rows=total, processed_rows=0, next_record=2, created=0,
                     duplicates=0, invalid=0, attempts=0)
     uow.session.add(job)

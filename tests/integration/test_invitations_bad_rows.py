@@ -31,3 +31,11 @@ def test_a_nul_or_a_surrogate_rejects_only_its_row(rpc, inv_db):
     assert "4,Sur \\udc00,sur@ex.com,A3,Full Name: contains a lone surrogate" in rejected
     assert "5,Cy,cy@ex.com,\\u0000,External ID: contains a NUL character (INVALID_CHARACTER)" in rejected
     assert scalar(inv_db, "SELECT attempts FROM import_jobs WHERE id = :i", i=job["import_id"]) == 1
+
+
+def test_a_file_name_with_a_nul_is_kept_spelled_out(rpc):
+    org_id, program, contract = setup_program(rpc)
+    content = base64.b64encode(b"Full Name,Email,External ID\nAnn,ann@ex.com,\n").decode()
+    job = rpc.invitations.start_import(org_id, program["id"], contract["id"], False, content, "p\x00\r\n.csv")
+    assert job["filename"] == "p\\u0000\\u000d\\u000a.csv"
+    assert wait_import(rpc, org_id, job["import_id"], timeout=30)["created"] == 1
