@@ -6,6 +6,14 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
 .PHONY: run test setup infra migrate demo bench lint
 
+# Development mode: a built-in signing key is allowed (never outside it).
+export APP_ENV ?= development
+# The ops ports (/metrics, /healthz, /readyz) of `make run`; elsewhere 0 (free) unless set.
+run: export IDENTITY_OPS_PORT ?= 9101
+run: export PROGRAMS_OPS_PORT ?= 9102
+run: export INVITATIONS_OPS_PORT ?= 9103
+run: export MESSAGING_OPS_PORT ?= 9104
+
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.lock

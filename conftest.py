@@ -11,6 +11,7 @@ import uuid
 os.environ.setdefault("DATABASE_PREFIX", f"test{uuid.uuid4().hex[:6]}_")
 os.environ.setdefault("OPS_PORT", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
+os.environ.setdefault("APP_ENV", "development")  # the suite runs with the built-in development key
 
 import pytest  # noqa: E402
 

@@ -183,7 +183,7 @@ class UserRegistered(Schema):
     via = fields.String(required=True, validate=validate.OneOf(values(RegisteredVia)))
 
 
-USER_REGISTERED = Event("identity.user.registered.v1", UserRegistered)
+USER_REGISTERED = Event("identity.user.registered.v1", UserRegistered, public=True)
 
 
 class RegisteredUser(Schema):
@@ -198,7 +198,7 @@ class UsersRegistered(Schema):
     users = fields.List(fields.Nested(RegisteredUser), required=True)
 
 
-USERS_REGISTERED = Event("identity.users.registered.v1", UsersRegistered, batch_of="users")
+USERS_REGISTERED = Event("identity.users.registered.v1", UsersRegistered, batch_of="users", public=True)
 
 
 class VerificationRequested(Schema):
@@ -219,7 +219,7 @@ class EmailVerified(Schema):
     email = fields.Email(required=True)
 
 
-USER_EMAIL_VERIFIED = Event("identity.user.email_verified.v1", EmailVerified)
+USER_EMAIL_VERIFIED = Event("identity.user.email_verified.v1", EmailVerified, public=True)
 
 
 class PasswordResetRequested(Schema):
@@ -251,7 +251,7 @@ class ProfilesUpdated(Schema):
     people = fields.List(fields.Nested(PersonSchema), required=True)
 
 
-PROFILES_UPDATED = Event("identity.profiles.updated.v1", ProfilesUpdated, batch_of="people")
+PROFILES_UPDATED = Event("identity.profiles.updated.v1", ProfilesUpdated, batch_of="people", public=True)
 
 
 class AdminGranted(Schema):
@@ -274,4 +274,4 @@ class AdminRevoked(Schema):
     role = fields.String(required=True)
 
 
-ADMIN_REVOKED = Event("identity.admin.revoked.v1", AdminRevoked)
+ADMIN_REVOKED = Event("identity.admin.revoked.v1", AdminRevoked, public=True)

@@ -64,24 +64,24 @@ class InvitationsCreated(InvitationsTo):
 INVITATIONS_CREATED = _Event("invitations.invitations.created.v1", InvitationsCreated, batch_of="invitations")
 
 
-class InvitationRevoked(_Schema):
+class InvitationEvent(_Schema):
+    """What every event about one invitation carries."""
     invitation_id = _fields.String(required=True)
     org_id = _fields.String(required=True)
     program_id = _fields.String(required=True)
     user_id = _fields.String(required=True)
     email = _fields.String(required=True)
+
+
+class InvitationRevoked(InvitationEvent):
     reason = _fields.String(required=True, validate=_validate.OneOf(_values(RevokeReason)))
 
 
 INVITATION_REVOKED = _Event("invitations.invitation.revoked.v1", InvitationRevoked)
 
 
-class InvitationExpired(_Schema):
-    invitation_id = _fields.String(required=True)
-    org_id = _fields.String(required=True)
-    program_id = _fields.String(required=True)
-    user_id = _fields.String(required=True)
-    email = _fields.String(required=True)
+class InvitationExpired(InvitationEvent):
+    pass
 
 
 INVITATION_EXPIRED = _Event("invitations.invitation.expired.v1", InvitationExpired)
@@ -89,13 +89,8 @@ INVITATION_EXPIRED = _Event("invitations.invitation.expired.v1", InvitationExpir
 
 # defined by messaging; invitations owns this file
 # (payloads exactly as docs/integration.md lists them; messaging consumes these two)
-class InvitationResent(_Schema):
-    invitation_id = _fields.String(required=True)
-    org_id = _fields.String(required=True)
-    program_id = _fields.String(required=True)
+class InvitationResent(InvitationEvent):
     program_name = _fields.String(required=True)
-    user_id = _fields.String(required=True)
-    email = _fields.String(required=True)
     full_name = _fields.String(required=True)
     accept_url = _fields.String(required=True)
     custom_message = _fields.String(allow_none=True)
@@ -105,12 +100,7 @@ class InvitationResent(_Schema):
 INVITATION_RESENT = _Event("invitations.invitation.resent.v1", InvitationResent)
 
 
-class InvitationAccepted(_Schema):
-    invitation_id = _fields.String(required=True)
-    org_id = _fields.String(required=True)
-    program_id = _fields.String(required=True)
-    user_id = _fields.String(required=True)
-    email = _fields.String(required=True)
+class InvitationAccepted(InvitationEvent):
     accepted_at = _fields.AwareDateTime(required=True)
 
 
@@ -148,7 +138,7 @@ class ImportCompleted(_Schema):
     invalid = _fields.Integer(required=True)
 
 
-IMPORT_COMPLETED = _Event("invitations.import.completed.v1", ImportCompleted)
+IMPORT_COMPLETED = _Event("invitations.import.completed.v1", ImportCompleted, public=True)
 
 
 class InvitationFieldsSchema(_Schema):

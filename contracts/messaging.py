@@ -170,7 +170,7 @@ class MessageSent(Schema):
     failed = fields.Integer(required=True)
 
 
-MESSAGE_SENT = Event("messaging.message.sent.v1", MessageSent)
+MESSAGE_SENT = Event("messaging.message.sent.v1", MessageSent, public=True)
 
 
 class DeliveryFailed(Schema):
@@ -181,4 +181,4 @@ class DeliveryFailed(Schema):
     error = fields.String(required=True)
 
 
-DELIVERY_FAILED = Event("messaging.delivery.failed.v1", DeliveryFailed)
+DELIVERY_FAILED = Event("messaging.delivery.failed.v1", DeliveryFailed, public=True)

@@ -265,18 +265,8 @@ class ContractEvent(Schema):
     ends_on = fields.Date(required=True)
 
 
-class ContractCreated(ContractEvent):
-    pass
-
-
-CONTRACT_CREATED = Event("programs.contract.created.v1", ContractCreated)
-
-
-class ContractUpdated(ContractEvent):
-    pass
-
-
-CONTRACT_UPDATED = Event("programs.contract.updated.v1", ContractUpdated)
+CONTRACT_CREATED = Event("programs.contract.created.v1", ContractEvent, public=True)
+CONTRACT_UPDATED = Event("programs.contract.updated.v1", ContractEvent, public=True)
 
 
 class MemberEvent(Schema):
@@ -308,16 +298,20 @@ class MemberRemoved(MemberEvent):
 MEMBER_REMOVED = Event("programs.member.removed.v1", MemberRemoved)
 
 
-class EnrollmentCreated(Schema):
+class EnrollmentEvent(Schema):
+    """Which enrollment, of whom, of what: what created and downgraded share."""
     enrollment_id = fields.String(required=True)
     org_id = fields.String(required=True)
     program_id = fields.String(required=True)
     user_id = fields.String(required=True)
+    course_id = fields.String(allow_none=True)
+    specialization_id = fields.String(allow_none=True)
+
+
+class EnrollmentCreated(EnrollmentEvent):
     email = fields.String(allow_none=True)
     full_name = fields.String(allow_none=True)
     kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
-    course_id = fields.String(allow_none=True)
-    specialization_id = fields.String(allow_none=True)
     item_name = fields.String(required=True)
     item_slug = fields.String(required=True)
     collection_id = fields.String(allow_none=True)
@@ -327,17 +321,11 @@ class EnrollmentCreated(Schema):
 ENROLLMENT_CREATED = Event("programs.enrollment.created.v1", EnrollmentCreated)
 
 
-class EnrollmentDowngraded(Schema):
-    enrollment_id = fields.String(required=True)
-    org_id = fields.String(required=True)
-    program_id = fields.String(required=True)
-    user_id = fields.String(required=True)
-    course_id = fields.String(allow_none=True)
-    specialization_id = fields.String(allow_none=True)
+class EnrollmentDowngraded(EnrollmentEvent):
     downgraded_at = fields.AwareDateTime(required=True)
 
 
-ENROLLMENT_DOWNGRADED = Event("programs.enrollment.downgraded.v1", EnrollmentDowngraded)
+ENROLLMENT_DOWNGRADED = Event("programs.enrollment.downgraded.v1", EnrollmentDowngraded, public=True)
 
 
 class CurriculumChanged(Schema):
@@ -347,4 +335,4 @@ class CurriculumChanged(Schema):
     specialization_ids = fields.List(fields.String(), required=True)
 
 
-CURRICULUM_CHANGED = Event("programs.curriculum.changed.v1", CurriculumChanged)
+CURRICULUM_CHANGED = Event("programs.curriculum.changed.v1", CurriculumChanged, public=True)

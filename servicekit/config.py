@@ -22,11 +22,17 @@ import types
 import typing
 from collections.abc import Mapping
 from datetime import timedelta
+from pathlib import Path
 
-SERVICES = ("identity", "programs", "invitations", "messaging", "reporting", "skills")
 
-# Default port of each service's ops HTTP server (/metrics, /healthz, /readyz).
-DEFAULT_OPS_PORTS = {name: 9101 + i for i, name in enumerate(SERVICES)}
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed: the process must not start."""
+
+
+def service_names() -> tuple[str, ...]:
+    """The services of this installation: every `services/<name>/service.py`."""
+    root = Path(__file__).resolve().parent.parent / "services"
+    return tuple(sorted(path.parent.name for path in root.glob("*/service.py")))
 
 
 def env(name: str, default: str | None = None) -> str | None:
@@ -51,8 +57,41 @@ def database_name(service: str) -> str:
     return f"{env('DATABASE_PREFIX', '')}{service}"
 
 
+DEVELOPMENT = "development"
+DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
+# Secrets that are public (in this repository): never a real key.
+KNOWN_WEAK_SECRETS = frozenset({
+    DEV_JWT_SECRET,
+    "compose-dev-secret-change-me-0123456789abcdef",
+    "CHANGE-ME-to-at-least-32-random-bytes",
+})
+MIN_SECRET_LENGTH = 32
+
+
+def development_mode() -> bool:
+    """Only `APP_ENV=development` (set by `make`, `scripts/` and the test
+    suite) allows development defaults such as a built-in signing key."""
+    return env("APP_ENV", "") == DEVELOPMENT
+
+
 def jwt_secret() -> str:
-    return env("JWT_SECRET", "dev-only-secret-change-me-0123456789abcdef")
+    """The key that signs access tokens. Outside development mode it must be
+    set, at least 32 characters, and not one of the repository's examples."""
+    secret = env("JWT_SECRET")
+    if development_mode():
+        return secret or DEV_JWT_SECRET
+    if not secret:
+        raise ConfigError("JWT_SECRET must be set (at least 32 random characters); "
+                          "APP_ENV=development allows a built-in development key")
+    if len(secret) < MIN_SECRET_LENGTH or secret in KNOWN_WEAK_SECRETS:
+        raise ConfigError(f"JWT_SECRET is too weak: use at least {MIN_SECRET_LENGTH} random characters, "
+                          "not an example value")
+    return secret
+
+
+def check_startup() -> None:
+    """What every process checks before it starts: no default or weak signing key."""
+    jwt_secret()
 
 
 def log_level() -> str:
@@ -60,11 +99,9 @@ def log_level() -> str:
 
 
 def ops_port(service: str) -> int:
-    """Port for /metrics, /healthz, /readyz. 0 picks a free port (tests, replicas)."""
-    value = env(f"{service.upper()}_OPS_PORT", env("OPS_PORT"))
-    if value is not None:
-        return int(value)
-    return DEFAULT_OPS_PORTS.get(service, 0)
+    """Port for /metrics, /healthz, /readyz: `<SERVICE>_OPS_PORT`, else
+    `OPS_PORT`, else 0, a free port (`make run` sets 9101.. per service)."""
+    return int(env(f"{service.upper()}_OPS_PORT", env("OPS_PORT", "0")))
 
 
 def max_workers() -> int:
@@ -82,6 +119,9 @@ def public_url() -> str:
 
 
 def nameko_config() -> dict:
+    """A process's nameko configuration, read when it starts (servicekit.run);
+    a ConfigError (a missing or weak secret) stops the start."""
+    check_startup()
     return {
         "AMQP_URI": broker_url(),
         "max_workers": max_workers(),
@@ -94,10 +134,6 @@ def nameko_config() -> dict:
 
 
 # ---- typed settings ---------------------------------------------------------
-
-
-class ConfigError(RuntimeError):
-    """A setting is missing or malformed: the process must not start."""
 
 
 _TRUE = ("1", "true", "yes", "on")

@@ -1,73 +1,32 @@
 """Alembic helpers shared by every service's migration history.
 
-Each service keeps its own `migrations/` folder and `alembic_version` table in
-its own database. The kit's tables (outbox, processed events, failed events)
-are created by each service's first migration with `create_kit_tables`."""
+Convention: a service named `<name>` is the folder `services/<name>/`; if it
+has a database, that folder holds `migrations/` (Alembic's `env.py` calling
+`servicekit.alembic_env.run`, `script.py.mako`, `versions/`). Its
+`alembic_version` table lives in its own database.
+
+The kit's tables (servicekit.kit_tables) are versioned once, in the kit's own
+Alembic branch (`servicekit/kit_migrations/`, label `kit`), which is a
+version location of every service's history: `upgrade heads` brings both the
+service's branch and the kit's up to date.
+
+    python -m servicekit.migrations                      # create + migrate every service database
+    python -m servicekit.migrations programs             # one
+    python -m servicekit.migrations revision programs "add a column"   # autogenerate into the service's versions/
+"""
+import os
+import sys
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from servicekit import config
 
-KIT_TABLES_DDL = """
-CREATE TABLE kit_outbox (
-    id bigserial PRIMARY KEY,
-    event_id uuid NOT NULL UNIQUE,
-    event_type text NOT NULL,
-    exchange text NOT NULL,
-    envelope jsonb NOT NULL,
-    created_at timestamptz NOT NULL DEFAULT now(),
-    published_at timestamptz,
-    attempts integer NOT NULL DEFAULT 0,
-    next_attempt_at timestamptz NOT NULL DEFAULT now(),
-    last_error text
-);
-CREATE INDEX kit_outbox_unpublished ON kit_outbox (id) WHERE published_at IS NULL;
-CREATE INDEX kit_outbox_published_at ON kit_outbox (published_at) WHERE published_at IS NOT NULL;
-
-CREATE TABLE kit_processed_events (
-    event_id text NOT NULL,
-    handler text NOT NULL,
-    processed_at timestamptz NOT NULL DEFAULT now(),
-    PRIMARY KEY (event_id, handler)
-);
-
-CREATE TABLE kit_failed_events (
-    id bigserial PRIMARY KEY,
-    event_id text NOT NULL,
-    handler text NOT NULL,
-    queue text NOT NULL,
-    envelope jsonb NOT NULL,
-    attempts integer NOT NULL,
-    status text NOT NULL DEFAULT 'RETRYING' CHECK (status IN ('RETRYING', 'PARKED', 'REPLAYED')),
-    last_error text,
-    first_failed_at timestamptz NOT NULL DEFAULT now(),
-    last_failed_at timestamptz NOT NULL DEFAULT now(),
-    parked_at timestamptz,
-    UNIQUE (event_id, handler)
-);
-"""
-
-
-def create_kit_tables(op) -> None:
-    op.execute(KIT_TABLES_DDL)
-
-
-def add_processed_events_index(op) -> None:
-    """Kit revision 2: processed-event records are purged after a retention
-    period (servicekit.outbox): by `processed_at`."""
-    op.execute("CREATE INDEX kit_processed_events_at ON kit_processed_events (processed_at)")
-
-
-def drop_processed_events_index(op) -> None:
-    op.execute("DROP INDEX kit_processed_events_at")
-
-
-def drop_kit_tables(op) -> None:
-    op.execute("DROP TABLE kit_failed_events; DROP TABLE kit_processed_events; DROP TABLE kit_outbox;")
+KIT_VERSIONS = Path(__file__).resolve().parent / "kit_migrations"
 
 
 def services_root() -> Path:
@@ -97,29 +56,39 @@ def alembic_config(service: str) -> Config:
     folder = services_root() / service / "migrations"
     cfg = Config()
     cfg.set_main_option("script_location", str(folder))
+    cfg.set_main_option("path_separator", "os")
+    cfg.set_main_option("version_locations", os.pathsep.join([str(folder / "versions"), str(KIT_VERSIONS)]))
     cfg.set_main_option("sqlalchemy.url", config.database_url(service).replace("%", "%%"))
     cfg.attributes["service"] = service
     return cfg
 
 
-def migrate(service: str, revision: str = "head") -> None:
+def migrate(service: str, revision: str = "heads") -> None:
     ensure_database(service)
     command.upgrade(alembic_config(service), revision)
 
 
+def new_revision(service: str, message: str) -> None:
+    """Autogenerate a revision of the service's own branch into its `versions/`."""
+    cfg = alembic_config(service)
+    script = ScriptDirectory.from_config(cfg)
+    own = [head for head in script.get_heads() if not head.startswith("kit")]
+    command.revision(cfg, message=message, autogenerate=True, head=own[0],
+                     version_path=str(services_root() / service / "migrations" / "versions"))
+
+
 def service_names_with_migrations() -> list[str]:
-    return [name for name in config.SERVICES if (services_root() / name / "migrations").is_dir()]
+    return [name for name in config.service_names() if (services_root() / name / "migrations").is_dir()]
 
 
-def main() -> None:
-    """`python -m servicekit.migrations [service ...]`: create and migrate databases."""
-    import sys
-
-    names = sys.argv[1:] or service_names_with_migrations()
-    for name in names:
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["revision"]:
+        new_revision(argv[1], argv[2])
+        return
+    for name in argv or service_names_with_migrations():
         migrate(name)
         print(f"migrated {name} ({config.database_name(name)})")
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

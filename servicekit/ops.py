@@ -17,7 +17,7 @@ from servicekit.events import list_failed, replay_parked
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(prog="python -m servicekit.ops")
-    parser.add_argument("service", choices=config.SERVICES)
+    parser.add_argument("service", choices=config.service_names())
     parser.add_argument("action", choices=["parked", "failing", "replay", "outbox"])
     parser.add_argument("id", nargs="?", type=int)
     args = parser.parse_args(argv)

@@ -148,4 +148,5 @@ class Delivery(Base):
         UniqueConstraint("source_key", "recipient", "template", name="deliveries_once"),
         Index("deliveries_due", "next_attempt_at", postgresql_where=text("state = 'QUEUED'")),
         Index("deliveries_in_flight", "lease_until", postgresql_where=text("state IN ('CLAIMED', 'SENDING')")),
+        Index("deliveries_created_at", "created_at"),  # retention purge (migration 0003)
     )

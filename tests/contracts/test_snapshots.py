@@ -12,7 +12,7 @@ from pathlib import Path
 from marshmallow import fields
 
 from contracts.registry import all_events
-from servicekit.config import SERVICES
+from servicekit.config import service_names
 
 SNAPSHOTS = Path(__file__).with_name("snapshots.json")
 
@@ -40,7 +40,7 @@ def describe(schema) -> dict:
 def current() -> dict:
     # Only the services' published contracts (tests may register throwaway event types).
     return {event_type: describe(schema()) for event_type, schema in all_events().items()
-            if event_type.split(".")[0] in SERVICES}
+            if event_type.split(".")[0] in service_names()}
 
 
 def incompatibilities(old: dict, new: dict, where: str = "") -> list[str]:

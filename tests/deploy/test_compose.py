@@ -111,7 +111,7 @@ def command_of(container: dict) -> str:
 def ops_port_of(svc: str, env: dict[str, str]) -> int:
     """The port the service binds, by the same precedence as servicekit.config.ops_port."""
     value = env.get(f"{svc.upper()}_OPS_PORT", env.get("OPS_PORT"))
-    return int(value) if value is not None else config.DEFAULT_OPS_PORTS[svc]
+    return int(value) if value is not None else 0
 
 
 def infra_service(services: dict, image_prefix: str) -> str:
@@ -182,6 +182,11 @@ def k8s_secret_keys() -> set[str]:
     return set((secret.get("stringData") or {}) | (secret.get("data") or {}))
 
 
+# The services that exist and the ones planned next: a deploy file naming one
+# of them must find its services/ folder.
+KNOWN_NAMES = set(config.service_names()) | {"reporting", "skills"}
+
+
 def procfile() -> dict[str, str]:
     lines = [line.split(":", 1) for line in PROCFILE.read_text().splitlines()
              if ":" in line and not line.startswith("#")]
@@ -189,10 +194,10 @@ def procfile() -> dict[str, str]:
 
 
 def referenced_services(text: str) -> set[str]:
-    """Service names (from servicekit.config.SERVICES) that a piece of text refers to:
+    """Service names (KNOWN_NAMES) that a piece of text refers to:
     a module `services.<name>.`, a `<NAME>_DATABASE_URL` or a `<NAME>_OPS_PORT`."""
     found = set(re.findall(r"\bservices\.(\w+)\.", text))
-    for svc in config.SERVICES:
+    for svc in KNOWN_NAMES:
         if re.search(rf"\b{svc.upper()}_(DATABASE_URL|OPS_PORT)\b", text):
             found.add(svc)
     return found
@@ -319,8 +324,7 @@ def test_kubernetes_deployment_and_service(svc):
     own = {k for k in env if k.endswith("_DATABASE_URL")}
     assert own == {key}, f"Deployment {svc!r} may only see its own database, has {sorted(own)}"
     assert "BROKER_URL" in env and "BROKER_URL" in k8s_secret_keys()
-    port = int(env[f"{svc.upper()}_OPS_PORT"]["value"]) if f"{svc.upper()}_OPS_PORT" in env else (
-        config.DEFAULT_OPS_PORTS[svc])
+    port = int(env[f"{svc.upper()}_OPS_PORT"]["value"]) if f"{svc.upper()}_OPS_PORT" in env else 0
     ports = {p.get("name"): p["containerPort"] for p in container.get("ports", [])}
     assert port in ports.values(), f"Deployment {svc!r} must expose its ops port {port}"
     for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz")):
@@ -393,7 +397,7 @@ def test_compose_refers_only_to_existing_services():
         text = yaml.safe_dump(container)
         missing = referenced_services(text) - folders
         assert not missing, f"docker-compose.yml '{name}' refers to {sorted(missing)}, which has no services/ folder"
-        if name in config.SERVICES:
+        if name in KNOWN_NAMES:
             assert name in folders, f"docker-compose.yml runs '{name}' but services/{name}/ does not exist"
         depends = container.get("depends_on") or {}
         unknown = [d for d in depends if d not in services]
@@ -402,7 +406,7 @@ def test_compose_refers_only_to_existing_services():
 
 def test_deploy_files_refer_only_to_existing_services():
     folders = service_folders()
-    known = set(config.SERVICES)
+    known = KNOWN_NAMES
     sql_names = (set(sql_roles()) | set(sql_databases())) & known
     assert sql_names <= folders, (
         f"deploy/postgres/init.sql creates {sorted(sql_names - folders)}, which has no services/ folder")

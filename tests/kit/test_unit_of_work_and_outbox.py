@@ -21,7 +21,7 @@ from contracts.registry import Event
 from servicekit import config
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event, list_failed, replay_parked
-from servicekit.migrations import KIT_TABLES_DDL
+from servicekit.kit_tables import create_kit_tables
 from servicekit.outbox import record_event
 from servicekit.service import ServiceBase
 from tests.support.tcp_proxy import TcpProxy
@@ -45,8 +45,8 @@ def kit_databases():
         drop_database(service)
         ensure_database(service)
         engine = create_engine(config.database_url(service))
+        create_kit_tables(engine)
         with engine.begin() as conn:
-            conn.execute(text(KIT_TABLES_DDL))
             conn.execute(text("CREATE TABLE things (id text PRIMARY KEY, applied integer NOT NULL DEFAULT 1)"))
         engines[service] = engine
     yield engines

@@ -1,4 +1,5 @@
 from servicekit.alembic_env import run
 from services.programs.models import Base
 
-run("programs", Base.metadata)
+# memberships_search: the members search index, an expression index 0001 creates by hand
+run("programs", Base.metadata, unmanaged={"memberships_search"})
