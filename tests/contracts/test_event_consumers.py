@@ -4,11 +4,10 @@ it is marked public (consumed outside the suite)."""
 import importlib
 import inspect
 
-from nameko.events import EventHandler
+from nameko.events import EventHandler, event_handler
 
 from contracts.registry import registered
 from servicekit.config import service_names
-from servicekit.events import handle_event
 
 
 def subscriptions(service_classes) -> list[tuple[str, str, str]]:
@@ -53,11 +52,11 @@ def test_a_misspelt_or_misplaced_subscription_is_found():
     class Misspelt:
         name = "misspelt"
 
-        @handle_event("programs", "programs.member.jionde.v1")
+        @event_handler("programs", "programs.member.jionde.v1")
         def on_joined(self, event):
             pass
 
-        @handle_event("identity", "programs.member.joined.v1")
+        @event_handler("identity", "programs.member.joined.v1")
         def on_joined_elsewhere(self, event):
             pass
 
