@@ -25,6 +25,7 @@ from servicekit.kit_tables import create_kit_tables
 from servicekit.outbox import record_event
 from servicekit.service import ServiceBase
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_for
 
 
 class ThingHappened(Schema):
@@ -116,16 +117,6 @@ class Sink(ServiceBase):
             text("INSERT INTO things (id) VALUES (:id) ON CONFLICT (id) DO UPDATE SET applied = things.applied + 1"),
             {"id": event.payload["thing_id"]},
         )
-
-
-def wait_for(predicate, timeout=15.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(interval)
-    raise AssertionError("condition not reached in time")
 
 
 def scalar(engine, sql, **params):

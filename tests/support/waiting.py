@@ -1,0 +1,16 @@
+"""Waiting for what happens asynchronously (an event applied, an email sent)."""
+import time
+
+
+def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
+    """Call `predicate` until it returns something truthy, and return that;
+    AssertionError after `timeout` seconds. (Under eventlet's patching,
+    `time.sleep` yields to other green threads.)"""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not reached in {timeout:g} s")
+        time.sleep(interval)
