@@ -169,7 +169,7 @@ def running_suite():
 def create_admin(suite: Suite) -> tuple[str, str]:
     """A fresh organization with an org admin; returns (email, password)."""
     from servicekit.standalone import unit_of_work
-    from services.identity.commands import create_org_with_admin
+    from services.identity.commands.organizations import create_org_with_admin
 
     email = f"bench-{uuid.uuid4().hex[:8]}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:

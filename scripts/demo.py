@@ -4,7 +4,7 @@ import os
 
 from servicekit import config
 from servicekit.standalone import unit_of_work
-from services.identity.commands import create_org_with_admin
+from services.identity.commands.organizations import create_org_with_admin
 from services.invitations.demo import DEMO_INVITEES
 from services.invitations.demo import add_demo as add_invitations_demo
 from services.programs.demo import add_demo as add_programs_demo
@@ -16,27 +16,29 @@ PROGRAM_ADMIN = "programs@acme.example"
 
 def add_program_admin(org_id: str, program_id: str) -> None:
     """The demo program admin, with the demo password (set before the role, so no first-password email)."""
-    from services.identity import credentials, domain
+    from services.identity import credentials, queries
+    from services.identity.commands import accounts, admins, profiles
 
     with unit_of_work("identity") as uow:
-        domain.ensure_person(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", via="COMMAND")
-        user = domain.find_user(uow, PROGRAM_ADMIN)
+        profiles.ensure_person(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", via="COMMAND")
+        user = queries.find_user(uow, PROGRAM_ADMIN)
         if user.password_hash is None:
             user.password_hash = credentials.hash_password(DEMO_PASSWORD)
-        domain.mark_verified(uow, user)
+        accounts.mark_verified(uow, user)
         if not any(a["email"] == PROGRAM_ADMIN and program_id in a["program_ids"]
-                   for a in domain.list_admins(uow, org_id)):
-            domain.add_admin(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", "PROGRAM_ADMIN", [program_id])
+                   for a in queries.list_admins(uow, org_id)):
+            admins.add_admin(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", "PROGRAM_ADMIN", [program_id])
 
 
 def add_invitations(org_id: str, academy: dict) -> None:
     """Two demo invitations; identity creates the invitees' accounts and profiles first."""
-    from services.identity import domain
+    from services.identity import queries
+    from services.identity.commands.profiles import ensure_person
 
     with unit_of_work("identity") as uow:
-        people = [domain.ensure_person(uow, org_id, email, name, {"external_id": external_id})
+        people = [ensure_person(uow, org_id, email, name, {"external_id": external_id})
                   for email, name, external_id, _ in DEMO_INVITEES]
-        message = domain.get_org(uow, org_id).default_invitation_message
+        message = queries.get_org(uow, org_id).default_invitation_message
     add_invitations_demo(org_id, {"id": academy["program_id"], "name": academy["program_name"]},
                          academy["contract_id"], people, message)
 

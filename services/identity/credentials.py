@@ -3,7 +3,7 @@ and the JWT access tokens the gateway verifies."""
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import jwt
 from argon2 import PasswordHasher
@@ -11,12 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from eventlet import tpool
 
 from servicekit import config
-
-ACCESS_TOKEN_TTL = timedelta(seconds=int(config.env("ACCESS_TOKEN_TTL_SECONDS", "900")))
-REFRESH_TOKEN_TTL = timedelta(days=int(config.env("REFRESH_TOKEN_TTL_DAYS", "30")))
-VERIFY_TOKEN_TTL = timedelta(hours=48)
-RESET_TOKEN_TTL = timedelta(hours=2)
-FIRST_PASSWORD_TTL = timedelta(days=7)
+from services.identity.settings import settings
 
 _hasher = PasswordHasher()
 # A real hash to verify against when the account does not exist, so both
@@ -47,6 +42,7 @@ def digest(token: str) -> str:
 
 def issue_access_token(user_id: str, email: str, email_verified: bool, roles: list[dict]) -> tuple[str, int]:
     now = datetime.now(UTC)
+    ttl = settings().access_token_ttl
     claims = {
         "sub": user_id,
         "typ": "access",
@@ -54,7 +50,7 @@ def issue_access_token(user_id: str, email: str, email_verified: bool, roles: li
         "email_verified": email_verified,
         "roles": roles,
         "iat": now,
-        "exp": now + ACCESS_TOKEN_TTL,
+        "exp": now + ttl,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, config.jwt_secret(), algorithm="HS256"), int(ACCESS_TOKEN_TTL.total_seconds())
+    return jwt.encode(claims, config.jwt_secret(), algorithm="HS256"), int(ttl.total_seconds())

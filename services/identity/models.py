@@ -1,13 +1,28 @@
+"""identity's tables, and the rules that belong to one row of them (plain
+methods, unit-tested without a database)."""
 import uuid
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Index, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from contracts.errors import AppError, ErrorCode
+from contracts.identity import OrgSettingsSchema
+
+ORG_FIELDS = tuple(OrgSettingsSchema().fields)
+
 
 class Base(DeclarativeBase):
     pass
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
 
 
 def new_id() -> str:
@@ -38,6 +53,16 @@ class Organization(Base):
     subscription_start: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = created_column()
 
+    def settings(self) -> dict:
+        return {name: getattr(self, name) for name in ORG_FIELDS}
+
+    def apply(self, changes: dict) -> list[str]:
+        """Set the given settings; the names of those that really changed."""
+        changed = [name for name, value in changes.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, changes[name])
+        return changed
+
 
 class User(Base):
     __tablename__ = "users"
@@ -48,6 +73,17 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_column()
+
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
+    def mark_verified(self, at: datetime) -> bool:
+        """True when this call verified the address (it was not yet)."""
+        if self.email_verified_at is not None:
+            return False
+        self.email_verified_at = at
+        return True
 
 
 class Profile(Base):
@@ -83,6 +119,24 @@ class AdminRole(Base):
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (Index("admin_roles_unique", "org_id", "user_id", "role", unique=True),)
 
+    @staticmethod
+    def programs_for(role: str, program_ids: list[str]) -> list[str]:
+        """The programs a grant of `role` covers: none for an org admin (all of
+        them), at least one for a program admin."""
+        if role == "ORG_ADMIN":
+            return []
+        if not program_ids:
+            raise AppError(ErrorCode.INVALID_INPUT, "a program admin needs at least one program",
+                           {"program_ids": ["required for PROGRAM_ADMIN"]})
+        return sorted(set(program_ids))
+
+    def grant_again(self, program_ids: list[str]) -> None:
+        """A second grant of the same role: an org admin is one already; a
+        program admin gains the programs."""
+        if self.role == "ORG_ADMIN":
+            raise AppError(ErrorCode.ALREADY_ADMIN, "this person is already an organization admin")
+        self.program_ids = sorted(set(self.program_ids or []) | set(program_ids))
+
 
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
@@ -92,6 +146,13 @@ class RefreshToken(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_column()
+
+    def is_live(self, at: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > at
+
+    def revoke(self, at: datetime) -> None:
+        if self.revoked_at is None:
+            self.revoked_at = at
 
 
 class OneTimeToken(Base):
@@ -106,6 +167,14 @@ class OneTimeToken(Base):
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_column()
 
+    def redeem(self, at: datetime) -> None:
+        """Use the link once, before it expires."""
+        if self.used_at is not None:
+            raise AppError(ErrorCode.TOKEN_INVALID, "this link was already used")
+        if self.expires_at <= at:
+            raise AppError(ErrorCode.TOKEN_EXPIRED, "this link has expired; ask for a new one")
+        self.used_at = at
+
 
 class ApiToken(Base):
     __tablename__ = "api_tokens"
@@ -118,6 +187,11 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_column()
 
+    def revoke(self, at: datetime) -> None:
+        """Revoking twice changes nothing."""
+        if self.revoked_at is None:
+            self.revoked_at = at
+
 
 class LoginThrottle(Base):
     """Failed logins per email in the current window (shared by all replicas)."""
@@ -127,3 +201,17 @@ class LoginThrottle(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def retry_after_seconds(self, at: datetime) -> int | None:
+        """Whole seconds until sign-in is allowed again; None when it is."""
+        if self.locked_until is None or self.locked_until <= at:
+            return None
+        return int((self.locked_until - at) / timedelta(seconds=1)) + 1
+
+
+def is_uuid(value) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return True

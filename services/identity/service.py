@@ -1,4 +1,4 @@
-"""identity's nameko entrypoints: load input, call the domain, dump output."""
+"""identity's nameko entrypoints: load input, call one command or query, dump output."""
 from marshmallow import ValidationError
 
 from contracts.errors import AppError, ErrorCode
@@ -17,7 +17,8 @@ from contracts.identity import (
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
 from servicekit.service import ServiceBase
-from services.identity import domain
+from services.identity import handlers, queries
+from services.identity.commands import accounts, admins, api_tokens, organizations, profiles, sessions
 
 
 class IdentityService(ServiceBase):
@@ -26,74 +27,70 @@ class IdentityService(ServiceBase):
     # ---- organizations
     @rpc
     def create_organization(self, settings):
-        return OrganizationSchema().dump(domain.create_org(self.db, NewOrgSchema().load(settings)))
+        return OrganizationSchema().dump(organizations.create_org(self.db, NewOrgSchema().load(settings)))
 
     @rpc
     def get_organization(self, org_id):
-        return OrganizationSchema().dump(domain.get_org(self.db, org_id))
+        return OrganizationSchema().dump(queries.get_org(self.db, org_id))
 
     @rpc
     def update_organization(self, org_id, changes):
-        return OrganizationSchema().dump(domain.update_org(self.db, org_id, OrgSettingsSchema().load(changes)))
+        return OrganizationSchema().dump(organizations.update_org(self.db, org_id, OrgSettingsSchema().load(changes)))
 
     # ---- accounts and sessions
     @rpc
     def signup(self, email, full_name, password):
-        return UserSchema().dump(domain.user_view(self.db, domain.signup(self.db, email, full_name, password)))
+        return UserSchema().dump(queries.user_view(self.db, accounts.signup(self.db, email, full_name, password)))
 
     @rpc
     def verify_email(self, token):
-        domain.verify_email(self.db, token)
+        accounts.verify_email(self.db, token)
 
     @rpc
     def request_password_reset(self, email):
-        domain.request_password_reset(self.db, email)
+        accounts.request_password_reset(self.db, email)
 
     @rpc
     def confirm_password_reset(self, token, password):
-        domain.confirm_password_reset(self.db, token, password)
+        accounts.confirm_password_reset(self.db, token, password)
 
     @rpc
     def login(self, email, password):
-        def record_failure(normalized_email):
-            with self.db.independent_session() as session:
-                domain.record_failed_login(normalized_email, session)
-
-        return TokensSchema().dump(domain.login(self.db, email, password, record_failure))
+        return TokensSchema().dump(sessions.login(self.db, email, password))
 
     @rpc
     def refresh(self, refresh_token):
-        return TokensSchema().dump(domain.refresh(self.db, refresh_token))
+        return TokensSchema().dump(sessions.refresh(self.db, refresh_token))
 
     @rpc
     def logout(self, refresh_token):
-        domain.logout(self.db, refresh_token)
+        sessions.logout(self.db, refresh_token)
 
     @rpc(read_only=True)
     def get_user(self, user_id):
-        return domain.user_view_by_id(self.db, user_id)
+        return queries.user_view_by_id(self.db, user_id)
 
     @rpc
     def find_user(self, email):
-        user = domain.find_user(self.db, email)
-        return None if user is None else UserSchema().dump(domain.user_view(self.db, user))
+        user = queries.find_user(self.db, email)
+        return None if user is None else UserSchema().dump(queries.user_view(self.db, user))
 
     @rpc
     def account_for_invitation(self, email, full_name=None, password=None):
         """Create or link the account of an invitee who accepted by the emailed link."""
-        user = domain.account_for_invitation(self.db, email, full_name, password)
-        return UserSchema().dump(domain.user_view(self.db, user))
+        user = accounts.account_for_invitation(self.db, email, full_name, password)
+        return UserSchema().dump(queries.user_view(self.db, user))
 
     @rpc
     def issue_tokens(self, user_id):
-        return TokensSchema().dump(domain.issue_tokens(self.db, domain.get_user(self.db, user_id)))
+        return TokensSchema().dump(sessions.issue_tokens_for(self.db, user_id))
 
     # ---- people
     @rpc
     def ensure_person(self, org_id, person):
         data = PersonInputSchema().load(person)
         email, full_name = data.pop("email"), data.pop("full_name")
-        return PersonSchema().dump(domain.ensure_person(self.db, org_id, email, full_name, data))
+        return PersonSchema().dump(profiles.ensure_person(self.db, org_id, email, full_name, data))
 
     @rpc
     def ensure_people(self, org_id, people):
@@ -108,55 +105,54 @@ class IdentityService(ServiceBase):
                 valid.append((index, schema.load(person)))
             except ValidationError as exc:
                 answers[index] = {"error": AppError(ErrorCode.INVALID_INPUT, "invalid person", exc.messages).to_dict()}
-        ensured = domain.ensure_people(self.db, org_id, [data for _, data in valid]) if valid else []
+        ensured = profiles.ensure_people(self.db, org_id, [data for _, data in valid]) if valid else []
         for (index, _), answer in zip(valid, ensured, strict=True):
             answers[index] = {"error": answer.to_dict()} if isinstance(answer, AppError) else answer
         return answers
 
     @rpc
     def get_person(self, org_id, user_id):
-        user, profile = domain.get_person(self.db, org_id, user_id)
-        return PersonSchema().dump(domain.person_view(user, profile))
+        return PersonSchema().dump(queries.person(self.db, org_id, user_id))
 
     @rpc
     def update_person(self, org_id, user_id, changes):
         data = ProfileFieldsSchema().load({k: v for k, v in changes.items() if k != "full_name"})
         if changes.get("full_name"):
             data["full_name"] = changes["full_name"]
-        return PersonSchema().dump(domain.update_person(self.db, org_id, user_id, data))
+        return PersonSchema().dump(profiles.update_person(self.db, org_id, user_id, data))
 
     # ---- admins
     @rpc
     def list_admins(self, org_id):
-        return AdminSchema(many=True).dump(domain.list_admins(self.db, org_id))
+        return AdminSchema(many=True).dump(queries.list_admins(self.db, org_id))
 
     @rpc
     def add_admin(self, org_id, email, full_name, role, program_ids=None):
-        return AdminSchema().dump(domain.add_admin(self.db, org_id, email, full_name, role, program_ids or []))
+        return AdminSchema().dump(admins.add_admin(self.db, org_id, email, full_name, role, program_ids or []))
 
     @rpc
     def remove_admin(self, org_id, admin_id, acting_user_id=None):
-        domain.remove_admin(self.db, org_id, admin_id, acting_user_id)
+        admins.remove_admin(self.db, org_id, admin_id, acting_user_id)
 
     @handle_event("programs", "programs.member.joined.v1")
     def on_member_joined(self, event):
-        domain.link_member(self.db, event.payload["org_id"], event.payload["user_id"])
+        handlers.on_member_joined(self.db, event.payload)
 
     # ---- API tokens
     @rpc
     def create_api_token(self, org_id, name, scopes, created_by=None):
-        return domain.create_api_token(self.db, org_id, name, scopes, created_by)
+        return api_tokens.create_api_token(self.db, org_id, name, scopes, created_by)
 
     @rpc(read_only=True)
     def list_api_tokens(self, org_id):
-        return ApiTokenSchema(many=True).dump(domain.list_api_tokens(self.db, org_id))
+        return ApiTokenSchema(many=True).dump(queries.list_api_tokens(self.db, org_id))
 
     @rpc
     def revoke_api_token(self, org_id, token_id):
-        return ApiTokenSchema().dump(domain.revoke_api_token(self.db, org_id, token_id))
+        return ApiTokenSchema().dump(api_tokens.revoke_api_token(self.db, org_id, token_id))
 
     @rpc
     def authenticate_api_token(self, token):
-        return domain.authenticate_api_token(self.db, token)
+        return queries.authenticate_api_token(self.db, token)
 
 

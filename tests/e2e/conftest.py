@@ -61,7 +61,7 @@ def unique(prefix: str) -> str:
 @pytest.fixture
 def make_org(suite, api):
     """Create an organization with an org admin; returns (org_id, admin Api, admin email)."""
-    from services.identity.commands import create_org_with_admin
+    from services.identity.commands.organizations import create_org_with_admin
 
     def create(name: str | None = None):
         name = name or unique("Org")

@@ -1,0 +1,35 @@
+"""identity's command line.
+
+    python -m services.identity.cli create-org --name Acme \
+        --admin-email admin@acme.example --admin-name "Ada Admin" [--admin-password PW]
+
+Creates the organization and its first org admin (idempotent: an existing
+organization admin of that name is reused). Without --admin-password a random
+one is generated and printed."""
+import argparse
+import secrets
+
+from servicekit.standalone import unit_of_work
+from services.identity.commands.organizations import create_org_with_admin
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m services.identity.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    create = sub.add_parser("create-org", help="create an organization and its first org admin")
+    create.add_argument("--name", required=True)
+    create.add_argument("--admin-email", required=True)
+    create.add_argument("--admin-name", required=True)
+    create.add_argument("--admin-password")
+    args = parser.parse_args(argv)
+    password = args.admin_password or secrets.token_urlsafe(12)
+    with unit_of_work("identity") as uow:
+        result = create_org_with_admin(uow, args.name, args.admin_email, args.admin_name, password)
+    if result["created"]:
+        print(f"organization {args.name} ({result['org_id']}); org admin {args.admin_email} password: {password}")
+    else:
+        print(f"organization {args.name} ({result['org_id']}) already exists with admin {args.admin_email}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Accounts: sign-up, email verification, password links, invitation accounts."""
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from contracts.errors import AppError, ErrorCode
+from servicekit import config
+from servicekit.db import UnitOfWork
+from services.identity import credentials
+from services.identity.commands.sessions import revoke_all_refresh_tokens
+from services.identity.models import OneTimeToken, User, normalize_email, now
+from services.identity.queries import find_user, get_user
+from services.identity.settings import settings
+
+
+def user_registered_payload(user: User, via: str) -> dict:
+    return {"user_id": user.id, "email": user.email, "full_name": user.full_name, "via": via}
+
+
+def create_user(uow: UnitOfWork, email: str, full_name: str, via: str, password: str | None = None) -> User:
+    if find_user(uow, email) is not None:
+        raise AppError(ErrorCode.EMAIL_TAKEN, "an account with this email exists")
+    user = User(email=normalize_email(email), full_name=full_name.strip(),
+                password_hash=credentials.hash_password(password) if password else None)
+    uow.session.add(user)
+    uow.session.flush()
+    uow.publish("identity.user.registered.v1", user_registered_payload(user, via))
+    return user
+
+
+def signup(uow: UnitOfWork, email: str, full_name: str, password: str) -> User:
+    user = create_user(uow, email, full_name, via="SIGNUP", password=password)
+    request_verification(uow, user)
+    return user
+
+
+def _one_time_token(uow: UnitOfWork, user: User, purpose: str, ttl: timedelta) -> tuple[str, datetime]:
+    raw = credentials.new_secret()
+    expires_at = now() + ttl
+    uow.session.add(OneTimeToken(user_id=user.id, purpose=purpose, token_hash=credentials.digest(raw),
+                                 expires_at=expires_at))
+    return raw, expires_at
+
+
+def _use_one_time_token(uow: UnitOfWork, raw: str, purpose: str) -> User:
+    token = uow.session.scalar(
+        select(OneTimeToken).where(OneTimeToken.token_hash == credentials.digest(raw),
+                                   OneTimeToken.purpose == purpose).with_for_update()
+    )
+    if token is None:
+        raise AppError(ErrorCode.TOKEN_INVALID, "this link is not valid")
+    token.redeem(now())
+    return get_user(uow, token.user_id)
+
+
+def request_verification(uow: UnitOfWork, user: User) -> None:
+    raw, expires_at = _one_time_token(uow, user, "VERIFY_EMAIL", settings().verify_token_ttl)
+    uow.publish("identity.user.verification_requested.v1", {
+        "user_id": user.id, "email": user.email, "full_name": user.full_name,
+        "verify_url": f"{config.public_url()}/verify-email?token={raw}", "expires_at": expires_at.isoformat(),
+    })
+
+
+def mark_verified(uow: UnitOfWork, user: User) -> None:
+    if user.mark_verified(now()):
+        uow.publish("identity.user.email_verified.v1", {"user_id": user.id, "email": user.email})
+
+
+def verify_email(uow: UnitOfWork, raw_token: str) -> User:
+    user = _use_one_time_token(uow, raw_token, "VERIFY_EMAIL")
+    mark_verified(uow, user)
+    return user
+
+
+def request_password_reset(uow: UnitOfWork, email: str, reason: str = "RESET", org_id: str | None = None) -> None:
+    """Silently does nothing for unknown emails: the answer must not reveal accounts."""
+    user = find_user(uow, email)
+    if user is None:
+        return
+    ttl = settings().first_password_ttl if reason == "FIRST_PASSWORD" else settings().reset_token_ttl
+    raw, expires_at = _one_time_token(uow, user, "PASSWORD_RESET", ttl)
+    uow.publish("identity.user.password_reset_requested.v1", {
+        "user_id": user.id, "email": user.email, "full_name": user.full_name,
+        "reset_url": f"{config.public_url()}/reset-password?token={raw}", "expires_at": expires_at.isoformat(),
+        "reason": reason, "org_id": org_id,
+    }, org_id=org_id)
+
+
+def confirm_password_reset(uow: UnitOfWork, raw_token: str, password: str) -> User:
+    user = _use_one_time_token(uow, raw_token, "PASSWORD_RESET")
+    user.password_hash = credentials.hash_password(password)
+    mark_verified(uow, user)  # the emailed link proves the address
+    revoke_all_refresh_tokens(uow, user.id)
+    return user
+
+
+def _require_password(password: str | None) -> None:
+    if not password:
+        raise AppError(ErrorCode.INVALID_INPUT, "choose a password to create your account",
+                       {"password": ["required for a new account"]})
+
+
+def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, password: str | None) -> User:
+    """Accepting an emailed invitation proves the address: create or link the
+    account, set a first password if it has none, and mark it verified."""
+    user = find_user(uow, email)
+    if user is None:
+        _require_password(password)
+        user = create_user(uow, email, full_name or email.split("@")[0], via="INVITATION", password=password)
+    elif user.password_hash is None:
+        _require_password(password)
+        user.password_hash = credentials.hash_password(password)
+        if full_name:
+            user.full_name = full_name.strip()
+    mark_verified(uow, user)
+    return user

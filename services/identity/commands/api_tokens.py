@@ -1,0 +1,33 @@
+"""API tokens of an organization's machine clients: created (shown once) and revoked."""
+from contracts.errors import AppError, ErrorCode, not_found
+from contracts.identity import API_TOKEN_SCOPES as API_TOKEN_SCOPE_NAMES
+from servicekit.db import UnitOfWork
+from services.identity import credentials
+from services.identity.models import ApiToken, is_uuid, now
+from services.identity.queries import api_token_view, get_org
+
+API_TOKEN_SCOPES = tuple(API_TOKEN_SCOPE_NAMES)
+
+
+def create_api_token(uow: UnitOfWork, org_id: str, name: str, scopes: list[str], created_by: str | None) -> dict:
+    get_org(uow, org_id)
+    unknown = sorted(set(scopes) - set(API_TOKEN_SCOPES))
+    if unknown:
+        raise AppError(ErrorCode.INVALID_INPUT, "unknown scopes", {"scopes": [f"unknown: {', '.join(unknown)}"]})
+    raw = credentials.new_secret("lat_")
+    token = ApiToken(org_id=org_id, name=name, scopes=sorted(set(scopes)), token_hash=credentials.digest(raw),
+                     created_by=created_by)
+    uow.session.add(token)
+    uow.session.flush()
+    return {"id": token.id, "name": token.name, "scopes": token.scopes, "token": raw}
+
+
+def revoke_api_token(uow: UnitOfWork, org_id: str, token_id: str) -> dict:
+    """The token stops authenticating (identity refuses it at once; gateways
+    that cached it, within their cache time). Revoking twice changes nothing."""
+    token = uow.session.get(ApiToken, token_id, with_for_update=True) if is_uuid(token_id) else None
+    if token is None or token.org_id != org_id:
+        raise not_found("API token")
+    token.revoke(now())
+    uow.session.flush()
+    return api_token_view(token)

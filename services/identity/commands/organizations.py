@@ -1,0 +1,57 @@
+"""Organizations: created (with a first org admin) and their settings changed."""
+from sqlalchemy import select
+
+from contracts.identity import OrgSettingsSchema
+from servicekit.db import UnitOfWork
+from services.identity import credentials
+from services.identity.commands import accounts, admins, profiles
+from services.identity.models import AdminRole, Organization
+from services.identity.queries import find_user, get_org
+
+
+def org_created_payload(org: Organization) -> dict:
+    return {"org_id": org.id, "name": org.name, "brand_color": org.brand_color, "logo_url": org.logo_url,
+            "timezone": org.timezone}
+
+
+def org_updated_payload(org: Organization, changed: list[str]) -> dict:
+    return {"org_id": org.id, "changed": sorted(changed), "settings": OrgSettingsSchema().dump(org.settings())}
+
+
+def create_org(uow: UnitOfWork, settings: dict) -> Organization:
+    org = Organization(**settings)
+    uow.session.add(org)
+    uow.session.flush()
+    uow.publish("identity.org.created.v1", org_created_payload(org), org_id=org.id)
+    return org
+
+
+def update_org(uow: UnitOfWork, org_id: str, changes: dict) -> Organization:
+    org = get_org(uow, org_id)
+    changed = org.apply(changes)
+    if changed:
+        uow.session.flush()
+        uow.publish("identity.org.updated.v1", org_updated_payload(org, changed), org_id=org.id)
+    return org
+
+
+def create_org_with_admin(uow: UnitOfWork, name: str, admin_email: str, admin_name: str, admin_password: str,
+                          settings: dict | None = None) -> dict:
+    """The organization and its first org admin (idempotent: an existing
+    organization of that name with this org admin is reused)."""
+    user = find_user(uow, admin_email)
+    if user is not None:
+        existing = uow.session.execute(
+            select(Organization).join(AdminRole, AdminRole.org_id == Organization.id)
+            .where(AdminRole.user_id == user.id, AdminRole.role == "ORG_ADMIN", Organization.name == name)
+        ).scalar()
+        if existing is not None:
+            return {"org_id": existing.id, "admin_user_id": user.id, "created": False}
+    org = create_org(uow, {"name": name, **(settings or {})})
+    profiles.ensure_person(uow, org.id, admin_email, admin_name, via="COMMAND")
+    user = find_user(uow, admin_email)
+    if user.password_hash is None:  # set before the role, so no first-password email is sent
+        user.password_hash = credentials.hash_password(admin_password)
+    accounts.mark_verified(uow, user)
+    admins.add_admin(uow, org.id, admin_email, admin_name, "ORG_ADMIN", [])
+    return {"org_id": org.id, "admin_user_id": user.id, "created": True}

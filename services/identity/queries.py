@@ -1,0 +1,121 @@
+"""identity's reads: lookups and the view dicts the RPCs answer with."""
+from sqlalchemy import select, text
+
+from contracts.errors import AppError, ErrorCode, not_found
+from contracts.identity import ProfileFieldsSchema
+from servicekit.db import UnitOfWork
+from services.identity import credentials
+from services.identity.models import AdminRole, ApiToken, Organization, Profile, User, normalize_email
+
+PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
+
+
+# ---------------------------------------------------------------- organizations
+
+
+def get_org(uow: UnitOfWork, org_id: str) -> Organization:
+    org = uow.session.get(Organization, org_id)
+    if org is None:
+        raise not_found("organization")
+    return org
+
+
+# ---------------------------------------------------------------- accounts
+
+
+def find_user(uow: UnitOfWork, email: str) -> User | None:
+    return uow.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def get_user(uow: UnitOfWork, user_id: str) -> User:
+    user = uow.session.get(User, user_id)
+    if user is None:
+        raise not_found("user")
+    return user
+
+
+def roles_of(uow: UnitOfWork, user_id: str) -> list[dict]:
+    rows = uow.session.scalars(select(AdminRole).where(AdminRole.user_id == user_id).order_by(AdminRole.created_at))
+    return [{"role": r.role, "org_id": r.org_id, "program_ids": list(r.program_ids or [])} for r in rows]
+
+
+def user_view(uow: UnitOfWork, user: User) -> dict:
+    return {"id": user.id, "email": user.email, "full_name": user.full_name,
+            "email_verified": user.email_verified, "roles": roles_of(uow, user.id)}
+
+
+USER_VIEW = text(
+    "SELECT u.id::text AS id, u.email, u.full_name, u.email_verified_at IS NOT NULL AS email_verified, "
+    "coalesce(json_agg(json_build_object('role', r.role, 'org_id', r.org_id::text, "
+    "'program_ids', coalesce(r.program_ids, '{}')) ORDER BY r.created_at) "
+    "FILTER (WHERE r.id IS NOT NULL), '[]') AS roles "
+    "FROM users u LEFT JOIN admin_roles r ON r.user_id = u.id WHERE u.id = CAST(:id AS uuid) GROUP BY u.id"
+)
+
+
+def user_view_by_id(uow: UnitOfWork, user_id: str) -> dict:
+    """The account and its roles in one query (GET /v1/me is the hottest path)."""
+    row = uow.read(USER_VIEW, {"id": user_id}).mappings().first()
+    if row is None:
+        raise not_found("user")
+    return dict(row)
+
+
+# ---------------------------------------------------------------- people
+
+
+def person_view(user: User, profile: Profile) -> dict:
+    view = {"user_id": user.id, "org_id": profile.org_id, "email": user.email, "full_name": user.full_name}
+    view.update({name: getattr(profile, name) for name in PROFILE_FIELDS})
+    return view
+
+
+def get_person(uow: UnitOfWork, org_id: str, user_id: str) -> tuple[User, Profile]:
+    profile = uow.session.get(Profile, (org_id, user_id))
+    if profile is None:
+        raise not_found("person")
+    return get_user(uow, user_id), profile
+
+
+def person(uow: UnitOfWork, org_id: str, user_id: str) -> dict:
+    return person_view(*get_person(uow, org_id, user_id))
+
+
+# ---------------------------------------------------------------- admins
+
+
+def admin_view(role: AdminRole, user: User) -> dict:
+    return {"id": role.id, "user_id": user.id, "email": user.email, "full_name": user.full_name, "role": role.role,
+            "program_ids": list(role.program_ids or []), "created_at": role.created_at}
+
+
+def list_admins(uow: UnitOfWork, org_id: str) -> list[dict]:
+    get_org(uow, org_id)
+    rows = uow.session.execute(
+        select(AdminRole, User).join(User, User.id == AdminRole.user_id).where(AdminRole.org_id == org_id)
+        .order_by(AdminRole.created_at)
+    ).all()
+    return [admin_view(role, user) for role, user in rows]
+
+
+# ---------------------------------------------------------------- API tokens
+
+
+def api_token_view(token: ApiToken) -> dict:
+    return {"id": token.id, "name": token.name, "scopes": list(token.scopes), "created_by": token.created_by,
+            "created_at": token.created_at, "revoked_at": token.revoked_at}
+
+
+def list_api_tokens(uow: UnitOfWork, org_id: str) -> list[dict]:
+    """The organization's API tokens (never their secrets), newest first."""
+    get_org(uow, org_id)
+    tokens = uow.session.scalars(select(ApiToken).where(ApiToken.org_id == org_id)
+                                 .order_by(ApiToken.created_at.desc(), ApiToken.id))
+    return [api_token_view(token) for token in tokens]
+
+
+def authenticate_api_token(uow: UnitOfWork, raw: str) -> dict:
+    token = uow.session.scalar(select(ApiToken).where(ApiToken.token_hash == credentials.digest(raw)))
+    if token is None or token.revoked_at is not None:
+        raise AppError(ErrorCode.TOKEN_INVALID, "the API token is not valid")
+    return {"id": token.id, "org_id": token.org_id, "scopes": list(token.scopes)}

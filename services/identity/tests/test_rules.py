@@ -1,0 +1,89 @@
+"""identity's rules on its models, as plain objects: no database, no broker."""
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from contracts.errors import AppError, ErrorCode
+from services.identity.models import (
+    AdminRole,
+    ApiToken,
+    LoginThrottle,
+    OneTimeToken,
+    Organization,
+    RefreshToken,
+    User,
+    is_uuid,
+    normalize_email,
+)
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def test_emails_are_trimmed_and_lower_cased():
+    assert normalize_email("  Pat@Example.COM ") == "pat@example.com"
+
+
+def test_only_uuids_are_ids():
+    assert is_uuid("6f1c1d7e-3b7a-4d89-9a51-0c7d1f2b3a4c")
+    assert not is_uuid("abc") and not is_uuid("") and not is_uuid(None)
+
+
+def test_a_user_is_verified_once():
+    user = User(email="a@x.org", full_name="A")
+    assert not user.email_verified
+    assert user.mark_verified(NOW) is True
+    assert user.mark_verified(NOW + timedelta(hours=1)) is False
+    assert user.email_verified and user.email_verified_at == NOW
+
+
+def test_organization_reports_only_the_settings_that_changed():
+    org = Organization(name="Acme", timezone="UTC", brand_color="#000000")
+    assert org.apply({"timezone": "UTC", "brand_color": "#112233"}) == ["brand_color"]
+    assert org.brand_color == "#112233" and org.settings()["timezone"] == "UTC"
+
+
+def test_one_time_link_is_used_once_and_only_before_it_expires():
+    link = OneTimeToken(expires_at=NOW + timedelta(hours=1))
+    link.redeem(NOW)
+    assert link.used_at == NOW
+    with pytest.raises(AppError) as again:
+        link.redeem(NOW)
+    assert again.value.code == ErrorCode.TOKEN_INVALID
+    with pytest.raises(AppError) as late:
+        OneTimeToken(expires_at=NOW).redeem(NOW)
+    assert late.value.code == ErrorCode.TOKEN_EXPIRED
+
+
+def test_refresh_token_lives_until_revoked_or_expired():
+    token = RefreshToken(expires_at=NOW + timedelta(days=1))
+    assert token.is_live(NOW) and not token.is_live(NOW + timedelta(days=1))
+    token.revoke(NOW)
+    token.revoke(NOW + timedelta(minutes=1))  # the first revocation stands
+    assert not token.is_live(NOW) and token.revoked_at == NOW
+
+
+def test_api_token_revocation_is_idempotent():
+    token = ApiToken(scopes=[])
+    token.revoke(NOW)
+    token.revoke(NOW + timedelta(seconds=5))
+    assert token.revoked_at == NOW
+
+
+def test_throttle_tells_how_long_to_wait():
+    assert LoginThrottle(locked_until=None).retry_after_seconds(NOW) is None
+    assert LoginThrottle(locked_until=NOW).retry_after_seconds(NOW) is None
+    assert LoginThrottle(locked_until=NOW + timedelta(seconds=30.5)).retry_after_seconds(NOW) == 31
+
+
+def test_admin_grants():
+    assert AdminRole.programs_for("ORG_ADMIN", ["p1"]) == []
+    assert AdminRole.programs_for("PROGRAM_ADMIN", ["p2", "p1", "p2"]) == ["p1", "p2"]
+    with pytest.raises(AppError) as no_program:
+        AdminRole.programs_for("PROGRAM_ADMIN", [])
+    assert no_program.value.code == ErrorCode.INVALID_INPUT
+    program_admin = AdminRole(role="PROGRAM_ADMIN", program_ids=["p1"])
+    program_admin.grant_again(["p3", "p1"])
+    assert program_admin.program_ids == ["p1", "p3"]
+    with pytest.raises(AppError) as twice:
+        AdminRole(role="ORG_ADMIN", program_ids=[]).grant_again([])
+    assert twice.value.code == ErrorCode.ALREADY_ADMIN
