@@ -1,35 +1,104 @@
 """Secrets: argon2 password hashes, random tokens stored as SHA-256 digests,
-and the JWT access tokens the gateway verifies."""
+and the JWT access tokens the gateway verifies.
+
+Password hashing is the one CPU-heavy thing identity does. It runs in OS
+threads (eventlet's tpool) so the other green threads keep going, and through
+one gate per process: at most `PASSWORD_HASH_CONCURRENCY` hashes at once (one
+per core by default: more only queue inside the CPU), at most
+`PASSWORD_HASH_QUEUE` callers waiting for a slot, each at most
+`PASSWORD_HASH_WAIT_SECONDS`. Beyond that the caller gets SERVICE_UNAVAILABLE
+(503) with `retry_after_seconds` at once instead of holding a worker: a flood
+of logins cannot take every worker of the service (docs/identity.md)."""
+import functools
 import hashlib
 import secrets
 import uuid
 from datetime import UTC, datetime
 
 import jwt
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from eventlet import tpool
+from eventlet.semaphore import Semaphore
 
+from contracts.errors import AppError, ErrorCode
 from servicekit import config
 from services.identity.settings import settings
 
-_hasher = PasswordHasher()
-# A real hash to verify against when the account does not exist, so both
-# answers take the same time.
-_DUMMY_HASH = _hasher.hash("not-a-password")
+# argon2id at OWASP's first recommended configuration (Password Storage Cheat
+# Sheet: m = 19 MiB, t = 2, p = 1). argon2-cffi's default (64 MiB, t = 3, p = 4,
+# RFC 9106's low-memory profile) cost ~430 ms of CPU per login on this 2-core
+# machine; this costs ~20 ms (figures in docs/identity.md). Hashes made with
+# other parameters still verify, and are re-hashed at the next good login.
+ARGON2_TIME_COST = 2
+ARGON2_MEMORY_KIB = 19 * 1024
+ARGON2_PARALLELISM = 1
+
+_hasher = PasswordHasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB,
+                         parallelism=ARGON2_PARALLELISM, type=Type.ID)
+
+
+class HashingGate:
+    """A bounded number of hashes at once, a bounded queue, a bounded wait."""
+
+    def __init__(self, slots: int, queue: int, wait_seconds: float):
+        self.slots, self.queue, self.wait_seconds = slots, queue, wait_seconds
+        self._free = Semaphore(slots)
+        self._waiting = 0
+
+    def run(self, fn, *args):
+        if self._free.locked() and self._waiting >= self.queue:
+            raise _busy()
+        self._waiting += 1
+        try:
+            acquired = self._free.acquire(timeout=self.wait_seconds)
+        finally:
+            self._waiting -= 1
+        if not acquired:
+            raise _busy()
+        try:
+            return tpool.execute(fn, *args)
+        finally:
+            self._free.release()
+
+
+def _busy() -> AppError:
+    return AppError(ErrorCode.SERVICE_UNAVAILABLE, "sign-in is busy; try again in a moment",
+                    {"retry_after_seconds": 1})
+
+
+@functools.cache
+def gate() -> HashingGate:
+    s = settings()
+    return HashingGate(s.password_hash_concurrency, s.password_hash_queue, s.password_hash_wait_seconds)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    # A real hash, with the same parameters, to verify against when there is
+    # no password to check: unknown emails cost what known ones cost.
+    return _hasher.hash("not-a-password")
 
 
 def hash_password(password: str) -> str:
-    # argon2 is deliberately slow: run it in an OS thread so the other
-    # green threads of the worker pool keep going.
-    return tpool.execute(_hasher.hash, password)
+    return gate().run(_hasher.hash, password)
 
 
-def verify_password(password_hash: str | None, password: str) -> bool:
+def _check(password_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """(matches, a new hash when the stored one uses older parameters), in the OS thread."""
     try:
-        return tpool.execute(_hasher.verify, password_hash or _DUMMY_HASH, password) and password_hash is not None
+        _hasher.verify(password_hash or _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
-        return False
+        return False, None
+    if password_hash is None:
+        return False, None
+    return True, _hasher.hash(password) if _hasher.check_needs_rehash(password_hash) else None
+
+
+def verify_password(password_hash: str | None, password: str) -> tuple[bool, str | None]:
+    """Whether `password` matches (always False without a hash, at the same
+    cost), and the hash to store instead if the parameters changed."""
+    return gate().run(_check, password_hash, password)
 
 
 def new_secret(prefix: str = "") -> str:

@@ -7,7 +7,7 @@ from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.errors import AppError, ErrorCode
+from contracts.errors import AppError, ErrorCode, not_found
 from contracts.identity import OrgSettingsSchema
 
 ORG_FIELDS = tuple(OrgSettingsSchema().fields)
@@ -92,6 +92,8 @@ class Profile(Base):
     __tablename__ = "profiles"
     org_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("organizations.id"), primary_key=True)
     user_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("users.id"), primary_key=True)
+    # The organization's own name for the person; the account's name (users.full_name) is the person's.
+    full_name: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(200))
     manager_name: Mapped[str | None] = mapped_column(String(200))
     manager_email: Mapped[str | None] = mapped_column(String(254))
@@ -142,6 +144,8 @@ class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
     id: Mapped[str] = id_column()
     user_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("users.id"), index=True)
+    # One sign-in and every token rotated from it (OAuth 2.0 security BCP: reuse revokes the family).
+    family_id: Mapped[str] = mapped_column(UUID(as_uuid=False), index=True, default=new_id)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -165,10 +169,13 @@ class OneTimeToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    superseded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_column()
 
     def redeem(self, at: datetime) -> None:
-        """Use the link once, before it expires."""
+        """Use the link once, before it expires, unless a newer one replaced it."""
+        if self.superseded_at is not None:
+            raise AppError(ErrorCode.TOKEN_INVALID, "a newer link was sent; use the newest one")
         if self.used_at is not None:
             raise AppError(ErrorCode.TOKEN_INVALID, "this link was already used")
         if self.expires_at <= at:
@@ -215,3 +222,10 @@ def is_uuid(value) -> bool:
     except ValueError:
         return False
     return True
+
+
+def require_uuid(value, what: str) -> str:
+    """An id that is not a UUID names nothing: the same 404 as an unknown one."""
+    if not is_uuid(value):
+        raise not_found(what)
+    return value

@@ -5,7 +5,16 @@ from contracts.errors import AppError, ErrorCode, not_found
 from contracts.identity import ProfileFieldsSchema
 from servicekit.db import UnitOfWork
 from services.identity import credentials
-from services.identity.models import AdminRole, ApiToken, Organization, Profile, User, normalize_email
+from services.identity.models import (
+    AdminRole,
+    ApiToken,
+    Organization,
+    Profile,
+    User,
+    is_uuid,
+    normalize_email,
+    require_uuid,
+)
 
 PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
 
@@ -14,7 +23,7 @@ PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
 
 
 def get_org(uow: UnitOfWork, org_id: str) -> Organization:
-    org = uow.session.get(Organization, org_id)
+    org = uow.session.get(Organization, require_uuid(org_id, "organization"))
     if org is None:
         raise not_found("organization")
     return org
@@ -28,7 +37,7 @@ def find_user(uow: UnitOfWork, email: str) -> User | None:
 
 
 def get_user(uow: UnitOfWork, user_id: str) -> User:
-    user = uow.session.get(User, user_id)
+    user = uow.session.get(User, require_uuid(user_id, "user"))
     if user is None:
         raise not_found("user")
     return user
@@ -55,7 +64,7 @@ USER_VIEW = text(
 
 def user_view_by_id(uow: UnitOfWork, user_id: str) -> dict:
     """The account and its roles in one query (GET /v1/me is the hottest path)."""
-    row = uow.read(USER_VIEW, {"id": user_id}).mappings().first()
+    row = uow.read(USER_VIEW, {"id": require_uuid(user_id, "user")}).mappings().first()
     if row is None:
         raise not_found("user")
     return dict(row)
@@ -65,12 +74,17 @@ def user_view_by_id(uow: UnitOfWork, user_id: str) -> dict:
 
 
 def person_view(user: User, profile: Profile) -> dict:
-    view = {"user_id": user.id, "org_id": profile.org_id, "email": user.email, "full_name": user.full_name}
+    """A person as one organization sees them: its profile, and its own name
+    for them if it gave one (else the account's)."""
+    view = {"user_id": user.id, "org_id": profile.org_id, "email": user.email,
+            "full_name": profile.full_name or user.full_name}
     view.update({name: getattr(profile, name) for name in PROFILE_FIELDS})
     return view
 
 
 def get_person(uow: UnitOfWork, org_id: str, user_id: str) -> tuple[User, Profile]:
+    if not (is_uuid(org_id) and is_uuid(user_id)):
+        raise not_found("person")
     profile = uow.session.get(Profile, (org_id, user_id))
     if profile is None:
         raise not_found("person")

@@ -1,14 +1,15 @@
 """Accounts: sign-up, email verification, password links, invitation accounts."""
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
 
 from contracts.errors import AppError, ErrorCode
 from servicekit import config
 from servicekit.db import UnitOfWork
 from services.identity import credentials
 from services.identity.commands.sessions import revoke_all_refresh_tokens
-from services.identity.models import OneTimeToken, User, normalize_email, now
+from services.identity.models import OneTimeToken, User, new_id, normalize_email, now
 from services.identity.queries import find_user, get_user
 from services.identity.settings import settings
 
@@ -17,24 +18,46 @@ def user_registered_payload(user: User, via: str) -> dict:
     return {"user_id": user.id, "email": user.email, "full_name": user.full_name, "via": via}
 
 
-def create_user(uow: UnitOfWork, email: str, full_name: str, via: str, password: str | None = None) -> User:
-    if find_user(uow, email) is not None:
+def create_user(uow: UnitOfWork, email: str, full_name: str, via: str, password_hash: str | None = None) -> User:
+    """The new account; EMAIL_TAKEN if one exists, also when it is being
+    created at this moment by a concurrent call (the insert waits for it)."""
+    user_id = uow.session.scalar(
+        insert(User).values(id=new_id(), email=normalize_email(email), full_name=full_name.strip(),
+                            password_hash=password_hash)
+        .on_conflict_do_nothing(index_elements=[User.email]).returning(User.id)
+    )
+    if user_id is None:
         raise AppError(ErrorCode.EMAIL_TAKEN, "an account with this email exists")
-    user = User(email=normalize_email(email), full_name=full_name.strip(),
-                password_hash=credentials.hash_password(password) if password else None)
-    uow.session.add(user)
-    uow.session.flush()
+    user = get_user(uow, user_id)
     uow.publish("identity.user.registered.v1", user_registered_payload(user, via))
     return user
 
 
 def signup(uow: UnitOfWork, email: str, full_name: str, password: str) -> User:
-    user = create_user(uow, email, full_name, via="SIGNUP", password=password)
+    password_hash = credentials.hash_password(password)  # before the unit of work takes a connection
+    user = create_user(uow, email, full_name, via="SIGNUP", password_hash=password_hash)
     request_verification(uow, user)
     return user
 
 
+def _lock_links_of(uow: UnitOfWork, user_id: str) -> None:
+    """Issuing and using a user's links take turns (on the user's row), so
+    superseding never races nor deadlocks."""
+    uow.session.execute(select(User.id).where(User.id == user_id).with_for_update())
+
+
+def _supersede_links(uow: UnitOfWork, user_id: str, purpose: str, keep: str | None = None) -> None:
+    live = [OneTimeToken.user_id == user_id, OneTimeToken.purpose == purpose, OneTimeToken.used_at.is_(None),
+            OneTimeToken.superseded_at.is_(None)]
+    if keep is not None:
+        live.append(OneTimeToken.id != keep)
+    uow.session.execute(update(OneTimeToken).where(*live).values(superseded_at=now()))
+
+
 def _one_time_token(uow: UnitOfWork, user: User, purpose: str, ttl: timedelta) -> tuple[str, datetime]:
+    """A new link; the user's older links of this purpose stop working."""
+    _lock_links_of(uow, user.id)
+    _supersede_links(uow, user.id, purpose)
     raw = credentials.new_secret()
     expires_at = now() + ttl
     uow.session.add(OneTimeToken(user_id=user.id, purpose=purpose, token_hash=credentials.digest(raw),
@@ -45,11 +68,14 @@ def _one_time_token(uow: UnitOfWork, user: User, purpose: str, ttl: timedelta) -
 def _use_one_time_token(uow: UnitOfWork, raw: str, purpose: str) -> User:
     token = uow.session.scalar(
         select(OneTimeToken).where(OneTimeToken.token_hash == credentials.digest(raw),
-                                   OneTimeToken.purpose == purpose).with_for_update()
+                                   OneTimeToken.purpose == purpose)
     )
     if token is None:
         raise AppError(ErrorCode.TOKEN_INVALID, "this link is not valid")
+    _lock_links_of(uow, token.user_id)
+    uow.session.refresh(token)  # as the last link operation on this user left it
     token.redeem(now())
+    _supersede_links(uow, token.user_id, purpose, keep=token.id)  # links issued alongside it
     return get_user(uow, token.user_id)
 
 
@@ -87,8 +113,9 @@ def request_password_reset(uow: UnitOfWork, email: str, reason: str = "RESET", o
 
 
 def confirm_password_reset(uow: UnitOfWork, raw_token: str, password: str) -> User:
+    password_hash = credentials.hash_password(password)  # before the unit of work takes a connection
     user = _use_one_time_token(uow, raw_token, "PASSWORD_RESET")
-    user.password_hash = credentials.hash_password(password)
+    user.password_hash = password_hash
     mark_verified(uow, user)  # the emailed link proves the address
     revoke_all_refresh_tokens(uow, user.id)
     return user
@@ -103,13 +130,16 @@ def _require_password(password: str | None) -> None:
 def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, password: str | None) -> User:
     """Accepting an emailed invitation proves the address: create or link the
     account, set a first password if it has none, and mark it verified."""
+    # hashed before the unit of work takes a connection (unused if the account has a password)
+    password_hash = credentials.hash_password(password) if password else None
     user = find_user(uow, email)
     if user is None:
         _require_password(password)
-        user = create_user(uow, email, full_name or email.split("@")[0], via="INVITATION", password=password)
+        user = create_user(uow, email, full_name or email.split("@")[0], via="INVITATION",
+                           password_hash=password_hash)
     elif user.password_hash is None:
         _require_password(password)
-        user.password_hash = credentials.hash_password(password)
+        user.password_hash = password_hash
         if full_name:
             user.full_name = full_name.strip()
     mark_verified(uow, user)

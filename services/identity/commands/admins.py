@@ -5,7 +5,7 @@ from contracts.errors import AppError, ErrorCode, not_found
 from servicekit.db import UnitOfWork
 from services.identity.commands.accounts import request_password_reset
 from services.identity.commands.profiles import ensure_person
-from services.identity.models import AdminRole, User
+from services.identity.models import AdminRole, User, is_uuid
 from services.identity.queries import admin_view, find_user
 
 
@@ -34,7 +34,7 @@ def add_admin(uow: UnitOfWork, org_id: str, email: str, full_name: str, role: st
 
 
 def remove_admin(uow: UnitOfWork, org_id: str, admin_id: str, acting_user_id: str | None) -> None:
-    admin = uow.session.get(AdminRole, admin_id)
+    admin = uow.session.get(AdminRole, admin_id) if is_uuid(admin_id) else None
     if admin is None or admin.org_id != org_id:
         raise not_found("admin")
     if admin.role == "ORG_ADMIN":

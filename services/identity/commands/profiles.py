@@ -20,12 +20,14 @@ def _check_external_id(uow: UnitOfWork, org_id: str, user_id: str, external_id: 
 
 
 def update_person(uow: UnitOfWork, org_id: str, user_id: str, changes: dict) -> dict:
+    """Change the organization's profile of a person. A `full_name` is the
+    organization's own name for them: the account's name stays the person's."""
     user, profile = get_person(uow, org_id, user_id)
     if "external_id" in changes:
         _check_external_id(uow, org_id, user_id, changes["external_id"])
     full_name = changes.pop("full_name", None)
     if full_name:
-        user.full_name = full_name.strip()
+        profile.full_name = full_name.strip()
     for name, value in changes.items():
         setattr(profile, name, value)
     uow.session.flush()
@@ -103,7 +105,8 @@ def _ensure(uow: UnitOfWork, org_id: str,
             [{"user_id": user_id, **{name: wanted[email][1].get(name) for name in PROFILE_FIELDS}}
              for user_id, email in ensured],
             constants={"org_id": ("uuid", org_id)}, conflict=f"ON CONFLICT (org_id, user_id) DO UPDATE SET {fill}",
-            returning=f"user_id::text AS user_id, {', '.join(PROFILE_FIELDS)}, (xmax = 0) AS created",
+            returning=f"user_id::text AS user_id, full_name AS org_full_name, {', '.join(PROFILE_FIELDS)}, "
+                      "(xmax = 0) AS created",
         ).mappings().all()
         profiles = {row["user_id"]: row for row in rows}
 
@@ -114,7 +117,8 @@ def _ensure(uow: UnitOfWork, org_id: str,
         account = accounts[email]
         profile = profiles[account["user_id"]]
         views[email] = {"user_id": account["user_id"], "org_id": org_id, "email": email,
-                        "full_name": account["full_name"], **{name: profile[name] for name in PROFILE_FIELDS}}
+                        "full_name": profile["org_full_name"] or account["full_name"],
+                        **{name: profile[name] for name in PROFILE_FIELDS}}
         if profile["created"] or fields:
             changed.append(views[email])
     answers = [refused.get(email) or views[email] for email in (normalize_email(p["email"]) for p in people)]

@@ -5,45 +5,48 @@ from sqlalchemy.orm import Session
 from contracts.errors import AppError, ErrorCode
 from servicekit.db import UnitOfWork
 from services.identity import credentials
-from services.identity.models import LoginThrottle, RefreshToken, User, normalize_email, now
+from services.identity.models import LoginThrottle, RefreshToken, User, new_id, normalize_email, now
 from services.identity.queries import find_user, get_user, roles_of
 from services.identity.settings import settings
 
+# One statement claims a login attempt: it counts as a failure until it
+# succeeds, so parallel attempts can never pass the limit (each sees the count
+# the others left). A locked email gets no row back.
+CLAIM_ATTEMPT = text(
+    "INSERT INTO login_throttle AS t (email, failures, window_started_at) VALUES (:email, 1, now()) "
+    "ON CONFLICT (email) DO UPDATE SET "
+    "failures = CASE WHEN t.window_started_at <= now() - :window THEN 1 ELSE t.failures + 1 END, "
+    "window_started_at = CASE WHEN t.window_started_at <= now() - :window THEN now() ELSE t.window_started_at END "
+    "WHERE (t.locked_until IS NULL OR t.locked_until <= now()) "
+    "AND (t.window_started_at <= now() - :window OR t.failures < :max) "
+    "RETURNING failures"
+)
+LOCK_AT_LIMIT = text("UPDATE login_throttle SET locked_until = now() + :window WHERE email = :email")
 
-def check_throttle(uow: UnitOfWork, email: str) -> None:
-    state = uow.session.get(LoginThrottle, email)
-    retry_after = state.retry_after_seconds(now()) if state is not None else None
-    if retry_after is not None:
+
+def _claim_attempt(session: Session, email: str) -> None:
+    """Count this attempt (committed at once, kept if the login fails) or
+    refuse it with 429 while the email is locked."""
+    s = settings()
+    claimed = session.execute(CLAIM_ATTEMPT, {"email": email, "window": s.throttle_window,
+                                              "max": s.login_max_failures}).scalar()
+    if claimed is not None and claimed >= s.login_max_failures:
+        session.execute(LOCK_AT_LIMIT, {"email": email, "window": s.throttle_window})
+    session.commit()
+    if claimed is None:
+        state = session.get(LoginThrottle, email)
+        retry_after = (state.retry_after_seconds(now()) if state is not None else None) or 1
         raise AppError(ErrorCode.TOO_MANY_REQUESTS, "too many failed sign-ins; try again later",
                        {"retry_after_seconds": retry_after})
 
 
-def record_failed_login(email: str, session: Session) -> None:
-    """Counted in its own transaction: a refused login commits nothing else."""
-    window = settings().throttle_window
-    failures = session.execute(
-        text(
-            "INSERT INTO login_throttle (email, failures, window_started_at) VALUES (:email, 1, now()) "
-            "ON CONFLICT (email) DO UPDATE SET "
-            "failures = CASE WHEN login_throttle.window_started_at < now() - :window "
-            "  THEN 1 ELSE login_throttle.failures + 1 END, "
-            "window_started_at = CASE WHEN login_throttle.window_started_at < now() - :window "
-            "  THEN now() ELSE login_throttle.window_started_at END "
-            "RETURNING failures"
-        ),
-        {"email": email, "window": window},
-    ).scalar_one()
-    if failures >= settings().login_max_failures:
-        session.execute(text("UPDATE login_throttle SET locked_until = now() + :window WHERE email = :email"),
-                        {"email": email, "window": window})
-    session.commit()
-
-
-def issue_tokens(uow: UnitOfWork, user: User) -> dict:
+def issue_tokens(uow: UnitOfWork, user: User, family_id: str | None = None) -> dict:
+    """A new access token and refresh token; the refresh token starts a new
+    family (a sign-in) unless it is rotated from one of `family_id`."""
     access, expires_in = credentials.issue_access_token(user.id, user.email, user.email_verified,
                                                         roles_of(uow, user.id))
     raw = credentials.new_secret("rt_")
-    uow.session.add(RefreshToken(user_id=user.id, token_hash=credentials.digest(raw),
+    uow.session.add(RefreshToken(user_id=user.id, family_id=family_id or new_id(), token_hash=credentials.digest(raw),
                                  expires_at=now() + settings().refresh_token_ttl))
     return {"access_token": access, "refresh_token": raw, "expires_in": expires_in, "token_type": "Bearer"}
 
@@ -53,31 +56,43 @@ def issue_tokens_for(uow: UnitOfWork, user_id: str) -> dict:
 
 
 def login(uow: UnitOfWork, email: str, password: str) -> dict:
+    """The password is checked with no database connection held: the attempt
+    is claimed and the hash read in one short transaction first."""
     email = normalize_email(email)
-    check_throttle(uow, email)
-    user = find_user(uow, email)
-    if not credentials.verify_password(user.password_hash if user else None, password):
-        with uow.independent_session() as session:
-            record_failed_login(email, session)
+    with uow.independent_session() as session:
+        _claim_attempt(session, email)
+        password_hash = session.scalar(select(User.password_hash).where(User.email == email))
+        session.commit()
+    matches, rehashed = credentials.verify_password(password_hash, password)
+    if not matches:
         raise AppError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
     uow.session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    user = find_user(uow, email)
+    if rehashed and user.password_hash == password_hash:
+        user.password_hash = rehashed
     return issue_tokens(uow, user)
 
 
-def _live_refresh_token(uow: UnitOfWork, raw: str) -> RefreshToken:
+def refresh(uow: UnitOfWork, raw: str) -> dict:
+    """Rotation: the used refresh token is revoked and a new pair issued in
+    its family. A token used again after its rotation was stolen or leaked
+    (OAuth 2.0 security BCP): the whole family is revoked, so neither the
+    thief nor the client holds a working token; the person signs in again."""
     token = uow.session.scalar(
         select(RefreshToken).where(RefreshToken.token_hash == credentials.digest(raw)).with_for_update()
     )
+    if token is not None and token.revoked_at is not None:
+        revoke_refresh_family(uow, token.family_id)
+        uow.commit()  # the revocation stands although this call is refused
     if token is None or not token.is_live(now()):
         raise AppError(ErrorCode.TOKEN_INVALID, "the refresh token is not valid; sign in again")
-    return token
-
-
-def refresh(uow: UnitOfWork, raw: str) -> dict:
-    """Rotation: the used refresh token is revoked and a new pair issued."""
-    token = _live_refresh_token(uow, raw)
     token.revoke(now())
-    return issue_tokens(uow, get_user(uow, token.user_id))
+    return issue_tokens(uow, get_user(uow, token.user_id), family_id=token.family_id)
+
+
+def revoke_refresh_family(uow: UnitOfWork, family_id: str) -> None:
+    uow.session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
+                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=now()))
 
 
 def logout(uow: UnitOfWork, raw: str) -> None:

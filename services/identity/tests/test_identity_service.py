@@ -4,19 +4,11 @@ import uuid
 
 import eventlet
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import create_engine, text
 
 from contracts.errors import AppError
 from servicekit import config
-from services.identity.service import IdentityService
-
-
-@pytest.fixture
-def identity(container_factory, rabbit_config, service_databases):
-    container_factory(IdentityService, rabbit_config).start()
-    with ServiceRpcProxy("identity", rabbit_config) as proxy:
-        yield proxy
+from services.identity.tests.conftest import new_org
 
 
 def outbox_types(org_id: str) -> list[str]:
@@ -26,10 +18,6 @@ def outbox_types(org_id: str) -> list[str]:
                             {"o": org_id}).scalars().all()
     engine.dispose()
     return rows
-
-
-def new_org(identity) -> str:
-    return identity.create_organization({"name": f"Org {uuid.uuid4().hex[:6]}"})["id"]
 
 
 def test_ensure_person_is_idempotent_and_case_insensitive(identity):
