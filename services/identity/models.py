@@ -78,6 +78,15 @@ class User(Base):
     def email_verified(self) -> bool:
         return self.email_verified_at is not None
 
+    def distrust_unverified_password(self) -> bool:
+        """A password chosen before the address was proven (an unverified
+        sign-up) is never trusted for what someone else grants the address:
+        forget it. True when there was one to forget."""
+        if self.email_verified or self.password_hash is None:
+            return False
+        self.password_hash = None
+        return True
+
     def mark_verified(self, at: datetime) -> bool:
         """True when this call verified the address (it was not yet)."""
         if self.email_verified_at is not None:

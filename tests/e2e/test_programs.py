@@ -97,12 +97,14 @@ def join(rpc, org_id, program, contract, user_id, email=None, name=None, invitat
 def add_program_admin(suite, api, org_id, program_ids):
     """A program admin with a password, added the way identity does it."""
     from services.identity import credentials, queries
-    from services.identity.commands import admins, profiles
+    from services.identity.commands import accounts, admins, profiles
 
     email = f"{unique('padmin')}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
         profiles.ensure_person(uow, org_id, email, "Pat Program", via="COMMAND")
-        queries.find_user(uow, email).password_hash = credentials.hash_password("correct horse battery")
+        user = queries.find_user(uow, email)
+        user.password_hash = credentials.hash_password("correct horse battery")
+        accounts.mark_verified(uow, user)  # an unverified account's password would not be trusted with a role
         admins.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
     return api.as_user(email, "correct horse battery")
 

@@ -127,9 +127,18 @@ def _require_password(password: str | None) -> None:
                        {"password": ["required for a new account"]})
 
 
+def distrust_unverified_password(uow: UnitOfWork, user: User) -> None:
+    """Before the address is granted anything by someone else: an unverified
+    sign-up's password is cleared and its sessions revoked (whoever signed up
+    may not own the address)."""
+    if user.distrust_unverified_password():
+        revoke_all_refresh_tokens(uow, user.id)
+
+
 def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, password: str | None) -> User:
     """Accepting an emailed invitation proves the address: create or link the
-    account, set a first password if it has none, and mark it verified."""
+    account, set a first password if it has none (an unverified sign-up's
+    password does not count), and mark it verified."""
     # hashed before the unit of work takes a connection (unused if the account has a password)
     password_hash = credentials.hash_password(password) if password else None
     user = find_user(uow, email)
@@ -137,7 +146,9 @@ def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, p
         _require_password(password)
         user = create_user(uow, email, full_name or email.split("@")[0], via="INVITATION",
                            password_hash=password_hash)
-    elif user.password_hash is None:
+    else:
+        distrust_unverified_password(uow, user)
+    if user.password_hash is None:
         _require_password(password)
         user.password_hash = password_hash
         if full_name:

@@ -3,7 +3,7 @@ from sqlalchemy import select
 
 from contracts.errors import AppError, ErrorCode, not_found
 from servicekit.db import UnitOfWork
-from services.identity.commands.accounts import request_password_reset
+from services.identity.commands.accounts import distrust_unverified_password, request_password_reset
 from services.identity.commands.profiles import ensure_person
 from services.identity.models import AdminRole, User, is_uuid
 from services.identity.queries import admin_view, find_user
@@ -27,6 +27,7 @@ def add_admin(uow: UnitOfWork, org_id: str, email: str, full_name: str, role: st
         uow.session.add(admin)
     uow.session.flush()
     uow.session.refresh(admin)
+    distrust_unverified_password(uow, user)
     if user.password_hash is None:
         request_password_reset(uow, user.email, reason="FIRST_PASSWORD", org_id=org_id)
     uow.publish("identity.admin.granted.v1", admin_granted_payload(admin, user), org_id=org_id)

@@ -87,3 +87,11 @@ def test_admin_grants():
     with pytest.raises(AppError) as twice:
         AdminRole(role="ORG_ADMIN", program_ids=[]).grant_again([])
     assert twice.value.code == ErrorCode.ALREADY_ADMIN
+
+
+def test_an_unverified_signups_password_is_not_trusted():
+    squatter = User(email="cfo@x.org", full_name="S", password_hash="$argon2id$...")
+    assert squatter.distrust_unverified_password() is True and squatter.password_hash is None
+    assert squatter.distrust_unverified_password() is False  # nothing left to forget
+    owner = User(email="me@x.org", full_name="M", password_hash="$argon2id$...", email_verified_at=NOW)
+    assert owner.distrust_unverified_password() is False and owner.password_hash
