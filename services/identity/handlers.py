@@ -1,5 +1,6 @@
 """identity's consumers of other services' events, one function per event."""
 from contracts.errors import not_found
+from contracts.identity import PROFILE_UPDATED
 from servicekit.db import UnitOfWork
 from services.identity.models import Organization, Profile, User
 from services.identity.queries import person_view
@@ -17,5 +18,5 @@ def on_member_joined(uow: UnitOfWork, payload: dict) -> bool:
     profile = Profile(org_id=org_id, user_id=user_id)
     uow.session.add(profile)
     uow.session.flush()
-    uow.publish("identity.profile.updated.v1", person_view(user, profile), org_id=org_id)
+    uow.publish(PROFILE_UPDATED, person_view(user, profile), org_id=org_id)
     return True

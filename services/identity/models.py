@@ -1,40 +1,21 @@
 """identity's tables, and the rules that belong to one row of them (plain
 methods, unit-tested without a database)."""
-import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Index, Integer, String, Text, func, text
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.errors import AppError, ErrorCode, not_found
+from contracts.common import AdminRole as Role
+from contracts.errors import AppError, ErrorCode
 from contracts.identity import OrgSettingsSchema
+from servicekit.models import created_column, id_column, new_id, uuid_column
 
 ORG_FIELDS = tuple(OrgSettingsSchema().fields)
 
 
 class Base(DeclarativeBase):
     pass
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def id_column(**kwargs):
-    return mapped_column(UUID(as_uuid=False), primary_key=True, default=new_id, **kwargs)
-
-
-def created_column():
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 class Organization(Base):
@@ -99,8 +80,8 @@ class Profile(Base):
     """A person's place in one organization."""
 
     __tablename__ = "profiles"
-    org_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("organizations.id"), primary_key=True)
-    user_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("users.id"), primary_key=True)
+    org_id: Mapped[str] = uuid_column(ForeignKey("organizations.id"), primary_key=True)
+    user_id: Mapped[str] = uuid_column(ForeignKey("users.id"), primary_key=True)
     # The organization's own name for the person; the account's name (users.full_name) is the person's.
     full_name: Mapped[str | None] = mapped_column(String(200))
     external_id: Mapped[str | None] = mapped_column(String(200))
@@ -123,9 +104,9 @@ class Profile(Base):
 class AdminRole(Base):
     __tablename__ = "admin_roles"
     id: Mapped[str] = id_column()
-    org_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("organizations.id"), index=True)
-    user_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("users.id"), index=True)
-    role: Mapped[str] = mapped_column(String(20))
+    org_id: Mapped[str] = uuid_column(ForeignKey("organizations.id"), index=True)
+    user_id: Mapped[str] = uuid_column(ForeignKey("users.id"), index=True)
+    role: Mapped[str] = mapped_column(String(20))  # contracts.common.AdminRole
     program_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (Index("admin_roles_unique", "org_id", "user_id", "role", unique=True),)
@@ -134,7 +115,7 @@ class AdminRole(Base):
     def programs_for(role: str, program_ids: list[str]) -> list[str]:
         """The programs a grant of `role` covers: none for an org admin (all of
         them), at least one for a program admin."""
-        if role == "ORG_ADMIN":
+        if role == Role.ORG_ADMIN:
             return []
         if not program_ids:
             raise AppError(ErrorCode.INVALID_INPUT, "a program admin needs at least one program",
@@ -144,7 +125,7 @@ class AdminRole(Base):
     def grant_again(self, program_ids: list[str]) -> None:
         """A second grant of the same role: an org admin is one already; a
         program admin gains the programs."""
-        if self.role == "ORG_ADMIN":
+        if self.role == Role.ORG_ADMIN:
             raise AppError(ErrorCode.ALREADY_ADMIN, "this person is already an organization admin")
         self.program_ids = sorted(set(self.program_ids or []) | set(program_ids))
 
@@ -152,9 +133,9 @@ class AdminRole(Base):
 class RefreshToken(Base):
     __tablename__ = "refresh_tokens"
     id: Mapped[str] = id_column()
-    user_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("users.id"), index=True)
+    user_id: Mapped[str] = uuid_column(ForeignKey("users.id"), index=True)
     # One sign-in and every token rotated from it (OAuth 2.0 security BCP: reuse revokes the family).
-    family_id: Mapped[str] = mapped_column(UUID(as_uuid=False), index=True, default=new_id)
+    family_id: Mapped[str] = uuid_column(index=True, default=new_id)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -173,8 +154,8 @@ class OneTimeToken(Base):
 
     __tablename__ = "one_time_tokens"
     id: Mapped[str] = id_column()
-    user_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("users.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[str] = uuid_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(20))  # OneTimeTokenPurpose
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -195,11 +176,11 @@ class OneTimeToken(Base):
 class ApiToken(Base):
     __tablename__ = "api_tokens"
     id: Mapped[str] = id_column()
-    org_id: Mapped[str] = mapped_column(UUID(as_uuid=False), ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[str] = uuid_column(ForeignKey("organizations.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     scopes: Mapped[list[str]] = mapped_column(ARRAY(Text))
-    created_by: Mapped[str | None] = mapped_column(UUID(as_uuid=False))
+    created_by: Mapped[str | None] = uuid_column()
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_column()
 
@@ -223,18 +204,3 @@ class LoginThrottle(Base):
         if self.locked_until is None or self.locked_until <= at:
             return None
         return int((self.locked_until - at) / timedelta(seconds=1)) + 1
-
-
-def is_uuid(value) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def require_uuid(value, what: str) -> str:
-    """An id that is not a UUID names nothing: the same 404 as an unknown one."""
-    if not is_uuid(value):
-        raise not_found(what)
-    return value

@@ -4,6 +4,7 @@ from sqlalchemy import select, text
 from contracts.errors import AppError, ErrorCode, not_found
 from contracts.identity import ProfileFieldsSchema
 from servicekit.db import UnitOfWork
+from servicekit.models import normalize_email, parse_uuid, require_uuid
 from services.identity import credentials
 from services.identity.models import (
     AdminRole,
@@ -11,9 +12,6 @@ from services.identity.models import (
     Organization,
     Profile,
     User,
-    is_uuid,
-    normalize_email,
-    require_uuid,
 )
 
 PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
@@ -83,7 +81,7 @@ def person_view(user: User, profile: Profile) -> dict:
 
 
 def get_person(uow: UnitOfWork, org_id: str, user_id: str) -> tuple[User, Profile]:
-    if not (is_uuid(org_id) and is_uuid(user_id)):
+    if parse_uuid(org_id) is None or parse_uuid(user_id) is None:
         raise not_found("person")
     profile = uow.session.get(Profile, (org_id, user_id))
     if profile is None:

@@ -14,15 +14,18 @@ from contracts.identity import (
     TokensSchema,
     UserSchema,
 )
+from contracts.programs import MEMBER_JOINED
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
-from servicekit.service import ServiceBase
+from servicekit.service import ServiceBase, ServiceSettings
 from services.identity import handlers, queries
 from services.identity.commands import accounts, admins, api_tokens, organizations, profiles, sessions
+from services.identity.settings import IdentitySettings
 
 
 class IdentityService(ServiceBase):
     name = "identity"
+    settings = ServiceSettings(IdentitySettings)  # checked when the container starts
 
     # ---- organizations
     @rpc
@@ -134,7 +137,7 @@ class IdentityService(ServiceBase):
     def remove_admin(self, org_id, admin_id, acting_user_id=None):
         admins.remove_admin(self.db, org_id, admin_id, acting_user_id)
 
-    @handle_event("programs", "programs.member.joined.v1")
+    @handle_event(MEMBER_JOINED)
     def on_member_joined(self, event):
         handlers.on_member_joined(self.db, event.payload)
 

@@ -1,38 +1,33 @@
-"""identity's configuration, read from the environment when the service (or a
-command) first needs it, never at import time."""
+"""identity's configuration (the kit's typed settings): read from the
+environment when the container sets up (`IdentityService.settings`; a bad value
+stops the start) and, for the commands that run outside a container, at their
+first use; never at import time."""
 import functools
 import os
 from dataclasses import dataclass
 from datetime import timedelta
 
-from servicekit import config
+from servicekit.config import Settings, setting
+
+CORES = os.cpu_count() or 1
+
+
+def _days(raw: str) -> timedelta:
+    return timedelta(days=int(raw))
 
 
 @dataclass(frozen=True)
-class IdentitySettings:
-    access_token_ttl: timedelta
-    refresh_token_ttl: timedelta
-    login_max_failures: int
-    throttle_window: timedelta
-    password_hash_concurrency: int
-    password_hash_queue: int
-    password_hash_wait_seconds: float
+class IdentitySettings(Settings):
+    access_token_ttl: timedelta = setting("ACCESS_TOKEN_TTL_SECONDS", timedelta(seconds=900))
+    refresh_token_ttl: timedelta = setting("REFRESH_TOKEN_TTL_DAYS", timedelta(days=30), parse=_days)
+    login_max_failures: int = setting("LOGIN_MAX_FAILURES", 5)
+    password_hash_concurrency: int = setting("PASSWORD_HASH_CONCURRENCY", CORES)
+    password_hash_queue: int = setting("PASSWORD_HASH_QUEUE", 4 * CORES)
+    password_hash_wait_seconds: float = setting("PASSWORD_HASH_WAIT_SECONDS", 2.0)
+    throttle_window: timedelta = timedelta(minutes=15)
     verify_token_ttl: timedelta = timedelta(hours=48)
     reset_token_ttl: timedelta = timedelta(hours=2)
     first_password_ttl: timedelta = timedelta(days=7)
-
-    @classmethod
-    def from_env(cls) -> "IdentitySettings":
-        cores = os.cpu_count() or 1
-        return cls(
-            access_token_ttl=timedelta(seconds=int(config.env("ACCESS_TOKEN_TTL_SECONDS", "900"))),
-            refresh_token_ttl=timedelta(days=int(config.env("REFRESH_TOKEN_TTL_DAYS", "30"))),
-            login_max_failures=int(config.env("LOGIN_MAX_FAILURES", "5")),
-            throttle_window=timedelta(minutes=15),
-            password_hash_concurrency=int(config.env("PASSWORD_HASH_CONCURRENCY", str(cores))),
-            password_hash_queue=int(config.env("PASSWORD_HASH_QUEUE", str(4 * cores))),
-            password_hash_wait_seconds=float(config.env("PASSWORD_HASH_WAIT_SECONDS", "2")),
-        )
 
 
 @functools.cache

@@ -6,7 +6,7 @@ from contracts.errors import AppError, ErrorCode
 from gateway.auth import Principal
 from gateway.http import werkzeug_path
 from gateway.statuses import http_status
-from services.identity.models import normalize_email
+from servicekit.models import normalize_email
 
 ORG, OTHER = "org-1", "org-2"
 

@@ -5,11 +5,22 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from contracts.errors import AppError, ErrorCode
+from contracts.identity import (
+    USER_EMAIL_VERIFIED,
+    USER_PASSWORD_RESET_REQUESTED,
+    USER_REGISTERED,
+    USER_VERIFICATION_REQUESTED,
+    OneTimeTokenPurpose,
+    PasswordResetReason,
+    RegisteredVia,
+)
 from servicekit import config
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import new_id, normalize_email
 from services.identity import credentials
 from services.identity.commands.sessions import revoke_all_refresh_tokens
-from services.identity.models import OneTimeToken, User, new_id, normalize_email, now
+from services.identity.models import OneTimeToken, User
 from services.identity.queries import find_user, get_user
 from services.identity.settings import settings
 
@@ -29,13 +40,13 @@ def create_user(uow: UnitOfWork, email: str, full_name: str, via: str, password_
     if user_id is None:
         raise AppError(ErrorCode.EMAIL_TAKEN, "an account with this email exists")
     user = get_user(uow, user_id)
-    uow.publish("identity.user.registered.v1", user_registered_payload(user, via))
+    uow.publish(USER_REGISTERED, user_registered_payload(user, via))
     return user
 
 
 def signup(uow: UnitOfWork, email: str, full_name: str, password: str) -> User:
     password_hash = credentials.hash_password(password)  # before the unit of work takes a connection
-    user = create_user(uow, email, full_name, via="SIGNUP", password_hash=password_hash)
+    user = create_user(uow, email, full_name, via=RegisteredVia.SIGNUP, password_hash=password_hash)
     request_verification(uow, user)
     return user
 
@@ -51,7 +62,7 @@ def _supersede_links(uow: UnitOfWork, user_id: str, purpose: str, keep: str | No
             OneTimeToken.superseded_at.is_(None)]
     if keep is not None:
         live.append(OneTimeToken.id != keep)
-    uow.session.execute(update(OneTimeToken).where(*live).values(superseded_at=now()))
+    uow.session.execute(update(OneTimeToken).where(*live).values(superseded_at=utcnow()))
 
 
 def _one_time_token(uow: UnitOfWork, user: User, purpose: str, ttl: timedelta) -> tuple[str, datetime]:
@@ -59,7 +70,7 @@ def _one_time_token(uow: UnitOfWork, user: User, purpose: str, ttl: timedelta) -
     _lock_links_of(uow, user.id)
     _supersede_links(uow, user.id, purpose)
     raw = credentials.new_secret()
-    expires_at = now() + ttl
+    expires_at = utcnow() + ttl
     uow.session.add(OneTimeToken(user_id=user.id, purpose=purpose, token_hash=credentials.digest(raw),
                                  expires_at=expires_at))
     return raw, expires_at
@@ -74,38 +85,39 @@ def _use_one_time_token(uow: UnitOfWork, raw: str, purpose: str) -> User:
         raise AppError(ErrorCode.TOKEN_INVALID, "this link is not valid")
     _lock_links_of(uow, token.user_id)
     uow.session.refresh(token)  # as the last link operation on this user left it
-    token.redeem(now())
+    token.redeem(utcnow())
     _supersede_links(uow, token.user_id, purpose, keep=token.id)  # links issued alongside it
     return get_user(uow, token.user_id)
 
 
 def request_verification(uow: UnitOfWork, user: User) -> None:
-    raw, expires_at = _one_time_token(uow, user, "VERIFY_EMAIL", settings().verify_token_ttl)
-    uow.publish("identity.user.verification_requested.v1", {
+    raw, expires_at = _one_time_token(uow, user, OneTimeTokenPurpose.VERIFY_EMAIL, settings().verify_token_ttl)
+    uow.publish(USER_VERIFICATION_REQUESTED, {
         "user_id": user.id, "email": user.email, "full_name": user.full_name,
         "verify_url": f"{config.public_url()}/verify-email?token={raw}", "expires_at": expires_at.isoformat(),
     })
 
 
 def mark_verified(uow: UnitOfWork, user: User) -> None:
-    if user.mark_verified(now()):
-        uow.publish("identity.user.email_verified.v1", {"user_id": user.id, "email": user.email})
+    if user.mark_verified(utcnow()):
+        uow.publish(USER_EMAIL_VERIFIED, {"user_id": user.id, "email": user.email})
 
 
 def verify_email(uow: UnitOfWork, raw_token: str) -> User:
-    user = _use_one_time_token(uow, raw_token, "VERIFY_EMAIL")
+    user = _use_one_time_token(uow, raw_token, OneTimeTokenPurpose.VERIFY_EMAIL)
     mark_verified(uow, user)
     return user
 
 
-def request_password_reset(uow: UnitOfWork, email: str, reason: str = "RESET", org_id: str | None = None) -> None:
+def request_password_reset(uow: UnitOfWork, email: str, reason: str = PasswordResetReason.RESET,
+                           org_id: str | None = None) -> None:
     """Silently does nothing for unknown emails: the answer must not reveal accounts."""
     user = find_user(uow, email)
     if user is None:
         return
-    ttl = settings().first_password_ttl if reason == "FIRST_PASSWORD" else settings().reset_token_ttl
-    raw, expires_at = _one_time_token(uow, user, "PASSWORD_RESET", ttl)
-    uow.publish("identity.user.password_reset_requested.v1", {
+    ttl = settings().first_password_ttl if reason == PasswordResetReason.FIRST_PASSWORD else settings().reset_token_ttl
+    raw, expires_at = _one_time_token(uow, user, OneTimeTokenPurpose.PASSWORD_RESET, ttl)
+    uow.publish(USER_PASSWORD_RESET_REQUESTED, {
         "user_id": user.id, "email": user.email, "full_name": user.full_name,
         "reset_url": f"{config.public_url()}/reset-password?token={raw}", "expires_at": expires_at.isoformat(),
         "reason": reason, "org_id": org_id,
@@ -114,7 +126,7 @@ def request_password_reset(uow: UnitOfWork, email: str, reason: str = "RESET", o
 
 def confirm_password_reset(uow: UnitOfWork, raw_token: str, password: str) -> User:
     password_hash = credentials.hash_password(password)  # before the unit of work takes a connection
-    user = _use_one_time_token(uow, raw_token, "PASSWORD_RESET")
+    user = _use_one_time_token(uow, raw_token, OneTimeTokenPurpose.PASSWORD_RESET)
     user.password_hash = password_hash
     mark_verified(uow, user)  # the emailed link proves the address
     revoke_all_refresh_tokens(uow, user.id)
@@ -144,7 +156,7 @@ def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, p
     user = find_user(uow, email)
     if user is None:
         _require_password(password)
-        user = create_user(uow, email, full_name or email.split("@")[0], via="INVITATION",
+        user = create_user(uow, email, full_name or email.split("@")[0], via=RegisteredVia.INVITATION,
                            password_hash=password_hash)
     else:
         distrust_unverified_password(uow, user)

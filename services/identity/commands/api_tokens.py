@@ -1,9 +1,11 @@
 """API tokens of an organization's machine clients: created (shown once) and revoked."""
 from contracts.errors import AppError, ErrorCode, not_found
 from contracts.identity import API_TOKEN_SCOPES as API_TOKEN_SCOPE_NAMES
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import parse_uuid
 from services.identity import credentials
-from services.identity.models import ApiToken, is_uuid, now
+from services.identity.models import ApiToken
 from services.identity.queries import api_token_view, get_org
 
 API_TOKEN_SCOPES = tuple(API_TOKEN_SCOPE_NAMES)
@@ -25,9 +27,9 @@ def create_api_token(uow: UnitOfWork, org_id: str, name: str, scopes: list[str],
 def revoke_api_token(uow: UnitOfWork, org_id: str, token_id: str) -> dict:
     """The token stops authenticating (identity refuses it at once; gateways
     that cached it, within their cache time). Revoking twice changes nothing."""
-    token = uow.session.get(ApiToken, token_id, with_for_update=True) if is_uuid(token_id) else None
+    token = uow.session.get(ApiToken, token_id, with_for_update=True) if parse_uuid(token_id) else None
     if token is None or token.org_id != org_id:
         raise not_found("API token")
-    token.revoke(now())
+    token.revoke(utcnow())
     uow.session.flush()
     return api_token_view(token)

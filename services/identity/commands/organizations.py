@@ -1,7 +1,8 @@
 """Organizations: created (with a first org admin) and their settings changed."""
 from sqlalchemy import select
 
-from contracts.identity import OrgSettingsSchema
+from contracts.common import AdminRole as Role
+from contracts.identity import ORG_CREATED, ORG_UPDATED, OrgSettingsSchema, RegisteredVia
 from servicekit.db import UnitOfWork
 from services.identity import credentials
 from services.identity.commands import accounts, admins, profiles
@@ -22,7 +23,7 @@ def create_org(uow: UnitOfWork, settings: dict) -> Organization:
     org = Organization(**settings)
     uow.session.add(org)
     uow.session.flush()
-    uow.publish("identity.org.created.v1", org_created_payload(org), org_id=org.id)
+    uow.publish(ORG_CREATED, org_created_payload(org), org_id=org.id)
     return org
 
 
@@ -31,7 +32,7 @@ def update_org(uow: UnitOfWork, org_id: str, changes: dict) -> Organization:
     changed = org.apply(changes)
     if changed:
         uow.session.flush()
-        uow.publish("identity.org.updated.v1", org_updated_payload(org, changed), org_id=org.id)
+        uow.publish(ORG_UPDATED, org_updated_payload(org, changed), org_id=org.id)
     return org
 
 
@@ -43,15 +44,15 @@ def create_org_with_admin(uow: UnitOfWork, name: str, admin_email: str, admin_na
     if user is not None:
         existing = uow.session.execute(
             select(Organization).join(AdminRole, AdminRole.org_id == Organization.id)
-            .where(AdminRole.user_id == user.id, AdminRole.role == "ORG_ADMIN", Organization.name == name)
+            .where(AdminRole.user_id == user.id, AdminRole.role == Role.ORG_ADMIN, Organization.name == name)
         ).scalar()
         if existing is not None:
             return {"org_id": existing.id, "admin_user_id": user.id, "created": False}
     org = create_org(uow, {"name": name, **(settings or {})})
-    profiles.ensure_person(uow, org.id, admin_email, admin_name, via="COMMAND")
+    profiles.ensure_person(uow, org.id, admin_email, admin_name, via=RegisteredVia.COMMAND)
     user = find_user(uow, admin_email)
     if user.password_hash is None:  # set before the role, so no first-password email is sent
         user.password_hash = credentials.hash_password(admin_password)
     accounts.mark_verified(uow, user)
-    admins.add_admin(uow, org.id, admin_email, admin_name, "ORG_ADMIN", [])
+    admins.add_admin(uow, org.id, admin_email, admin_name, Role.ORG_ADMIN, [])
     return {"org_id": org.id, "admin_user_id": user.id, "created": True}

@@ -3,9 +3,11 @@ bulk imports and admin grants; edited by the organization's admins)."""
 from sqlalchemy import select, text
 
 from contracts.errors import AppError, ErrorCode
+from contracts.identity import PROFILE_UPDATED, PROFILES_UPDATED, USER_REGISTERED, USERS_REGISTERED, RegisteredVia
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
-from services.identity.models import Profile, new_id, normalize_email
+from servicekit.models import new_id, normalize_email
+from services.identity.models import Profile
 from services.identity.queries import PROFILE_FIELDS, get_org, get_person, person_view
 
 
@@ -32,12 +34,12 @@ def update_person(uow: UnitOfWork, org_id: str, user_id: str, changes: dict) -> 
         setattr(profile, name, value)
     uow.session.flush()
     view = person_view(user, profile)
-    uow.publish("identity.profile.updated.v1", view, org_id=org_id)
+    uow.publish(PROFILE_UPDATED, view, org_id=org_id)
     return view
 
 
 def ensure_person(uow: UnitOfWork, org_id: str, email: str, full_name: str, profile_fields: dict | None = None,
-                  via: str = "INVITATION") -> dict:
+                  via: str = RegisteredVia.INVITATION) -> dict:
     """The account for this email (created without a password if new) and its
     profile in the organization (created if missing; given fields filled in)."""
     [answer], registered, changed = _ensure(uow, org_id, [{"email": email, "full_name": full_name,
@@ -45,9 +47,9 @@ def ensure_person(uow: UnitOfWork, org_id: str, email: str, full_name: str, prof
     if isinstance(answer, AppError):
         raise answer
     for user in registered:
-        uow.publish("identity.user.registered.v1", {**user, "via": via})
+        uow.publish(USER_REGISTERED, {**user, "via": via})
     for view in changed:
-        uow.publish("identity.profile.updated.v1", view, org_id=org_id)
+        uow.publish(PROFILE_UPDATED, view, org_id=org_id)
     return answer
 
 
@@ -58,9 +60,9 @@ def ensure_people(uow: UnitOfWork, org_id: str, people: list[dict]) -> list[dict
     or the AppError refusing them; a refused person does not stop the others."""
     answers, registered, changed = _ensure(uow, org_id, people)
     if registered:
-        uow.publish("identity.users.registered.v1", {"via": "INVITATION", "users": registered})
+        uow.publish(USERS_REGISTERED, {"via": RegisteredVia.INVITATION, "users": registered})
     if changed:
-        uow.publish("identity.profiles.updated.v1", {"org_id": org_id, "people": changed}, org_id=org_id)
+        uow.publish(PROFILES_UPDATED, {"org_id": org_id, "people": changed}, org_id=org_id)
     return answers
 
 

@@ -3,9 +3,11 @@ from sqlalchemy import delete, select, text, update
 from sqlalchemy.orm import Session
 
 from contracts.errors import AppError, ErrorCode
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import new_id, normalize_email
 from services.identity import credentials
-from services.identity.models import LoginThrottle, RefreshToken, User, new_id, normalize_email, now
+from services.identity.models import LoginThrottle, RefreshToken, User
 from services.identity.queries import find_user, get_user, roles_of
 from services.identity.settings import settings
 
@@ -35,7 +37,7 @@ def _claim_attempt(session: Session, email: str) -> None:
     session.commit()
     if claimed is None:
         state = session.get(LoginThrottle, email)
-        retry_after = (state.retry_after_seconds(now()) if state is not None else None) or 1
+        retry_after = (state.retry_after_seconds(utcnow()) if state is not None else None) or 1
         raise AppError(ErrorCode.TOO_MANY_REQUESTS, "too many failed sign-ins; try again later",
                        {"retry_after_seconds": retry_after})
 
@@ -47,7 +49,7 @@ def issue_tokens(uow: UnitOfWork, user: User, family_id: str | None = None) -> d
                                                         roles_of(uow, user.id))
     raw = credentials.new_secret("rt_")
     uow.session.add(RefreshToken(user_id=user.id, family_id=family_id or new_id(), token_hash=credentials.digest(raw),
-                                 expires_at=now() + settings().refresh_token_ttl))
+                                 expires_at=utcnow() + settings().refresh_token_ttl))
     return {"access_token": access, "refresh_token": raw, "expires_in": expires_in, "token_type": "Bearer"}
 
 
@@ -84,23 +86,23 @@ def refresh(uow: UnitOfWork, raw: str) -> dict:
     if token is not None and token.revoked_at is not None:
         revoke_refresh_family(uow, token.family_id)
         uow.commit()  # the revocation stands although this call is refused
-    if token is None or not token.is_live(now()):
+    if token is None or not token.is_live(utcnow()):
         raise AppError(ErrorCode.TOKEN_INVALID, "the refresh token is not valid; sign in again")
-    token.revoke(now())
+    token.revoke(utcnow())
     return issue_tokens(uow, get_user(uow, token.user_id), family_id=token.family_id)
 
 
 def revoke_refresh_family(uow: UnitOfWork, family_id: str) -> None:
     uow.session.execute(update(RefreshToken).where(RefreshToken.family_id == family_id,
-                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=now()))
+                                                   RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
 def logout(uow: UnitOfWork, raw: str) -> None:
     token = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == credentials.digest(raw)))
     if token is not None:
-        token.revoke(now())
+        token.revoke(utcnow())
 
 
 def revoke_all_refresh_tokens(uow: UnitOfWork, user_id: str) -> None:
     uow.session.execute(update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
-                        .values(revoked_at=now()))
+                        .values(revoked_at=utcnow()))

@@ -10,9 +10,13 @@ from services.identity.service import IdentityService
 
 @pytest.fixture
 def identity(container_factory, rabbit_config, service_databases):
-    container_factory(IdentityService, rabbit_config).start()
+    container = container_factory(IdentityService, rabbit_config)
+    container.start()
     with ServiceRpcProxy("identity", rabbit_config) as proxy:
         yield proxy
+    # A graceful stop disposes the database pools now (the factory's kill
+    # leaves them to the garbage collector, and PostgreSQL's slots are shared).
+    container.stop()
 
 
 @pytest.fixture

@@ -12,20 +12,9 @@ from services.identity.models import (
     Organization,
     RefreshToken,
     User,
-    is_uuid,
-    normalize_email,
 )
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
-
-
-def test_emails_are_trimmed_and_lower_cased():
-    assert normalize_email("  Pat@Example.COM ") == "pat@example.com"
-
-
-def test_only_uuids_are_ids():
-    assert is_uuid("6f1c1d7e-3b7a-4d89-9a51-0c7d1f2b3a4c")
-    assert not is_uuid("abc") and not is_uuid("") and not is_uuid(None)
 
 
 def test_a_user_is_verified_once():
