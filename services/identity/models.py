@@ -190,17 +190,26 @@ class ApiToken(Base):
             self.revoked_at = at
 
 
-class LoginThrottle(Base):
-    """Failed logins per email in the current window (shared by all replicas)."""
+class LoginFailures(Base):
+    """Failed logins in the current window under one key (shared by all
+    replicas): `e:<email>`, `c:<client address>` or `p:<client>|<email>`."""
 
-    __tablename__ = "login_throttle"
-    email: Mapped[str] = mapped_column(String(254), primary_key=True)
-    failures: Mapped[int] = mapped_column(Integer, default=0)
+    __tablename__ = "login_failures"
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
     window_started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lockouts: Mapped[int] = mapped_column(Integer, server_default="0")
 
-    def retry_after_seconds(self, at: datetime) -> int | None:
-        """Whole seconds until sign-in is allowed again; None when it is."""
-        if self.locked_until is None or self.locked_until <= at:
+    @staticmethod
+    def lock_duration(window: timedelta, lockouts: int, longest: timedelta = timedelta(hours=24)) -> timedelta:
+        """Each lock of one key lasts twice the one before, up to a day."""
+        return min(window * 2 ** min(lockouts, 16), longest)
+
+    def retry_after_seconds(self, at: datetime, window: timedelta) -> int | None:
+        """Whole seconds until this key's lock ends (or, unlocked, its window:
+        when an email under attack cools down); None when nothing is pending."""
+        ends = self.locked_until if self.locked_until and self.locked_until > at else self.window_started_at + window
+        if ends <= at:
             return None
-        return int((self.locked_until - at) / timedelta(seconds=1)) + 1
+        return int((ends - at) / timedelta(seconds=1)) + 1

@@ -58,8 +58,8 @@ class IdentityService(ServiceBase):
         accounts.confirm_password_reset(self.db, token, password)
 
     @rpc
-    def login(self, email, password):
-        return TokensSchema().dump(sessions.login(self.db, email, password))
+    def login(self, email, password, client=None):
+        return TokensSchema().dump(sessions.login(self.db, email, password, client))
 
     @rpc
     def refresh(self, refresh_token):

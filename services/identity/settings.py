@@ -21,6 +21,7 @@ class IdentitySettings(Settings):
     access_token_ttl: timedelta = setting("ACCESS_TOKEN_TTL_SECONDS", timedelta(seconds=900))
     refresh_token_ttl: timedelta = setting("REFRESH_TOKEN_TTL_DAYS", timedelta(days=30), parse=_days)
     login_max_failures: int = setting("LOGIN_MAX_FAILURES", 5)
+    login_max_failures_per_client: int = setting("LOGIN_MAX_FAILURES_PER_CLIENT", 50)
     password_hash_concurrency: int = setting("PASSWORD_HASH_CONCURRENCY", CORES)
     password_hash_queue: int = setting("PASSWORD_HASH_QUEUE", 4 * CORES)
     password_hash_wait_seconds: float = setting("PASSWORD_HASH_WAIT_SECONDS", 2.0)

@@ -1,45 +1,15 @@
 """Sessions: login (throttled), access/refresh tokens, rotation, logout."""
-from sqlalchemy import delete, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import select, update
 
 from contracts.errors import AppError, ErrorCode
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
 from services.identity import credentials
-from services.identity.models import LoginThrottle, RefreshToken, User
+from services.identity.commands import throttle
+from services.identity.models import RefreshToken, User
 from services.identity.queries import find_user, get_user, roles_of
 from services.identity.settings import settings
-
-# One statement claims a login attempt: it counts as a failure until it
-# succeeds, so parallel attempts can never pass the limit (each sees the count
-# the others left). A locked email gets no row back.
-CLAIM_ATTEMPT = text(
-    "INSERT INTO login_throttle AS t (email, failures, window_started_at) VALUES (:email, 1, now()) "
-    "ON CONFLICT (email) DO UPDATE SET "
-    "failures = CASE WHEN t.window_started_at <= now() - :window THEN 1 ELSE t.failures + 1 END, "
-    "window_started_at = CASE WHEN t.window_started_at <= now() - :window THEN now() ELSE t.window_started_at END "
-    "WHERE (t.locked_until IS NULL OR t.locked_until <= now()) "
-    "AND (t.window_started_at <= now() - :window OR t.failures < :max) "
-    "RETURNING failures"
-)
-LOCK_AT_LIMIT = text("UPDATE login_throttle SET locked_until = now() + :window WHERE email = :email")
-
-
-def _claim_attempt(session: Session, email: str) -> None:
-    """Count this attempt (committed at once, kept if the login fails) or
-    refuse it with 429 while the email is locked."""
-    s = settings()
-    claimed = session.execute(CLAIM_ATTEMPT, {"email": email, "window": s.throttle_window,
-                                              "max": s.login_max_failures}).scalar()
-    if claimed is not None and claimed >= s.login_max_failures:
-        session.execute(LOCK_AT_LIMIT, {"email": email, "window": s.throttle_window})
-    session.commit()
-    if claimed is None:
-        state = session.get(LoginThrottle, email)
-        retry_after = (state.retry_after_seconds(utcnow()) if state is not None else None) or 1
-        raise AppError(ErrorCode.TOO_MANY_REQUESTS, "too many failed sign-ins; try again later",
-                       {"retry_after_seconds": retry_after})
 
 
 def issue_tokens(uow: UnitOfWork, user: User, family_id: str | None = None) -> dict:
@@ -57,18 +27,19 @@ def issue_tokens_for(uow: UnitOfWork, user_id: str) -> dict:
     return issue_tokens(uow, get_user(uow, user_id))
 
 
-def login(uow: UnitOfWork, email: str, password: str) -> dict:
-    """The password is checked with no database connection held: the attempt
-    is claimed and the hash read in one short transaction first."""
+def login(uow: UnitOfWork, email: str, password: str, client: str | None = None) -> dict:
+    """`client`: the caller's address, as the gateway saw it (throttle.py).
+    The password is checked with no database connection held: the attempt is
+    claimed and the hash read in one short transaction first."""
     email = normalize_email(email)
     with uow.independent_session() as session:
-        _claim_attempt(session, email)
+        keys = throttle.claim_attempt(session, email, client)
         password_hash = session.scalar(select(User.password_hash).where(User.email == email))
         session.commit()
     matches, rehashed = credentials.verify_password(password_hash, password)
     if not matches:
         raise AppError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
-    uow.session.execute(delete(LoginThrottle).where(LoginThrottle.email == email))
+    throttle.succeeded(uow.session, keys)
     user = find_user(uow, email)
     if rehashed and user.password_hash == password_hash:
         user.password_hash = rehashed

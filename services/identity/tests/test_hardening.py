@@ -89,7 +89,8 @@ def test_parallel_wrong_passwords_are_checked_no_more_than_the_limit(identity, i
     assert set(answers) <= {"INVALID_CREDENTIALS", "TOO_MANY_REQUESTS", "SERVICE_UNAVAILABLE"}, answers
     assert answers.count("INVALID_CREDENTIALS") <= limit
     with identity_db.connect() as conn:
-        failures = conn.execute(text("SELECT failures FROM login_throttle WHERE email = :e"), {"e": email}).scalar()
+        failures = conn.execute(text("SELECT failures FROM login_failures WHERE key = :k"),
+                                {"k": f"p:|{email}"}).scalar()
     assert failures <= limit
     with pytest.raises(AppError) as locked:
         identity.login(email, PASSWORD)

@@ -7,7 +7,7 @@ from contracts.errors import AppError, ErrorCode
 from services.identity.models import (
     AdminRole,
     ApiToken,
-    LoginThrottle,
+    LoginFailures,
     OneTimeToken,
     Organization,
     RefreshToken,
@@ -59,9 +59,18 @@ def test_api_token_revocation_is_idempotent():
 
 
 def test_throttle_tells_how_long_to_wait():
-    assert LoginThrottle(locked_until=None).retry_after_seconds(NOW) is None
-    assert LoginThrottle(locked_until=NOW).retry_after_seconds(NOW) is None
-    assert LoginThrottle(locked_until=NOW + timedelta(seconds=30.5)).retry_after_seconds(NOW) == 31
+    window = timedelta(minutes=15)
+    assert LoginFailures(window_started_at=NOW - window).retry_after_seconds(NOW, window) is None
+    assert LoginFailures(window_started_at=NOW - timedelta(minutes=10)).retry_after_seconds(NOW, window) == 301
+    locked = LoginFailures(window_started_at=NOW, locked_until=NOW + timedelta(seconds=30.5))
+    assert locked.retry_after_seconds(NOW + timedelta(seconds=1), timedelta(seconds=1)) == 30
+
+
+def test_each_lock_lasts_twice_the_one_before_up_to_a_day():
+    window = timedelta(minutes=15)
+    assert [LoginFailures.lock_duration(window, n) for n in range(3)] == [window, 2 * window, 4 * window]
+    assert LoginFailures.lock_duration(window, 10) == timedelta(hours=24)
+    assert LoginFailures.lock_duration(window, 10_000) == timedelta(hours=24)
 
 
 def test_admin_grants():
