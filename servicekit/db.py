@@ -33,6 +33,7 @@ def make_engine(service: str, pool_size: int | None = None) -> Engine:
         max_overflow=config.db_pool_size(),
         pool_pre_ping=True,
         pool_recycle=1800,
+        hide_parameters=True,  # an error's text reaches logs and RPC callers: never the bound values (hashes)
     )
 
 
@@ -48,6 +49,7 @@ def make_read_only_engine(service: str) -> Engine:
         pool_size=config.db_pool_size(),
         max_overflow=0,
         pool_recycle=1800,
+        hide_parameters=True,
     )
 
 

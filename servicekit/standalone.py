@@ -11,7 +11,7 @@ from servicekit.db import UnitOfWork
 
 @contextmanager
 def unit_of_work(service: str, database_url: str | None = None):
-    engine = create_engine(database_url or config.database_url(service))
+    engine = create_engine(database_url or config.database_url(service), hide_parameters=True)
     uow = UnitOfWork(sessionmaker(engine, expire_on_commit=False), service)
     try:
         yield uow

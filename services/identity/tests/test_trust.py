@@ -62,3 +62,27 @@ def test_a_verified_account_keeps_its_password_when_granted_a_role(identity, ide
     assert identity.login(email, "vera's own password")["access_token"]
     assert identity.refresh(session)["refresh_token"]
     assert password_links(identity_db, email) == []
+
+
+def test_database_errors_never_carry_their_sql_parameters(identity_db):
+    """Issue 11 item 9: an error's text reaches the logs (and, over RPC, the
+    gateway's); the values bound to the statement, e.g. a password hash, must not."""
+    from sqlalchemy.exc import IntegrityError
+
+    from servicekit.db import make_engine
+    from servicekit.standalone import unit_of_work
+
+    email = new_email("taken")
+    secret = "$argon2id$v=19$m=19456,t=2,p=1$c2VjcmV0$not-for-logs"
+    insert = text("INSERT INTO users (id, email, full_name, password_hash) "
+                  "VALUES (gen_random_uuid(), :email, 'Taken', :hash)")
+    with identity_db.begin() as conn:
+        conn.execute(insert, {"email": email, "hash": "an earlier hash"})
+    engine = make_engine("identity")
+    with pytest.raises(IntegrityError) as failed, engine.begin() as conn:
+        conn.execute(insert, {"email": email, "hash": secret})  # the same email again
+    engine.dispose()
+    assert secret not in str(failed.value)
+    with pytest.raises(IntegrityError) as failed, unit_of_work("identity") as uow:
+        uow.session.execute(insert, {"email": email, "hash": secret})
+    assert secret not in str(failed.value)
