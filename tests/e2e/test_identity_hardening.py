@@ -2,8 +2,9 @@
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine
 
+from services.identity.tests.conftest import reset_tokens
 from tests.e2e.conftest import Api, unique
 
 PASSWORD = "correct horse battery"
@@ -14,15 +15,6 @@ def identity_db(suite):
     engine = create_engine(suite.database_url("identity"))
     yield engine
     engine.dispose()
-
-
-def reset_tokens(identity_db, email: str) -> list[str]:
-    with identity_db.connect() as conn:
-        urls = conn.execute(text(
-            "SELECT envelope->'payload'->>'reset_url' FROM kit_outbox "
-            "WHERE event_type = 'identity.user.password_reset_requested.v1' "
-            "AND envelope->'payload'->>'email' = :email ORDER BY id"), {"email": email}).scalars().all()
-    return [url.split("token=", 1)[1] for url in urls]
 
 
 def in_parallel(count: int, request) -> list:

@@ -2,8 +2,9 @@ import uuid
 
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, text
 
+from contracts.errors import AppError
 from servicekit import config
 from services.identity.service import IdentityService
 
@@ -32,3 +33,28 @@ def new_org(identity) -> str:
 
 def new_email(prefix: str = "p") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}@example.com"
+
+
+def outcomes(calls) -> list[str]:
+    """The error code of each async call, or "OK"; anything but an AppError
+    (a RemoteError from a crash) shows as its class name."""
+    answers = []
+    for call in calls:
+        try:
+            call.result()
+            answers.append("OK")
+        except AppError as exc:
+            answers.append(exc.code)
+        except Exception as exc:  # a crash of the service, or a broken reply
+            answers.append(type(exc).__name__)
+    return answers
+
+
+def reset_tokens(identity_db, email: str) -> list[str]:
+    """The raw tokens of the password links sent to `email`, oldest first (from the outbox)."""
+    with identity_db.connect() as conn:
+        urls = conn.execute(text(
+            "SELECT envelope->'payload'->>'reset_url' FROM kit_outbox "
+            "WHERE event_type = 'identity.user.password_reset_requested.v1' "
+            "AND envelope->'payload'->>'email' = :email ORDER BY id"), {"email": email}).scalars().all()
+    return [url.split("token=", 1)[1] for url in urls]

@@ -6,34 +6,9 @@ from sqlalchemy import text
 
 from contracts.errors import AppError
 from services.identity.settings import settings
-from services.identity.tests.conftest import new_email, new_org
+from services.identity.tests.conftest import new_email, new_org, outcomes, reset_tokens
 
 PASSWORD = "a long password"
-
-
-def outcomes(calls) -> list[str]:
-    """The error code of each call, or "OK"; anything but an AppError (a
-    RemoteError from a crash) shows as its class name."""
-    answers = []
-    for call in calls:
-        try:
-            call.result()
-            answers.append("OK")
-        except AppError as exc:
-            answers.append(exc.code)
-        except Exception as exc:  # a crash of the service, or a broken reply
-            answers.append(type(exc).__name__)
-    return answers
-
-
-def reset_tokens(identity_db, email: str) -> list[str]:
-    """The raw tokens of the password links sent to `email`, oldest first (from the outbox)."""
-    with identity_db.connect() as conn:
-        urls = conn.execute(text(
-            "SELECT envelope->'payload'->>'reset_url' FROM kit_outbox "
-            "WHERE event_type = 'identity.user.password_reset_requested.v1' "
-            "AND envelope->'payload'->>'email' = :email ORDER BY id"), {"email": email}).scalars().all()
-    return [url.split("token=", 1)[1] for url in urls]
 
 
 # ---- item 5: ids that are not UUIDs are unknown ids (404), never a crash

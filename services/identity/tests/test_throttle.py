@@ -5,7 +5,7 @@ from sqlalchemy import text
 
 from contracts.errors import AppError
 from services.identity.settings import settings
-from services.identity.tests.conftest import new_email
+from services.identity.tests.conftest import new_email, outcomes
 
 PASSWORD = "the owner's password"
 OWNER, ATTACKER, OTHER = "198.51.100.7", "203.0.113.66", "192.0.2.10"
@@ -79,14 +79,7 @@ def test_each_lock_of_a_client_on_an_email_lasts_longer(identity, identity_db):
 def test_parallel_wrong_passwords_from_one_client_are_checked_no_more_than_the_limit(identity):
     email = account(identity)
     limit = settings().login_max_failures
-    calls = [identity.login.call_async(email, f"wrong {i}", client=ATTACKER) for i in range(40)]
-    answers = []
-    for call in calls:
-        try:
-            call.result()
-            answers.append("OK")
-        except AppError as exc:
-            answers.append(exc.code)
+    answers = outcomes([identity.login.call_async(email, f"wrong {i}", client=ATTACKER) for i in range(40)])
     assert answers.count("INVALID_CREDENTIALS") <= limit
     assert set(answers) <= {"INVALID_CREDENTIALS", "TOO_MANY_REQUESTS", "SERVICE_UNAVAILABLE"}
     assert attempt(identity, email, PASSWORD, OWNER) == "OK"
