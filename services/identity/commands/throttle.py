@@ -13,6 +13,8 @@ Rules (docs/identity.md, "Login throttle"):
 Each attempt is counted as a failure *before* the password is checked, by
 conditional upserts that see each other's counts, so parallel attempts can
 never pass a limit; a good password takes its count back."""
+import ipaddress
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -39,8 +41,21 @@ TAKE_BACK = text("UPDATE login_failures SET failures = greatest(failures - 1, 0)
 FORGET = text("DELETE FROM login_failures WHERE key = :key")
 
 
+def client_address(client: str | None) -> str | None:
+    """The address to count a client's failures under, or None when there is
+    no real one: nothing given, not an IP address, or loopback (a proxy on the
+    same host: its clients are unknown, and one shared count would let a few
+    failures lock every one of them out)."""
+    try:
+        address = ipaddress.ip_address(client or "")
+    except ValueError:
+        return None
+    return None if address.is_loopback else str(address)
+
+
 class Keys:
     def __init__(self, email: str, client: str | None):
+        client = client_address(client)
         self.email = f"e:{email}"
         self.client = f"c:{client}" if client else None
         self.pair = f"p:{client or ''}|{email}"

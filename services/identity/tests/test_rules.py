@@ -93,3 +93,14 @@ def test_an_unverified_signups_password_is_not_trusted():
     assert squatter.distrust_unverified_password() is False  # nothing left to forget
     owner = User(email="me@x.org", full_name="M", password_hash="$argon2id$...", email_verified_at=NOW)
     assert owner.distrust_unverified_password() is False and owner.password_hash
+
+
+def test_failures_are_counted_per_real_client_address_only():
+    from services.identity.commands.throttle import Keys
+
+    remote = Keys("a@x.org", "203.0.113.9")
+    assert (remote.email, remote.client, remote.pair) == ("e:a@x.org", "c:203.0.113.9", "p:203.0.113.9|a@x.org")
+    for unknown in (None, "", "not an address", "127.0.0.1", "::1"):  # loopback: a local proxy, not a client
+        keys = Keys("a@x.org", unknown)
+        assert keys.client is None and keys.pair == "p:|a@x.org"
+    assert Keys("a@x.org", "2001:db8::1").client == "c:2001:db8::1"
