@@ -39,7 +39,7 @@ from bench.harness import (
     wait_http,
 )
 from servicekit.standalone import unit_of_work
-from services.programs import catalog
+from services.programs.commands import catalog
 from services.programs.pages import encode_cursor
 
 MEMBERS = 100_000

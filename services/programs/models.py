@@ -1,5 +1,7 @@
-"""programs' tables. Ids are uuid4 strings (text), so an id from a URL that is
-not a uuid is simply not found, never a database error."""
+"""programs' tables, and the rules that belong to one row of them (unit-tested
+without a database in tests/test_rules.py). Ids are uuid4 strings (text), so
+an id from a URL that is not a uuid is simply not found, never a database error."""
+import secrets
 import uuid
 from datetime import date, datetime
 
@@ -18,6 +20,10 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from contracts.errors import AppError, ErrorCode, invalid
+
+SLUG_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class Base(DeclarativeBase):
@@ -83,6 +89,39 @@ class Contract(Base):
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (Index("contracts_org_name", "org_id", func.lower(name), unique=True),)
 
+    def is_active(self, on: date) -> bool:
+        return self.starts_on <= on <= self.ends_on
+
+    @property
+    def licenses_free(self) -> int:
+        return max(self.license_count - self.licenses_used, 0)
+
+    def change(self, changes: dict) -> list[str]:
+        """Apply `changes` (validated fields); the names that really changed.
+        The dates stay ordered and the count never goes below the licenses in use."""
+        starts_on = changes.get("starts_on", self.starts_on)
+        ends_on = changes.get("ends_on", self.ends_on)
+        if ends_on < starts_on:
+            raise invalid({"ends_on": ["must not be before starts_on"]})
+        if changes.get("license_count", self.license_count) < self.licenses_used:
+            raise AppError(ErrorCode.LICENSES_IN_USE,
+                           f"{self.licenses_used} licenses are in use; the count cannot go below that",
+                           {"licenses_used": self.licenses_used})
+        changed = [name for name, value in changes.items() if getattr(self, name) != value]
+        for name in changed:
+            setattr(self, name, changes[name])
+        return changed
+
+    def take_license(self, on: date) -> None:
+        """One license for a joining member (the caller holds this row's lock)."""
+        if not self.is_active(on):
+            raise AppError(ErrorCode.CONTRACT_NOT_ACTIVE, "the contract is not active today",
+                           {"starts_on": self.starts_on.isoformat(), "ends_on": self.ends_on.isoformat()})
+        if self.licenses_used >= self.license_count:
+            raise AppError(ErrorCode.LICENSE_LIMIT_REACHED, "no free license left in this contract",
+                           {"license_count": self.license_count})
+        self.licenses_used += 1
+
 
 class Program(Base):
     __tablename__ = "programs"
@@ -99,6 +138,20 @@ class Program(Base):
         Index("programs_org_name", "org_id", func.lower(name), unique=True,
               postgresql_where=text("removed_at IS NULL")),
     )
+
+    @staticmethod
+    def new_slug() -> str:
+        return "program-" + "".join(secrets.choice(SLUG_ALPHABET) for _ in range(6))
+
+    def join_url(self, public_url: str) -> str:
+        return f"{public_url}/programs/{self.slug}"
+
+    def check_enrollment_room(self, current: int) -> None:
+        """A member with `current` live enrollments may take one more."""
+        if self.enrollment_limit is not None and current >= self.enrollment_limit:
+            raise AppError(ErrorCode.ENROLLMENT_LIMIT_REACHED,
+                           f"the program allows {self.enrollment_limit} current enrollments",
+                           {"enrollment_limit": self.enrollment_limit, "current": current})
 
 
 class ProgramContract(Base):
@@ -120,6 +173,25 @@ class Collection(Base):
     position: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (Index("collections_program_name", "program_id", func.lower(name), unique=True),)
+
+
+def place_at(rows: list, moving, position: int) -> None:
+    """Put `moving` at 1-based `position` among `rows` (collections of a
+    program) and renumber them."""
+    ordered = [r for r in rows if r is not moving]
+    ordered.insert(max(0, min(position - 1, len(ordered))), moving)
+    for index, row in enumerate(ordered, start=1):
+        row.position = index
+
+
+def order_items(items: list, item_ids: list[str]) -> None:
+    """Renumber a collection's `items` in the order of `item_ids`, which must
+    name every item exactly once."""
+    by_id = {i.id: i for i in items}
+    if sorted(item_ids) != sorted(by_id):
+        raise invalid({"item_ids": ["must list every item of the collection exactly once"]})
+    for index, item_id in enumerate(item_ids, start=1):
+        by_id[item_id].position = index
 
 
 class CollectionItem(Base):
@@ -172,8 +244,48 @@ class Membership(Base):
     __table_args__ = (
         UniqueConstraint("program_id", "user_id", name="memberships_program_user"),
         Index("memberships_program_order", "program_id", "sort_name", "id"),
-        # plus a pg_trgm GIN index on the search text, created in the migration (see SEARCH_TEXT in domain)
+        # plus a pg_trgm GIN index on the search text, created in the migration (see SEARCH_TEXT in queries)
     )
+
+    def check_removable(self) -> None:
+        if self.state == "INVITED":
+            raise AppError(ErrorCode.RULE_VIOLATION, "this person has not joined yet; revoke the invitation instead")
+
+    def joined_with(self, invitation_id: str | None) -> bool:
+        """Already a member through this invitation: joining again is idempotent."""
+        return self.state == "MEMBER" and bool(invitation_id) and self.invitation_id == str(invitation_id)
+
+    def check_can_join(self) -> None:
+        if self.state == "MEMBER":
+            raise AppError(ErrorCode.ALREADY_MEMBER, "this person is already a member of the program")
+
+    def join(self, contract_id: str, invitation_id: str | None, at: datetime, person: "Person | None") -> None:
+        """Become a member holding a license of `contract_id`; the name and
+        email follow the organization's `person` when it is known."""
+        self.state = "MEMBER"
+        self.contract_id = contract_id
+        self.invitation_id = str(invitation_id) if invitation_id else self.invitation_id
+        self.joined_at = at
+        self.removed_at = None
+        if person is not None:
+            self.email, self.full_name = person.email, person.full_name
+        self.sort_name = (self.full_name or self.email or "").lower()
+
+    def check_can_enroll(self) -> None:
+        if self.state != "MEMBER":
+            raise AppError(ErrorCode.NOT_A_MEMBER, "join the program before enrolling")
+
+    def withdraw_invitation(self, invitation_id: str) -> bool | None:
+        """The invitation `invitation_id` was revoked or expired. None: this row
+        does not wait on that invitation (a member, or a newer invitation is
+        pending); True: delete the row; False: keep it, back to DELETED_MEMBER
+        (a past member who was invited again)."""
+        if self.state != "INVITED" or self.invitation_id not in (None, invitation_id):
+            return None
+        if self.removed_at is None:
+            return True
+        self.state = "DELETED_MEMBER"
+        return False
 
 
 class Enrollment(Base):
@@ -193,3 +305,13 @@ class Enrollment(Base):
         Index("enrollments_unique", "membership_id", "kind", func.coalesce(course_id, specialization_id),
               unique=True),
     )
+
+    @property
+    def is_current(self) -> bool:
+        return self.downgraded_at is None
+
+    def start(self, collection_id: str | None, at: datetime) -> None:
+        """Enrolled now (again: a rejoined member gets full access back)."""
+        self.collection_id = str(collection_id) if collection_id else None
+        self.enrolled_at = at
+        self.downgraded_at = None

@@ -1,7 +1,8 @@
-"""programs' nameko entrypoints: load input, call the domain, dump output.
+"""programs' nameko entrypoints: load input, call one command, query or
+handler, dump output.
 
-Every organization-level RPC takes the org_id first and the domain filters by
-it; learner RPCs are scoped by the signed-in user's id."""
+Every organization-level RPC takes the org_id first and the commands and
+queries filter by it; learner RPCs are scoped by the signed-in user's id."""
 import logging
 
 import eventlet
@@ -31,10 +32,11 @@ from contracts.programs import (
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
 from servicekit.service import ServiceBase
-from services.programs import catalog, domain
+from services.programs import handlers, queries
+from services.programs.commands import collections, contracts, enrollments, memberships, programs
+from services.programs.settings import Settings
 
 log = logging.getLogger(__name__)
-IDENTITY_TIMEOUT = 5.0
 
 
 def load(schema: Schema, data):
@@ -52,132 +54,131 @@ def page(item_schema, result: dict) -> dict:
 class ProgramsService(ServiceBase):
     name = "programs"
     identity = RpcProxy("identity")
+    settings = Settings()
 
     # ---- catalog
     @rpc
     def search_courses(self, q=None, limit=50, cursor=None):
-        return page(CourseSchema, catalog.search_courses(self.db, q, limit, cursor))
+        return page(CourseSchema, queries.search_courses(self.db, q, limit, cursor))
 
     @rpc
     def search_specializations(self, q=None, limit=50, cursor=None):
-        return page(SpecializationSchema, catalog.search_specializations(self.db, q, limit, cursor))
+        return page(SpecializationSchema, queries.search_specializations(self.db, q, limit, cursor))
 
     @rpc
     def get_courses(self, course_ids):
-        found = catalog.courses_by_id(self.db, course_ids)
-        return CourseSchema(many=True).dump([catalog.course_view(c) for c in found.values()])
+        return CourseSchema(many=True).dump(queries.courses_view(self.db, course_ids))
 
     @rpc
     def get_specializations(self, specialization_ids):
-        found = catalog.specializations_by_id(self.db, specialization_ids)
-        return SpecializationSchema(many=True).dump([catalog.specialization_view(s) for s in found.values()])
+        return SpecializationSchema(many=True).dump(queries.specializations_view(self.db, specialization_ids))
 
     # ---- contracts
     @rpc
     def create_contract(self, org_id, data):
-        contract = domain.create_contract(self.db, org_id, load(NewContractSchema(), data))
-        return ContractSchema().dump(domain.contract_view(contract))
+        return ContractSchema().dump(contracts.create_contract(self.db, org_id, load(NewContractSchema(), data)))
 
     @rpc
     def list_contracts(self, org_id, limit=50, cursor=None):
-        return page(ContractSchema, domain.list_contracts(self.db, org_id, limit, cursor))
+        return page(ContractSchema, queries.list_contracts(self.db, org_id, limit, cursor))
 
     @rpc
     def get_contract(self, org_id, contract_id):
-        return ContractSchema().dump(domain.contract_view(domain.get_contract(self.db, org_id, contract_id)))
+        return ContractSchema().dump(queries.contract(self.db, org_id, contract_id))
 
     @rpc
     def locate_contract(self, contract_id):
-        return domain.locate_contract(self.db, contract_id)
+        return queries.locate_contract(self.db, contract_id)
 
     @rpc
     def update_contract(self, org_id, contract_id, changes):
-        contract = domain.update_contract(self.db, org_id, contract_id, load(ContractFieldsSchema(), changes))
-        return ContractSchema().dump(domain.contract_view(contract))
+        return ContractSchema().dump(contracts.update_contract(self.db, org_id, contract_id,
+                                                               load(ContractFieldsSchema(), changes)))
 
     # ---- programs
     @rpc
     def create_program(self, org_id, data):
-        program = domain.create_program(self.db, org_id, load(NewProgramSchema(), data))
-        return ProgramSchema().dump(domain.program_view(self.db, program, with_counts=True))
+        return ProgramSchema().dump(programs.create_program(self.db, org_id, load(NewProgramSchema(), data),
+                                                            self.settings.public_url))
 
     @rpc
     def list_programs(self, org_id, scope=None, limit=50, cursor=None):
-        return page(ProgramSchema, domain.list_programs(self.db, org_id, scope, limit, cursor))
+        return page(ProgramSchema, queries.list_programs(self.db, org_id, scope, limit, cursor,
+                                                         self.settings.public_url))
 
     @rpc
     def get_program(self, org_id, program_id):
-        program = domain.get_program(self.db, org_id, program_id)
-        return ProgramSchema().dump(domain.program_view(self.db, program, with_counts=True))
+        return ProgramSchema().dump(queries.program(self.db, org_id, program_id, self.settings.public_url))
 
     @rpc
     def update_program(self, org_id, program_id, changes):
-        program = domain.update_program(self.db, org_id, program_id, load(ProgramFieldsSchema(), changes))
-        return ProgramSchema().dump(domain.program_view(self.db, program, with_counts=True))
+        return ProgramSchema().dump(programs.update_program(self.db, org_id, program_id,
+                                                            load(ProgramFieldsSchema(), changes),
+                                                            self.settings.public_url))
 
     @rpc
     def remove_program(self, org_id, program_id):
-        return domain.remove_program(self.db, org_id, program_id)
+        return programs.remove_program(self.db, org_id, program_id)
 
     @rpc
     def locate_program(self, program_id):
-        return ProgramRefSchema().dump(domain.locate_program(self.db, program_id))
+        return ProgramRefSchema().dump(queries.locate_program(self.db, program_id, self.settings.public_url))
 
     @rpc
     def find_program_by_slug(self, slug):
-        return ProgramRefSchema().dump(domain.find_program_by_slug(self.db, slug))
+        return ProgramRefSchema().dump(queries.find_program_by_slug(self.db, slug, self.settings.public_url))
 
     @rpc
     def missing_programs(self, org_id, program_ids):
-        return domain.missing_programs(self.db, org_id, program_ids)
+        return queries.missing_programs(self.db, org_id, program_ids)
 
     # ---- curriculum
     @rpc
     def locate_collection(self, collection_id):
-        return domain.locate_collection(self.db, collection_id)
+        return queries.locate_collection(self.db, collection_id)
 
     @rpc
     def list_collections(self, org_id, program_id):
-        return CollectionSchema(many=True).dump(domain.list_collections(self.db, org_id, program_id))
+        return CollectionSchema(many=True).dump(queries.list_collections(self.db, org_id, program_id))
 
     @rpc
     def create_collection(self, org_id, program_id, data):
-        return CollectionSchema().dump(domain.create_collection(self.db, org_id, program_id,
-                                                                load(NewCollectionSchema(), data)))
+        return CollectionSchema().dump(collections.create_collection(self.db, org_id, program_id,
+                                                                     load(NewCollectionSchema(), data)))
 
     @rpc
     def update_collection(self, org_id, collection_id, changes):
-        return CollectionSchema().dump(domain.update_collection(self.db, org_id, collection_id,
-                                                                load(CollectionFieldsSchema(), changes)))
+        return CollectionSchema().dump(collections.update_collection(self.db, org_id, collection_id,
+                                                                     load(CollectionFieldsSchema(), changes)))
 
     @rpc
     def delete_collection(self, org_id, collection_id):
-        domain.delete_collection(self.db, org_id, collection_id)
+        collections.delete_collection(self.db, org_id, collection_id)
 
     @rpc
     def add_collection_items(self, org_id, collection_id, course_ids=(), specialization_ids=()):
-        return CollectionSchema().dump(domain.add_items(self.db, org_id, collection_id, [str(c) for c in course_ids],
-                                                        [str(s) for s in specialization_ids]))
+        return CollectionSchema().dump(collections.add_items(self.db, org_id, collection_id,
+                                                             [str(c) for c in course_ids],
+                                                             [str(s) for s in specialization_ids]))
 
     @rpc
     def remove_collection_item(self, org_id, collection_id, item_id):
-        domain.remove_item(self.db, org_id, collection_id, item_id)
+        collections.remove_item(self.db, org_id, collection_id, item_id)
 
     # ---- memberships
     @rpc
     def join_program(self, org_id, program_id, user_id, contract_id, invitation_id=None, email=None, full_name=None):
         """Takes a license in the same transaction; idempotent for one invitation_id."""
         person = {"email": email, "full_name": full_name} if email else None
-        if person is None and domain.known_person(self.db, org_id, user_id) is None:
-            person = self._person_from_identity(org_id, user_id)
-        return MemberSchema().dump(domain.join_program(self.db, org_id, program_id, user_id, contract_id,
-                                                       invitation_id, person))
+        return MemberSchema().dump(memberships.join_program(
+            self.db, org_id, program_id, user_id, contract_id, invitation_id, person,
+            fetch_person=lambda: self._person_from_identity(org_id, user_id)))
 
     def _person_from_identity(self, org_id, user_id):
         """Name and email for the members list; a join never fails for want of
         them (identity's profile events fill them in later)."""
         try:
-            with eventlet.Timeout(IDENTITY_TIMEOUT):
+            with eventlet.Timeout(self.settings.identity_timeout_seconds):
                 return self.identity.get_person(org_id, user_id)
         except (Exception, eventlet.Timeout) as exc:
             log.warning("no profile for %s in %s from identity: %s", user_id, org_id, exc)
@@ -185,55 +186,54 @@ class ProgramsService(ServiceBase):
 
     @rpc
     def remove_member(self, org_id, program_id, user_id):
-        return MemberSchema().dump(domain.remove_member(self.db, org_id, program_id, user_id))
+        return MemberSchema().dump(memberships.remove_member(self.db, org_id, program_id, user_id))
 
     @rpc
     def list_members(self, org_id, program_id, query=None):
         params = load(MemberQuerySchema(), query or {})
-        return page(MemberSchema, domain.list_members(self.db, org_id, program_id, params["state"], params["q"],
-                                                      params["limit"], params["cursor"]))
+        return page(MemberSchema, queries.list_members(self.db, org_id, program_id, params["state"], params["q"],
+                                                       params["limit"], params["cursor"]))
 
     @rpc
     def membership_state(self, program_id, user_id):
-        return domain.membership_state(self.db, program_id, user_id)
+        return queries.membership_state(self.db, program_id, user_id)
 
     @rpc
     def person_in_programs(self, org_id, user_id, program_ids):
-        return domain.person_in_programs(self.db, org_id, user_id, program_ids)
+        return queries.person_in_programs(self.db, org_id, user_id, program_ids)
 
     # ---- enrollments and learners
     @rpc
     def enroll(self, org_id, program_id, user_id, data):
         data = load(EnrollmentInputSchema(), data)
-        return EnrollmentSchema().dump(domain.enroll(self.db, org_id, program_id, user_id, data["kind"],
-                                                     data["item_id"], data["collection_id"]))
+        return EnrollmentSchema().dump(enrollments.enroll(self.db, org_id, program_id, user_id, data["kind"],
+                                                          data["item_id"], data["collection_id"]))
 
     @rpc
     def my_programs(self, user_id, limit=50, cursor=None):
-        return page(MyProgramSchema, domain.my_programs(self.db, user_id, limit, cursor))
+        return page(MyProgramSchema, queries.my_programs(self.db, user_id, limit, cursor, self.settings.public_url))
 
     @rpc
     def my_enrollments(self, user_id, limit=50, cursor=None):
-        return page(EnrollmentSchema, domain.my_enrollments(self.db, user_id, limit, cursor))
+        return page(EnrollmentSchema, queries.my_enrollments(self.db, user_id, limit, cursor))
 
     # ---- events from other services
     @handle_event("invitations", "invitations.invitation.created.v1")
     def on_invitation_created(self, event):
-        domain.on_invitation_created(self.db, event.payload)
+        handlers.on_invitation_created(self.db, event.payload)
 
     @handle_event("invitations", "invitations.invitations.created.v1")
     def on_invitations_created(self, event):
-        domain.on_invitations_created(self.db, event.payload)
+        handlers.on_invitations_created(self.db, event.payload)
 
     @handle_event("invitations", "invitations.invitation.revoked.v1")
     def on_invitation_revoked(self, event):
-        domain.on_invitation_withdrawn(self.db, event.payload)
+        handlers.on_invitation_withdrawn(self.db, event.payload)
 
     @handle_event("invitations", "invitations.invitation.expired.v1")
     def on_invitation_expired(self, event):
-        domain.on_invitation_withdrawn(self.db, event.payload)
+        handlers.on_invitation_withdrawn(self.db, event.payload)
 
     @handle_event("identity", "identity.profile.updated.v1")
     def on_profile_updated(self, event):
-        p = event.payload
-        domain.remember_person(self.db, p["org_id"], p["user_id"], p["email"], p["full_name"])
+        handlers.on_profile_updated(self.db, event.payload)

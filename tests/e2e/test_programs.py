@@ -9,12 +9,13 @@ import eventlet
 import kombu
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from contracts.envelope import make_envelope
 from contracts.errors import AppError
 from servicekit.standalone import unit_of_work
-from services.programs import catalog
+from services.programs.commands import catalog
+from services.programs.models import Course, Specialization
 from tests.e2e.conftest import Api, unique
 
 AI_FOR_EVERYONE = "daG-a-O1EeijKBISCWxf6g"
@@ -29,8 +30,8 @@ def loaded_catalog(suite):
     with unit_of_work("programs", suite.database_url("programs")) as uow:
         catalog.load_catalog_file(uow, catalog.DEMO_CATALOG)
     with unit_of_work("programs", suite.database_url("programs")) as uow:
-        courses = {c.slug: c.id for c in uow.session.scalars(catalog.select(catalog.Course))}
-        specs = {s.slug: s for s in uow.session.scalars(catalog.select(catalog.Specialization))}
+        courses = {c.slug: c.id for c in uow.session.scalars(select(Course))}
+        specs = {s.slug: s for s in uow.session.scalars(select(Specialization))}
         return {"courses": courses, "specs": {slug: (s.id, list(s.course_ids)) for slug, s in specs.items()}}
 
 

@@ -11,7 +11,8 @@ from sqlalchemy import create_engine, text
 from contracts.errors import AppError
 from servicekit import config
 from servicekit.standalone import unit_of_work
-from services.programs import catalog, domain, pages
+from services.programs import models, pages
+from services.programs.commands import catalog
 from services.programs.service import ProgramsService
 
 TODAY = date.today()
@@ -85,9 +86,9 @@ def test_catalog_loader_validates_everything_before_loading(service_databases, t
 
 
 def test_load_catalog_command(service_databases, capsys):
-    from services.programs import commands
+    from services.programs import cli
 
-    commands.main(["load-catalog", str(catalog.DEMO_CATALOG)])
+    cli.main(["load-catalog", str(catalog.DEMO_CATALOG)])
     assert "loaded 71 courses and 11 specializations" in capsys.readouterr().out
 
 
@@ -190,13 +191,13 @@ def test_move_renumbers_positions():
             self.name, self.position = name, 0
 
     rows = [Row(n) for n in "abcd"]
-    domain._move(rows, rows[3], 1)
+    models.place_at(rows, rows[3], 1)
     assert [r.name for r in sorted(rows, key=lambda r: r.position)] == list("dabc")
-    domain._move(rows, rows[3], 99)
+    models.place_at(rows, rows[3], 99)
     assert [r.name for r in sorted(rows, key=lambda r: r.position)] == list("abcd")
 
 
 def test_slugs_look_like_the_guide():
     import re
 
-    assert all(re.fullmatch(r"program-[0-9a-z]{6}", domain.new_slug()) for _ in range(100))
+    assert all(re.fullmatch(r"program-[0-9a-z]{6}", models.Program.new_slug()) for _ in range(100))

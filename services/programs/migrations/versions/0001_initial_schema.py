@@ -159,7 +159,7 @@ def upgrade():
     op.create_index(op.f('ix_enrollments_user_id'), 'enrollments', ['user_id'], unique=False)
     # ### end Alembic commands ###
     # Members search (name or email, substring) on big programs: a trigram index on the
-    # exact expression the members query filters with (domain.SEARCH_TEXT).
+    # exact expression the members query filters with (queries.SEARCH_TEXT).
     op.execute("CREATE INDEX memberships_search ON memberships USING gin "
                "((coalesce(email, '') || ' ' || coalesce(lower(full_name), '')) gin_trgm_ops)")
 

@@ -1,4 +1,4 @@
-"""The course catalog: search, lookups, and the loader of catalog files.
+"""Loading the course catalog (courses and specializations) from a file.
 
 Catalog file format (JSON, UTF-8), see docs/programs.md:
 
@@ -12,63 +12,18 @@ import json
 from pathlib import Path
 
 from marshmallow import ValidationError
-from sqlalchemy import or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from contracts.errors import invalid
 from contracts.programs import CourseSchema, SpecializationSchema
+from servicekit.db import UnitOfWork
 from services.programs.models import Course, Specialization
-from services.programs.pages import keyset_page
+from services.programs.queries import courses_by_id
 
-DEMO_CATALOG = Path(__file__).with_name("catalog") / "demo_catalog.json"
-COURSE_FIELDS = tuple(CourseSchema().fields)
-SPECIALIZATION_FIELDS = tuple(SpecializationSchema().fields)
+DEMO_CATALOG = Path(__file__).parent.parent / "catalog" / "demo_catalog.json"
 
 
-def course_view(course: Course) -> dict:
-    return {name: getattr(course, name) for name in COURSE_FIELDS}
-
-
-def specialization_view(spec: Specialization) -> dict:
-    return {name: (list(getattr(spec, name)) if name == "course_ids" else getattr(spec, name))
-            for name in SPECIALIZATION_FIELDS}
-
-
-def _search(query, model, q: str | None):
-    if q and q.strip():
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(or_(model.name.ilike(pattern), model.slug.ilike(pattern), model.partner.ilike(pattern)))
-    return query
-
-
-def search_courses(uow, q: str | None, limit: int, cursor: str | None) -> dict:
-    rows, next_cursor = keyset_page(uow.session, _search(select(Course), Course, q), [Course.name, Course.id],
-                                    cursor, limit, lambda row: (row[0].name, row[0].id))
-    return {"items": [course_view(row[0]) for row in rows], "next_cursor": next_cursor}
-
-
-def search_specializations(uow, q: str | None, limit: int, cursor: str | None) -> dict:
-    query = _search(select(Specialization), Specialization, q)
-    rows, next_cursor = keyset_page(uow.session, query, [Specialization.name, Specialization.id], cursor, limit,
-                                    lambda row: (row[0].name, row[0].id))
-    return {"items": [specialization_view(row[0]) for row in rows], "next_cursor": next_cursor}
-
-
-def courses_by_id(uow, ids) -> dict[str, Course]:
-    ids = list({str(i) for i in ids})
-    if not ids:
-        return {}
-    return {c.id: c for c in uow.session.scalars(select(Course).where(Course.id.in_(ids)))}
-
-
-def specializations_by_id(uow, ids) -> dict[str, Specialization]:
-    ids = list({str(i) for i in ids})
-    if not ids:
-        return {}
-    return {s.id: s for s in uow.session.scalars(select(Specialization).where(Specialization.id.in_(ids)))}
-
-
-def load_catalog(uow, data: dict) -> dict:
+def load_catalog(uow: UnitOfWork, data: dict) -> dict:
     """Validate the whole file first (nothing is loaded if any entry is wrong),
     then upsert courses and specializations by id."""
     if not isinstance(data, dict):
@@ -91,7 +46,7 @@ def load_catalog(uow, data: dict) -> dict:
     return {"courses": len(courses), "specializations": len(specializations)}
 
 
-def load_catalog_file(uow, path) -> dict:
+def load_catalog_file(uow: UnitOfWork, path) -> dict:
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
     except (OSError, ValueError) as exc:

@@ -1,7 +1,7 @@
-"""programs' commands.
+"""programs' command line.
 
-    python -m services.programs.commands load-catalog FILE   # courses and specializations (JSON, see docs/programs.md)
-    python -m services.programs.commands load-catalog --demo # the demo catalog shipped in services/programs/catalog/
+    python -m services.programs.cli load-catalog FILE   # courses and specializations (JSON, see docs/programs.md)
+    python -m services.programs.cli load-catalog --demo # the demo catalog shipped in services/programs/catalog/
 
 Loading upserts by id, so a catalog file can be loaded again after edits."""
 import argparse
@@ -9,11 +9,11 @@ import sys
 
 from contracts.errors import AppError
 from servicekit.standalone import unit_of_work
-from services.programs import catalog
+from services.programs.commands import catalog
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m services.programs.commands")
+    parser = argparse.ArgumentParser(prog="python -m services.programs.cli")
     sub = parser.add_subparsers(dest="command", required=True)
     load = sub.add_parser("load-catalog", help="load courses and specializations from a JSON file")
     load.add_argument("file", nargs="?", help="catalog JSON file")

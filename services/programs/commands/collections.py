@@ -1,0 +1,110 @@
+"""The curriculum: a program's ordered collections and their items (courses
+or specializations). Every change of the item set announces the program's
+whole curriculum."""
+from sqlalchemy import delete, func, select
+
+from contracts.errors import invalid, not_found
+from servicekit.db import UnitOfWork
+from services.programs.commands import conflict_on_duplicate
+from services.programs.models import Collection, CollectionItem, Program, order_items, place_at
+from services.programs.queries import (
+    collection_view,
+    courses_by_id,
+    get_collection,
+    get_program,
+    specializations_by_id,
+)
+
+
+def curriculum_changed(uow: UnitOfWork, program: Program) -> None:
+    rows = uow.session.execute(select(CollectionItem.course_id, CollectionItem.specialization_id)
+                               .where(CollectionItem.program_id == program.id)).all()
+    uow.publish("programs.curriculum.changed.v1", {
+        "program_id": program.id, "org_id": program.org_id,
+        "course_ids": sorted({r.course_id for r in rows if r.course_id}),
+        "specialization_ids": sorted({r.specialization_id for r in rows if r.specialization_id}),
+    }, org_id=program.org_id)
+
+
+def create_collection(uow: UnitOfWork, org_id: str, program_id: str, data: dict) -> dict:
+    program = get_program(uow, org_id, program_id, lock=True)  # serializes positions
+    last = uow.session.scalar(select(func.max(Collection.position)).where(Collection.program_id == program.id))
+    collection = Collection(org_id=program.org_id, program_id=program.id, name=data["name"],
+                            description=data.get("description"), position=(last or 0) + 1)
+    uow.session.add(collection)
+    conflict_on_duplicate(uow, "collection", "name")
+    return collection_view(uow, collection)
+
+
+def update_collection(uow: UnitOfWork, org_id: str, collection_id: str, changes: dict) -> dict:
+    collection = get_collection(uow, org_id, collection_id)
+    program = get_program(uow, org_id, collection.program_id, lock=True)
+    for name in ("name", "description"):
+        if name in changes:
+            setattr(collection, name, changes[name])
+    if "position" in changes:
+        siblings = uow.session.scalars(select(Collection).where(Collection.program_id == program.id)
+                                       .order_by(Collection.position, Collection.id)).all()
+        place_at(siblings, collection, changes["position"])
+    if "item_ids" in changes:
+        items = uow.session.scalars(select(CollectionItem).where(CollectionItem.collection_id == collection.id)).all()
+        order_items(items, changes["item_ids"])
+    conflict_on_duplicate(uow, "collection", "name")
+    return collection_view(uow, collection)
+
+
+def delete_collection(uow: UnitOfWork, org_id: str, collection_id: str) -> None:
+    collection = get_collection(uow, org_id, collection_id)
+    program = get_program(uow, org_id, collection.program_id, lock=True)
+    had_items = uow.session.scalar(select(func.count()).where(CollectionItem.collection_id == collection.id))
+    uow.session.execute(delete(CollectionItem).where(CollectionItem.collection_id == collection.id))
+    uow.session.delete(collection)
+    uow.session.flush()
+    if had_items:
+        curriculum_changed(uow, program)
+
+
+def add_items(uow: UnitOfWork, org_id: str, collection_id: str, course_ids: list[str],
+              specialization_ids: list[str]) -> dict:
+    collection = get_collection(uow, org_id, collection_id)
+    program = get_program(uow, org_id, collection.program_id, lock=True)
+    courses = courses_by_id(uow, course_ids)
+    specs = specializations_by_id(uow, specialization_ids)
+    errors = {}
+    if set(course_ids) - set(courses):
+        errors["course_ids"] = [f"unknown courses: {sorted(set(course_ids) - set(courses))}"]
+    if set(specialization_ids) - set(specs):
+        errors["specialization_ids"] = [f"unknown specializations: {sorted(set(specialization_ids) - set(specs))}"]
+    if errors:
+        raise invalid(errors, "unknown catalog ids")
+    existing = set(uow.session.execute(select(CollectionItem.kind,
+                                              func.coalesce(CollectionItem.course_id, CollectionItem.specialization_id))
+                                       .where(CollectionItem.collection_id == collection.id)).all())
+    position = uow.session.scalar(select(func.max(CollectionItem.position))
+                                  .where(CollectionItem.collection_id == collection.id)) or 0
+    added = 0
+    wanted = [("COURSE", cid) for cid in dict.fromkeys(course_ids)]
+    wanted += [("SPECIALIZATION", sid) for sid in dict.fromkeys(specialization_ids)]
+    for kind, item_id in wanted:
+        if (kind, item_id) in existing:
+            continue  # adding twice is a no-op
+        position += 1
+        added += 1
+        uow.session.add(CollectionItem(collection_id=collection.id, program_id=program.id, kind=kind,
+                                       course_id=item_id if kind == "COURSE" else None,
+                                       specialization_id=item_id if kind == "SPECIALIZATION" else None,
+                                       position=position))
+    uow.session.flush()
+    if added:
+        curriculum_changed(uow, program)
+    return collection_view(uow, collection)
+
+
+def remove_item(uow: UnitOfWork, org_id: str, collection_id: str, item_id: str) -> None:
+    collection = get_collection(uow, org_id, collection_id)
+    program = get_program(uow, org_id, collection.program_id, lock=True)
+    removed = uow.session.execute(delete(CollectionItem).where(CollectionItem.id == str(item_id),
+                                                               CollectionItem.collection_id == collection.id))
+    if removed.rowcount == 0:
+        raise not_found("item")
+    curriculum_changed(uow, program)

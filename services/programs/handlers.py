@@ -1,0 +1,57 @@
+"""programs' consumers of other services' events, one function per event
+(the `@handle_event` entrypoints in service.py call exactly one of them)."""
+from servicekit.bulk import insert_rows
+from servicekit.db import UnitOfWork
+from services.programs.commands.memberships import remember_people, remember_person
+from services.programs.models import Program, new_id
+from services.programs.queries import find_membership, now
+
+INVITED_COLUMNS = {"id": "text", "user_id": "text", "email": "text", "full_name": "text", "sort_name": "text",
+                   "invitation_id": "text"}
+
+
+def on_invitation_created(uow: UnitOfWork, payload: dict) -> None:
+    on_invitations_created(uow, {**payload, "invitations": [payload]})
+
+
+def on_invitations_created(uow: UnitOfWork, payload: dict) -> None:
+    """Invited people appear as INVITED in the members list (unless already
+    members). `payload`: org, program and contract, and the invitations,
+    each with its invitation_id, user_id, email and full_name."""
+    program = uow.session.get(Program, payload["program_id"])
+    if program is None or program.org_id != payload["org_id"] or program.removed_at is not None:
+        return
+    items = {str(i["user_id"]): i for i in payload["invitations"]}  # one row per person
+    remember_people(uow, program.org_id, list(items.values()))
+    invited = []
+    for user_id in sorted(items):  # a stable order: no deadlocks between batches
+        item = items[user_id]
+        name = (item.get("full_name") or item.get("email") or "").strip()
+        invited.append({"id": new_id(), "user_id": user_id, "email": (item.get("email") or "").strip().lower() or None,
+                        "full_name": name or None, "sort_name": name.lower(),
+                        "invitation_id": str(item["invitation_id"])})
+    insert_rows(
+        uow.session, "memberships", INVITED_COLUMNS, invited,
+        constants={"org_id": ("text", program.org_id), "program_id": ("text", program.id),
+                   "contract_id": ("text", payload.get("contract_id")), "state": ("text", "INVITED"),
+                   "invited_at": ("timestamptz", now())},
+        conflict="ON CONFLICT (program_id, user_id) DO UPDATE SET state = 'INVITED', email = EXCLUDED.email, "
+                 "full_name = EXCLUDED.full_name, sort_name = EXCLUDED.sort_name, "
+                 "contract_id = EXCLUDED.contract_id, invitation_id = EXCLUDED.invitation_id, "
+                 "invited_at = EXCLUDED.invited_at WHERE memberships.state <> 'MEMBER'")
+
+
+def on_invitation_withdrawn(uow: UnitOfWork, payload: dict) -> None:
+    """Revoked or expired: the INVITED row of that invitation goes away (a past
+    member who was invited again goes back to DELETED_MEMBER)."""
+    membership = find_membership(uow, payload["program_id"], payload["user_id"], lock=True)
+    if membership is None or membership.org_id != payload["org_id"]:
+        return
+    if membership.withdraw_invitation(payload["invitation_id"]):
+        uow.session.delete(membership)
+    uow.session.flush()
+
+
+def on_profile_updated(uow: UnitOfWork, payload: dict) -> None:
+    """identity's profile of a person in an organization: the source of truth for names."""
+    remember_person(uow, payload["org_id"], payload["user_id"], payload["email"], payload["full_name"])
