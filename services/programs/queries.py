@@ -210,7 +210,9 @@ def get_collection(uow: UnitOfWork, org_id: str, collection_id: str, lock: bool 
     query = (select(Collection).join(Program, Program.id == Collection.program_id)
              .where(Collection.id == str(collection_id), Collection.org_id == str(org_id),
                     Program.removed_at.is_(None)))
-    collection = uow.session.scalar(query.with_for_update(of=Collection) if lock else query)
+    if lock:  # read the row as it is now that we hold its lock
+        query = query.with_for_update(of=Collection).execution_options(populate_existing=True)
+    collection = uow.session.scalar(query)
     if collection is None:
         raise not_found("collection")
     return collection

@@ -26,6 +26,16 @@ def curriculum_changed(uow: UnitOfWork, program: Program) -> None:
     }, org_id=program.org_id)
 
 
+def _locked(uow: UnitOfWork, org_id: str, collection_id: str) -> tuple[Collection, Program]:
+    """The collection and its program, both rows locked: the program's lock
+    serializes changes of its curriculum. The collection is read again once
+    that lock is held, so a deletion that committed meanwhile is a 404, not a
+    write to a row that is gone."""
+    collection = get_collection(uow, org_id, collection_id)
+    program = get_program(uow, org_id, collection.program_id, lock=True)
+    return get_collection(uow, org_id, collection_id, lock=True), program
+
+
 def create_collection(uow: UnitOfWork, org_id: str, program_id: str, data: dict) -> dict:
     program = get_program(uow, org_id, program_id, lock=True)  # serializes positions
     last = uow.session.scalar(select(func.max(Collection.position)).where(Collection.program_id == program.id))
@@ -37,8 +47,7 @@ def create_collection(uow: UnitOfWork, org_id: str, program_id: str, data: dict)
 
 
 def update_collection(uow: UnitOfWork, org_id: str, collection_id: str, changes: dict) -> dict:
-    collection = get_collection(uow, org_id, collection_id)
-    program = get_program(uow, org_id, collection.program_id, lock=True)
+    collection, program = _locked(uow, org_id, collection_id)
     for name in ("name", "description"):
         if name in changes:
             setattr(collection, name, changes[name])
@@ -54,8 +63,7 @@ def update_collection(uow: UnitOfWork, org_id: str, collection_id: str, changes:
 
 
 def delete_collection(uow: UnitOfWork, org_id: str, collection_id: str) -> None:
-    collection = get_collection(uow, org_id, collection_id)
-    program = get_program(uow, org_id, collection.program_id, lock=True)
+    collection, program = _locked(uow, org_id, collection_id)
     had_items = uow.session.scalar(select(func.count()).where(CollectionItem.collection_id == collection.id))
     uow.session.execute(delete(CollectionItem).where(CollectionItem.collection_id == collection.id))
     uow.session.delete(collection)
@@ -66,8 +74,7 @@ def delete_collection(uow: UnitOfWork, org_id: str, collection_id: str) -> None:
 
 def add_items(uow: UnitOfWork, org_id: str, collection_id: str, course_ids: list[str],
               specialization_ids: list[str]) -> dict:
-    collection = get_collection(uow, org_id, collection_id)
-    program = get_program(uow, org_id, collection.program_id, lock=True)
+    collection, program = _locked(uow, org_id, collection_id)
     courses = courses_by_id(uow, course_ids)
     specs = specializations_by_id(uow, specialization_ids)
     errors = {}
@@ -101,8 +108,7 @@ def add_items(uow: UnitOfWork, org_id: str, collection_id: str, course_ids: list
 
 
 def remove_item(uow: UnitOfWork, org_id: str, collection_id: str, item_id: str) -> None:
-    collection = get_collection(uow, org_id, collection_id)
-    program = get_program(uow, org_id, collection.program_id, lock=True)
+    collection, program = _locked(uow, org_id, collection_id)
     removed = uow.session.execute(delete(CollectionItem).where(CollectionItem.id == str(item_id),
                                                                CollectionItem.collection_id == collection.id))
     if removed.rowcount == 0:

@@ -2,49 +2,14 @@
 PostgreSQL and RabbitMQ; plus the catalog loader and pure helpers."""
 import json
 import uuid
-from datetime import date, timedelta
 
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
-from sqlalchemy import create_engine, text
 
 from contracts.errors import AppError
-from servicekit import config
 from servicekit.standalone import unit_of_work
 from services.programs import models, pages
 from services.programs.commands import catalog
-from services.programs.service import ProgramsService
-
-TODAY = date.today()
-
-
-@pytest.fixture
-def programs(container_factory, rabbit_config, service_databases):
-    with unit_of_work("programs") as uow:
-        catalog.load_catalog_file(uow, catalog.DEMO_CATALOG)
-    container_factory(ProgramsService, rabbit_config).start()
-    with ServiceRpcProxy("programs", rabbit_config) as proxy:
-        yield proxy
-
-
-def scalar(sql, **params):
-    engine = create_engine(config.database_url("programs"))
-    with engine.connect() as conn:
-        value = conn.execute(text(sql), params).scalar()
-    engine.dispose()
-    return value
-
-
-def setup_program(programs, licenses=10, limit=None, starts_on=None, ends_on=None):
-    org_id = str(uuid.uuid4())
-    contract = programs.create_contract(org_id, {
-        "name": "Year 1", "license_count": licenses,
-        "starts_on": str(starts_on or TODAY - timedelta(days=1)),
-        "ends_on": str(ends_on or TODAY + timedelta(days=30))})
-    program = programs.create_program(org_id, {"name": "Academy", "contract_ids": [contract["id"]],
-                                               "enrollment_limit": limit})
-    return org_id, contract, program
-
+from services.programs.tests.support import scalar, setup_program
 
 # ---------------------------------------------------------------- catalog
 
