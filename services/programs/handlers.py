@@ -2,12 +2,19 @@
 (the `@handle_event` entrypoints in service.py call exactly one of them)."""
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
+from services.programs.boundary import storable
 from services.programs.commands.memberships import remember_people, remember_person
 from services.programs.models import Program, new_id
 from services.programs.queries import find_membership, now
 
 INVITED_COLUMNS = {"id": "text", "user_id": "text", "email": "text", "full_name": "text", "sort_name": "text",
                    "invitation_id": "text"}
+
+
+def _storable_person(item: dict) -> dict:
+    """Names and emails as PostgreSQL can store them: an event is kept whole,
+    never failed (and parked with its whole batch) for one bad name."""
+    return {**item, "email": storable(item.get("email")), "full_name": storable(item.get("full_name"))}
 
 
 def on_invitation_created(uow: UnitOfWork, payload: dict) -> None:
@@ -21,7 +28,7 @@ def on_invitations_created(uow: UnitOfWork, payload: dict) -> None:
     program = uow.session.get(Program, payload["program_id"])
     if program is None or program.org_id != payload["org_id"] or program.removed_at is not None:
         return
-    items = {str(i["user_id"]): i for i in payload["invitations"]}  # one row per person
+    items = {str(i["user_id"]): _storable_person(i) for i in payload["invitations"]}  # one row per person
     remember_people(uow, program.org_id, list(items.values()))
     invited = []
     for user_id in sorted(items):  # a stable order: no deadlocks between batches
@@ -54,4 +61,5 @@ def on_invitation_withdrawn(uow: UnitOfWork, payload: dict) -> None:
 
 def on_profile_updated(uow: UnitOfWork, payload: dict) -> None:
     """identity's profile of a person in an organization: the source of truth for names."""
-    remember_person(uow, payload["org_id"], payload["user_id"], payload["email"], payload["full_name"])
+    person = _storable_person(payload)
+    remember_person(uow, payload["org_id"], payload["user_id"], person["email"], person["full_name"])

@@ -6,6 +6,7 @@ import json
 from sqlalchemy import tuple_
 
 from contracts.errors import invalid
+from services.programs.boundary import is_storable
 
 MAX_LIMIT = 200
 
@@ -21,7 +22,8 @@ def decode_cursor(cursor: str | None, size: int) -> list | None:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
     except (ValueError, TypeError):
         values = None
-    if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values):
+    if not isinstance(values, list) or len(values) != size or not all(isinstance(v, str) for v in values) \
+            or not is_storable(values):
         raise invalid({"cursor": ["not a valid cursor; use next_cursor from the previous page"]})
     return values
 

@@ -29,10 +29,10 @@ from contracts.programs import (
     ProgramSchema,
     SpecializationSchema,
 )
-from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
 from servicekit.service import ServiceBase
 from services.programs import handlers, queries
+from services.programs.boundary import rpc
 from services.programs.commands import collections, contracts, enrollments, memberships, programs
 from services.programs.settings import Settings
 

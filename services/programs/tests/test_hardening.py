@@ -9,6 +9,8 @@ from sqlalchemy import create_engine, text
 
 from contracts.errors import AppError
 from servicekit import config
+from servicekit.standalone import unit_of_work
+from services.programs import handlers, pages
 from services.programs.tests.support import setup_program
 
 
@@ -59,3 +61,71 @@ def test_collection_changes_racing_its_deletion_are_not_found(programs):
     with pytest.raises(AppError) as gone:
         programs.update_collection(org_id, collection["id"], {"name": "Late"})
     assert gone.value.code == "NOT_FOUND"
+
+
+# ---------------------------------------------------------------- text PostgreSQL cannot store
+
+UNSTORABLE = ["\x00", "a\x00b", "a\ud800b", "\udfff"]
+
+
+def refusal(call, *args, **kwargs) -> str:
+    try:
+        call(*args, **kwargs)
+        return "ok"
+    except AppError as exc:
+        return exc.code
+    except RemoteError as exc:
+        return f"unexpected {exc.exc_type}"
+
+
+def test_unstorable_text_in_searches_and_lookups_is_refused(programs):
+    org_id, contract, program = setup_program(programs)
+    calls = {
+        "search_courses": lambda bad: programs.search_courses(bad, 10, None),
+        "search_specializations": lambda bad: programs.search_specializations(bad, 10, None),
+        "get_courses": lambda bad: programs.get_courses([bad]),
+        "locate_program": lambda bad: programs.locate_program(bad),
+        "get_program": lambda bad: programs.get_program(org_id, bad),
+        "get_program (org)": lambda bad: programs.get_program(bad, program["id"]),
+        "find_program_by_slug": lambda bad: programs.find_program_by_slug(bad),
+        "list_programs": lambda bad: programs.list_programs(org_id, [bad]),
+        "locate_contract": lambda bad: programs.locate_contract(bad),
+        "locate_collection": lambda bad: programs.locate_collection(bad),
+        "list_members": lambda bad: programs.list_members(org_id, program["id"], {"q": bad}),
+        "membership_state": lambda bad: programs.membership_state(program["id"], bad),
+        "my_programs": lambda bad: programs.my_programs(bad),
+        "join_program (name)": lambda bad: programs.join_program(org_id, program["id"], "u-1", contract["id"],
+                                                                 None, "u1@example.com", bad),
+    }
+    outcomes = {(name, bad): refusal(call, bad) for name, call in calls.items() for bad in UNSTORABLE}
+    unexpected = {key: value for key, value in outcomes.items() if value not in ("INVALID_INPUT", "NOT_FOUND")}
+    assert unexpected == {}
+
+
+def test_a_cursor_carrying_unstorable_text_is_refused(programs):
+    org_id, _, program = setup_program(programs)
+    for bad in UNSTORABLE:
+        cursor = pages.encode_cursor([bad, "x"])
+        assert refusal(programs.search_courses, None, 10, cursor) == "INVALID_INPUT"
+        assert refusal(programs.list_members, org_id, program["id"], {"cursor": cursor}) == "INVALID_INPUT"
+
+
+def test_an_event_naming_people_with_unstorable_text_still_records_every_row(programs):
+    """Another service's batch event is kept whole: an unstorable name is
+    stored with U+FFFD in place of the bad characters (a redelivery would fail
+    the same way, and the batch's other people would be lost)."""
+    org_id, contract, program = setup_program(programs)
+    people = [("u-nul", "Nul\x00Name", "nul@example.com"), ("u-sur", "Sur\ud800", "sur@example.com"),
+              ("u-ok", "Plain Name", "ok@example.com")]
+    with unit_of_work("programs") as uow:
+        handlers.on_invitations_created(uow, {
+            "org_id": org_id, "program_id": program["id"], "contract_id": contract["id"],
+            "invitations": [{"invitation_id": f"inv-{user_id}", "user_id": user_id, "email": email,
+                             "full_name": name} for user_id, name, email in people]})
+    with unit_of_work("programs") as uow:
+        handlers.on_profile_updated(uow, {"org_id": org_id, "user_id": "u-ok", "email": "ok@example.com",
+                                          "full_name": "Plain\x00Renamed"})
+    members = programs.list_members(org_id, program["id"], {})["items"]
+    assert sorted((m["user_id"], m["full_name"], m["state"]) for m in members) == [
+        ("u-nul", "Nul\ufffdName", "INVITED"), ("u-ok", "Plain\ufffdRenamed", "INVITED"),
+        ("u-sur", "Sur\ufffd", "INVITED")]
