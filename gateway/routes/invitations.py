@@ -11,7 +11,7 @@ from marshmallow import Schema, fields, validate
 from werkzeug.wrappers import Response
 
 from contracts.common import name_field
-from contracts.errors import AppError, ErrorCode
+from contracts.errors import AppError, ErrorCode, not_found
 from contracts.fields import Id, Token, uuid_problem
 from contracts.invitations import (
     CSV_TEMPLATE,
@@ -210,5 +210,12 @@ class InvitationsRoutes(Routes):
         if not principal.email or not principal.email_verified:
             raise AppError(ErrorCode.NOT_INVITED, "verify your email address first, then join with it")
         program = self.programs.find_program_by_slug(slug)
-        return self.invitations.join_by_program(program["org_id"], program["id"], principal.user_id,
-                                                principal.email)
+        try:
+            return self.invitations.join_by_program(program["org_id"], program["id"], principal.user_id,
+                                                    principal.email)
+        except AppError as exc:
+            # Outside the program's organization, "not invited" would confirm the program exists.
+            if exc.code == ErrorCode.NOT_INVITED and not principal.is_admin(program["org_id"]) \
+                    and not self.programs.person_in_org(program["org_id"], principal.user_id):
+                raise not_found("program") from None
+            raise

@@ -318,6 +318,15 @@ def person_in_programs(uow: UnitOfWork, org_id: str, user_id: str, program_ids: 
         Membership.program_id.in_([str(p) for p in program_ids])).limit(1)) is not None
 
 
+def person_in_org(uow: UnitOfWork, org_id: str, user_id: str) -> bool:
+    """Known in the organization: a profile there, or a membership (invited,
+    member or past member) in one of its programs."""
+    if known_person(uow, org_id, user_id) is not None:
+        return True
+    return uow.session.scalar(select(Membership.id).where(
+        Membership.org_id == str(org_id), Membership.user_id == str(user_id)).limit(1)) is not None
+
+
 # ---------------------------------------------------------------- enrollments and learners
 
 

@@ -202,6 +202,10 @@ class ProgramsService(ServiceBase):
     def person_in_programs(self, org_id, user_id, program_ids):
         return queries.person_in_programs(self.db, org_id, user_id, program_ids)
 
+    @rpc
+    def person_in_org(self, org_id, user_id):
+        return queries.person_in_org(self.db, org_id, user_id)
+
     # ---- enrollments and learners
     @rpc
     def enroll(self, org_id, program_id, user_id, data):
