@@ -38,9 +38,9 @@ from bench.harness import (
     running_suite,
     wait_http,
 )
+from servicekit.pagination import encode_cursor
 from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog
-from services.programs.pages import encode_cursor
 
 MEMBERS = 100_000
 PAGE = 50

@@ -56,8 +56,8 @@ def _parse(value: Any, kind: type):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError("not an integer")
         return value
-    if not isinstance(value, str) or "\x00" in value:
-        raise ValueError("not a string")
+    if not isinstance(value, str) or "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+        raise ValueError("not a string")  # NUL and lone surrogates are not text PostgreSQL can take
     if kind is datetime:
         parsed = datetime.fromisoformat(value)
         if parsed.tzinfo is None:

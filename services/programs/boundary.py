@@ -1,17 +1,25 @@
-"""What programs refuses at its RPC boundary beyond the contracts' schemas:
-text that PostgreSQL cannot store. A NUL character or a lone surrogate in
-any argument (ids, slugs, search text, names, nested in dicts and lists) is a
-400 INVALID_INPUT for the caller, never a driver error (a 500). The gateway
-refuses such text too; this holds for callers that reach the service by RPC."""
+"""How programs decodes its RPC arguments beyond the contracts' schemas.
+
+* Text PostgreSQL cannot store: a NUL character or a lone surrogate in any
+  argument (ids, slugs, search text, names, nested in dicts and lists) is a
+  400 INVALID_INPUT for the caller, never a driver error (a 500). The gateway
+  refuses such text too; this holds for callers that reach the service by RPC.
+* Ids: the arguments named in UUID_ARGUMENTS are parsed (servicekit.models'
+  `require_uuid`) into their canonical form; one that is not a UUID names
+  nothing: NOT_FOUND, as for any unknown id."""
 import functools
 import inspect
 import re
 
 from contracts.errors import invalid
 from servicekit.entrypoints import rpc as kit_rpc
+from servicekit.models import require_uuid
 
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 REFUSAL = "INVALID_CHARACTER: contains a NUL character or a lone surrogate"
+# RPC parameter -> what it names (user and invitation ids are other services' text ids)
+UUID_ARGUMENTS = {"org_id": "organization", "program_id": "program", "contract_id": "contract",
+                  "collection_id": "collection", "item_id": "item"}
 
 
 def is_storable(value) -> bool:
@@ -31,25 +39,28 @@ def storable(text: str | None) -> str | None:
     return UNSTORABLE.sub("\ufffd", text) if text else text
 
 
-def refuse_unstorable_text(fn):
+def decoding_arguments(fn):
     signature = inspect.signature(fn)
 
     @functools.wraps(fn)
     def wrapper(self, *args, **kwargs):
         try:
-            arguments = signature.bind(self, *args, **kwargs).arguments
+            bound = signature.bind(self, *args, **kwargs)
         except TypeError:
-            arguments = {}  # a wrong call: the method itself says so
-        refused = sorted(name for name, value in arguments.items() if name != "self" and not is_storable(value))
+            return fn(self, *args, **kwargs)  # a wrong call: the method itself says so
+        refused = sorted(name for name, value in bound.arguments.items() if name != "self" and not is_storable(value))
         if refused:
             raise invalid({name: [REFUSAL] for name in refused}, "text must not contain NUL or lone surrogates")
-        return fn(self, *args, **kwargs)
+        for name, what in UUID_ARGUMENTS.items():
+            if bound.arguments.get(name) is not None:
+                bound.arguments[name] = require_uuid(bound.arguments[name], what)
+        return fn(*bound.args, **bound.kwargs)
 
     return wrapper
 
 
 def rpc(fn=None, **options):
-    """servicekit's `@rpc`, refusing unstorable text in any argument first."""
+    """servicekit's `@rpc`, decoding the arguments first (see the module docstring)."""
     if fn is None:
         return functools.partial(rpc, **options)
-    return kit_rpc(refuse_unstorable_text(fn), **options)
+    return kit_rpc(decoding_arguments(fn), **options)

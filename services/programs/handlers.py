@@ -1,13 +1,15 @@
 """programs' consumers of other services' events, one function per event
 (the `@handle_event` entrypoints in service.py call exactly one of them)."""
+from contracts.programs import MemberState
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
+from servicekit.models import new_id, normalize_email
 from services.programs.boundary import storable
 from services.programs.commands.memberships import remember_people, remember_person
-from services.programs.models import Program, new_id
+from services.programs.models import Program
 from services.programs.queries import find_membership, now
 
-INVITED_COLUMNS = {"id": "text", "user_id": "text", "email": "text", "full_name": "text", "sort_name": "text",
+INVITED_COLUMNS = {"id": "uuid", "user_id": "text", "email": "text", "full_name": "text", "sort_name": "text",
                    "invitation_id": "text"}
 
 
@@ -34,13 +36,13 @@ def on_invitations_created(uow: UnitOfWork, payload: dict) -> None:
     for user_id in sorted(items):  # a stable order: no deadlocks between batches
         item = items[user_id]
         name = (item.get("full_name") or item.get("email") or "").strip()
-        invited.append({"id": new_id(), "user_id": user_id, "email": (item.get("email") or "").strip().lower() or None,
+        invited.append({"id": new_id(), "user_id": user_id, "email": normalize_email(item.get("email") or "") or None,
                         "full_name": name or None, "sort_name": name.lower(),
                         "invitation_id": str(item["invitation_id"])})
     insert_rows(
         uow.session, "memberships", INVITED_COLUMNS, invited,
-        constants={"org_id": ("text", program.org_id), "program_id": ("text", program.id),
-                   "contract_id": ("text", payload.get("contract_id")), "state": ("text", "INVITED"),
+        constants={"org_id": ("uuid", program.org_id), "program_id": ("uuid", program.id),
+                   "contract_id": ("uuid", payload.get("contract_id")), "state": ("text", MemberState.INVITED.value),
                    "invited_at": ("timestamptz", now())},
         conflict="ON CONFLICT (program_id, user_id) DO UPDATE SET state = 'INVITED', email = EXCLUDED.email, "
                  "full_name = EXCLUDED.full_name, sort_name = EXCLUDED.sort_name, "

@@ -1,8 +1,9 @@
 """programs' tables, and the rules that belong to one row of them (unit-tested
-without a database in tests/test_rules.py). Ids are uuid4 strings (text), so
-an id from a URL that is not a uuid is simply not found, never a database error."""
+without a database in tests/test_rules.py). Ids follow the kit's convention
+(servicekit.models): PostgreSQL uuid, canonical strings in Python; an id that
+is not a UUID names nothing (services/programs/boundary.py). Catalog ids are
+the catalog's own (text), user and invitation ids other services' (text)."""
 import secrets
-import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
@@ -22,24 +23,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.errors import AppError, ErrorCode, invalid
+from contracts.programs import MemberState
+from servicekit.models import created_column, id_column, uuid_column
 
 SLUG_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
 class Base(DeclarativeBase):
     pass
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def id_column():
-    return mapped_column(String(36), primary_key=True, default=new_id)
-
-
-def created_column():
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 # ---------------------------------------------------------------- catalog
@@ -79,7 +70,7 @@ class Specialization(Base):
 class Contract(Base):
     __tablename__ = "contracts"
     id: Mapped[str] = id_column()
-    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    org_id: Mapped[str] = uuid_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
     license_count: Mapped[int] = mapped_column(Integer)
     # Kept in step with MEMBER rows under this row's lock (joins serialize on it).
@@ -126,7 +117,7 @@ class Contract(Base):
 class Program(Base):
     __tablename__ = "programs"
     id: Mapped[str] = id_column()
-    org_id: Mapped[str] = mapped_column(String(64), index=True)
+    org_id: Mapped[str] = uuid_column(index=True)
     name: Mapped[str] = mapped_column(String(200))
     tagline: Mapped[str | None] = mapped_column(String(300))
     banner_url: Mapped[str | None] = mapped_column(Text)
@@ -156,8 +147,8 @@ class Program(Base):
 
 class ProgramContract(Base):
     __tablename__ = "program_contracts"
-    program_id: Mapped[str] = mapped_column(String(36), ForeignKey("programs.id"), primary_key=True)
-    contract_id: Mapped[str] = mapped_column(String(36), ForeignKey("contracts.id"), primary_key=True, index=True)
+    program_id: Mapped[str] = uuid_column(ForeignKey("programs.id"), primary_key=True)
+    contract_id: Mapped[str] = uuid_column(ForeignKey("contracts.id"), primary_key=True, index=True)
 
 
 # ---------------------------------------------------------------- curriculum
@@ -166,8 +157,8 @@ class ProgramContract(Base):
 class Collection(Base):
     __tablename__ = "collections"
     id: Mapped[str] = id_column()
-    org_id: Mapped[str] = mapped_column(String(64))
-    program_id: Mapped[str] = mapped_column(String(36), ForeignKey("programs.id"), index=True)
+    org_id: Mapped[str] = uuid_column()
+    program_id: Mapped[str] = uuid_column(ForeignKey("programs.id"), index=True)
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str | None] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer)
@@ -197,8 +188,8 @@ def order_items(items: list, item_ids: list[str]) -> None:
 class CollectionItem(Base):
     __tablename__ = "collection_items"
     id: Mapped[str] = id_column()
-    collection_id: Mapped[str] = mapped_column(String(36), ForeignKey("collections.id", ondelete="CASCADE"))
-    program_id: Mapped[str] = mapped_column(String(36), index=True)
+    collection_id: Mapped[str] = uuid_column(ForeignKey("collections.id", ondelete="CASCADE"))
+    program_id: Mapped[str] = uuid_column(index=True)
     kind: Mapped[str] = mapped_column(String(20))
     course_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("courses.id"))
     specialization_id: Mapped[str | None] = mapped_column(String(64), ForeignKey("specializations.id"))
@@ -218,7 +209,7 @@ class Person(Base):
     profile events and of invitations (names for the members list)."""
 
     __tablename__ = "people"
-    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    org_id: Mapped[str] = uuid_column(primary_key=True)
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     full_name: Mapped[str] = mapped_column(String(200))
@@ -227,15 +218,15 @@ class Person(Base):
 class Membership(Base):
     __tablename__ = "memberships"
     id: Mapped[str] = id_column()
-    org_id: Mapped[str] = mapped_column(String(64))
-    program_id: Mapped[str] = mapped_column(String(36), ForeignKey("programs.id"))
+    org_id: Mapped[str] = uuid_column()
+    program_id: Mapped[str] = uuid_column(ForeignKey("programs.id"))
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     state: Mapped[str] = mapped_column(String(20))
     email: Mapped[str | None] = mapped_column(String(254))
     full_name: Mapped[str | None] = mapped_column(String(200))
     # The members list is ordered (sort_name, id), keyset-paginated on an index.
     sort_name: Mapped[str] = mapped_column(String(200), server_default="")
-    contract_id: Mapped[str | None] = mapped_column(String(36))
+    contract_id: Mapped[str | None] = uuid_column()
     invitation_id: Mapped[str | None] = mapped_column(String(64))
     invited_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     joined_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -248,21 +239,21 @@ class Membership(Base):
     )
 
     def check_removable(self) -> None:
-        if self.state == "INVITED":
+        if self.state == MemberState.INVITED:
             raise AppError(ErrorCode.RULE_VIOLATION, "this person has not joined yet; revoke the invitation instead")
 
     def joined_with(self, invitation_id: str | None) -> bool:
         """Already a member through this invitation: joining again is idempotent."""
-        return self.state == "MEMBER" and bool(invitation_id) and self.invitation_id == str(invitation_id)
+        return self.state == MemberState.MEMBER and bool(invitation_id) and self.invitation_id == str(invitation_id)
 
     def check_can_join(self) -> None:
-        if self.state == "MEMBER":
+        if self.state == MemberState.MEMBER:
             raise AppError(ErrorCode.ALREADY_MEMBER, "this person is already a member of the program")
 
     def join(self, contract_id: str, invitation_id: str | None, at: datetime, person: "Person | None") -> None:
         """Become a member holding a license of `contract_id`; the name and
         email follow the organization's `person` when it is known."""
-        self.state = "MEMBER"
+        self.state = MemberState.MEMBER
         self.contract_id = contract_id
         self.invitation_id = str(invitation_id) if invitation_id else self.invitation_id
         self.joined_at = at
@@ -272,7 +263,7 @@ class Membership(Base):
         self.sort_name = (self.full_name or self.email or "").lower()
 
     def check_can_enroll(self) -> None:
-        if self.state != "MEMBER":
+        if self.state != MemberState.MEMBER:
             raise AppError(ErrorCode.NOT_A_MEMBER, "join the program before enrolling")
 
     def withdraw_invitation(self, invitation_id: str) -> bool | None:
@@ -280,25 +271,25 @@ class Membership(Base):
         does not wait on that invitation (a member, or a newer invitation is
         pending); True: delete the row; False: keep it, back to DELETED_MEMBER
         (a past member who was invited again)."""
-        if self.state != "INVITED" or self.invitation_id not in (None, invitation_id):
+        if self.state != MemberState.INVITED or self.invitation_id not in (None, invitation_id):
             return None
         if self.removed_at is None:
             return True
-        self.state = "DELETED_MEMBER"
+        self.state = MemberState.DELETED_MEMBER
         return False
 
 
 class Enrollment(Base):
     __tablename__ = "enrollments"
     id: Mapped[str] = id_column()
-    org_id: Mapped[str] = mapped_column(String(64))
-    program_id: Mapped[str] = mapped_column(String(36), ForeignKey("programs.id"))
-    membership_id: Mapped[str] = mapped_column(String(36), ForeignKey("memberships.id"))
+    org_id: Mapped[str] = uuid_column()
+    program_id: Mapped[str] = uuid_column(ForeignKey("programs.id"))
+    membership_id: Mapped[str] = uuid_column(ForeignKey("memberships.id"))
     user_id: Mapped[str] = mapped_column(String(64), index=True)
     kind: Mapped[str] = mapped_column(String(20))
     course_id: Mapped[str | None] = mapped_column(String(64))
     specialization_id: Mapped[str | None] = mapped_column(String(64))
-    collection_id: Mapped[str | None] = mapped_column(String(36))
+    collection_id: Mapped[str | None] = uuid_column()
     enrolled_at: Mapped[datetime] = created_column()
     downgraded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (

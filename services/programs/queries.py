@@ -8,8 +8,11 @@ from datetime import date, datetime
 from sqlalchemy import func, literal, or_, select
 
 from contracts.errors import not_found
-from contracts.programs import CourseSchema, SpecializationSchema
-from servicekit.db import UnitOfWork, utcnow
+from contracts.programs import CourseSchema, ItemKind, MemberState, SpecializationSchema
+from servicekit.clock import utcnow
+from servicekit.db import UnitOfWork
+from servicekit.models import parse_uuid
+from servicekit.pagination import keyset_page
 from services.programs.models import (
     Collection,
     CollectionItem,
@@ -22,7 +25,6 @@ from services.programs.models import (
     ProgramContract,
     Specialization,
 )
-from services.programs.pages import keyset_page
 
 COURSE_FIELDS = tuple(CourseSchema().fields)
 SPECIALIZATION_FIELDS = tuple(SpecializationSchema().fields)
@@ -36,6 +38,11 @@ def now() -> datetime:
 
 def today() -> date:
     return now().date()
+
+
+def uuids(ids) -> list[str]:
+    """The UUIDs among `ids`, canonical; the others name nothing."""
+    return [parsed for parsed in map(parse_uuid, ids) if parsed]
 
 
 def page_of(rows, next_cursor, view) -> dict:
@@ -153,7 +160,7 @@ def program_view(uow: UnitOfWork, program: Program, public_url: str, with_counts
     if with_counts:
         view["member_count"] = uow.session.scalar(
             select(func.count()).select_from(Membership)
-            .where(Membership.program_id == program.id, Membership.state == "MEMBER"))
+            .where(Membership.program_id == program.id, Membership.state == MemberState.MEMBER))
     return view
 
 
@@ -190,17 +197,17 @@ def list_programs(uow: UnitOfWork, org_id: str, scope: list[str] | None, limit: 
     """scope None: every program of the org (org admin); else only those ids."""
     query = select(Program).where(Program.org_id == str(org_id), Program.removed_at.is_(None))
     if scope is not None:
-        query = query.where(Program.id.in_([str(p) for p in scope]))
+        query = query.where(Program.id.in_(uuids(scope)))
     rows, next_cursor = keyset_page(uow.session, query, [Program.name, Program.id], cursor, limit,
                                     lambda row: (row[0].name, row[0].id))
     return page_of(rows, next_cursor, lambda row: program_view(uow, row[0], public_url))
 
 
 def missing_programs(uow: UnitOfWork, org_id: str, program_ids: list[str]) -> list[str]:
-    wanted = {str(p) for p in program_ids}
-    found = set(uow.session.scalars(select(Program.id).where(Program.id.in_(wanted), Program.org_id == str(org_id),
-                                                             Program.removed_at.is_(None))))
-    return sorted(wanted - found)
+    """The ids (as given) that name no live program of the organization."""
+    found = set(uow.session.scalars(select(Program.id).where(
+        Program.id.in_(uuids(program_ids)), Program.org_id == str(org_id), Program.removed_at.is_(None))))
+    return sorted({str(p) for p in program_ids if parse_uuid(p) not in found})
 
 
 # ---------------------------------------------------------------- curriculum
@@ -230,7 +237,7 @@ def _items_view(uow: UnitOfWork, items: list[CollectionItem]) -> list[dict]:
     specs = specializations_by_id(uow, [i.specialization_id for i in items if i.specialization_id])
     views = []
     for item in items:
-        entry = courses[item.course_id] if item.kind == "COURSE" else specs[item.specialization_id]
+        entry = courses[item.course_id] if item.kind == ItemKind.COURSE else specs[item.specialization_id]
         views.append({"id": item.id, "kind": item.kind, "course_id": item.course_id,
                       "specialization_id": item.specialization_id, "name": entry.name, "slug": entry.slug,
                       "partner": entry.partner, "position": item.position})
@@ -258,10 +265,10 @@ def in_curriculum(uow: UnitOfWork, program_id: str, kind: str, item_id: str, col
     scope = [CollectionItem.program_id == program_id]
     if collection_id:
         scope.append(CollectionItem.collection_id == collection_id)
-    column = CollectionItem.course_id if kind == "COURSE" else CollectionItem.specialization_id
+    column = CollectionItem.course_id if kind == ItemKind.COURSE else CollectionItem.specialization_id
     if uow.session.scalar(select(CollectionItem.id).where(*scope, column == item_id).limit(1)) is not None:
         return True
-    if kind != "COURSE":
+    if kind != ItemKind.COURSE:
         return False
     via_specialization = (select(CollectionItem.id)
                           .join(Specialization, Specialization.id == CollectionItem.specialization_id)
@@ -315,7 +322,7 @@ def person_in_programs(uow: UnitOfWork, org_id: str, user_id: str, program_ids: 
         return False
     return uow.session.scalar(select(Membership.id).where(
         Membership.org_id == str(org_id), Membership.user_id == str(user_id),
-        Membership.program_id.in_([str(p) for p in program_ids])).limit(1)) is not None
+        Membership.program_id.in_(uuids(program_ids))).limit(1)) is not None
 
 
 def person_in_org(uow: UnitOfWork, org_id: str, user_id: str) -> bool:
@@ -332,7 +339,7 @@ def person_in_org(uow: UnitOfWork, org_id: str, user_id: str) -> bool:
 
 def enrollment_view(uow: UnitOfWork, e: Enrollment, created: bool | None = None, entry=None) -> dict:
     if entry is None:  # the catalog entry, unless the caller has it already
-        if e.kind == "COURSE":
+        if e.kind == ItemKind.COURSE:
             entry = courses_by_id(uow, [e.course_id])[e.course_id]
         else:
             entry = specializations_by_id(uow, [e.specialization_id])[e.specialization_id]
@@ -351,7 +358,7 @@ def current_enrollments(uow: UnitOfWork, membership_id: str) -> int:
 
 def my_programs(uow: UnitOfWork, user_id: str, limit: int, cursor: str | None, public_url: str) -> dict:
     query = (select(Membership, Program).join(Program, Program.id == Membership.program_id)
-             .where(Membership.user_id == str(user_id), Membership.state.in_(("MEMBER", "INVITED")),
+             .where(Membership.user_id == str(user_id), Membership.state.in_((MemberState.MEMBER, MemberState.INVITED)),
                     Program.removed_at.is_(None)))
     rows, next_cursor = keyset_page(uow.session, query, [Program.name, Program.id], cursor, limit,
                                     lambda row: (row[1].name, row[1].id))
@@ -369,6 +376,6 @@ def my_enrollments(uow: UnitOfWork, user_id: str, limit: int, cursor: str | None
     rows, next_cursor = keyset_page(uow.session, query, [Enrollment.id], cursor, limit, lambda row: (row[0].id,))
     courses = courses_by_id(uow, [r[0].course_id for r in rows if r[0].course_id])
     specs = specializations_by_id(uow, [r[0].specialization_id for r in rows if r[0].specialization_id])
-    items = [enrollment_view(uow, e, entry=courses[e.course_id] if e.kind == "COURSE" else specs[e.specialization_id])
-             for (e,) in rows]
+    items = [enrollment_view(uow, e, entry=courses[e.course_id] if e.kind == ItemKind.COURSE
+                             else specs[e.specialization_id]) for (e,) in rows]
     return {"items": items, "next_cursor": next_cursor}

@@ -5,11 +5,11 @@ Every organization-level RPC takes the org_id first and the commands and
 queries filter by it; learner RPCs are scoped by the signed-in user's id."""
 import logging
 
-import eventlet
 from marshmallow import Schema, ValidationError
-from nameko.rpc import RpcProxy
 
 from contracts.errors import invalid
+from contracts.identity import PROFILE_UPDATED
+from contracts.invitations import INVITATION_CREATED, INVITATION_EXPIRED, INVITATION_REVOKED, INVITATIONS_CREATED
 from contracts.programs import (
     CollectionFieldsSchema,
     CollectionSchema,
@@ -30,13 +30,15 @@ from contracts.programs import (
     SpecializationSchema,
 )
 from servicekit.events import handle_event
-from servicekit.service import ServiceBase
+from servicekit.rpc import ServiceRpc
+from servicekit.service import ServiceBase, ServiceSettings
 from services.programs import handlers, queries
 from services.programs.boundary import rpc
 from services.programs.commands import collections, contracts, enrollments, memberships, programs
-from services.programs.settings import Settings
+from services.programs.settings import ProgramsSettings
 
 log = logging.getLogger(__name__)
+IDENTITY_TIMEOUT_SECONDS = 5.0  # a join asks identity for a name at most this long
 
 
 def load(schema: Schema, data):
@@ -53,8 +55,8 @@ def page(item_schema, result: dict) -> dict:
 
 class ProgramsService(ServiceBase):
     name = "programs"
-    identity = RpcProxy("identity")
-    settings = Settings()
+    identity = ServiceRpc("identity", timeout=IDENTITY_TIMEOUT_SECONDS)
+    settings = ServiceSettings(ProgramsSettings)
 
     # ---- catalog
     @rpc
@@ -178,9 +180,8 @@ class ProgramsService(ServiceBase):
         """Name and email for the members list; a join never fails for want of
         them (identity's profile events fill them in later)."""
         try:
-            with eventlet.Timeout(self.settings.identity_timeout_seconds):
-                return self.identity.get_person(org_id, user_id)
-        except (Exception, eventlet.Timeout) as exc:
+            return self.identity.get_person(org_id, user_id)
+        except Exception as exc:  # late, absent or refusing: never a reason to refuse the join
             log.warning("no profile for %s in %s from identity: %s", user_id, org_id, exc)
             return None
 
@@ -222,22 +223,22 @@ class ProgramsService(ServiceBase):
         return page(EnrollmentSchema, queries.my_enrollments(self.db, user_id, limit, cursor))
 
     # ---- events from other services
-    @handle_event("invitations", "invitations.invitation.created.v1")
+    @handle_event(INVITATION_CREATED)
     def on_invitation_created(self, event):
         handlers.on_invitation_created(self.db, event.payload)
 
-    @handle_event("invitations", "invitations.invitations.created.v1")
+    @handle_event(INVITATIONS_CREATED)
     def on_invitations_created(self, event):
         handlers.on_invitations_created(self.db, event.payload)
 
-    @handle_event("invitations", "invitations.invitation.revoked.v1")
+    @handle_event(INVITATION_REVOKED)
     def on_invitation_revoked(self, event):
         handlers.on_invitation_withdrawn(self.db, event.payload)
 
-    @handle_event("invitations", "invitations.invitation.expired.v1")
+    @handle_event(INVITATION_EXPIRED)
     def on_invitation_expired(self, event):
         handlers.on_invitation_withdrawn(self.db, event.payload)
 
-    @handle_event("identity", "identity.profile.updated.v1")
+    @handle_event(PROFILE_UPDATED)
     def on_profile_updated(self, event):
         handlers.on_profile_updated(self.db, event.payload)

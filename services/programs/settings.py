@@ -1,26 +1,13 @@
 """programs' configuration, read once when the service starts (not at import)."""
 from dataclasses import dataclass
 
-from nameko.extensions import DependencyProvider
+from servicekit.config import Settings, setting
 
-from servicekit import config
+
+def _base_url(raw: str) -> str:
+    return raw.rstrip("/")
 
 
 @dataclass(frozen=True)
-class ProgramsSettings:
-    public_url: str  # base of join URLs (PUBLIC_URL)
-    identity_timeout_seconds: float = 5.0  # a join asks identity for a name at most this long
-
-    @classmethod
-    def from_env(cls) -> "ProgramsSettings":
-        return cls(public_url=config.public_url())
-
-
-class Settings(DependencyProvider):
-    """`settings = Settings()` on the service: the ProgramsSettings read at container setup."""
-
-    def setup(self):
-        self.settings = ProgramsSettings.from_env()
-
-    def get_dependency(self, worker_ctx) -> ProgramsSettings:
-        return self.settings
+class ProgramsSettings(Settings):
+    public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=_base_url)  # base of join URLs

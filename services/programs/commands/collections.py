@@ -4,6 +4,7 @@ whole curriculum."""
 from sqlalchemy import delete, func, select
 
 from contracts.errors import invalid, not_found
+from contracts.programs import CURRICULUM_CHANGED, ItemKind
 from servicekit.db import UnitOfWork
 from services.programs.commands import conflict_on_duplicate
 from services.programs.models import Collection, CollectionItem, Program, order_items, place_at
@@ -19,7 +20,7 @@ from services.programs.queries import (
 def curriculum_changed(uow: UnitOfWork, program: Program) -> None:
     rows = uow.session.execute(select(CollectionItem.course_id, CollectionItem.specialization_id)
                                .where(CollectionItem.program_id == program.id)).all()
-    uow.publish("programs.curriculum.changed.v1", {
+    uow.publish(CURRICULUM_CHANGED, {
         "program_id": program.id, "org_id": program.org_id,
         "course_ids": sorted({r.course_id for r in rows if r.course_id}),
         "specialization_ids": sorted({r.specialization_id for r in rows if r.specialization_id}),
@@ -90,16 +91,16 @@ def add_items(uow: UnitOfWork, org_id: str, collection_id: str, course_ids: list
     position = uow.session.scalar(select(func.max(CollectionItem.position))
                                   .where(CollectionItem.collection_id == collection.id)) or 0
     added = 0
-    wanted = [("COURSE", cid) for cid in dict.fromkeys(course_ids)]
-    wanted += [("SPECIALIZATION", sid) for sid in dict.fromkeys(specialization_ids)]
+    wanted = [(ItemKind.COURSE, cid) for cid in dict.fromkeys(course_ids)]
+    wanted += [(ItemKind.SPECIALIZATION, sid) for sid in dict.fromkeys(specialization_ids)]
     for kind, item_id in wanted:
         if (kind, item_id) in existing:
             continue  # adding twice is a no-op
         position += 1
         added += 1
         uow.session.add(CollectionItem(collection_id=collection.id, program_id=program.id, kind=kind,
-                                       course_id=item_id if kind == "COURSE" else None,
-                                       specialization_id=item_id if kind == "SPECIALIZATION" else None,
+                                       course_id=item_id if kind == ItemKind.COURSE else None,
+                                       specialization_id=item_id if kind == ItemKind.SPECIALIZATION else None,
                                        position=position))
     uow.session.flush()
     if added:

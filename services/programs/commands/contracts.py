@@ -1,4 +1,5 @@
 """Contracts and their license counts (licenses are taken and freed by memberships)."""
+from contracts.programs import CONTRACT_CREATED, CONTRACT_UPDATED
 from servicekit.db import UnitOfWork
 from services.programs.commands import conflict_on_duplicate
 from services.programs.models import Contract
@@ -15,7 +16,7 @@ def create_contract(uow: UnitOfWork, org_id: str, data: dict) -> dict:
     contract = Contract(org_id=str(org_id), licenses_used=0, **data)
     uow.session.add(contract)
     conflict_on_duplicate(uow, "contract", "name")
-    uow.publish("programs.contract.created.v1", contract_event(contract), org_id=org_id)
+    uow.publish(CONTRACT_CREATED, contract_event(contract), org_id=org_id)
     return contract_view(contract)
 
 
@@ -23,5 +24,5 @@ def update_contract(uow: UnitOfWork, org_id: str, contract_id: str, changes: dic
     contract = get_contract(uow, org_id, contract_id, lock=True)  # joins wait while the count changes
     if contract.change(changes):
         conflict_on_duplicate(uow, "contract", "name")
-        uow.publish("programs.contract.updated.v1", contract_event(contract), org_id=org_id)
+        uow.publish(CONTRACT_UPDATED, contract_event(contract), org_id=org_id)
     return contract_view(contract)

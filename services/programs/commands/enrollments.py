@@ -3,7 +3,9 @@ within the program's enrollment limit."""
 from sqlalchemy import select
 
 from contracts.errors import AppError, ErrorCode, invalid, not_found
+from contracts.programs import ENROLLMENT_CREATED, ItemKind
 from servicekit.db import UnitOfWork
+from servicekit.models import parse_uuid
 from services.programs.models import Collection, Enrollment, Membership, Program
 from services.programs.queries import (
     courses_by_id,
@@ -36,14 +38,16 @@ def enroll(uow: UnitOfWork, org_id: str, program_id: str, user_id: str, kind: st
         raise not_found("program")
     membership.check_can_enroll()
     if collection_id:
-        owner = uow.session.scalar(select(Collection.program_id).where(Collection.id == str(collection_id)))
+        collection_id = parse_uuid(collection_id)
+        owner = collection_id and uow.session.scalar(select(Collection.program_id)
+                                                     .where(Collection.id == collection_id))
         if owner != program.id:
             raise invalid({"collection_id": ["not a collection of this program"]})
-    entries = (courses_by_id if kind == "COURSE" else specializations_by_id)(uow, [item_id])
+    entries = (courses_by_id if kind == ItemKind.COURSE else specializations_by_id)(uow, [item_id])
     if item_id not in entries or not in_curriculum(uow, program.id, kind, item_id, collection_id):
         raise AppError(ErrorCode.NOT_IN_CURRICULUM, f"this {kind.lower()} is not in the program's curriculum"
                        + (" collection" if collection_id else ""))
-    column = Enrollment.course_id if kind == "COURSE" else Enrollment.specialization_id
+    column = Enrollment.course_id if kind == ItemKind.COURSE else Enrollment.specialization_id
     enrollment = uow.session.scalar(select(Enrollment).where(Enrollment.membership_id == membership.id,
                                                              Enrollment.kind == kind, column == item_id))
     if enrollment is not None and enrollment.is_current:
@@ -53,12 +57,12 @@ def enroll(uow: UnitOfWork, org_id: str, program_id: str, user_id: str, kind: st
     if enrollment is None:
         enrollment = Enrollment(org_id=program.org_id, program_id=program.id, membership_id=membership.id,
                                 user_id=membership.user_id, kind=kind,
-                                course_id=item_id if kind == "COURSE" else None,
-                                specialization_id=item_id if kind == "SPECIALIZATION" else None)
+                                course_id=item_id if kind == ItemKind.COURSE else None,
+                                specialization_id=item_id if kind == ItemKind.SPECIALIZATION else None)
         uow.session.add(enrollment)
     enrollment.start(collection_id, now())
     uow.session.flush()
     view = enrollment_view(uow, enrollment, created=True, entry=entries[item_id])
-    uow.publish("programs.enrollment.created.v1", enrollment_created_event(program, membership, enrollment, view),
+    uow.publish(ENROLLMENT_CREATED, enrollment_created_event(program, membership, enrollment, view),
                 org_id=program.org_id)
     return view

@@ -7,8 +7,10 @@ from datetime import datetime
 from sqlalchemy import select, text, update
 
 from contracts.errors import AppError, ErrorCode, not_found
+from contracts.programs import ENROLLMENT_DOWNGRADED, MEMBER_JOINED, MEMBER_REMOVED, MemberState, RemovalReason
 from servicekit.bulk import arrays, insert_rows, unnest
 from servicekit.db import UnitOfWork
+from servicekit.models import normalize_email
 from services.programs.models import Contract, Membership, Program
 from services.programs.queries import (
     contract_ids_of,
@@ -38,7 +40,7 @@ def remember_people(uow: UnitOfWork, org_id: str, people: list[dict]) -> None:
     rows = {}
     for p in people:
         if p.get("email"):
-            email = p["email"].strip().lower()
+            email = normalize_email(p["email"])
             name = (p.get("full_name") or email).strip()
             rows[str(p["user_id"])] = {"user_id": str(p["user_id"]), "email": email, "full_name": name,
                                        "sort_name": name.lower()}
@@ -46,12 +48,12 @@ def remember_people(uow: UnitOfWork, org_id: str, people: list[dict]) -> None:
         return
     uow.session.flush()  # the statements below bypass the ORM
     people_rows = [rows[user_id] for user_id in sorted(rows)]  # a stable order: no deadlocks between batches
-    insert_rows(uow.session, "people", PERSON_COLUMNS, people_rows, constants={"org_id": ("text", str(org_id))},
+    insert_rows(uow.session, "people", PERSON_COLUMNS, people_rows, constants={"org_id": ("uuid", str(org_id))},
                 conflict="ON CONFLICT (org_id, user_id) DO UPDATE SET email = EXCLUDED.email, "
                          "full_name = EXCLUDED.full_name")
     uow.session.execute(text(
         "UPDATE memberships m SET email = v.email, full_name = v.full_name, sort_name = v.sort_name "
-        f"FROM {unnest(NAMED_COLUMNS)} WHERE m.org_id = :org_id AND m.user_id = v.user_id"),
+        f"FROM {unnest(NAMED_COLUMNS)} WHERE m.org_id = CAST(:org_id AS uuid) AND m.user_id = v.user_id"),
         {"org_id": str(org_id), **arrays(people_rows, NAMED_COLUMNS)})
     uow.session.expire_all()  # memberships loaded before see the new names
 
@@ -97,11 +99,11 @@ def join_program(uow: UnitOfWork, org_id: str, program_id: str, user_id: str, co
     membership.join(contract.id, invitation_id, now(), known)  # before add: loading nothing flushes a half row
     uow.session.add(membership)
     uow.session.flush()
-    uow.publish("programs.member.joined.v1", member_joined_event(program, membership), org_id=program.org_id)
+    uow.publish(MEMBER_JOINED, member_joined_event(program, membership), org_id=program.org_id)
     return member_view(membership)
 
 
-def remove_memberships(uow: UnitOfWork, program: Program, which, reason: str,
+def remove_memberships(uow: UnitOfWork, program: Program, which, reason: RemovalReason,
                        removed_at: datetime | None = None) -> int:
     """The members `which` selects (a condition on Membership) leave the
     program: DELETED_MEMBER, licenses freed, enrollments downgraded, an event
@@ -110,26 +112,26 @@ def remove_memberships(uow: UnitOfWork, program: Program, which, reason: str,
     removed_at = removed_at or now()
     uow.session.flush()  # the statements below bypass the ORM
     members = uow.session.execute(
-        update(Membership).where(which, Membership.state == "MEMBER")
-        .values(state="DELETED_MEMBER", removed_at=removed_at)
+        update(Membership).where(which, Membership.state == MemberState.MEMBER)
+        .values(state=MemberState.DELETED_MEMBER, removed_at=removed_at)
         .returning(Membership.id, Membership.user_id, Membership.email, Membership.full_name, Membership.contract_id)
         .execution_options(synchronize_session=False)).all()
     freed = Counter(m.contract_id for m in members if m.contract_id)
     if freed:
         uow.session.execute(text(
             "UPDATE contracts c SET licenses_used = greatest(c.licenses_used - v.freed, 0) "
-            f"FROM {unnest({'id': 'text', 'freed': 'integer'})} WHERE c.id = v.id"),
+            f"FROM {unnest({'id': 'uuid', 'freed': 'integer'})} WHERE c.id = v.id"),
             {"id": list(freed), "freed": list(freed.values())})
     downgraded = uow.session.execute(text(
         "UPDATE enrollments SET downgraded_at = :at WHERE program_id = :program_id AND downgraded_at IS NULL "
-        "AND membership_id = ANY(CAST(:ids AS text[])) RETURNING id, user_id, course_id, specialization_id"),
+        "AND membership_id = ANY(CAST(:ids AS uuid[])) RETURNING id, user_id, course_id, specialization_id"),
         {"at": removed_at, "program_id": program.id, "ids": [m.id for m in members]}).all() if members else []
     when = removed_at.isoformat()
-    uow.publish_many("programs.enrollment.downgraded.v1", [(
+    uow.publish_many(ENROLLMENT_DOWNGRADED, [(
         {"enrollment_id": e.id, "org_id": program.org_id, "program_id": program.id, "user_id": e.user_id,
          "course_id": e.course_id, "specialization_id": e.specialization_id, "downgraded_at": when},
         program.org_id) for e in downgraded])
-    uow.publish_many("programs.member.removed.v1", [(
+    uow.publish_many(MEMBER_REMOVED, [(
         {"membership_id": m.id, "org_id": program.org_id, "program_id": program.id, "program_name": program.name,
          "user_id": m.user_id, "email": m.email, "full_name": m.full_name, "contract_id": m.contract_id,
          "reason": reason, "removed_at": when}, program.org_id) for m in members])
@@ -153,5 +155,5 @@ def remove_member(uow: UnitOfWork, org_id: str, program_id: str, user_id: str) -
     lock_contracts(uow, [membership.contract_id])
     membership = find_membership(uow, program.id, user_id, lock=True)
     membership.check_removable()
-    remove_memberships(uow, program, Membership.id == membership.id, "ADMIN_REMOVED")
+    remove_memberships(uow, program, Membership.id == membership.id, RemovalReason.ADMIN_REMOVED)
     return member_view(membership)

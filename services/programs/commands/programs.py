@@ -2,11 +2,13 @@
 from sqlalchemy import delete, select
 
 from contracts.errors import invalid
+from contracts.programs import PROGRAM_CREATED, PROGRAM_REMOVED, PROGRAM_UPDATED, MemberState, RemovalReason
 from servicekit.db import UnitOfWork
+from servicekit.models import parse_uuid
 from services.programs.commands import conflict_on_duplicate
 from services.programs.commands.memberships import lock_contracts, remove_memberships
 from services.programs.models import Contract, Membership, Program, ProgramContract
-from services.programs.queries import contract_ids_of, get_program, now, program_view
+from services.programs.queries import contract_ids_of, get_program, now, program_view, uuids
 
 
 def program_event(uow: UnitOfWork, program: Program, public_url: str) -> dict:
@@ -17,13 +19,13 @@ def program_event(uow: UnitOfWork, program: Program, public_url: str) -> dict:
 
 def _set_contracts(uow: UnitOfWork, program: Program, contract_ids: list[str]) -> None:
     wanted = sorted(set(contract_ids))
-    found = set(uow.session.scalars(select(Contract.id).where(Contract.id.in_(wanted),
+    found = set(uow.session.scalars(select(Contract.id).where(Contract.id.in_(uuids(wanted)),
                                                               Contract.org_id == program.org_id)))
-    unknown = [cid for cid in wanted if cid not in found]
+    unknown = [cid for cid in wanted if parse_uuid(cid) not in found]
     if unknown:
         raise invalid({"contract_ids": [f"unknown contracts: {unknown}"]})
     uow.session.execute(delete(ProgramContract).where(ProgramContract.program_id == program.id))
-    uow.session.add_all(ProgramContract(program_id=program.id, contract_id=cid) for cid in wanted)
+    uow.session.add_all(ProgramContract(program_id=program.id, contract_id=cid) for cid in sorted(found))
 
 
 def create_program(uow: UnitOfWork, org_id: str, data: dict, public_url: str) -> dict:
@@ -38,7 +40,7 @@ def create_program(uow: UnitOfWork, org_id: str, data: dict, public_url: str) ->
     conflict_on_duplicate(uow, "program", "name")
     _set_contracts(uow, program, contract_ids)
     uow.session.flush()
-    uow.publish("programs.program.created.v1", program_event(uow, program, public_url), org_id=org_id)
+    uow.publish(PROGRAM_CREATED, program_event(uow, program, public_url), org_id=org_id)
     return program_view(uow, program, public_url, with_counts=True)
 
 
@@ -57,7 +59,7 @@ def update_program(uow: UnitOfWork, org_id: str, program_id: str, changes: dict,
             changed.append(name)
     if changed:
         conflict_on_duplicate(uow, "program", "name")
-        uow.publish("programs.program.updated.v1",
+        uow.publish(PROGRAM_UPDATED,
                     {**program_event(uow, program, public_url), "changed": sorted(changed)}, org_id=org_id)
     return program_view(uow, program, public_url, with_counts=True)
 
@@ -68,11 +70,12 @@ def remove_program(uow: UnitOfWork, org_id: str, program_id: str) -> dict:
     100,000 members is removed with a handful of statements."""
     program = get_program(uow, org_id, program_id, lock=True)
     lock_contracts(uow, uow.session.scalars(select(Membership.contract_id).distinct().where(
-        Membership.program_id == program.id, Membership.state == "MEMBER")).all())
+        Membership.program_id == program.id, Membership.state == MemberState.MEMBER)).all())
     removed_at = now()
-    members = remove_memberships(uow, program, Membership.program_id == program.id, "PROGRAM_REMOVED", removed_at)
+    members = remove_memberships(uow, program, Membership.program_id == program.id, RemovalReason.PROGRAM_REMOVED,
+                                 removed_at)
     program.removed_at = removed_at
-    uow.publish("programs.program.removed.v1", {"program_id": program.id, "org_id": program.org_id,
+    uow.publish(PROGRAM_REMOVED, {"program_id": program.id, "org_id": program.org_id,
                                                 "name": program.name, "slug": program.slug,
                                                 "removed_at": removed_at.isoformat()}, org_id=org_id)
     return {"program_id": program.id, "removed_members": members}
