@@ -124,7 +124,8 @@ def remove_memberships(uow: UnitOfWork, program: Program, which, reason: Removal
             {"id": list(freed), "freed": list(freed.values())})
     downgraded = uow.session.execute(text(
         "UPDATE enrollments SET downgraded_at = :at WHERE program_id = :program_id AND downgraded_at IS NULL "
-        "AND membership_id = ANY(CAST(:ids AS uuid[])) RETURNING id, user_id, course_id, specialization_id"),
+        "AND membership_id = ANY(CAST(:ids AS uuid[])) "
+        "RETURNING id::text AS id, user_id, course_id, specialization_id"),  # ids as the strings events carry
         {"at": removed_at, "program_id": program.id, "ids": [m.id for m in members]}).all() if members else []
     when = removed_at.isoformat()
     uow.publish_many(ENROLLMENT_DOWNGRADED, [(
