@@ -1,10 +1,11 @@
 """Demo data of the programs service for `make run`: the demo catalog, and for
 Acme a contract and the program "Acme Data Academy" with two collections.
 Idempotent: a second run finds what the first created."""
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from servicekit.clock import utcnow
 from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog, collections, contracts, programs
 from services.programs.models import Collection, Contract, Course, Program, Specialization
@@ -29,7 +30,7 @@ def add_demo(org_id: str, database_url: str | None = None) -> dict:
         contract_id = uow.session.scalar(select(Contract.id).where(Contract.org_id == org_id,
                                                                    Contract.name == CONTRACT_NAME))
         if contract_id is None:
-            start = date.today().replace(month=1, day=1)
+            start = utcnow().date().replace(month=1, day=1)
             contract_id = contracts.create_contract(uow, org_id, {"name": CONTRACT_NAME, "license_count": 500,
                                                                   "starts_on": start,
                                                                   "ends_on": start + timedelta(days=729)})["id"]

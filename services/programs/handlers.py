@@ -44,10 +44,11 @@ def on_invitations_created(uow: UnitOfWork, payload: dict) -> None:
         constants={"org_id": ("uuid", program.org_id), "program_id": ("uuid", program.id),
                    "contract_id": ("uuid", payload.get("contract_id")), "state": ("text", MemberState.INVITED.value),
                    "invited_at": ("timestamptz", now())},
-        conflict="ON CONFLICT (program_id, user_id) DO UPDATE SET state = 'INVITED', email = EXCLUDED.email, "
+        conflict=f"ON CONFLICT (program_id, user_id) DO UPDATE SET state = '{MemberState.INVITED}', "
+                 "email = EXCLUDED.email, "
                  "full_name = EXCLUDED.full_name, sort_name = EXCLUDED.sort_name, "
                  "contract_id = EXCLUDED.contract_id, invitation_id = EXCLUDED.invitation_id, "
-                 "invited_at = EXCLUDED.invited_at WHERE memberships.state <> 'MEMBER'")
+                 f"invited_at = EXCLUDED.invited_at WHERE memberships.state <> '{MemberState.MEMBER}'")
 
 
 def on_invitation_withdrawn(uow: UnitOfWork, payload: dict) -> None:

@@ -61,9 +61,14 @@ def specialization_view(spec: Specialization) -> dict:
             for name in SPECIALIZATION_FIELDS}
 
 
+def contains(q: str) -> str:
+    """The LIKE pattern of a search for `q` as typed: its %, _ and \\ match themselves."""
+    return "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def _search(query, model, q: str | None):
     if q and q.strip():
-        pattern = f"%{q.strip().lower()}%"
+        pattern = contains(q)
         query = query.where(or_(model.name.ilike(pattern), model.slug.ilike(pattern), model.partner.ilike(pattern)))
     return query
 
@@ -304,8 +309,7 @@ def list_members(uow: UnitOfWork, org_id: str, program_id: str, state: str | Non
     if state:
         query = query.where(Membership.state == state)
     if q and q.strip():
-        escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(SEARCH_TEXT.like(f"%{escaped}%"))
+        query = query.where(SEARCH_TEXT.like(contains(q)))
     rows, next_cursor = keyset_page(uow.session, query, [Membership.sort_name, Membership.id], cursor, limit,
                                     lambda row: (row[0].sort_name, row[0].id))
     return page_of(rows, next_cursor, lambda row: member_view(row[0]))

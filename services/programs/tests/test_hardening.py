@@ -131,3 +131,10 @@ def test_an_event_naming_people_with_unstorable_text_still_records_every_row(pro
     assert sorted((m["user_id"], m["full_name"], m["state"]) for m in members) == [
         ("u-nul", "Nul\ufffdName", "INVITED"), ("u-ok", "Plain\ufffdRenamed", "INVITED"),
         ("u-sur", "Sur\ufffd", "INVITED")]
+
+
+def test_catalog_search_takes_wildcards_literally(programs):
+    """`?q=%` or `_` is text to find, as in the members search: not every course."""
+    assert programs.search_courses("%", 10, None)["items"] == []
+    assert programs.search_courses("_", 10, None)["items"] == []
+    assert programs.search_courses("python", 10, None)["items"]
