@@ -60,7 +60,7 @@ def seed_members(engine, org_id: str, program_id: str, contract_id: str) -> None
         conn.execute(text(
             "INSERT INTO memberships (id, org_id, program_id, user_id, state, email, full_name, sort_name, "
             "contract_id, joined_at) "
-            "SELECT gen_random_uuid()::text, :o, :p, 'bench-user-' || n, 'MEMBER', 'learner' || n || '@example.com', "
+            "SELECT gen_random_uuid(), :o, :p, 'bench-user-' || n, 'MEMBER', 'learner' || n || '@example.com', "
             "'Learner ' || n, 'learner ' || n, :c, now() FROM generate_series(1, :n) AS n"),
             {"o": org_id, "p": program_id, "c": contract_id, "n": MEMBERS})
         conn.execute(text("UPDATE contracts SET licenses_used = :n WHERE id = :c"), {"n": MEMBERS, "c": contract_id})
