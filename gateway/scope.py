@@ -29,8 +29,11 @@ class Scope:
         return collection
 
     def contract(self, principal: Principal, contract_id: str) -> dict:
-        """Contracts are an organization-level matter: org admins only."""
+        """Contracts are an organization-level matter: org admins only (a program
+        admin of its organization gets 403; anyone else the 404 of an unknown id)."""
         contract = self.programs.locate_contract(contract_id)
+        if not principal.is_admin(contract["org_id"]):
+            raise AppError(ErrorCode.NOT_FOUND, "contract not found")
         principal.require_org_admin(contract["org_id"])
         return contract
 
