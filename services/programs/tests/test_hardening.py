@@ -138,3 +138,22 @@ def test_catalog_search_takes_wildcards_literally(programs):
     assert programs.search_courses("%", 10, None)["items"] == []
     assert programs.search_courses("_", 10, None)["items"] == []
     assert programs.search_courses("python", 10, None)["items"]
+
+
+# ---------------------------------------------------------------- integers are integers
+
+
+@pytest.mark.parametrize("bad", [1.5, "5", True])
+def test_license_count_and_enrollment_limit_must_be_integers(programs, bad):
+    org_id, contract, program = setup_program(programs)
+    body = {"name": f"Year {uuid.uuid4()}", "starts_on": "2026-01-01", "ends_on": "2026-12-31"}
+    calls = {
+        "create_contract": lambda: programs.create_contract(org_id, {**body, "license_count": bad}),
+        "update_contract": lambda: programs.update_contract(org_id, contract["id"], {"license_count": bad}),
+        "create_program": lambda: programs.create_program(org_id, {"name": f"P {uuid.uuid4()}", "enrollment_limit": bad,
+                                                                   "contract_ids": [contract["id"]]}),
+        "update_program": lambda: programs.update_program(org_id, program["id"], {"enrollment_limit": bad}),
+    }
+    assert {name: refusal(call) for name, call in calls.items()} == dict.fromkeys(calls, "INVALID_INPUT")
+    assert programs.get_contract(org_id, contract["id"])["license_count"] == 10
+    assert programs.get_program(org_id, program["id"])["enrollment_limit"] is None
