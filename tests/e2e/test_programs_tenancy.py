@@ -71,15 +71,9 @@ def catalog_loaded(suite):
 
 
 def add_program_admin(suite, api: Api, org_id: str, program_ids: list[str]) -> Api:
-    from servicekit.standalone import unit_of_work
-    from services.identity import credentials, domain
+    from tests.e2e.test_programs import add_program_admin as add
 
-    email = f"{unique('padmin')}@example.com"
-    with unit_of_work("identity", suite.database_url("identity")) as uow:
-        domain.ensure_person(uow, org_id, email, "Pat Program", via="COMMAND")
-        domain.find_user(uow, email).password_hash = credentials.hash_password("correct horse battery")
-        domain.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
-    return api.as_user(email, "correct horse battery")
+    return add(suite, api, org_id, program_ids)
 
 
 def test_every_programs_route_hides_what_is_not_the_callers(suite, api, make_org, catalog_loaded):
