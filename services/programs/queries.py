@@ -169,10 +169,14 @@ def program_view(uow: UnitOfWork, program: Program, public_url: str, with_counts
     return view
 
 
-def get_program(uow: UnitOfWork, org_id: str, program_id: str, lock: bool = False) -> Program:
+def get_program(uow: UnitOfWork, org_id: str, program_id: str, lock: bool = False, share: bool = False) -> Program:
+    """`lock`: the row locked for a change of the program (FOR UPDATE); `share`:
+    kept as it is until this transaction ends (FOR SHARE: a removal waits)."""
     query = select(Program).where(Program.id == str(program_id), Program.org_id == str(org_id),
                                   Program.removed_at.is_(None))
-    program = uow.session.scalar(query.with_for_update() if lock else query)
+    if lock or share:
+        query = query.with_for_update(read=not lock)
+    program = uow.session.scalar(query)
     if program is None:
         raise not_found("program")
     return program

@@ -77,10 +77,12 @@ def join_program(uow: UnitOfWork, org_id: str, program_id: str, user_id: str, co
     profile, `fetch_person()` is asked (before any lock is taken).
     The contract row is locked first, so concurrent joins against one contract
     queue up and the license count is checked and taken in one transaction:
-    the last license goes to exactly one of them."""
+    the last license goes to exactly one of them. The program row is held in
+    share mode first: a removal of the program waits for the join (and then
+    removes the new member), never commits between its read and its insert."""
     if person is None and fetch_person is not None and known_person(uow, org_id, user_id) is None:
         person = fetch_person()
-    program = get_program(uow, org_id, program_id)
+    program = get_program(uow, org_id, program_id, share=True)
     if str(contract_id) not in contract_ids_of(uow, program.id):
         raise AppError(ErrorCode.INVALID_INPUT, "this contract is not one of the program's contracts",
                        {"contract_id": ["not a contract of this program"]})

@@ -3,6 +3,7 @@ caller sends, the answer is a result or an AppError with a stable code,
 never an unexpected error."""
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from nameko.exceptions import RemoteError
@@ -13,7 +14,7 @@ from servicekit import config
 from servicekit.pagination import encode_cursor
 from servicekit.standalone import unit_of_work
 from services.programs import handlers
-from services.programs.tests.support import setup_program
+from services.programs.tests.support import TODAY, scalar, setup_program
 
 
 def outcome(call):
@@ -157,3 +158,32 @@ def test_license_count_and_enrollment_limit_must_be_integers(programs, bad):
     assert {name: refusal(call) for name, call in calls.items()} == dict.fromkeys(calls, "INVALID_INPUT")
     assert programs.get_contract(org_id, contract["id"])["license_count"] == 10
     assert programs.get_program(org_id, program["id"])["enrollment_limit"] is None
+
+
+def test_a_join_racing_the_programs_removal_leaves_no_member_and_no_license_taken(programs):
+    """A join reads the program, then waits for its contract's lock while the
+    program is removed (removal locks only the contracts its members hold):
+    the join must not add a member to the removed program nor keep a license."""
+    org_id, used, program = setup_program(programs)
+    spare = programs.create_contract(org_id, {"name": "Spare", "license_count": 5,
+                                              "starts_on": str(TODAY - timedelta(days=1)),
+                                              "ends_on": str(TODAY + timedelta(days=30))})
+    programs.update_program(org_id, program["id"], {"contract_ids": [used["id"], spare["id"]]})
+    programs.join_program(org_id, program["id"], "member-1", used["id"], None, email="m1@example.com")
+    engine = create_engine(config.database_url("programs"))
+    try:
+        with engine.connect() as holder, engine.connect() as watcher:
+            holder.execute(text("SELECT id FROM contracts WHERE id = :id FOR UPDATE"), {"id": spare["id"]})
+            join = programs.join_program.call_async(org_id, program["id"], "member-2", spare["id"], None,
+                                                    email="m2@example.com")
+            wait_for_lock_waiters(watcher, 1)
+            removal = programs.remove_program.call_async(org_id, program["id"])
+            time.sleep(1.0)  # unfixed, the removal commits meanwhile; fixed, it waits for the join
+            holder.rollback()
+            outcomes = (outcome(join), outcome(removal))
+    finally:
+        engine.dispose()
+    assert outcomes[1] == "ok" and outcomes[0] in ("ok", "NOT_FOUND"), outcomes
+    assert scalar("SELECT count(*) FROM memberships WHERE program_id = :p AND state = 'MEMBER'", p=program["id"]) == 0
+    assert scalar("SELECT licenses_used FROM contracts WHERE id = :id", id=spare["id"]) == 0
+    assert scalar("SELECT licenses_used FROM contracts WHERE id = :id", id=used["id"]) == 0
