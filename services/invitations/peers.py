@@ -2,7 +2,6 @@
 are given a `Peers` and never hold an RPC proxy themselves."""
 from nameko.exceptions import RemoteError
 
-from contracts.errors import AppError, ErrorCode
 from contracts.programs import MemberState
 
 
@@ -13,12 +12,9 @@ class Peers:
 
     # ---- programs
     def program_with_contract(self, org_id: str, program_id: str, contract_id: str) -> dict:
-        """The program, refused (INVALID_INPUT) unless the contract is one of its contracts."""
-        program = self.programs.get_program(org_id, program_id)
-        if str(contract_id) not in program.get("contract_ids", []):
-            raise AppError(ErrorCode.INVALID_INPUT, "this contract is not one of the program's contracts",
-                           {"contract_id": ["not a contract of this program"]})
-        return program
+        """The program, refused by programs (INVALID_INPUT) unless the contract is one of its contracts:
+        the rule is programs' (joining applies it too)."""
+        return self.programs.program_with_contract(org_id, program_id, contract_id)
 
     def program(self, org_id: str, program_id: str) -> dict:
         return self.programs.get_program(org_id, program_id)

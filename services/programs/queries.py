@@ -7,7 +7,7 @@ from datetime import date, datetime
 
 from sqlalchemy import func, literal, or_, select
 
-from contracts.errors import not_found
+from contracts.errors import AppError, ErrorCode, not_found
 from contracts.programs import CourseSchema, ItemKind, MemberState, SpecializationSchema
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
@@ -179,6 +179,18 @@ def get_program(uow: UnitOfWork, org_id: str, program_id: str, lock: bool = Fals
     program = uow.session.scalar(query)
     if program is None:
         raise not_found("program")
+    return program
+
+
+def program_with_contract(uow: UnitOfWork, org_id: str, program_id: str, contract_id: str,
+                          share: bool = False) -> Program:
+    """The program, if `contract_id` is one of its contracts (joining takes a
+    license of it; invitations asks before inviting): INVALID_INPUT otherwise.
+    `share`: as `get_program`'s."""
+    program = get_program(uow, org_id, program_id, share=share)
+    if str(contract_id) not in contract_ids_of(uow, program.id):
+        raise AppError(ErrorCode.INVALID_INPUT, "this contract is not one of the program's contracts",
+                       {"contract_id": ["not a contract of this program"]})
     return program
 
 

@@ -113,6 +113,13 @@ class ProgramsService(ServiceBase):
         return ProgramSchema().dump(queries.program(self.db, org_id, program_id, self.settings.public_url))
 
     @rpc
+    def program_with_contract(self, org_id, program_id, contract_id):
+        """The program, refused (INVALID_INPUT) unless the contract is one of its contracts."""
+        program = queries.program_with_contract(self.db, org_id, program_id, contract_id)
+        return ProgramSchema().dump(queries.program_view(self.db, program, self.settings.public_url,
+                                                         with_counts=True))
+
+    @rpc
     def update_program(self, org_id, program_id, changes):
         return ProgramSchema().dump(programs.update_program(self.db, org_id, program_id,
                                                             load(ProgramFieldsSchema(), changes),

@@ -18,7 +18,7 @@ class SilentPrograms:
     name = "programs"
 
     @rpc
-    def get_program(self, org_id, program_id):
+    def program_with_contract(self, org_id, program_id, contract_id):
         eventlet.sleep(30)
 
 

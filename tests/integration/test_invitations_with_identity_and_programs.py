@@ -90,6 +90,21 @@ def test_concurrent_creates_of_one_email_give_one_invitation(rpc, rabbit_config,
     assert scalar(inv_db, "SELECT token_hash FROM invitations WHERE program_id = :p", p=program["id"]) != raw
 
 
+def test_a_contract_of_another_program_is_refused_by_programs(rpc):
+    org_id, program, contract = setup_program(rpc)
+    other = rpc.programs.create_contract(org_id, {"name": "Other", "license_count": 5,
+                                                  "starts_on": str(TODAY), "ends_on": str(TODAY + timedelta(days=9))})
+    data = {"program_id": program["id"], "contract_id": other["id"], "full_name": "Ann", "email": "ann@ex.com"}
+    content = base64.b64encode(b"Full Name,Email,External ID\nAnn,ann@ex.com,\n").decode()
+    for call in (lambda: rpc.invitations.create_invitation(org_id, data),
+                 lambda: rpc.invitations.preview_invitation(org_id, data),
+                 lambda: rpc.invitations.start_import(org_id, program["id"], other["id"], False, content, "p.csv")):
+        with pytest.raises(AppError) as refused:
+            call()
+        assert refused.value.code == "INVALID_INPUT" and "contract_id" in refused.value.details
+    assert rpc.programs.program_with_contract(org_id, program["id"], contract["id"])["id"] == program["id"]
+
+
 def test_an_interrupted_import_resumes_where_it_stopped(rpc, inv_db):
     """A worker dies after its first batch committed: the next claim (after the
     lease) continues from there and no row is processed twice."""

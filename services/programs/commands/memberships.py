@@ -6,20 +6,20 @@ from datetime import datetime
 
 from sqlalchemy import select, text, update
 
-from contracts.errors import AppError, ErrorCode, not_found
+from contracts.errors import not_found
 from contracts.programs import ENROLLMENT_DOWNGRADED, MEMBER_JOINED, MEMBER_REMOVED, MemberState, RemovalReason
 from servicekit.bulk import arrays, insert_rows, unnest
 from servicekit.db import UnitOfWork
 from servicekit.models import normalize_email
 from services.programs.models import Contract, Membership, Program
 from services.programs.queries import (
-    contract_ids_of,
     find_membership,
     get_contract,
     get_program,
     known_person,
     member_view,
     now,
+    program_with_contract,
     today,
 )
 
@@ -82,10 +82,7 @@ def join_program(uow: UnitOfWork, org_id: str, program_id: str, user_id: str, co
     removes the new member), never commits between its read and its insert."""
     if person is None and fetch_person is not None and known_person(uow, org_id, user_id) is None:
         person = fetch_person()
-    program = get_program(uow, org_id, program_id, share=True)
-    if str(contract_id) not in contract_ids_of(uow, program.id):
-        raise AppError(ErrorCode.INVALID_INPUT, "this contract is not one of the program's contracts",
-                       {"contract_id": ["not a contract of this program"]})
+    program = program_with_contract(uow, org_id, program_id, contract_id, share=True)
     contract = get_contract(uow, org_id, contract_id, lock=True)
     membership = find_membership(uow, program.id, user_id, lock=True)
     if membership is not None:
