@@ -135,3 +135,10 @@ def check_custom(session, q: AudienceQuery) -> None:
     if outside:
         raise invalid({"user_ids": [f"not in your audience: {', '.join(outside[:20])}"]},
                       "some people are unknown or outside your programs")
+
+
+def checked(session, org_id: str, audience: dict, program_scope: list[str] | None) -> AudienceQuery:
+    """The audience's query, refused if it names anything the author cannot reach."""
+    query = build_query(session, org_id, audience, program_scope)
+    check_custom(session, query)
+    return query

@@ -1,11 +1,15 @@
 """messaging's tables: its projection of the other services' facts (fed by
 events), admin messages, deliveries and email preferences."""
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from contracts.errors import AppError, ErrorCode
+
+PENDING_DELIVERY_STATES = ("QUEUED", "CLAIMED", "SENDING")
 
 
 class Base(DeclarativeBase):
@@ -14,6 +18,14 @@ class Base(DeclarativeBase):
 
 def new_id() -> str:
     return str(uuid.uuid4())
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
 
 
 def created_column():
@@ -91,6 +103,13 @@ class Preference(Base):
     course_announcements: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     updated_at: Mapped[datetime] = created_column()
 
+    FIELDS = ("program_messages", "course_announcements")
+
+    @staticmethod
+    def view(pref: "Preference | None") -> dict:
+        """Someone with no row receives everything."""
+        return {name: getattr(pref, name) if pref is not None else True for name in Preference.FIELDS}
+
 
 # ---- admin messages and deliveries ------------------------------------------
 
@@ -118,6 +137,51 @@ class Message(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # Counts when it completed: its deliveries may be purged later (DELIVERY_RETENTION_DAYS).
     final_counts: Mapped[dict | None] = mapped_column(JSONB)
+
+    EDITABLE = ("audience", "subject", "content", "content_format", "cta", "sender_name", "reply_to")
+
+    def visible_to(self, org_id: str, viewer: dict) -> bool:
+        """Org admins see their organization's messages; program admins their own."""
+        if self.state == "DISCARDED" or self.org_id != org_id:
+            return False
+        return viewer.get("program_scope") is None or self.created_by == viewer.get("user_id")
+
+    def require_draft(self, action: str) -> None:
+        if self.state != "DRAFT":
+            raise AppError(ErrorCode.MESSAGE_NOT_EDITABLE, f"only a draft can be {action}", {"state": self.state})
+
+    def change(self, changes: dict, at: datetime) -> None:
+        self.require_draft("changed")
+        for key in self.EDITABLE:
+            if key in changes:
+                setattr(self, key, changes[key])
+        self.updated_at = at
+
+    def discard(self, at: datetime) -> None:
+        self.require_draft("discarded")
+        self.state = "DISCARDED"
+        self.updated_at = at
+
+    def start_sending(self, at: datetime) -> None:
+        if self.state != "DRAFT":
+            raise AppError(ErrorCode.MESSAGE_NOT_EDITABLE, "this message was already sent", {"state": self.state})
+        self.state = "SENDING"
+        self.sent_at = at
+
+    def from_name(self) -> str:
+        return self.sender_name or self.author_name
+
+    def reply_address(self, no_reply: str) -> str:
+        """Replies reach the author, or nobody (reply-to off)."""
+        return self.author_email if self.reply_to else no_reply
+
+    @staticmethod
+    def counts(by_state: dict[str, int]) -> dict:
+        """Delivery counts of a message from its number of deliveries in each state."""
+        return {"recipients": sum(by_state.values()),
+                "queued": sum(by_state.get(s, 0) for s in PENDING_DELIVERY_STATES),
+                "sent": by_state.get("SENT", 0), "suppressed": by_state.get("SUPPRESSED", 0),
+                "failed": by_state.get("FAILED", 0)}
 
 
 class Delivery(Base):

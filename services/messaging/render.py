@@ -15,8 +15,6 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_aut
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
-from servicekit import config
-
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DEFAULT_BRAND_COLOR = "#1f4e79"
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -119,21 +117,6 @@ def message_context(message) -> dict:
 # ---- MIME ------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Sender:
-    mail_from: str
-    no_reply: str
-
-
-def sender_settings() -> Sender:
-    mail_from = config.env("MAIL_FROM", "learning@platform.example")
-    return Sender(mail_from=mail_from, no_reply=config.env("NO_REPLY_ADDRESS", "no-reply@platform.example"))
-
-
-def unsubscribe_link(token: str) -> str:
-    return f"{config.public_url()}/v1/unsubscribe/{token}"
-
-
 UTF8_8BIT = Charset("utf-8")
 UTF8_8BIT.body_encoding = None  # 8bit: links stay readable in a .eml file
 
@@ -148,15 +131,15 @@ def _part(content: str, subtype: str) -> MIMEText:
     return part
 
 
-def build_mime(rendered: Rendered, *, to: str, to_name: str | None, sender: Sender, from_name: str,
+def build_mime(rendered: Rendered, *, to: str, to_name: str | None, mail_from: str, from_name: str,
                reply_to: str | None, unsubscribe_url: str | None) -> MIMEMultipart:
     # The compat32 classes: the same MIME as EmailMessage, several times faster to build.
     mime = MIMEMultipart("alternative")
-    mime["From"] = formataddr((from_name, sender.mail_from))
+    mime["From"] = formataddr((from_name, mail_from))
     mime["To"] = formataddr((to_name or "", to))
     mime["Subject"] = Header(rendered.subject, "utf-8")
     mime["Date"] = formatdate(localtime=False, usegmt=True)
-    mime["Message-ID"] = make_msgid(domain=sender.mail_from.rpartition("@")[2] or "localhost")
+    mime["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "localhost")
     if reply_to:
         mime["Reply-To"] = reply_to
     if unsubscribe_url:

@@ -16,6 +16,7 @@ import smtplib
 import ssl
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.policy import compat32
 
@@ -24,14 +25,17 @@ from prometheus_client import Counter
 from sqlalchemy import text
 
 from servicekit import config
-from servicekit.outbox import record_event
-from services.messaging import domain, render
+from servicekit.db import UnitOfWork
+from services.messaging.commands.messages import complete_messages
+from services.messaging.compose import prepare_emails
+from services.messaging.settings import MessagingSettings
 
 log = logging.getLogger(__name__)
 
 # SMTP's line ending; headers unfolded up to SMTP's line limit (links stay on one line).
 CRLF = compat32.clone(linesep="\r\n", max_line_length=998)
 EMAILS = Counter("messaging_emails_total", "Deliveries by outcome", ["outcome"])
+DELIVERY_FAILED = "messaging.delivery.failed.v1"
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,7 @@ def flag(name: str) -> bool:
 
 
 def smtp_settings() -> SmtpSettings:
+    """Read at every tick (see settings.py): new credentials need no restart."""
     return SmtpSettings(
         host=config.env("SMTP_HOST", "127.0.0.1"),
         port=int(config.env("SMTP_PORT", "1025")),
@@ -75,106 +80,108 @@ def smtp_settings() -> SmtpSettings:
     )
 
 
-def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+def tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
     """Certificates are verified, against the system's CAs or `SMTP_CA_FILE`
     (a relay with a private CA)."""
-    return ssl.create_default_context(cafile=settings.ca_file)
+    return ssl.create_default_context(cafile=smtp.ca_file)
 
 
-def connect(settings: SmtpSettings) -> smtplib.SMTP:
-    if settings.use_ssl:
-        smtp = smtplib.SMTP_SSL(settings.host, settings.port, timeout=settings.timeout,
-                                context=tls_context(settings))
+def connect(smtp: SmtpSettings) -> smtplib.SMTP:
+    if smtp.use_ssl:
+        server = smtplib.SMTP_SSL(smtp.host, smtp.port, timeout=smtp.timeout, context=tls_context(smtp))
     else:
-        smtp = smtplib.SMTP(settings.host, settings.port, timeout=settings.timeout)
+        server = smtplib.SMTP(smtp.host, smtp.port, timeout=smtp.timeout)
     try:
-        if settings.starttls and not settings.use_ssl:
-            smtp.starttls(context=tls_context(settings))
-        if settings.user:
-            smtp.login(settings.user, settings.password or "")
+        if smtp.starttls and not smtp.use_ssl:
+            server.starttls(context=tls_context(smtp))
+        if smtp.user:
+            server.login(smtp.user, smtp.password or "")
     except BaseException:
-        smtp.close()
+        server.close()
         raise
-    return smtp
+    return server
 
 
 # ---- database steps (each commits) ------------------------------------------
 
 
-def recover_expired(session) -> None:
+def recover_expired(uow: UnitOfWork) -> None:
     """Leases of crashed senders: unsent claims go back to the queue; an email
     that was in the SMTP conversation is not retried (it may have arrived)."""
-    session.execute(text(
+    uow.session.execute(text(
         "UPDATE deliveries SET state = 'QUEUED', claim_token = NULL, lease_until = NULL "
         "WHERE state = 'CLAIMED' AND lease_until < now()"))
-    failed = session.execute(text(
+    failed = uow.session.execute(text(
         "UPDATE deliveries SET state = 'FAILED', lease_until = NULL, "
         "last_error = 'interrupted while talking to the SMTP server; outcome unknown, not resent' "
         "WHERE state = 'SENDING' AND lease_until < now() RETURNING id, org_id, recipient, template, message_id"
     )).all()
     for row in failed:
-        _announce_failure(session, row, "outcome unknown after a crash")
-    session.commit()
-    domain.complete_messages(session, {row.message_id for row in failed if row.message_id})
+        _announce_failure(uow, row, "outcome unknown after a crash")
+    complete_messages(uow, {row.message_id for row in failed if row.message_id})
+    uow.commit()
 
 
-def claim(session, settings: SmtpSettings) -> tuple[str, list]:
+def claim(uow: UnitOfWork, smtp: SmtpSettings) -> tuple[str, list]:
     token = str(uuid.uuid4())
-    rows = session.execute(text(
+    rows = uow.session.execute(text(
         "UPDATE deliveries SET state = 'CLAIMED', claim_token = :token, "
         "lease_until = now() + make_interval(secs => :lease) "
         "WHERE id IN (SELECT id FROM deliveries WHERE state = 'QUEUED' AND next_attempt_at <= now() "
         "ORDER BY next_attempt_at, id LIMIT :n FOR UPDATE SKIP LOCKED) "
         "RETURNING id, org_id, template, category, message_id, recipient, user_id, full_name, context, attempts"
-    ), {"token": token, "lease": settings.claim_lease, "n": settings.batch_size}).all()
-    session.commit()
+    ), {"token": token, "lease": smtp.claim_lease, "n": smtp.batch_size}).all()
+    uow.commit()
     return token, sorted(rows, key=lambda r: r.id)
 
 
-def _release(session, token: str, ids: list[int], error: str | None, settings: SmtpSettings,
+def _release(uow: UnitOfWork, token: str, ids: list[int], error: str | None, smtp: SmtpSettings,
              count_attempt: bool) -> None:
     """Give claimed deliveries back to the queue (later, if this was a failed try)."""
     for delivery_id in ids:
         if count_attempt:
-            _retry_or_fail(session, token, delivery_id, error, settings)
+            _retry_or_fail(uow, token, delivery_id, error, smtp)
         else:
-            session.execute(text(
+            uow.session.execute(text(
                 "UPDATE deliveries SET state = 'QUEUED', claim_token = NULL, lease_until = NULL "
                 "WHERE id = :id AND claim_token = :token AND state = 'CLAIMED'"), {"id": delivery_id, "token": token})
-    session.commit()
+    uow.commit()
 
 
-def _retry_or_fail(session, token: str, delivery_id: int, error: str, settings: SmtpSettings) -> None:
-    row = session.execute(text(
+def _retry_or_fail(uow: UnitOfWork, token: str, delivery_id: int, error: str, smtp: SmtpSettings) -> None:
+    row = uow.session.execute(text(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = :error, claim_token = NULL, lease_until = NULL, "
         "state = CASE WHEN attempts + 1 >= :max THEN 'FAILED' ELSE 'QUEUED' END, "
         "next_attempt_at = now() + make_interval(secs => :base * power(2, LEAST(attempts, 12))) "
         "WHERE id = :id AND claim_token = :token "
         "RETURNING id, state, org_id, recipient, template, message_id"
-    ), {"error": error[:2000], "max": settings.max_attempts, "base": settings.retry_base, "id": delivery_id,
+    ), {"error": error[:2000], "max": smtp.max_attempts, "base": smtp.retry_base, "id": delivery_id,
         "token": token}).first()
     if row is not None and row.state == "FAILED":
         EMAILS.labels("failed").inc()
-        _announce_failure(session, row, error)
+        _announce_failure(uow, row, error)
     elif row is not None:
         EMAILS.labels("retry").inc()
 
 
-def _fail(session, token: str, delivery_id: int, error: str) -> None:
-    row = session.execute(text(
+def _fail(uow: UnitOfWork, token: str, delivery_id: int, error: str) -> None:
+    row = uow.session.execute(text(
         "UPDATE deliveries SET state = 'FAILED', attempts = attempts + 1, last_error = :error, "
         "claim_token = NULL, lease_until = NULL WHERE id = :id AND claim_token = :token "
         "RETURNING id, org_id, recipient, template, message_id"), {"error": error[:2000], "id": delivery_id,
                                                                   "token": token}).first()
     if row is not None:
         EMAILS.labels("failed").inc()
-        _announce_failure(session, row, error)
+        _announce_failure(uow, row, error)
 
 
-def _announce_failure(session, row, error: str) -> None:
-    record_event(session, "messaging", "messaging.delivery.failed.v1", {
-        "delivery_id": str(row.id), "org_id": row.org_id, "email": row.recipient, "template": row.template,
-        "error": error[:500]}, row.org_id)
+def delivery_failed_payload(row, error: str) -> dict:
+    return {"delivery_id": str(row.id), "org_id": row.org_id, "email": row.recipient, "template": row.template,
+            "error": error[:500]}
+
+
+def _announce_failure(uow: UnitOfWork, row, error: str) -> None:
+    uow.publish(DELIVERY_FAILED, delivery_failed_payload(row, error), row.org_id)
 
 
 # ---- the loop ---------------------------------------------------------------
@@ -219,100 +226,111 @@ class Marks:
             self.accepted = None
 
 
-def send_batch(session, settings: SmtpSettings, token: str, rows: list) -> int:
-    prepared = domain.prepare_emails(session, rows)
-    session.commit()
+def send_batch(uow: UnitOfWork, settings: MessagingSettings, smtp: SmtpSettings, token: str, rows: list) -> int:
+    prepared = prepare_emails(uow.session, settings, rows)
+    uow.commit()
     try:
-        smtp = connect(settings)
+        server = connect(smtp)
     except (OSError, smtplib.SMTPException) as exc:
         # Server down or refusing us: every email of the batch waits for a later try.
         log.warning("SMTP server unavailable: %s", exc)
-        _release(session, token, [r.id for r in rows], f"SMTP unavailable: {exc}", settings, count_attempt=True)
+        _release(uow, token, [r.id for r in rows], f"SMTP unavailable: {exc}", smtp, count_attempt=True)
         return -1
     sent = 0
-    envelope_from = render.sender_settings().mail_from
-    options = ["BODY=8BITMIME"] if smtp.has_extn("8bitmime") else []
+    options = ["BODY=8BITMIME"] if server.has_extn("8bitmime") else []
     remaining = [r.id for r in rows]
-    with session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with uow.session.get_bind().connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         # Long enough for one SMTP transaction (MAIL, RCPT, DATA, the content), each bounded by the timeout.
-        marks = Marks(conn, token, settings.timeout * 4 + 5)
+        marks = Marks(conn, token, smtp.timeout * 4 + 5)
         try:
             for row in rows:
                 remaining.remove(row.id)
                 mime = prepared.get(row.id)
                 if mime is None:
                     marks.flush()
-                    _fail(session, token, row.id, "could not render the email")
-                    session.commit()
+                    _fail(uow, token, row.id, "could not render the email")
+                    uow.commit()
                     continue
                 if not marks.sending(row.id):
                     continue  # our lease expired and someone else has it now
                 try:
-                    smtp.sendmail(envelope_from, [row.recipient], mime.as_bytes(policy=CRLF), mail_options=options)
+                    server.sendmail(settings.mail_from, [row.recipient], mime.as_bytes(policy=CRLF),
+                                    mail_options=options)
                 except smtplib.SMTPRecipientsRefused as exc:
                     marks.flush()
                     code, reason = next(iter(exc.recipients.values()))
-                    _outcome_for_code(session, token, row.id, code, reason, settings)
+                    _outcome_for_code(uow, token, row.id, code, reason, smtp)
                 except smtplib.SMTPResponseException as exc:
                     # One email refused (the connection stays usable).
                     marks.flush()
-                    _outcome_for_code(session, token, row.id, exc.smtp_code, exc.smtp_error, settings)
+                    _outcome_for_code(uow, token, row.id, exc.smtp_code, exc.smtp_error, smtp)
                 except (OSError, smtplib.SMTPException) as exc:
                     # The server went away mid-conversation without accepting this one: retry it.
                     marks.flush()
-                    _retry_or_fail(session, token, row.id, f"SMTP connection lost: {exc}", settings)
-                    session.commit()
-                    _release(session, token, remaining, None, settings, count_attempt=False)
+                    _retry_or_fail(uow, token, row.id, f"SMTP connection lost: {exc}", smtp)
+                    uow.commit()
+                    _release(uow, token, remaining, None, smtp, count_attempt=False)
                     return sent
                 else:
                     marks.sent(row.id, mime["Message-ID"])
                     sent += 1
-                session.commit()
+                uow.commit()
         finally:
             marks.flush()
             try:
-                smtp.quit()
+                server.quit()
             except (OSError, smtplib.SMTPException):
-                smtp.close()
+                server.close()
     return sent
 
 
-def _outcome_for_code(session, token, delivery_id, code, reason, settings) -> None:
+def _outcome_for_code(uow: UnitOfWork, token: str, delivery_id: int, code: int, reason, smtp: SmtpSettings) -> None:
     error = f"{code} {reason.decode(errors='replace') if isinstance(reason, bytes) else reason}"
     if 400 <= code < 500:
-        _retry_or_fail(session, token, delivery_id, error, settings)  # temporary: try again later
+        _retry_or_fail(uow, token, delivery_id, error, smtp)  # temporary: try again later
     else:
-        _fail(session, token, delivery_id, error)  # permanent (5xx): keep the reason
+        _fail(uow, token, delivery_id, error)  # permanent (5xx): keep the reason
 
 
-def run_once(session_factory, settings: SmtpSettings, budget_seconds: float) -> int:
+def run_once(new_unit: Callable[[], UnitOfWork], settings: MessagingSettings, smtp: SmtpSettings,
+             budget_seconds: float) -> int:
     """One sender: batches until nothing is due, the server is down, or the time budget is spent."""
     began = time.monotonic()
     deadline = began + budget_seconds
     total = 0
     # Optional pacing for mail servers with a sending quota: this sender's share of the rate.
-    per_second = settings.rate_per_second / settings.connections if settings.rate_per_second else 0
-    with session_factory() as session:
+    per_second = smtp.rate_per_second / smtp.connections if smtp.rate_per_second else 0
+    uow = new_unit()
+    try:
         while time.monotonic() < deadline:
             if per_second and total:
                 eventlet.sleep(max(0.0, began + total / per_second - time.monotonic()))
-            token, rows = claim(session, settings)
+            token, rows = claim(uow, smtp)
             if not rows:
                 break
             message_ids = {r.message_id for r in rows if r.message_id}
-            sent = send_batch(session, settings, token, rows)
-            domain.complete_messages(session, message_ids)
+            sent = send_batch(uow, settings, smtp, token, rows)
+            complete_messages(uow, message_ids)
+            uow.commit()
             if sent < 0:
                 break
             total += sent
+    finally:
+        uow.rollback()
+        uow.close()
     return total
 
 
-def run(session_factory, settings: SmtpSettings | None = None, budget_seconds: float = 5.0) -> int:
-    """Several senders in parallel (one SMTP connection each), sharing the queue."""
-    settings = settings or smtp_settings()
-    with session_factory() as session:
-        recover_expired(session)
-    pool = eventlet.GreenPool(settings.connections)
-    results = [pool.spawn(run_once, session_factory, settings, budget_seconds) for _ in range(settings.connections)]
+def run(new_unit: Callable[[], UnitOfWork], settings: MessagingSettings, smtp: SmtpSettings | None = None,
+        budget_seconds: float = 5.0) -> int:
+    """Several senders in parallel (one SMTP connection each), sharing the
+    queue; `new_unit` gives each its own unit of work."""
+    smtp = smtp or smtp_settings()
+    recovery = new_unit()
+    try:
+        recover_expired(recovery)
+    finally:
+        recovery.close()
+    pool = eventlet.GreenPool(smtp.connections)
+    results = [pool.spawn(run_once, new_unit, settings, smtp, budget_seconds) for _ in range(smtp.connections)]
     return sum(result.wait() for result in results)

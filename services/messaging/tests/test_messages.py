@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from contracts.errors import AppError
-from services.messaging.domain import purge_old_deliveries
+from services.messaging.commands.deliveries import purge_old_deliveries
 from services.messaging.tests.conftest import rows, scalar, wait_for
 
 NOW = datetime.now(UTC).isoformat()

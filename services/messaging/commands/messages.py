@@ -1,0 +1,82 @@
+"""Admin messages: drafts (create, change, discard), sending (one
+INSERT … SELECT of its deliveries) and completion (announced once)."""
+from sqlalchemy import case, literal, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
+
+from contracts.errors import AppError, ErrorCode
+from servicekit.db import UnitOfWork
+from services.messaging import audience as audiences
+from services.messaging.models import Delivery, Message, Preference, normalize_email, now
+from services.messaging.queries import get_message, message_counts
+
+MESSAGE_SENT = "messaging.message.sent.v1"
+
+
+def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: list[str] | None,
+                   data: dict) -> Message:
+    audiences.checked(uow.session, org_id, data["audience"], program_scope)
+    message = Message(org_id=org_id, created_by=author["user_id"], author_email=normalize_email(author["email"]),
+                      author_name=author["full_name"], program_scope=program_scope,
+                      **{k: data.get(k) for k in Message.EDITABLE})
+    uow.session.add(message)
+    uow.session.flush()
+    return message
+
+
+def update_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, changes: dict) -> Message:
+    message = get_message(uow, org_id, message_id, viewer)
+    message.require_draft("changed")
+    if "audience" in changes:
+        audiences.checked(uow.session, org_id, changes["audience"], message.program_scope)
+    message.change(changes, now())
+    uow.session.flush()
+    return message
+
+
+def discard_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict) -> None:
+    get_message(uow, org_id, message_id, viewer).discard(now())
+
+
+def send_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, accept_terms: bool) -> Message:
+    if accept_terms is not True:
+        raise AppError(ErrorCode.TERMS_NOT_ACCEPTED, "accept the terms of use and the privacy policy to send",
+                       {"accept_terms": ["must be true"]})
+    message = get_message(uow, org_id, message_id, viewer)
+    # Two concurrent sends: the second waits here and then sees SENDING (fresh values, not the cached draft).
+    locked = uow.session.execute(select(Message).where(Message.id == message.id).with_for_update()
+                                 .execution_options(populate_existing=True)).scalar_one()
+    locked.start_sending(now())
+    query = audiences.checked(uow.session, org_id, locked.audience, locked.program_scope)
+    people = audiences.recipients(query).subquery()
+    state = case((Preference.program_messages.is_(False), "SUPPRESSED"), else_="QUEUED")
+    rows = (select(literal(org_id), literal(f"message:{locked.id}"), literal("admin_message"), literal("PROGRAM"),
+                   literal(locked.id), people.c.email, people.c.user_id, people.c.full_name,
+                   literal({}, JSONB), state)
+            .select_from(people.outerjoin(Preference, Preference.email == people.c.email)))
+    # One INSERT ... SELECT, however large the audience; the sender loop paces the actual sending.
+    stmt = insert(Delivery).from_select(
+        ["org_id", "source_key", "template", "category", "message_id", "recipient", "user_id", "full_name",
+         "context", "state"], rows).on_conflict_do_nothing(constraint="deliveries_once")
+    if not uow.session.execute(stmt).rowcount:
+        raise AppError(ErrorCode.RULE_VIOLATION, "nobody is in this audience", {"audience": ["is empty"]})
+    uow.session.flush()
+    complete_messages(uow, {locked.id})
+    return locked
+
+
+def message_sent_payload(message_id: str, org_id: str, counts: dict) -> dict:
+    return {"message_id": message_id, "org_id": org_id, "recipients": counts["recipients"], "sent": counts["sent"],
+            "suppressed": counts["suppressed"], "failed": counts["failed"]}
+
+
+def complete_messages(uow: UnitOfWork, message_ids) -> None:
+    """A message whose deliveries are all final is SENT, with its counts kept; announced once."""
+    for message_id in sorted({str(m) for m in message_ids}):
+        counts = message_counts(uow.session, message_id)
+        if counts["queued"]:
+            continue
+        done = uow.session.execute(update(Message).where(Message.id == message_id, Message.state == "SENDING")
+                                   .values(state="SENT", completed_at=now(), final_counts=counts)
+                                   .returning(Message.org_id)).first()
+        if done is not None:
+            uow.publish(MESSAGE_SENT, message_sent_payload(message_id, done.org_id, counts), done.org_id)

@@ -1,0 +1,88 @@
+"""messaging's rules on plain objects: no database, broker or SMTP server."""
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts.errors import AppError, ErrorCode
+from services.messaging import emails
+from services.messaging import unsubscribe as tokens
+from services.messaging.models import Message, Preference
+
+AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def draft(**values) -> Message:
+    return Message(**{"org_id": "org-1", "state": "DRAFT", "created_by": "author", "author_email": "a@x.example",
+                      "author_name": "Ann Author", "sender_name": None, "reply_to": True, "subject": "S",
+                      **values})
+
+
+def test_org_admins_see_every_message_of_their_org_program_admins_their_own():
+    message = draft()
+    assert message.visible_to("org-1", {"user_id": "someone", "program_scope": None})
+    assert not message.visible_to("org-2", {"user_id": "author", "program_scope": None})
+    assert message.visible_to("org-1", {"user_id": "author", "program_scope": ["p1"]})
+    assert not message.visible_to("org-1", {"user_id": "someone", "program_scope": ["p1"]})
+    assert not draft(state="DISCARDED").visible_to("org-1", {"user_id": "author", "program_scope": None})
+
+
+def test_only_a_draft_changes_is_discarded_or_starts_sending():
+    message = draft()
+    message.change({"subject": "New", "sender_name": "Team", "state": "SENT"}, AT)
+    assert (message.subject, message.sender_name, message.state, message.updated_at) == ("New", "Team", "DRAFT", AT)
+    message.start_sending(AT)
+    assert (message.state, message.sent_at) == ("SENDING", AT)
+    for act in (lambda: message.change({"subject": "x"}, AT), lambda: message.discard(AT),
+                lambda: message.start_sending(AT)):
+        with pytest.raises(AppError) as refused:
+            act()
+        assert refused.value.code == ErrorCode.MESSAGE_NOT_EDITABLE
+    other = draft()
+    other.discard(AT)
+    assert other.state == "DISCARDED"
+
+
+def test_sender_name_and_reply_address():
+    assert draft().from_name() == "Ann Author"
+    assert draft(sender_name="Team").from_name() == "Team"
+    assert draft().reply_address("no-reply@x.example") == "a@x.example"
+    assert draft(reply_to=False).reply_address("no-reply@x.example") == "no-reply@x.example"
+
+
+def test_counts_from_delivery_states():
+    assert Message.counts({"QUEUED": 2, "CLAIMED": 1, "SENDING": 1, "SENT": 5, "SUPPRESSED": 3, "FAILED": 1}) == {
+        "recipients": 13, "queued": 4, "sent": 5, "suppressed": 3, "failed": 1}
+    assert Message.counts({})["recipients"] == 0
+
+
+def test_no_preference_row_means_every_email():
+    assert Preference.view(None) == {"program_messages": True, "course_announcements": True}
+    assert Preference.view(Preference(program_messages=False, course_announcements=True))["program_messages"] is False
+
+
+def test_system_email_choices():
+    person = {"user_id": "u", "email": "l@x.example", "full_name": "L"}
+    first = emails.password_reset({**person, "reason": "FIRST_PASSWORD", "reset_url": "https://r", "org_id": None,
+                                   "expires_at": AT}, "org-from-envelope")
+    assert (first.template, first.org_id, first.context["expires_at"]) == ("first_password", "org-from-envelope",
+                                                                           "2026-12-01 12:00 UTC")
+    assert emails.password_reset_template("RESET") == "password_reset"
+    assert emails.enrollment_template("SPECIALIZATION") == "specialization_welcome"
+    assert emails.enrollment_template("COURSE") == "course_welcome"
+    common = {"org_id": "o", "program_name": "P", "custom_message": "hi"}
+    invitation = emails.invitation(common, {**person, "accept_url": "https://a", "expires_at": "later"})
+    assert invitation.context == {"program_name": "P", "accept_url": "https://a", "custom_message": "hi",
+                                  "expires_at": "later"}
+
+
+def test_unsubscribe_token_round_trip_and_forgeries():
+    token = tokens.make_token(b"secret", " Lea@Example.com ", "PROGRAM")
+    assert tokens.read_token(b"secret", token) == ("lea@example.com", "PROGRAM")
+    for forged in (token[:-2] + "xx", "nonsense", "", token.replace(".", "")):
+        with pytest.raises(AppError) as refused:
+            tokens.read_token(b"secret", forged)
+        assert refused.value.code == ErrorCode.TOKEN_INVALID
+    with pytest.raises(AppError):
+        tokens.read_token(b"other secret", token)
+    with pytest.raises(AppError):  # a signed category that has no opt-out
+        tokens.read_token(b"secret", tokens.make_token(b"secret", "a@x.example", "ACCOUNT"))
