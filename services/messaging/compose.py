@@ -2,6 +2,8 @@
 recipient gets: the template, the organization's branding, the unsubscribe
 link and the headers."""
 import logging
+from dataclasses import dataclass
+from email.policy import compat32
 
 from sqlalchemy.orm import Session
 
@@ -12,6 +14,8 @@ from services.messaging.settings import MessagingSettings
 
 log = logging.getLogger(__name__)
 SYSTEM_SENDER_NAME = "Learning platform"  # account emails of no organization
+# SMTP's line ending; headers unfolded up to SMTP's line limit (links stay on one line).
+SMTP_LINES = compat32.clone(linesep="\r\n", max_line_length=998)
 
 
 def org_brand(session: Session, org_id: str | None) -> dict | None:
@@ -48,8 +52,15 @@ def system_mime(settings: MessagingSettings, row, org: dict | None):
                              unsubscribe_url=unsubscribe_url)
 
 
-def prepare_emails(session: Session, settings: MessagingSettings, rows) -> dict:
-    """MIME messages for claimed deliveries, by delivery id (missing: could not render)."""
+@dataclass(frozen=True)
+class Prepared:
+    message_id: str  # the Message-ID header
+    data: bytes  # the whole email, as it goes to the SMTP server
+
+
+def prepare_emails(session: Session, settings: MessagingSettings, rows) -> dict[int, Prepared]:
+    """The emails of claimed deliveries, by delivery id; missing: could not be
+    rendered or encoded (the delivery fails with that reason, nothing is sent)."""
     orgs = {org_id: org_brand(session, org_id) for org_id in {r.org_id for r in rows if r.org_id}}
     messages = {m_id: session.get(Message, m_id) for m_id in {r.message_id for r in rows if r.message_id}}
     shared = {m_id: render.message_context(message) for m_id, message in messages.items()}
@@ -58,10 +69,11 @@ def prepare_emails(session: Session, settings: MessagingSettings, rows) -> dict:
         try:
             org = orgs.get(row.org_id)
             if row.message_id:
-                prepared[row.id] = message_mime(settings, messages[row.message_id], org, row.recipient,
-                                                row.full_name, shared[row.message_id])[1]
+                mime = message_mime(settings, messages[row.message_id], org, row.recipient, row.full_name,
+                                    shared[row.message_id])[1]
             else:
-                prepared[row.id] = system_mime(settings, row, org)
+                mime = system_mime(settings, row, org)
+            prepared[row.id] = Prepared(mime["Message-ID"], mime.as_bytes(policy=SMTP_LINES))
         except Exception:  # one broken email must not stop the batch
             log.exception("could not render delivery %s", row.id)
     return prepared

@@ -7,7 +7,8 @@ from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Index, Integer, Str
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from contracts.errors import AppError, ErrorCode
+from contracts.errors import AppError, ErrorCode, invalid
+from services.messaging.text import is_single_line, is_text
 
 PENDING_DELIVERY_STATES = ("QUEUED", "CLAIMED", "SENDING")
 
@@ -140,6 +141,22 @@ class Message(Base):
 
     EDITABLE = ("audience", "subject", "content", "content_format", "cta", "sender_name", "reply_to")
 
+    @staticmethod
+    def check_text(fields: dict) -> None:
+        """What an admin writes: subject, sender name and button label on one
+        line, no control characters in the content (whoever calls: INVALID_INPUT)."""
+        errors = {}
+        for key in ("subject", "sender_name"):
+            if fields.get(key) and not is_single_line(fields[key]):
+                errors[key] = ["must be one line without control characters"]
+        if fields.get("content") and not is_text(fields["content"]):
+            errors["content"] = ["must not contain control characters"]
+        label = (fields.get("cta") or {}).get("label")
+        if label and not is_single_line(label):
+            errors["cta"] = {"label": ["must be one line without control characters"]}
+        if errors:
+            raise invalid(errors, "text with control characters")
+
     def visible_to(self, org_id: str, viewer: dict) -> bool:
         """Org admins see their organization's messages; program admins their own."""
         if self.state == "DISCARDED" or self.org_id != org_id:
@@ -152,6 +169,7 @@ class Message(Base):
 
     def change(self, changes: dict, at: datetime) -> None:
         self.require_draft("changed")
+        self.check_text(changes)
         for key in self.EDITABLE:
             if key in changes:
                 setattr(self, key, changes[key])

@@ -4,16 +4,19 @@ import functools
 import quopri
 import re
 from dataclasses import dataclass
+from email import policy
 from email.charset import Charset
-from email.header import Header
+from email.headerregistry import Address
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
-from email.utils import formataddr, formatdate, make_msgid
+from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
+
+from services.messaging.text import single_line
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 DEFAULT_BRAND_COLOR = "#1f4e79"
@@ -131,20 +134,43 @@ def _part(content: str, subtype: str) -> MIMEText:
     return part
 
 
+# Header values are made by the standard library's header classes (RFC 5322
+# quoting, RFC 2047 encoding of non-ASCII), then checked to be one ASCII line.
+HEADER_POLICY = policy.SMTP.clone(max_line_length=998)
+SUBJECT_LIMIT = 200
+
+
+def header_value(name: str, value: str | Address) -> str:
+    """The encoded value of one header, unfolded to a single line. Raises
+    ValueError rather than ever returning a value that could break the header block."""
+    folded = HEADER_POLICY.header_store_parse(name, value)[1].fold(policy=HEADER_POLICY)
+    encoded = re.sub(r"\r\n(?=[ \t])", "", folded).removesuffix("\r\n").partition(": ")[2]
+    if not encoded.isascii() or not encoded.isprintable() or len(encoded) > 990 - len(name):
+        raise ValueError(f"the {name} header cannot be encoded safely")
+    return encoded
+
+
+def address(display_name: str | None, addr_spec: str) -> Address:
+    """An address whose display name is cleaned to one short line (names come
+    from people, organizations and admins: any text at all)."""
+    return Address(display_name=single_line(display_name), addr_spec=addr_spec)
+
+
 def build_mime(rendered: Rendered, *, to: str, to_name: str | None, mail_from: str, from_name: str,
                reply_to: str | None, unsubscribe_url: str | None) -> MIMEMultipart:
-    # The compat32 classes: the same MIME as EmailMessage, several times faster to build.
+    # The compat32 classes for the body: the same MIME as EmailMessage, several times
+    # faster to build; every header value is made by header_value.
     mime = MIMEMultipart("alternative")
-    mime["From"] = formataddr((from_name, mail_from))
-    mime["To"] = formataddr((to_name or "", to))
-    mime["Subject"] = Header(rendered.subject, "utf-8")
+    mime["From"] = header_value("From", address(from_name, mail_from))
+    mime["To"] = header_value("To", address(to_name, to))
+    mime["Subject"] = header_value("Subject", single_line(rendered.subject, SUBJECT_LIMIT))
     mime["Date"] = formatdate(localtime=False, usegmt=True)
     mime["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "localhost")
     if reply_to:
-        mime["Reply-To"] = reply_to
+        mime["Reply-To"] = header_value("Reply-To", Address(addr_spec=reply_to))
     if unsubscribe_url:
         # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" to this URL.
-        mime["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        mime["List-Unsubscribe"] = header_value("List-Unsubscribe", f"<{unsubscribe_url}>")
         mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mime.attach(_part(rendered.text, "plain"))
     mime.attach(_part(rendered.html, "html"))

@@ -18,7 +18,6 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from email.policy import compat32
 
 import eventlet
 from prometheus_client import Counter
@@ -32,8 +31,6 @@ from services.messaging.settings import MessagingSettings
 
 log = logging.getLogger(__name__)
 
-# SMTP's line ending; headers unfolded up to SMTP's line limit (links stay on one line).
-CRLF = compat32.clone(linesep="\r\n", max_line_length=998)
 EMAILS = Counter("messaging_emails_total", "Deliveries by outcome", ["outcome"])
 DELIVERY_FAILED = "messaging.delivery.failed.v1"
 
@@ -245,8 +242,8 @@ def send_batch(uow: UnitOfWork, settings: MessagingSettings, smtp: SmtpSettings,
         try:
             for row in rows:
                 remaining.remove(row.id)
-                mime = prepared.get(row.id)
-                if mime is None:
+                email = prepared.get(row.id)
+                if email is None:
                     marks.flush()
                     _fail(uow, token, row.id, "could not render the email")
                     uow.commit()
@@ -254,8 +251,7 @@ def send_batch(uow: UnitOfWork, settings: MessagingSettings, smtp: SmtpSettings,
                 if not marks.sending(row.id):
                     continue  # our lease expired and someone else has it now
                 try:
-                    server.sendmail(settings.mail_from, [row.recipient], mime.as_bytes(policy=CRLF),
-                                    mail_options=options)
+                    server.sendmail(settings.mail_from, [row.recipient], email.data, mail_options=options)
                 except smtplib.SMTPRecipientsRefused as exc:
                     marks.flush()
                     code, reason = next(iter(exc.recipients.values()))
@@ -272,7 +268,7 @@ def send_batch(uow: UnitOfWork, settings: MessagingSettings, smtp: SmtpSettings,
                     _release(uow, token, remaining, None, smtp, count_attempt=False)
                     return sent
                 else:
-                    marks.sent(row.id, mime["Message-ID"])
+                    marks.sent(row.id, email.message_id)
                     sent += 1
                 uow.commit()
         finally:

@@ -13,6 +13,7 @@ from services.messaging import audience as audiences
 from services.messaging import emails, render
 from services.messaging.emails import Email
 from services.messaging.models import Preference, Program, normalize_email
+from services.messaging.text import NAME_COLUMN, single_line, storable
 
 DELIVERY_COLUMNS = {"recipient": "text", "org_id": "text", "user_id": "text", "full_name": "text", "context": "jsonb",
                     "state": "text"}
@@ -51,9 +52,10 @@ def _queue_one_template(uow: UnitOfWork, source_key: str, template: str, batch: 
     rows = {}
     for e in batch:
         recipient = normalize_email(e.email)
+        name = single_line(e.full_name, NAME_COLUMN)
         rows[recipient] = {
-            "recipient": recipient, "org_id": e.org_id, "user_id": e.user_id, "full_name": e.full_name,
-            "context": json.dumps({"full_name": e.full_name or recipient, **e.context})}
+            "recipient": recipient, "org_id": e.org_id, "user_id": e.user_id, "full_name": name or None,
+            "context": json.dumps(storable({"full_name": name or recipient, **e.context}))}
     suppressed = opted_out(uow.session, set(rows), category)
     for recipient, row in rows.items():
         row["state"] = "SUPPRESSED" if recipient in suppressed else "QUEUED"

@@ -8,15 +8,17 @@ from servicekit.db import UnitOfWork
 from services.messaging import audience as audiences
 from services.messaging.models import Delivery, Message, Preference, normalize_email, now
 from services.messaging.queries import get_message, message_counts
+from services.messaging.text import NAME_COLUMN, single_line
 
 MESSAGE_SENT = "messaging.message.sent.v1"
 
 
 def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: list[str] | None,
                    data: dict) -> Message:
+    Message.check_text(data)
     audiences.checked(uow.session, org_id, data["audience"], program_scope)
     message = Message(org_id=org_id, created_by=author["user_id"], author_email=normalize_email(author["email"]),
-                      author_name=author["full_name"], program_scope=program_scope,
+                      author_name=single_line(author["full_name"], NAME_COLUMN), program_scope=program_scope,
                       **{k: data.get(k) for k in Message.EDITABLE})
     uow.session.add(message)
     uow.session.flush()
@@ -26,6 +28,7 @@ def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: li
 def update_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, changes: dict) -> Message:
     message = get_message(uow, org_id, message_id, viewer)
     message.require_draft("changed")
+    Message.check_text(changes)
     if "audience" in changes:
         audiences.checked(uow.session, org_id, changes["audience"], message.program_scope)
     message.change(changes, now())

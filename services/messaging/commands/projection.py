@@ -6,10 +6,13 @@ from sqlalchemy.dialects.postgresql import insert
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
 from services.messaging.models import Enrollment, Invitation, Membership, Org, Program, normalize_email
+from services.messaging.text import NAME_COLUMN, single_line, storable
 
 
 def upsert_org(uow: UnitOfWork, org_id: str, values: dict) -> None:
-    values = {k: values.get(k) for k in ("name", "brand_color", "logo_url")}
+    values = {k: storable(values.get(k)) for k in ("name", "brand_color", "logo_url")}
+    if values["name"] is not None:
+        values["name"] = single_line(values["name"], NAME_COLUMN)
     stmt = insert(Org).values(id=org_id, **values)
     uow.session.execute(stmt.on_conflict_do_update(index_elements=[Org.id], set_=values))
 
@@ -23,7 +26,7 @@ def person_seen(uow: UnitOfWork, org_id: str | None, user_id: str | None, email:
 def people_seen(uow: UnitOfWork, org_id: str, people: list[dict]) -> None:
     """Remember who these people ({user_id, email, full_name}) are in the organization."""
     rows = {p["user_id"]: {"user_id": p["user_id"], "email": normalize_email(p["email"]),
-                           "full_name": p.get("full_name") or p["email"]}
+                           "full_name": single_line(p.get("full_name") or p["email"], NAME_COLUMN)}
             for p in people if p.get("user_id") and p.get("email")}
     if rows:
         insert_rows(uow.session, "people", {"user_id": "text", "email": "text", "full_name": "text"},
@@ -33,7 +36,7 @@ def people_seen(uow: UnitOfWork, org_id: str, people: list[dict]) -> None:
 
 
 def upsert_program(uow: UnitOfWork, p: dict, removed: bool = False) -> None:
-    values = {"org_id": p["org_id"], "name": p["name"], "removed": removed}
+    values = {"org_id": p["org_id"], "name": single_line(p["name"], NAME_COLUMN), "removed": removed}
     if p.get("join_url"):
         values["join_url"] = p["join_url"]
     stmt = insert(Program).values(id=p["program_id"], **values)
@@ -60,7 +63,8 @@ def upsert_invitations(uow: UnitOfWork, common: dict, invitations: list[dict], p
     fill = ", ".join(f"{name} = EXCLUDED.{name}" for name in [*shared, *columns] if name != "id")
     insert_rows(uow.session, "invitations", columns, sorted((
         {"id": i["invitation_id"], "user_id": i.get("user_id"), "email": normalize_email(i["email"]),
-         "full_name": i.get("full_name")} for i in invitations), key=lambda row: row["id"]),
+         "full_name": single_line(i.get("full_name"), NAME_COLUMN) or None} for i in invitations),
+        key=lambda row: row["id"]),
         constants=shared, conflict=f"ON CONFLICT (id) DO UPDATE SET {fill}")
 
 

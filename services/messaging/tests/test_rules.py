@@ -4,7 +4,7 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts.errors import AppError, ErrorCode
-from services.messaging import emails
+from services.messaging import emails, render, text
 from services.messaging import unsubscribe as tokens
 from services.messaging.models import Message, Preference
 
@@ -86,3 +86,29 @@ def test_unsubscribe_token_round_trip_and_forgeries():
         tokens.read_token(b"other secret", token)
     with pytest.raises(AppError):  # a signed category that has no opt-out
         tokens.read_token(b"secret", tokens.make_token(b"secret", "a@x.example", "ACCOUNT"))
+
+
+@pytest.mark.parametrize("name, shown", [
+    ("Line\r\nBreak", "Line Break"), ("X\r\nBcc: evil@attacker.example", "X Bcc: evil@attacker.example"),
+    ("A\x00B", "A B"), ("  spaced \t out  ", "spaced out"), ("\u202eevil\u2028name\x85", "evil name"),
+    ("Zoë 日本", "Zoë 日本"), (None, ""), ("Ü" * 500, "Ü" * 100)])
+def test_single_line_names(name, shown):
+    assert text.single_line(name) == shown
+
+
+def test_control_characters_are_refused_in_what_an_admin_writes():
+    Message.check_text({"subject": "Fine", "sender_name": "Zoë", "content": "two\nlines\twith a tab",
+                        "cta": {"label": "Go"}})
+    for fields in ({"subject": "a\nb"}, {"sender_name": "a\rb"}, {"content": "nul\x00"}, {"cta": {"label": "\x1b"}}):
+        with pytest.raises(AppError) as refused:
+            Message.check_text(fields)
+        assert refused.value.code == ErrorCode.INVALID_INPUT and set(refused.value.details) == set(fields)
+
+
+def test_header_values_are_one_ascii_line_or_refused():
+    assert render.header_value("To", render.address("X\r\nBcc: e@x.example", "to@x.example")) \
+        == '"X Bcc: e@x.example" <to@x.example>'
+    assert render.header_value("From", render.address("Zoë", "f@x.example")) == "=?utf-8?q?Zo=C3=AB?= <f@x.example>"
+    for bad in ("a@b.example\r\nRCPT TO:<x@y.example>", "jöhn@x.example"):
+        with pytest.raises(ValueError):
+            render.header_value("To", render.address("n", bad))
