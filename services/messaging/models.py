@@ -123,7 +123,8 @@ class Message(Base):
     created_by: Mapped[str] = mapped_column(String(64))
     author_email: Mapped[str] = mapped_column(String(254))
     author_name: Mapped[str] = mapped_column(String(200))
-    # Programs the author may target (program admin); NULL: the whole organization.
+    # Programs the author could target when writing it (NULL: the whole organization). A record
+    # only: update, preview and send check the scope the caller has at that moment.
     program_scope: Mapped[list[str] | None] = mapped_column(ARRAY(String(64)))
     audience: Mapped[dict] = mapped_column(JSONB)
     subject: Mapped[str] = mapped_column(String(200))

@@ -84,7 +84,7 @@ def preview_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, m
                     viewer: dict) -> dict:
     """What a recipient receives: the first person of the audience (or the author)."""
     message = get_message(uow, org_id, message_id, viewer)
-    query = audiences.build_query(uow.session, org_id, message.audience, message.program_scope)
+    query = audiences.build_query(uow.session, org_id, message.audience, viewer.get("program_scope"))
     first = uow.session.execute(audiences.recipients(query).limit(1)).first()
     email, name = (first.email, first.full_name) if first else (message.author_email, message.author_name)
     rendered, mime = compose.message_mime(settings, message, compose.org_brand(uow.session, org_id), email, name)

@@ -30,7 +30,7 @@ def update_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, 
     message.require_draft("changed")
     Message.check_text(changes)
     if "audience" in changes:
-        audiences.checked(uow.session, org_id, changes["audience"], message.program_scope)
+        audiences.checked(uow.session, org_id, changes["audience"], viewer.get("program_scope"))
     message.change(changes, now())
     uow.session.flush()
     return message
@@ -49,7 +49,8 @@ def send_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, ac
     locked = uow.session.execute(select(Message).where(Message.id == message.id).with_for_update()
                                  .execution_options(populate_existing=True)).scalar_one()
     locked.start_sending(now())
-    query = audiences.checked(uow.session, org_id, locked.audience, locked.program_scope)
+    # The caller's scope now, not the one the draft was written under (an admin may have lost programs).
+    query = audiences.checked(uow.session, org_id, locked.audience, viewer.get("program_scope"))
     people = audiences.recipients(query).subquery()
     state = case((Preference.program_messages.is_(False), "SUPPRESSED"), else_="QUEUED")
     rows = (select(literal(org_id), literal(f"message:{locked.id}"), literal("admin_message"), literal("PROGRAM"),

@@ -218,3 +218,24 @@ def test_two_concurrent_sends_queue_the_message_once(world, engine):
     assert outcomes.count("MESSAGE_NOT_EDITABLE") == 2
     assert len([o for o in outcomes if o in ("SENDING", "SENT")]) == 1
     assert scalar(engine, "SELECT count(*) FROM deliveries WHERE message_id = :m", m=draft["id"]) == 4
+
+
+def test_draft_actions_check_the_callers_current_scope_not_the_stored_one(world, engine):
+    """Issue 11 item 3: a program admin of p1 and p2 drafts a message, then loses p1.
+    Updating, previewing and sending use the scope the caller has now."""
+    w, rpc, dan = world, world["rpc"], world["people"]["dan"]
+    admin = {"user_id": new_id(), "email": "pa@initech.example", "full_name": "Pat"}
+    draft = rpc.create_message(w["org"], admin, {"audience": {"preset": "JOINED_NOT_ENROLLED"}, "subject": "S",
+                                                 "content": "x"}, [w["p1"], w["p2"]])
+    demoted = {"user_id": admin["user_id"], "program_scope": [w["p2"]]}
+    with pytest.raises(AppError) as refused:
+        rpc.update_message(w["org"], draft["id"], demoted,
+                           {"audience": {"preset": "ALL_MEMBERS", "filters": {"program_ids": [w["p1"]]}}})
+    assert refused.value.code == "NOT_FOUND"
+    rpc.update_message(w["org"], draft["id"], demoted, {"audience": {"preset": "ALL_MEMBERS"}})
+    # The first recipient in the p1+p2 scope would be ann (p1); in the current scope it is dan (p2).
+    assert rpc.preview_message(w["org"], draft["id"], demoted)["headers"]["To"] == f"Dan <{dan['email']}>"
+    sent = rpc.send_message(w["org"], draft["id"], demoted, True)
+    assert sent["counts"]["recipients"] == 1
+    assert [r.recipient for r in rows(engine, "SELECT recipient FROM deliveries WHERE message_id = :m",
+                                      m=draft["id"])] == [dan["email"]]
