@@ -36,14 +36,16 @@ class Template:
     subject: str  # a Jinja2 expression source (plain text)
     cta_label: str | None = None
     cta_field: str | None = None  # context key holding the button's URL
+    secret_link: bool = False  # the button's URL signs its holder in (kept only until the email is sent)
 
 
 TEMPLATES = {
-    "verify_email": Template(ACCOUNT, "Confirm your email address", "Confirm my email", "verify_url"),
-    "password_reset": Template(ACCOUNT, "Reset your password", "Choose a new password", "reset_url"),
-    "first_password": Template(ACCOUNT, "You are an administrator of {{ org_name }}", "Set my password", "reset_url"),
+    "verify_email": Template(ACCOUNT, "Confirm your email address", "Confirm my email", "verify_url", True),
+    "password_reset": Template(ACCOUNT, "Reset your password", "Choose a new password", "reset_url", True),
+    "first_password": Template(ACCOUNT, "You are an administrator of {{ org_name }}", "Set my password", "reset_url",
+                               True),
     "invitation": Template(INVITATION, "{{ org_name }} invites you to {{ program_name }}", "Accept the invitation",
-                           "accept_url"),
+                           "accept_url", True),
     "program_welcome": Template(PROGRAM, "Welcome to {{ program_name }}", "Open the program", "program_url"),
     "course_welcome": Template(COURSE, "You are enrolled in {{ item_name }}", "Start learning", "item_url"),
     "specialization_welcome": Template(COURSE, "You are enrolled in the specialization {{ item_name }}",
@@ -53,6 +55,9 @@ TEMPLATES = {
                                 "program_url"),
     "admin_message": Template(PROGRAM, "{{ subject }}"),
 }
+
+# Context keys holding login links: erased from a delivery once it is final (sender.py).
+SECRET_LINK_FIELDS = tuple(sorted({t.cta_field for t in TEMPLATES.values() if t.secret_link}))
 
 _html = Environment(loader=FileSystemLoader(TEMPLATES_DIR), autoescape=select_autoescape(["html"]),
                     undefined=ChainableUndefined, keep_trailing_newline=True)

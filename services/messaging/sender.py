@@ -27,12 +27,16 @@ from servicekit import config
 from servicekit.db import UnitOfWork
 from services.messaging.commands.messages import complete_messages
 from services.messaging.compose import prepare_emails
+from services.messaging.render import SECRET_LINK_FIELDS
 from services.messaging.settings import MessagingSettings
 
 log = logging.getLogger(__name__)
 
 EMAILS = Counter("messaging_emails_total", "Deliveries by outcome", ["outcome"])
 DELIVERY_FAILED = "messaging.delivery.failed.v1"
+# A final delivery keeps no login link (anyone reading the table could use it): every statement
+# that makes a delivery final sets its context to this (the context without those keys).
+WITHOUT_LINKS = "context - ARRAY[{}]::text[]".format(", ".join(f"'{k}'" for k in SECRET_LINK_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -109,7 +113,7 @@ def recover_expired(uow: UnitOfWork) -> None:
         "UPDATE deliveries SET state = 'QUEUED', claim_token = NULL, lease_until = NULL "
         "WHERE state = 'CLAIMED' AND lease_until < now()"))
     failed = uow.session.execute(text(
-        "UPDATE deliveries SET state = 'FAILED', lease_until = NULL, "
+        f"UPDATE deliveries SET state = 'FAILED', lease_until = NULL, context = {WITHOUT_LINKS}, "
         "last_error = 'interrupted while talking to the SMTP server; outcome unknown, not resent' "
         "WHERE state = 'SENDING' AND lease_until < now() RETURNING id, org_id, recipient, template, message_id"
     )).all()
@@ -149,6 +153,7 @@ def _retry_or_fail(uow: UnitOfWork, token: str, delivery_id: int, error: str, sm
     row = uow.session.execute(text(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = :error, claim_token = NULL, lease_until = NULL, "
         "state = CASE WHEN attempts + 1 >= :max THEN 'FAILED' ELSE 'QUEUED' END, "
+        f"context = CASE WHEN attempts + 1 >= :max THEN {WITHOUT_LINKS} ELSE context END, "
         "next_attempt_at = now() + make_interval(secs => :base * power(2, LEAST(attempts, 12))) "
         "WHERE id = :id AND claim_token = :token "
         "RETURNING id, state, org_id, recipient, template, message_id"
@@ -164,7 +169,7 @@ def _retry_or_fail(uow: UnitOfWork, token: str, delivery_id: int, error: str, sm
 def _fail(uow: UnitOfWork, token: str, delivery_id: int, error: str) -> None:
     row = uow.session.execute(text(
         "UPDATE deliveries SET state = 'FAILED', attempts = attempts + 1, last_error = :error, "
-        "claim_token = NULL, lease_until = NULL WHERE id = :id AND claim_token = :token "
+        f"context = {WITHOUT_LINKS}, claim_token = NULL, lease_until = NULL WHERE id = :id AND claim_token = :token "
         "RETURNING id, org_id, recipient, template, message_id"), {"error": error[:2000], "id": delivery_id,
                                                                   "token": token}).first()
     if row is not None:
@@ -185,7 +190,8 @@ def _announce_failure(uow: UnitOfWork, row, error: str) -> None:
 
 
 MARK_SENT = (
-    "UPDATE deliveries SET state = 'SENT', sent_at = now(), attempts = attempts + 1, smtp_message_id = :mid, "
+    f"UPDATE deliveries SET state = 'SENT', sent_at = now(), attempts = attempts + 1, smtp_message_id = :mid, "
+    f"context = {WITHOUT_LINKS}, "
     "last_error = NULL, claim_token = NULL, lease_until = NULL WHERE id = :sent_id AND claim_token = :token;")
 MARK_SENDING = (
     "UPDATE deliveries SET state = 'SENDING', lease_until = now() + make_interval(secs => :lease) "

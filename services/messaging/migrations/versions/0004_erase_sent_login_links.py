@@ -1,0 +1,24 @@
+"""final deliveries keep no login link (verify, reset, accept URLs)
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-01 14:30:00
+"""
+from alembic import op
+
+revision = '0004'
+down_revision = '0003'
+branch_labels = None
+depends_on = None
+
+LINKS = "ARRAY['accept_url', 'reset_url', 'verify_url']"
+
+
+def upgrade():
+    # Deliveries still to be sent keep theirs (they are rendered from it).
+    op.execute(f"UPDATE deliveries SET context = context - {LINKS}::text[] "
+               f"WHERE state IN ('SENT', 'FAILED', 'SUPPRESSED') AND context ?| {LINKS}")
+
+
+def downgrade():
+    pass  # erased links are gone for good (they were secrets)
