@@ -1,9 +1,22 @@
 """messaging's tables: its projection of the other services' facts (fed by
 events), admin messages, deliveries and email preferences."""
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Index, Integer, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -203,6 +216,13 @@ class Message(Base):
                 "failed": by_state.get("FAILED", 0)}
 
 
+# Which deliveries the sender claims first: account emails (a password reset, a verification never
+# waits behind an organization's mail) and the rare email of no organization. The others (SHARED) are
+# claimed fairly across organizations. SQL conditions: the claim queries and their indexes share them.
+FIRST = "(category = 'ACCOUNT' OR org_id IS NULL)"
+SHARED = "(category <> 'ACCOUNT' AND org_id IS NOT NULL)"
+
+
 class Delivery(Base):
     """One email to one recipient. `source_key` (the event id, message id or
     request id that caused it) makes a redelivered event a no-op."""
@@ -229,7 +249,50 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         UniqueConstraint("source_key", "recipient", "template", name="deliveries_once"),
-        Index("deliveries_due", "next_attempt_at", postgresql_where=text("state = 'QUEUED'")),
+        Index("deliveries_due_first", "next_attempt_at", "id", postgresql_where=text(f"state = 'QUEUED' AND {FIRST}")),
+        Index("deliveries_due_by_org", "org_id", "next_attempt_at", "id",
+              postgresql_where=text(f"state = 'QUEUED' AND {SHARED}")),
         Index("deliveries_in_flight", "lease_until", postgresql_where=text("state IN ('CLAIMED', 'SENDING')")),
         Index("deliveries_created_at", "created_at"),  # retention purge (migration 0003)
     )
+
+
+class OrgQuota(Base):
+    """An organization's own quotas; NULL: the default (settings)."""
+
+    __tablename__ = "org_quotas"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    messages_per_day: Mapped[int | None] = mapped_column(Integer)
+    recipients_per_day: Mapped[int | None] = mapped_column(Integer)
+    reminders_per_program_per_day: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[datetime] = created_column()
+
+    NAMES = ("messages_per_day", "recipients_per_day", "reminders_per_program_per_day")
+
+    @staticmethod
+    def limits(own: "OrgQuota | None", defaults: dict[str, int]) -> dict[str, int]:
+        """The organization's value of each quota, else the default."""
+        return {name: (getattr(own, name, None) if own is not None and getattr(own, name) is not None
+                       else defaults[name]) for name in OrgQuota.NAMES}
+
+    @staticmethod
+    def refusal(quota: str, limit: int, used: int, wanted: int, at: datetime) -> AppError | None:
+        """None if `wanted` more fits in what is left today; else the 429 to answer,
+        with the seconds until the quota is renewed (the next UTC midnight)."""
+        if used + wanted <= limit:
+            return None
+        midnight = datetime.combine(at.astimezone(UTC).date() + timedelta(days=1), time(), UTC)
+        return AppError(ErrorCode.TOO_MANY_REQUESTS, f"this organization's {quota.replace('_', ' ')} quota is used up",
+                        {"quota": quota, "limit": limit, "used": used, "requested": wanted,
+                         "retry_after_seconds": max(1, int((midnight - at).total_seconds()))})
+
+
+class QuotaUsage(Base):
+    """What an organization used of a quota on one UTC day (`counter`: the
+    quota's name, with the program for per-program ones)."""
+
+    __tablename__ = "quota_usage"
+    org_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    counter: Mapped[str] = mapped_column(String(120), primary_key=True)
+    used: Mapped[int] = mapped_column(Integer)

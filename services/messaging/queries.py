@@ -10,7 +10,16 @@ from servicekit.db import UnitOfWork
 from services.messaging import audience as audiences
 from services.messaging import compose, render
 from services.messaging import unsubscribe as tokens
-from services.messaging.models import Delivery, Message, Preference, Program, normalize_email
+from services.messaging.models import (
+    Delivery,
+    Message,
+    OrgQuota,
+    Preference,
+    Program,
+    QuotaUsage,
+    normalize_email,
+    now,
+)
 from services.messaging.settings import MessagingSettings
 
 PREVIEW_HEADERS = ("From", "To", "Reply-To", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post")
@@ -110,3 +119,19 @@ def program_name(uow: UnitOfWork, program_id: str) -> str | None:
 def program_url(uow: UnitOfWork, program_id: str) -> str | None:
     program = uow.session.get(Program, program_id)
     return program.join_url if program and program.join_url else None
+
+
+def quota_limits(uow: UnitOfWork, settings: MessagingSettings, org_id: str) -> dict[str, int]:
+    """The organization's own quotas, else the defaults of the settings."""
+    defaults = {name: getattr(settings, name) for name in OrgQuota.NAMES}
+    return OrgQuota.limits(uow.session.get(OrgQuota, org_id), defaults)
+
+
+def get_quotas(uow: UnitOfWork, settings: MessagingSettings, org_id: str) -> dict:
+    """The organization's quotas and what it used of them today (UTC)."""
+    used = dict(uow.session.execute(select(QuotaUsage.counter, QuotaUsage.used).where(
+        QuotaUsage.org_id == org_id, QuotaUsage.day == now().date())).all())
+    reminders = {counter.partition(":")[2]: n for counter, n in used.items() if counter.startswith("reminders:")}
+    return {"limits": quota_limits(uow, settings, org_id),
+            "used_today": {"messages": used.get("messages", 0), "recipients": used.get("recipients", 0),
+                           "reminders_by_program": reminders}}

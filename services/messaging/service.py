@@ -1,7 +1,7 @@
 """messaging's nameko entrypoints: decode, call one function, encode.
 Projection and system-email handlers, admin-message RPC, preferences, and the
 sender and purge timers."""
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from contracts.messaging import (
     AudienceSchema,
@@ -19,13 +19,21 @@ from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
 from servicekit.service import ServiceBase
 from services.messaging import audience, handlers, queries, sender
-from services.messaging.commands import deliveries, messages, preferences
+from services.messaging.commands import deliveries, messages, preferences, quotas
 from services.messaging.settings import MessagingSettings, Settings, settings_timer
 
 
 class ViewerSchema(Schema):
     user_id = fields.String(allow_none=True)
     program_scope = fields.List(fields.String(), allow_none=True, load_default=None)
+
+
+class QuotasSchema(Schema):
+    """An organization's own quotas (null: the default)."""
+
+    messages_per_day = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 10_000))
+    recipients_per_day = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 100_000_000))
+    reminders_per_program_per_day = fields.Integer(strict=True, allow_none=True, validate=validate.Range(0, 1_000))
 
 
 class MessagingService(ServiceBase):
@@ -157,12 +165,23 @@ class MessagingService(ServiceBase):
 
     @rpc
     def send_message(self, org_id, message_id, viewer, accept_terms):
-        message = messages.send_message(self.db, org_id, message_id, ViewerSchema().load(viewer), accept_terms)
+        message = messages.send_message(self.db, self.settings, org_id, message_id, ViewerSchema().load(viewer),
+                                        accept_terms)
         return MessageSchema().dump(queries.message_view(self.db, message))
 
     @rpc
     def remind_enroll(self, org_id, program_id, request_id):
-        return deliveries.remind_enroll(self.db, org_id, program_id, request_id)
+        return deliveries.remind_enroll(self.db, self.settings, org_id, program_id, request_id)
+
+    # ---- per-organization quotas
+    @rpc
+    def get_quotas(self, org_id):
+        return queries.get_quotas(self.db, self.settings, org_id)
+
+    @rpc
+    def set_quotas(self, org_id, changes):
+        """Operators: an organization's own quotas (python -m services.messaging.quotas)."""
+        return quotas.set_quotas(self.db, self.settings, org_id, QuotasSchema().load(changes))
 
     # ---- preferences
     @rpc

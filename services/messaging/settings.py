@@ -27,6 +27,10 @@ class MessagingSettings:
     no_reply: str = "no-reply@platform.example"  # NO_REPLY_ADDRESS: Reply-To when reply-to is off
     public_url: str = "http://127.0.0.1:8000"  # PUBLIC_URL: base of unsubscribe links
     unsubscribe_secret: bytes = b""  # UNSUBSCRIBE_SECRET, else derived from JWT_SECRET
+    # Per-organization quotas (defaults; an organization's own values in org_quotas win): see quotas.py.
+    messages_per_day: int = 20  # MESSAGING_QUOTA_MESSAGES_PER_DAY: admin messages sent per UTC day
+    recipients_per_day: int = 100_000  # MESSAGING_QUOTA_RECIPIENTS_PER_DAY: their recipients plus reminders'
+    reminders_per_program_per_day: int = 1  # MESSAGING_QUOTA_REMINDERS_PER_PROGRAM_PER_DAY
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "MessagingSettings":
@@ -41,6 +45,9 @@ class MessagingSettings:
             public_url=env.get("PUBLIC_URL", cls.public_url).rstrip("/"),
             unsubscribe_secret=secret.encode() if secret else hmac.new(
                 config.jwt_secret().encode(), b"messaging-unsubscribe", hashlib.sha256).digest(),
+            messages_per_day=int(env.get("MESSAGING_QUOTA_MESSAGES_PER_DAY", "20")),
+            recipients_per_day=int(env.get("MESSAGING_QUOTA_RECIPIENTS_PER_DAY", "100000")),
+            reminders_per_program_per_day=int(env.get("MESSAGING_QUOTA_REMINDERS_PER_PROGRAM_PER_DAY", "1")),
         )
 
     def unsubscribe_link(self, token: str) -> str:

@@ -11,8 +11,10 @@ from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
 from services.messaging import audience as audiences
 from services.messaging import emails, render
+from services.messaging.commands import quotas
 from services.messaging.emails import Email
 from services.messaging.models import Preference, Program, normalize_email
+from services.messaging.settings import MessagingSettings
 from services.messaging.text import NAME_COLUMN, single_line, storable
 
 DELIVERY_COLUMNS = {"recipient": "text", "org_id": "text", "user_id": "text", "full_name": "text", "context": "jsonb",
@@ -66,8 +68,10 @@ def _queue_one_template(uow: UnitOfWork, source_key: str, template: str, batch: 
                             returning="recipient, state").all())
 
 
-def remind_enroll(uow: UnitOfWork, org_id: str, program_id: str, request_id: str) -> dict:
-    """Funnel quick action: members of the program with no enrollment."""
+def remind_enroll(uow: UnitOfWork, settings: MessagingSettings, org_id: str, program_id: str,
+                  request_id: str) -> dict:
+    """Funnel quick action: members of the program with no enrollment. A
+    repeated request (same request id) queues nothing and counts nothing."""
     program = uow.session.get(Program, program_id)
     if program is None or program.org_id != org_id or program.removed:
         raise not_found("program")
@@ -77,6 +81,9 @@ def remind_enroll(uow: UnitOfWork, org_id: str, program_id: str, request_id: str
     states = queue_emails(uow, f"remind:{request_id}", [
         emails.enroll_reminder(org_id, person, program.name, program.join_url) for person in people])
     queued = sum(1 for state in states.values() if state == "QUEUED")
+    if states:
+        quotas.use(uow, settings, org_id, "reminders_per_program_per_day", 1, program_id=program_id)
+        quotas.use(uow, settings, org_id, "recipients_per_day", len(states))
     return {"recipients": len(states), "queued": queued, "suppressed": len(states) - queued}
 
 

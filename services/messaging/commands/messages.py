@@ -6,8 +6,10 @@ from sqlalchemy.dialects.postgresql import JSONB, insert
 from contracts.errors import AppError, ErrorCode
 from servicekit.db import UnitOfWork
 from services.messaging import audience as audiences
+from services.messaging.commands import quotas
 from services.messaging.models import Delivery, Message, Preference, normalize_email, now
 from services.messaging.queries import get_message, message_counts
+from services.messaging.settings import MessagingSettings
 from services.messaging.text import NAME_COLUMN, single_line
 
 MESSAGE_SENT = "messaging.message.sent.v1"
@@ -40,7 +42,8 @@ def discard_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict)
     get_message(uow, org_id, message_id, viewer).discard(now())
 
 
-def send_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, accept_terms: bool) -> Message:
+def send_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, message_id: str, viewer: dict,
+                 accept_terms: bool) -> Message:
     if accept_terms is not True:
         raise AppError(ErrorCode.TERMS_NOT_ACCEPTED, "accept the terms of use and the privacy policy to send",
                        {"accept_terms": ["must be true"]})
@@ -61,8 +64,12 @@ def send_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, ac
     stmt = insert(Delivery).from_select(
         ["org_id", "source_key", "template", "category", "message_id", "recipient", "user_id", "full_name",
          "context", "state"], rows).on_conflict_do_nothing(constraint="deliveries_once")
-    if not uow.session.execute(stmt).rowcount:
+    recipients = uow.session.execute(stmt).rowcount
+    if not recipients:
         raise AppError(ErrorCode.RULE_VIOLATION, "nobody is in this audience", {"audience": ["is empty"]})
+    # Within the organization's quotas, or nothing is queued (the refusal rolls the whole send back).
+    quotas.use(uow, settings, org_id, "messages_per_day", 1)
+    quotas.use(uow, settings, org_id, "recipients_per_day", recipients)
     uow.session.flush()
     complete_messages(uow, {locked.id})
     return locked

@@ -1,4 +1,5 @@
 """messaging's rules on plain objects: no database, broker or SMTP server."""
+from collections import namedtuple
 from datetime import UTC, datetime
 
 import pytest
@@ -6,7 +7,8 @@ import pytest
 from contracts.errors import AppError, ErrorCode
 from services.messaging import emails, render, text
 from services.messaging import unsubscribe as tokens
-from services.messaging.models import Message, Preference
+from services.messaging.models import Message, OrgQuota, Preference
+from services.messaging.sender import interleave
 
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
@@ -112,3 +114,22 @@ def test_header_values_are_one_ascii_line_or_refused():
     for bad in ("a@b.example\r\nRCPT TO:<x@y.example>", "jöhn@x.example"):
         with pytest.raises(ValueError):
             render.header_value("To", render.address("n", bad))
+
+
+def test_quota_limits_and_refusals():
+    defaults = {"messages_per_day": 20, "recipients_per_day": 100, "reminders_per_program_per_day": 1}
+    assert OrgQuota.limits(None, defaults) == defaults
+    own = OrgQuota(org_id="o", messages_per_day=2, recipients_per_day=None, reminders_per_program_per_day=0)
+    assert OrgQuota.limits(own, defaults) == {"messages_per_day": 2, "recipients_per_day": 100,
+                                              "reminders_per_program_per_day": 0}
+    assert OrgQuota.refusal("recipients_per_day", 100, 60, 40, AT) is None
+    refusal = OrgQuota.refusal("recipients_per_day", 100, 60, 41, AT)
+    assert refusal.code == ErrorCode.TOO_MANY_REQUESTS
+    assert refusal.details == {"quota": "recipients_per_day", "limit": 100, "used": 60, "requested": 41,
+                               "retry_after_seconds": 12 * 3600}  # AT is noon UTC: renewed at midnight
+
+
+def test_a_batch_sends_one_email_of_each_organization_in_turn():
+    Row = namedtuple("Row", "id org_id")
+    batch = [Row(1, "a"), Row(2, "a"), Row(3, "a"), Row(4, "b"), Row(5, "c"), Row(6, "b")]
+    assert [r.id for r in interleave(batch)] == [1, 4, 5, 2, 6, 3]
