@@ -12,6 +12,7 @@ from sqlalchemy import and_, exists, func, literal, null, select, union_all
 from sqlalchemy.sql import Select
 
 from contracts.errors import AppError, ErrorCode, invalid
+from contracts.messaging import Preset as PresetName
 from services.messaging.models import Enrollment, Invitation, Membership, Person, Program
 
 
@@ -64,13 +65,13 @@ class Preset:
 
 PRESETS = {
     p.name: p for p in (
-        Preset("ALL_MEMBERS", "All members", _members),
-        Preset("INVITED_NOT_JOINED", "Invited but not joined", _invited),
-        Preset("JOINED_NOT_ENROLLED", "Joined but not enrolled", _joined_not_enrolled),
-        Preset("CUSTOM", "A custom list of people", _custom, ("user_ids",)),
+        Preset(PresetName.ALL_MEMBERS, "All members", _members),
+        Preset(PresetName.INVITED_NOT_JOINED, "Invited but not joined", _invited),
+        Preset(PresetName.JOINED_NOT_ENROLLED, "Joined but not enrolled", _joined_not_enrolled),
+        Preset(PresetName.CUSTOM, "A custom list of people", _custom, ("user_ids",)),
         # Activity presets: need learning activity, which arrives with the reporting service.
-        Preset("INACTIVE_FOR_DAYS", "Enrolled but inactive for N days", None, ("days",)),
-        Preset("COMPLETED_COURSE", "Completed a course", None, ("course_ids",)),
+        Preset(PresetName.INACTIVE_FOR_DAYS, "Enrolled but inactive for N days", None, ("days",)),
+        Preset(PresetName.COMPLETED_COURSE, "Completed a course", None, ("course_ids",)),
     )
 }
 
@@ -127,7 +128,7 @@ def count(session, q: AudienceQuery) -> int:
 
 def check_custom(session, q: AudienceQuery) -> None:
     """A custom list may name only people the author can reach."""
-    if q.preset != "CUSTOM":
+    if q.preset != PresetName.CUSTOM:
         return
     reachable = replace(q, contract_ids=[], course_ids=[])  # filters may narrow the list; scope may not
     found = set(session.scalars(select(recipients(reachable).subquery().c.user_id)))

@@ -26,7 +26,7 @@ def org_brand(session: Session, org_id: str | None) -> dict | None:
 def _unsubscribe_url(settings: MessagingSettings, email: str, category: str | None) -> str | None:
     if category is None:
         return None
-    return settings.unsubscribe_link(tokens.make_token(settings.unsubscribe_secret, email, category))
+    return settings.unsubscribe_link(tokens.make_token(settings.unsubscribe_key, email, category))
 
 
 def message_mime(settings: MessagingSettings, message: Message, org: dict | None, email: str,

@@ -4,6 +4,9 @@ the content of every system email, as plain functions over event payloads
 from dataclasses import dataclass, field
 from datetime import UTC
 
+from contracts.identity import PasswordResetReason
+from contracts.programs import ItemKind
+
 
 @dataclass(frozen=True)
 class Email:
@@ -29,7 +32,7 @@ def verification(p: dict, org_id: str | None) -> Email:
 
 def password_reset_template(reason: str) -> str:
     """A new administrator sets a first password; everyone else resets one."""
-    return "first_password" if reason == "FIRST_PASSWORD" else "password_reset"
+    return "first_password" if reason == PasswordResetReason.FIRST_PASSWORD else "password_reset"
 
 
 def password_reset(p: dict, event_org_id: str | None) -> Email:
@@ -48,7 +51,7 @@ def program_exit(p: dict) -> Email:
 
 
 def enrollment_template(kind: str) -> str:
-    return "specialization_welcome" if kind == "SPECIALIZATION" else "course_welcome"
+    return "specialization_welcome" if kind == ItemKind.SPECIALIZATION else "course_welcome"
 
 
 def enrollment_welcome(p: dict, program_name: str | None, program_url: str | None) -> Email:

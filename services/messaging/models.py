@@ -1,6 +1,5 @@
 """messaging's tables: its projection of the other services' facts (fed by
 events), admin messages, deliveries and email preferences."""
-import uuid
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import (
@@ -14,36 +13,21 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
-    func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.errors import AppError, ErrorCode, invalid
+from contracts.messaging import DeliveryState, EmailCategory, MessageState
+from servicekit.models import created_column, id_column, uuid_column
 from services.messaging.text import is_single_line, is_text
 
-PENDING_DELIVERY_STATES = ("QUEUED", "CLAIMED", "SENDING")
+PENDING_DELIVERY_STATES = (DeliveryState.QUEUED, DeliveryState.CLAIMED, DeliveryState.SENDING)
 
 
 class Base(DeclarativeBase):
     pass
-
-
-def new_id() -> str:
-    return str(uuid.uuid4())
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def normalize_email(email: str) -> str:
-    return email.strip().lower()
-
-
-def created_column():
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
 # ---- projection (ids are the other services' ids, stored as text) ----------
@@ -130,9 +114,9 @@ class Preference(Base):
 
 class Message(Base):
     __tablename__ = "messages"
-    id: Mapped[str] = mapped_column(UUID(as_uuid=False), primary_key=True, default=new_id)
+    id: Mapped[str] = id_column()
     org_id: Mapped[str] = mapped_column(String(64), index=True)
-    state: Mapped[str] = mapped_column(String(16), server_default="DRAFT")
+    state: Mapped[str] = mapped_column(String(16), server_default=MessageState.DRAFT)
     created_by: Mapped[str] = mapped_column(String(64))
     author_email: Mapped[str] = mapped_column(String(254))
     author_name: Mapped[str] = mapped_column(String(200))
@@ -173,12 +157,12 @@ class Message(Base):
 
     def visible_to(self, org_id: str, viewer: dict) -> bool:
         """Org admins see their organization's messages; program admins their own."""
-        if self.state == "DISCARDED" or self.org_id != org_id:
+        if self.state == MessageState.DISCARDED or self.org_id != org_id:
             return False
         return viewer.get("program_scope") is None or self.created_by == viewer.get("user_id")
 
     def require_draft(self, action: str) -> None:
-        if self.state != "DRAFT":
+        if self.state != MessageState.DRAFT:
             raise AppError(ErrorCode.MESSAGE_NOT_EDITABLE, f"only a draft can be {action}", {"state": self.state})
 
     def change(self, changes: dict, at: datetime) -> None:
@@ -191,13 +175,13 @@ class Message(Base):
 
     def discard(self, at: datetime) -> None:
         self.require_draft("discarded")
-        self.state = "DISCARDED"
+        self.state = MessageState.DISCARDED
         self.updated_at = at
 
     def start_sending(self, at: datetime) -> None:
-        if self.state != "DRAFT":
+        if self.state != MessageState.DRAFT:
             raise AppError(ErrorCode.MESSAGE_NOT_EDITABLE, "this message was already sent", {"state": self.state})
-        self.state = "SENDING"
+        self.state = MessageState.SENDING
         self.sent_at = at
 
     def from_name(self) -> str:
@@ -212,15 +196,16 @@ class Message(Base):
         """Delivery counts of a message from its number of deliveries in each state."""
         return {"recipients": sum(by_state.values()),
                 "queued": sum(by_state.get(s, 0) for s in PENDING_DELIVERY_STATES),
-                "sent": by_state.get("SENT", 0), "suppressed": by_state.get("SUPPRESSED", 0),
-                "failed": by_state.get("FAILED", 0)}
+                "sent": by_state.get(DeliveryState.SENT, 0), "suppressed": by_state.get(DeliveryState.SUPPRESSED, 0),
+                "failed": by_state.get(DeliveryState.FAILED, 0)}
 
 
 # Which deliveries the sender claims first: account emails (a password reset, a verification never
 # waits behind an organization's mail) and the rare email of no organization. The others (SHARED) are
 # claimed fairly across organizations. SQL conditions: the claim queries and their indexes share them.
-FIRST = "(category = 'ACCOUNT' OR org_id IS NULL)"
-SHARED = "(category <> 'ACCOUNT' AND org_id IS NOT NULL)"
+FIRST = f"(category = '{EmailCategory.ACCOUNT}' OR org_id IS NULL)"
+SHARED = f"(category <> '{EmailCategory.ACCOUNT}' AND org_id IS NOT NULL)"
+DUE = f"state = '{DeliveryState.QUEUED}'"
 
 
 class Delivery(Base):
@@ -233,12 +218,12 @@ class Delivery(Base):
     source_key: Mapped[str] = mapped_column(String(100))
     template: Mapped[str] = mapped_column(String(50))
     category: Mapped[str] = mapped_column(String(20))  # ACCOUNT, INVITATION, PROGRAM, COURSE
-    message_id: Mapped[str | None] = mapped_column(UUID(as_uuid=False), index=True)
+    message_id: Mapped[str | None] = uuid_column(index=True)
     recipient: Mapped[str] = mapped_column(String(254))
     user_id: Mapped[str | None] = mapped_column(String(64))
     full_name: Mapped[str | None] = mapped_column(String(200))
     context: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
-    state: Mapped[str] = mapped_column(String(16), server_default="QUEUED")
+    state: Mapped[str] = mapped_column(String(16), server_default=DeliveryState.QUEUED)
     attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     last_error: Mapped[str | None] = mapped_column(Text)
     next_attempt_at: Mapped[datetime] = created_column()
@@ -249,10 +234,11 @@ class Delivery(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (
         UniqueConstraint("source_key", "recipient", "template", name="deliveries_once"),
-        Index("deliveries_due_first", "next_attempt_at", "id", postgresql_where=text(f"state = 'QUEUED' AND {FIRST}")),
+        Index("deliveries_due_first", "next_attempt_at", "id", postgresql_where=text(f"{DUE} AND {FIRST}")),
         Index("deliveries_due_by_org", "org_id", "next_attempt_at", "id",
-              postgresql_where=text(f"state = 'QUEUED' AND {SHARED}")),
-        Index("deliveries_in_flight", "lease_until", postgresql_where=text("state IN ('CLAIMED', 'SENDING')")),
+              postgresql_where=text(f"{DUE} AND {SHARED}")),
+        Index("deliveries_in_flight", "lease_until",
+              postgresql_where=text(f"state IN ('{DeliveryState.CLAIMED}', '{DeliveryState.SENDING}')")),
         Index("deliveries_created_at", "created_at"),  # retention purge (migration 0003)
     )
 

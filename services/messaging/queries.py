@@ -1,12 +1,15 @@
 """messaging's reads: messages and their views, audience counts, previews,
 preferences, and what the projection knows of a program."""
-import uuid
 from email.header import decode_header, make_header
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 
-from contracts.errors import AppError, ErrorCode, not_found
+from contracts.errors import not_found
+from contracts.messaging import MessageState
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import normalize_email, require_uuid
+from servicekit.pagination import Page, keyset_page
 from services.messaging import audience as audiences
 from services.messaging import compose, render
 from services.messaging import unsubscribe as tokens
@@ -17,27 +20,15 @@ from services.messaging.models import (
     Preference,
     Program,
     QuotaUsage,
-    normalize_email,
-    now,
 )
 from services.messaging.settings import MessagingSettings
 
 PREVIEW_HEADERS = ("From", "To", "Reply-To", "Subject", "List-Unsubscribe", "List-Unsubscribe-Post")
 
 
-def _is_uuid(value: str) -> bool:
-    try:
-        uuid.UUID(str(value))
-    except ValueError:
-        return False
-    return True
-
-
 def find_message(uow: UnitOfWork, message_id: str) -> Message:
-    if not _is_uuid(message_id):
-        raise not_found("message")
-    message = uow.session.get(Message, str(message_id))
-    if message is None or message.state == "DISCARDED":
+    message = uow.session.get(Message, require_uuid(message_id, "message"))
+    if message is None or message.state == MessageState.DISCARDED:
         raise not_found("message")
     return message
 
@@ -55,18 +46,13 @@ def get_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict) -> 
     return message
 
 
-def list_messages(uow: UnitOfWork, org_id: str, viewer: dict, limit: int = 50, cursor: str | None = None) -> tuple:
-    """Newest first, by pages; the cursor is the last message id of the previous page."""
-    query = select(Message).where(Message.org_id == org_id, Message.state != "DISCARDED")
+def list_messages(uow: UnitOfWork, org_id: str, viewer: dict, limit: int = 50, cursor: str | None = None) -> Page:
+    """Newest first, by pages (the kit's keyset cursor)."""
+    query = select(Message).where(Message.org_id == org_id, Message.state != MessageState.DISCARDED)
     if viewer.get("program_scope") is not None:
         query = query.where(Message.created_by == viewer.get("user_id"))
-    if cursor:
-        after = uow.session.get(Message, cursor) if _is_uuid(cursor) else None
-        if after is None or after.org_id != org_id:
-            raise AppError(ErrorCode.INVALID_INPUT, "invalid cursor", {"cursor": ["not a cursor of this list"]})
-        query = query.where(tuple_(Message.created_at, Message.id) < tuple_(after.created_at, after.id))
-    page = list(uow.session.scalars(query.order_by(Message.created_at.desc(), Message.id.desc()).limit(limit + 1)))
-    return page[:limit], (page[limit - 1].id if len(page) > limit else None)
+    return keyset_page(uow.session, query, [Message.created_at, Message.id], cursor, limit, descending=True,
+                       scalars=True)
 
 
 def message_counts(session, message_id: str) -> dict:
@@ -78,7 +64,7 @@ def message_counts(session, message_id: str) -> dict:
 def message_view(uow: UnitOfWork, message: Message) -> dict:
     view = {k: getattr(message, k) for k in (*Message.EDITABLE, "id", "org_id", "state", "created_by", "created_at",
                                              "updated_at", "sent_at")}
-    if message.state == "DRAFT":
+    if message.state == MessageState.DRAFT:
         view["counts"] = None
     else:
         view["counts"] = message.final_counts or message_counts(uow.session, message.id)
@@ -106,7 +92,7 @@ def get_preferences(uow: UnitOfWork, email: str) -> dict:
 
 
 def describe_unsubscribe(uow: UnitOfWork, settings: MessagingSettings, token: str) -> dict:
-    email, category = tokens.read_token(settings.unsubscribe_secret, token)
+    email, category = tokens.read_token(settings.unsubscribe_key, token)
     prefs = get_preferences(uow, email)
     return {"email": email, "category": category, "unsubscribed": not prefs[render.OPT_OUT_COLUMN[category]]}
 
@@ -130,7 +116,7 @@ def quota_limits(uow: UnitOfWork, settings: MessagingSettings, org_id: str) -> d
 def get_quotas(uow: UnitOfWork, settings: MessagingSettings, org_id: str) -> dict:
     """The organization's quotas and what it used of them today (UTC)."""
     used = dict(uow.session.execute(select(QuotaUsage.counter, QuotaUsage.used).where(
-        QuotaUsage.org_id == org_id, QuotaUsage.day == now().date())).all())
+        QuotaUsage.org_id == org_id, QuotaUsage.day == utcnow().date())).all())
     reminders = {counter.partition(":")[2]: n for counter, n in used.items() if counter.startswith("reminders:")}
     return {"limits": quota_limits(uow, settings, org_id),
             "used_today": {"messages": used.get("messages", 0), "recipients": used.get("recipients", 0),

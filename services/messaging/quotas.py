@@ -14,7 +14,7 @@ from servicekit.db import UnitOfWork, make_engine
 from services.messaging import queries
 from services.messaging.commands.quotas import set_quotas
 from services.messaging.models import OrgQuota
-from services.messaging.settings import current
+from services.messaging.settings import MessagingSettings
 
 
 def parse(assignments: list[str]) -> dict:
@@ -31,7 +31,7 @@ def main(argv: list[str]) -> None:
     if not argv:
         raise SystemExit(__doc__)
     org_id, changes = argv[0], parse(argv[1:])
-    settings = current()
+    settings = MessagingSettings.from_env()
     engine = make_engine("messaging", pool_size=1)
     uow = UnitOfWork(sessionmaker(engine, expire_on_commit=False), "messaging")
     try:

@@ -16,6 +16,7 @@ from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_aut
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
+from contracts.messaging import ContentFormat, EmailCategory
 from services.messaging.text import single_line
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
@@ -23,7 +24,8 @@ DEFAULT_BRAND_COLOR = "#1f4e79"
 HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 # Account emails and the invitation are always sent; the others obey opt-outs.
-ACCOUNT, INVITATION, PROGRAM, COURSE = "ACCOUNT", "INVITATION", "PROGRAM", "COURSE"
+ACCOUNT, INVITATION, PROGRAM, COURSE = (EmailCategory.ACCOUNT, EmailCategory.INVITATION, EmailCategory.PROGRAM,
+                                      EmailCategory.COURSE)
 OPT_OUT_COLUMN = {PROGRAM: "program_messages", COURSE: "course_announcements"}
 # Which opt-out an email's unsubscribe link sets: every email but account ones carries one (the
 # invitation's link stops later program emails; the invitation itself is never suppressed).
@@ -115,7 +117,7 @@ def render(template: str, context: dict, org: dict | None, unsubscribe_url: str 
 
 def message_context(message) -> dict:
     """The admin message's own part of the context (same for every recipient)."""
-    body_html = (markdown_to_html(message.content) if message.content_format == "MARKDOWN"
+    body_html = (markdown_to_html(message.content) if message.content_format == ContentFormat.MARKDOWN
                  else text_to_html(message.content))
     cta = message.cta or {}
     return {"subject": message.subject, "body_html": body_html, "body_text": message.content,

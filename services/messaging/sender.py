@@ -23,63 +23,49 @@ import eventlet
 from prometheus_client import Counter
 from sqlalchemy import text
 
-from servicekit import config
+from contracts.messaging import DELIVERY_FAILED, DeliveryState
+from servicekit.config import Settings, setting
 from servicekit.db import UnitOfWork
 from services.messaging.commands.messages import complete_messages
 from services.messaging.compose import prepare_emails
-from services.messaging.models import FIRST, SHARED
+from services.messaging.models import DUE, FIRST, SHARED
 from services.messaging.render import SECRET_LINK_FIELDS
 from services.messaging.settings import MessagingSettings
 
 log = logging.getLogger(__name__)
 
 EMAILS = Counter("messaging_emails_total", "Deliveries by outcome", ["outcome"])
-DELIVERY_FAILED = "messaging.delivery.failed.v1"
 # A final delivery keeps no login link (anyone reading the table could use it): every statement
 # that makes a delivery final sets its context to this (the context without those keys).
 WITHOUT_LINKS = "context - ARRAY[{}]::text[]".format(", ".join(f"'{k}'" for k in SECRET_LINK_FIELDS))
 
 
+def _optional(raw: str) -> str | None:
+    return raw or None
+
+
 @dataclass(frozen=True)
-class SmtpSettings:
-    host: str
-    port: int
-    starttls: bool
-    use_ssl: bool
-    ca_file: str | None
-    user: str | None
-    password: str | None
-    timeout: float
-    connections: int
-    batch_size: int
-    max_attempts: int
-    retry_base: float
-    claim_lease: float
-    rate_per_second: float
+class SmtpSettings(Settings):
+    """Read at every tick (see settings.py): new credentials need no restart."""
 
-
-def flag(name: str) -> bool:
-    return (config.env(name, "") or "").lower() in ("1", "true", "yes", "on")
+    host: str = setting("SMTP_HOST", "127.0.0.1")
+    port: int = setting("SMTP_PORT", 1025)
+    starttls: bool = setting("SMTP_STARTTLS", False)
+    use_ssl: bool = setting("SMTP_SSL", False)
+    ca_file: str | None = setting("SMTP_CA_FILE", None, parse=_optional)
+    user: str | None = setting("SMTP_USER", None, parse=_optional)
+    password: str | None = setting("SMTP_PASSWORD", None, parse=_optional, secret=True)
+    timeout: float = setting("SMTP_TIMEOUT", 30.0)
+    connections: int = setting("SMTP_CONNECTIONS", 8)
+    batch_size: int = setting("SMTP_BATCH_SIZE", 100)
+    max_attempts: int = setting("SMTP_MAX_ATTEMPTS", 10)
+    retry_base: float = setting("SMTP_RETRY_BASE_SECONDS", 2.0)
+    claim_lease: float = setting("SMTP_CLAIM_LEASE_SECONDS", 60.0)
+    rate_per_second: float = setting("SMTP_RATE_PER_SECOND", 0.0)  # 0: unlimited
 
 
 def smtp_settings() -> SmtpSettings:
-    """Read at every tick (see settings.py): new credentials need no restart."""
-    return SmtpSettings(
-        host=config.env("SMTP_HOST", "127.0.0.1"),
-        port=int(config.env("SMTP_PORT", "1025")),
-        starttls=flag("SMTP_STARTTLS"),
-        use_ssl=flag("SMTP_SSL"),
-        ca_file=config.env("SMTP_CA_FILE") or None,
-        user=config.env("SMTP_USER") or None,
-        password=config.env("SMTP_PASSWORD") or None,
-        timeout=float(config.env("SMTP_TIMEOUT", "30")),
-        connections=int(config.env("SMTP_CONNECTIONS", "8")),
-        batch_size=int(config.env("SMTP_BATCH_SIZE", "100")),
-        max_attempts=int(config.env("SMTP_MAX_ATTEMPTS", "10")),
-        retry_base=float(config.env("SMTP_RETRY_BASE_SECONDS", "2")),
-        claim_lease=float(config.env("SMTP_CLAIM_LEASE_SECONDS", "60")),
-        rate_per_second=float(config.env("SMTP_RATE_PER_SECOND", "0")),
-    )
+    return SmtpSettings.from_env()
 
 
 def tls_context(smtp: SmtpSettings) -> ssl.SSLContext:
@@ -111,12 +97,13 @@ def recover_expired(uow: UnitOfWork) -> None:
     """Leases of crashed senders: unsent claims go back to the queue; an email
     that was in the SMTP conversation is not retried (it may have arrived)."""
     uow.session.execute(text(
-        "UPDATE deliveries SET state = 'QUEUED', claim_token = NULL, lease_until = NULL "
-        "WHERE state = 'CLAIMED' AND lease_until < now()"))
+        f"UPDATE deliveries SET state = '{DeliveryState.QUEUED}', claim_token = NULL, lease_until = NULL "
+        f"WHERE state = '{DeliveryState.CLAIMED}' AND lease_until < now()"))
     failed = uow.session.execute(text(
-        f"UPDATE deliveries SET state = 'FAILED', lease_until = NULL, context = {WITHOUT_LINKS}, "
+        f"UPDATE deliveries SET state = '{DeliveryState.FAILED}', lease_until = NULL, context = {WITHOUT_LINKS}, "
         "last_error = 'interrupted while talking to the SMTP server; outcome unknown, not resent' "
-        "WHERE state = 'SENDING' AND lease_until < now() RETURNING id, org_id, recipient, template, message_id"
+        f"WHERE state = '{DeliveryState.SENDING}' AND lease_until < now() "
+        "RETURNING id, org_id, recipient, template, message_id"
     )).all()
     for row in failed:
         _announce_failure(uow, row, "outcome unknown after a crash")
@@ -125,27 +112,27 @@ def recover_expired(uow: UnitOfWork) -> None:
 
 
 RETURNED = "RETURNING id, org_id, template, category, message_id, recipient, user_id, full_name, context, attempts"
-CLAIM = ("UPDATE deliveries SET state = 'CLAIMED', claim_token = :token, "
+CLAIM = (f"UPDATE deliveries SET state = '{DeliveryState.CLAIMED}', claim_token = :token, "
          "lease_until = now() + make_interval(secs => :lease) WHERE id IN ({chosen}) " + RETURNED)
 # Account emails first, oldest first.
-ACCOUNT_FIRST = (f"SELECT id FROM deliveries WHERE state = 'QUEUED' AND {FIRST} AND next_attempt_at <= now() "
+ACCOUNT_FIRST = (f"SELECT id FROM deliveries WHERE {DUE} AND {FIRST} AND next_attempt_at <= now() "
                  "ORDER BY next_attempt_at, id LIMIT :n FOR UPDATE SKIP LOCKED")
 # The rest fairly: the organizations with due mail (found by skipping through an index, so as
 # cheap with 100,000 queued rows as with 10), an equal share of the batch each, oldest first
 # within each. An organization's large message never holds up another organization's mail.
 FAIR_SHARES = f"""
     WITH RECURSIVE orgs(org_id) AS (
-        (SELECT org_id FROM deliveries WHERE state = 'QUEUED' AND {SHARED} ORDER BY org_id LIMIT 1)
+        (SELECT org_id FROM deliveries WHERE {DUE} AND {SHARED} ORDER BY org_id LIMIT 1)
         UNION ALL
-        SELECT (SELECT d.org_id FROM deliveries d WHERE d.state = 'QUEUED' AND {SHARED}
+        SELECT (SELECT d.org_id FROM deliveries d WHERE d.{DUE} AND {SHARED}
                 AND d.org_id > orgs.org_id ORDER BY d.org_id LIMIT 1)
         FROM orgs WHERE orgs.org_id IS NOT NULL),
     due AS (SELECT o.org_id FROM orgs o WHERE o.org_id IS NOT NULL AND EXISTS (
-        SELECT 1 FROM deliveries d WHERE d.state = 'QUEUED' AND {SHARED} AND d.org_id = o.org_id
+        SELECT 1 FROM deliveries d WHERE d.{DUE} AND {SHARED} AND d.org_id = o.org_id
         AND d.next_attempt_at <= now())),
     share AS (SELECT (:n + count(*) - 1) / GREATEST(count(*), 1) AS n FROM due)
     SELECT picked.id FROM due CROSS JOIN share CROSS JOIN LATERAL (
-        SELECT d.id FROM deliveries d WHERE d.state = 'QUEUED' AND {SHARED} AND d.org_id = due.org_id
+        SELECT d.id FROM deliveries d WHERE d.{DUE} AND {SHARED} AND d.org_id = due.org_id
         AND d.next_attempt_at <= now() ORDER BY d.next_attempt_at, d.id LIMIT share.n FOR UPDATE SKIP LOCKED
     ) picked LIMIT :n"""
 
@@ -182,22 +169,23 @@ def _release(uow: UnitOfWork, token: str, ids: list[int], error: str | None, smt
             _retry_or_fail(uow, token, delivery_id, error, smtp)
         else:
             uow.session.execute(text(
-                "UPDATE deliveries SET state = 'QUEUED', claim_token = NULL, lease_until = NULL "
-                "WHERE id = :id AND claim_token = :token AND state = 'CLAIMED'"), {"id": delivery_id, "token": token})
+                f"UPDATE deliveries SET state = '{DeliveryState.QUEUED}', claim_token = NULL, lease_until = NULL "
+                f"WHERE id = :id AND claim_token = :token AND state = '{DeliveryState.CLAIMED}'"),
+                {"id": delivery_id, "token": token})
     uow.commit()
 
 
 def _retry_or_fail(uow: UnitOfWork, token: str, delivery_id: int, error: str, smtp: SmtpSettings) -> None:
     row = uow.session.execute(text(
         "UPDATE deliveries SET attempts = attempts + 1, last_error = :error, claim_token = NULL, lease_until = NULL, "
-        "state = CASE WHEN attempts + 1 >= :max THEN 'FAILED' ELSE 'QUEUED' END, "
+        f"state = CASE WHEN attempts + 1 >= :max THEN '{DeliveryState.FAILED}' ELSE '{DeliveryState.QUEUED}' END, "
         f"context = CASE WHEN attempts + 1 >= :max THEN {WITHOUT_LINKS} ELSE context END, "
         "next_attempt_at = now() + make_interval(secs => :base * power(2, LEAST(attempts, 12))) "
         "WHERE id = :id AND claim_token = :token "
         "RETURNING id, state, org_id, recipient, template, message_id"
     ), {"error": error[:2000], "max": smtp.max_attempts, "base": smtp.retry_base, "id": delivery_id,
         "token": token}).first()
-    if row is not None and row.state == "FAILED":
+    if row is not None and row.state == DeliveryState.FAILED:
         EMAILS.labels("failed").inc()
         _announce_failure(uow, row, error)
     elif row is not None:
@@ -206,7 +194,7 @@ def _retry_or_fail(uow: UnitOfWork, token: str, delivery_id: int, error: str, sm
 
 def _fail(uow: UnitOfWork, token: str, delivery_id: int, error: str) -> None:
     row = uow.session.execute(text(
-        "UPDATE deliveries SET state = 'FAILED', attempts = attempts + 1, last_error = :error, "
+        f"UPDATE deliveries SET state = '{DeliveryState.FAILED}', attempts = attempts + 1, last_error = :error, "
         f"context = {WITHOUT_LINKS}, claim_token = NULL, lease_until = NULL WHERE id = :id AND claim_token = :token "
         "RETURNING id, org_id, recipient, template, message_id"), {"error": error[:2000], "id": delivery_id,
                                                                   "token": token}).first()
@@ -228,12 +216,13 @@ def _announce_failure(uow: UnitOfWork, row, error: str) -> None:
 
 
 MARK_SENT = (
-    f"UPDATE deliveries SET state = 'SENT', sent_at = now(), attempts = attempts + 1, smtp_message_id = :mid, "
+    f"UPDATE deliveries SET state = '{DeliveryState.SENT}', sent_at = now(), attempts = attempts + 1, "
+    "smtp_message_id = :mid, "
     f"context = {WITHOUT_LINKS}, "
     "last_error = NULL, claim_token = NULL, lease_until = NULL WHERE id = :sent_id AND claim_token = :token;")
 MARK_SENDING = (
-    "UPDATE deliveries SET state = 'SENDING', lease_until = now() + make_interval(secs => :lease) "
-    "WHERE id = :id AND claim_token = :token AND state = 'CLAIMED';")
+    f"UPDATE deliveries SET state = '{DeliveryState.SENDING}', lease_until = now() + make_interval(secs => :lease) "
+    f"WHERE id = :id AND claim_token = :token AND state = '{DeliveryState.CLAIMED}';")
 
 
 class Marks:

@@ -3,6 +3,22 @@ Projection and system-email handlers, admin-message RPC, preferences, and the
 sender and purge timers."""
 from marshmallow import Schema, fields, validate
 
+from contracts.identity import (
+    ADMIN_GRANTED,
+    ORG_CREATED,
+    ORG_UPDATED,
+    PROFILE_UPDATED,
+    USER_PASSWORD_RESET_REQUESTED,
+    USER_VERIFICATION_REQUESTED,
+)
+from contracts.invitations import (
+    INVITATION_ACCEPTED,
+    INVITATION_CREATED,
+    INVITATION_EXPIRED,
+    INVITATION_RESENT,
+    INVITATION_REVOKED,
+    INVITATIONS_CREATED,
+)
 from contracts.messaging import (
     AudienceSchema,
     AuthorSchema,
@@ -14,13 +30,21 @@ from contracts.messaging import (
     PreviewSchema,
     UnsubscribeResultSchema,
 )
+from contracts.programs import (
+    ENROLLMENT_CREATED,
+    MEMBER_JOINED,
+    MEMBER_REMOVED,
+    PROGRAM_CREATED,
+    PROGRAM_REMOVED,
+    PROGRAM_UPDATED,
+)
 from servicekit.db import UnitOfWork
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
-from servicekit.service import ServiceBase
+from servicekit.service import ServiceBase, ServiceSettings
 from services.messaging import audience, handlers, queries, sender
 from services.messaging.commands import deliveries, messages, preferences, quotas
-from services.messaging.settings import MessagingSettings, Settings, settings_timer
+from services.messaging.settings import MessagingSettings, settings_timer
 
 
 class ViewerSchema(Schema):
@@ -39,81 +63,81 @@ class QuotasSchema(Schema):
 class MessagingService(ServiceBase):
     name = "messaging"
     db: UnitOfWork
-    settings: MessagingSettings = Settings()
+    settings: MessagingSettings = ServiceSettings(MessagingSettings)
 
     # ---- projection: identity
-    @handle_event("identity", "identity.org.created.v1")
+    @handle_event(ORG_CREATED)
     def on_org_created(self, event):
         handlers.on_org_created(self.db, event)
 
-    @handle_event("identity", "identity.org.updated.v1")
+    @handle_event(ORG_UPDATED)
     def on_org_updated(self, event):
         handlers.on_org_updated(self.db, event)
 
-    @handle_event("identity", "identity.profile.updated.v1")
+    @handle_event(PROFILE_UPDATED)
     def on_profile_updated(self, event):
         handlers.on_profile_updated(self.db, event)
 
-    @handle_event("identity", "identity.admin.granted.v1")
+    @handle_event(ADMIN_GRANTED)
     def on_admin_granted(self, event):
         handlers.on_admin_granted(self.db, event)
 
     # ---- system emails: identity (account emails, never suppressed)
-    @handle_event("identity", "identity.user.verification_requested.v1")
+    @handle_event(USER_VERIFICATION_REQUESTED)
     def on_verification_requested(self, event):
         handlers.on_verification_requested(self.db, event)
 
-    @handle_event("identity", "identity.user.password_reset_requested.v1")
+    @handle_event(USER_PASSWORD_RESET_REQUESTED)
     def on_password_reset_requested(self, event):
         handlers.on_password_reset_requested(self.db, event)
 
     # ---- programs
-    @handle_event("programs", "programs.program.created.v1")
+    @handle_event(PROGRAM_CREATED)
     def on_program_created(self, event):
         handlers.on_program_created(self.db, event)
 
-    @handle_event("programs", "programs.program.updated.v1")
+    @handle_event(PROGRAM_UPDATED)
     def on_program_updated(self, event):
         handlers.on_program_updated(self.db, event)
 
-    @handle_event("programs", "programs.program.removed.v1")
+    @handle_event(PROGRAM_REMOVED)
     def on_program_removed(self, event):
         handlers.on_program_removed(self.db, event)
 
-    @handle_event("programs", "programs.member.joined.v1")
+    @handle_event(MEMBER_JOINED)
     def on_member_joined(self, event):
         handlers.on_member_joined(self.db, event)
 
-    @handle_event("programs", "programs.member.removed.v1")
+    @handle_event(MEMBER_REMOVED)
     def on_member_removed(self, event):
         handlers.on_member_removed(self.db, event)
 
-    @handle_event("programs", "programs.enrollment.created.v1")
+    @handle_event(ENROLLMENT_CREATED)
     def on_enrollment_created(self, event):
         handlers.on_enrollment_created(self.db, event)
 
     # ---- invitations
-    @handle_event("invitations", "invitations.invitation.created.v1")
+    @handle_event(INVITATION_CREATED)
     def on_invitation_created(self, event):
         handlers.on_invitation_created(self.db, event)
 
-    @handle_event("invitations", "invitations.invitations.created.v1")
+    @handle_event(INVITATIONS_CREATED)
     def on_invitations_created(self, event):
         handlers.on_invitations_created(self.db, event)
 
-    @handle_event("invitations", "invitations.invitation.resent.v1")
+    @handle_event(INVITATION_RESENT)
     def on_invitation_resent(self, event):
         handlers.on_invitation_resent(self.db, event)
 
-    @handle_event("invitations", "invitations.invitation.accepted.v1")
+    @handle_event(INVITATION_ACCEPTED)
     def on_invitation_accepted(self, event):
         handlers.on_invitation_closed(self.db, event)
 
-    @handle_event("invitations", "invitations.invitation.revoked.v1")
+    @handle_event(INVITATION_REVOKED)
     def on_invitation_revoked(self, event):
         handlers.on_invitation_closed(self.db, event)
 
-    @handle_event("invitations", "invitations.invitation.expired.v1")
+    @handle_event(INVITATION_EXPIRED)
     def on_invitation_expired(self, event):
         handlers.on_invitation_closed(self.db, event)
 
@@ -139,9 +163,9 @@ class MessagingService(ServiceBase):
 
     @rpc
     def list_messages(self, org_id, viewer, limit=50, cursor=None):
-        page, next_cursor = queries.list_messages(self.db, org_id, ViewerSchema().load(viewer), limit, cursor)
-        return {"items": MessageSchema(many=True).dump([queries.message_view(self.db, m) for m in page]),
-                "next_cursor": next_cursor}
+        page = queries.list_messages(self.db, org_id, ViewerSchema().load(viewer), limit, cursor)
+        return {"items": MessageSchema(many=True).dump([queries.message_view(self.db, m) for m in page.items]),
+                "next_cursor": page.next_cursor}
 
     @rpc
     def get_message(self, org_id, message_id, viewer):

@@ -5,7 +5,7 @@ import hashlib
 import hmac
 
 from contracts.errors import AppError, ErrorCode
-from services.messaging.models import normalize_email
+from servicekit.models import normalize_email
 from services.messaging.render import OPT_OUT_COLUMN
 
 

@@ -7,13 +7,15 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from contracts.errors import not_found
+from contracts.messaging import DeliveryState, Preset
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
+from servicekit.models import normalize_email
 from services.messaging import audience as audiences
 from services.messaging import emails, render
 from services.messaging.commands import quotas
 from services.messaging.emails import Email
-from services.messaging.models import Preference, Program, normalize_email
+from services.messaging.models import Preference, Program
 from services.messaging.settings import MessagingSettings
 from services.messaging.text import NAME_COLUMN, single_line, storable
 
@@ -60,7 +62,7 @@ def _queue_one_template(uow: UnitOfWork, source_key: str, template: str, batch: 
             "context": json.dumps(storable({"full_name": name or recipient, **e.context}))}
     suppressed = opted_out(uow.session, set(rows), category)
     for recipient, row in rows.items():
-        row["state"] = "SUPPRESSED" if recipient in suppressed else "QUEUED"
+        row["state"] = DeliveryState.SUPPRESSED if recipient in suppressed else DeliveryState.QUEUED
     return dict(insert_rows(uow.session, "deliveries", DELIVERY_COLUMNS, list(rows.values()),
                             constants={"source_key": ("text", source_key[:100]), "template": ("text", template),
                                        "category": ("text", category)},
@@ -75,12 +77,12 @@ def remind_enroll(uow: UnitOfWork, settings: MessagingSettings, org_id: str, pro
     program = uow.session.get(Program, program_id)
     if program is None or program.org_id != org_id or program.removed:
         raise not_found("program")
-    query = audiences.build_query(uow.session, org_id, {"preset": "JOINED_NOT_ENROLLED",
+    query = audiences.build_query(uow.session, org_id, {"preset": Preset.JOINED_NOT_ENROLLED,
                                                         "filters": {"program_ids": [program_id]}}, None)
     people = uow.session.execute(audiences.recipients(query)).all()
     states = queue_emails(uow, f"remind:{request_id}", [
         emails.enroll_reminder(org_id, person, program.name, program.join_url) for person in people])
-    queued = sum(1 for state in states.values() if state == "QUEUED")
+    queued = sum(1 for state in states.values() if state == DeliveryState.QUEUED)
     if states:
         quotas.use(uow, settings, org_id, "reminders_per_program_per_day", 1, program_id=program_id)
         quotas.use(uow, settings, org_id, "recipients_per_day", len(states))
@@ -95,5 +97,6 @@ def purge_old_deliveries(session: Session, days: int) -> int:
         "DELETE FROM deliveries WHERE id IN (SELECT d.id FROM deliveries d "
         "LEFT JOIN messages m ON m.id = d.message_id "
         "WHERE d.created_at < now() - make_interval(days => :days) "
-        "AND d.state IN ('SENT', 'FAILED', 'SUPPRESSED') AND (d.message_id IS NULL OR m.final_counts IS NOT NULL) "
+        f"AND d.state IN ('{DeliveryState.SENT}', '{DeliveryState.FAILED}', '{DeliveryState.SUPPRESSED}') "
+        "AND (d.message_id IS NULL OR m.final_counts IS NOT NULL) "
         f"LIMIT {PURGE_BATCH} FOR UPDATE OF d SKIP LOCKED)"), {"days": days}).rowcount

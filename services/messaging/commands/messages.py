@@ -4,15 +4,16 @@ from sqlalchemy import case, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from contracts.errors import AppError, ErrorCode
+from contracts.messaging import MESSAGE_SENT, DeliveryState, EmailCategory, MessageState
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.models import normalize_email
 from services.messaging import audience as audiences
 from services.messaging.commands import quotas
-from services.messaging.models import Delivery, Message, Preference, normalize_email, now
+from services.messaging.models import Delivery, Message, Preference
 from services.messaging.queries import get_message, message_counts
 from services.messaging.settings import MessagingSettings
 from services.messaging.text import NAME_COLUMN, single_line
-
-MESSAGE_SENT = "messaging.message.sent.v1"
 
 
 def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: list[str] | None,
@@ -33,13 +34,13 @@ def update_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, 
     Message.check_text(changes)
     if "audience" in changes:
         audiences.checked(uow.session, org_id, changes["audience"], viewer.get("program_scope"))
-    message.change(changes, now())
+    message.change(changes, utcnow())
     uow.session.flush()
     return message
 
 
 def discard_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict) -> None:
-    get_message(uow, org_id, message_id, viewer).discard(now())
+    get_message(uow, org_id, message_id, viewer).discard(utcnow())
 
 
 def send_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, message_id: str, viewer: dict,
@@ -51,12 +52,14 @@ def send_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, mess
     # Two concurrent sends: the second waits here and then sees SENDING (fresh values, not the cached draft).
     locked = uow.session.execute(select(Message).where(Message.id == message.id).with_for_update()
                                  .execution_options(populate_existing=True)).scalar_one()
-    locked.start_sending(now())
+    locked.start_sending(utcnow())
     # The caller's scope now, not the one the draft was written under (an admin may have lost programs).
     query = audiences.checked(uow.session, org_id, locked.audience, viewer.get("program_scope"))
     people = audiences.recipients(query).subquery()
-    state = case((Preference.program_messages.is_(False), "SUPPRESSED"), else_="QUEUED")
-    rows = (select(literal(org_id), literal(f"message:{locked.id}"), literal("admin_message"), literal("PROGRAM"),
+    state = case((Preference.program_messages.is_(False), DeliveryState.SUPPRESSED.value),
+                 else_=DeliveryState.QUEUED.value)
+    rows = (select(literal(org_id), literal(f"message:{locked.id}"), literal("admin_message"),
+                   literal(EmailCategory.PROGRAM.value),
                    literal(locked.id), people.c.email, people.c.user_id, people.c.full_name,
                    literal({}, JSONB), state)
             .select_from(people.outerjoin(Preference, Preference.email == people.c.email)))
@@ -86,8 +89,9 @@ def complete_messages(uow: UnitOfWork, message_ids) -> None:
         counts = message_counts(uow.session, message_id)
         if counts["queued"]:
             continue
-        done = uow.session.execute(update(Message).where(Message.id == message_id, Message.state == "SENDING")
-                                   .values(state="SENT", completed_at=now(), final_counts=counts)
+        sending = (Message.id == message_id, Message.state == MessageState.SENDING)
+        done = uow.session.execute(update(Message).where(*sending)
+                                   .values(state=MessageState.SENT, completed_at=utcnow(), final_counts=counts)
                                    .returning(Message.org_id)).first()
         if done is not None:
             uow.publish(MESSAGE_SENT, message_sent_payload(message_id, done.org_id, counts), done.org_id)

@@ -5,7 +5,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
-from services.messaging.models import Enrollment, Invitation, Membership, Org, Program, normalize_email
+from servicekit.models import normalize_email
+from services.messaging.models import Enrollment, Invitation, Membership, Org, Program
 from services.messaging.text import NAME_COLUMN, single_line, storable
 
 

@@ -5,8 +5,9 @@ day. Defaults come from the settings; an organization's own values from
 from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
-from services.messaging.models import OrgQuota, now
+from services.messaging.models import OrgQuota
 from services.messaging.queries import quota_limits
 from services.messaging.settings import MessagingSettings
 
@@ -21,7 +22,7 @@ def use(uow: UnitOfWork, settings: MessagingSettings, org_id: str, quota: str, a
     if amount <= 0:
         return
     limit = quota_limits(uow, settings, org_id)[quota]
-    at = now()
+    at = utcnow()
     counter = COUNTERS[quota].format(**counter_args)
     used = uow.session.execute(text(
         "INSERT INTO quota_usage (org_id, day, counter, used) VALUES (:org, :day, :counter, :amount) "
@@ -38,8 +39,8 @@ def use(uow: UnitOfWork, settings: MessagingSettings, org_id: str, quota: str, a
 def set_quotas(uow: UnitOfWork, settings: MessagingSettings, org_id: str, changes: dict) -> dict[str, int]:
     """Give an organization its own quotas (None: back to the default)."""
     values = {k: changes[k] for k in OrgQuota.NAMES if k in changes}
-    stmt = insert(OrgQuota).values(org_id=org_id, **values, updated_at=now())
+    stmt = insert(OrgQuota).values(org_id=org_id, **values, updated_at=utcnow())
     uow.session.execute(stmt.on_conflict_do_update(index_elements=[OrgQuota.org_id],
-                                                   set_={**values, "updated_at": now()}))
+                                                   set_={**values, "updated_at": utcnow()}))
     uow.session.expire_all()  # the ORM's copy of the row, if it had one, is stale
     return quota_limits(uow, settings, org_id)
