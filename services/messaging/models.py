@@ -19,9 +19,9 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.errors import AppError, ErrorCode, invalid
+from contracts.fields import FieldCode, text_problem
 from contracts.messaging import DeliveryState, EmailCategory, MessageState
 from servicekit.models import created_column, id_column, uuid_column
-from services.messaging.text import is_single_line, is_text
 
 PENDING_DELIVERY_STATES = (DeliveryState.QUEUED, DeliveryState.CLAIMED, DeliveryState.SENDING)
 
@@ -142,16 +142,22 @@ class Message(Base):
     @staticmethod
     def check_text(fields: dict) -> None:
         """What an admin writes: subject, sender name and button label on one
-        line, no control characters in the content (whoever calls: INVALID_INPUT)."""
+        line, no control characters in the content but line breaks and tabs.
+        The contracts' rule (`contracts.fields.text_problem`), checked here too
+        so that a caller other than the gateway is refused alike (INVALID_INPUT)."""
+        def problem(value, multi_line=False):
+            found = text_problem(value, max_length=len(value), multi_line=multi_line, allow_blank=True)
+            return None if found is None or found.code in (FieldCode.TOO_LONG, FieldCode.BLANK) else str(found)
+
         errors = {}
         for key in ("subject", "sender_name"):
-            if fields.get(key) and not is_single_line(fields[key]):
-                errors[key] = ["must be one line without control characters"]
-        if fields.get("content") and not is_text(fields["content"]):
-            errors["content"] = ["must not contain control characters"]
+            if fields.get(key) and (found := problem(fields[key])):
+                errors[key] = [found]
+        if fields.get("content") and (found := problem(fields["content"], multi_line=True)):
+            errors["content"] = [found]
         label = (fields.get("cta") or {}).get("label")
-        if label and not is_single_line(label):
-            errors["cta"] = {"label": ["must be one line without control characters"]}
+        if label and (found := problem(label)):
+            errors["cta"] = {"label": [found]}
         if errors:
             raise invalid(errors, "text with control characters")
 

@@ -1,23 +1,14 @@
-"""Rules for text that must stay on one line (names, subjects: what becomes an
-email header) and for text PostgreSQL must be able to store."""
+"""Making text fit for one header line (names, subjects) and for PostgreSQL.
+Refusing such text at input is the contracts' rule (`contracts.fields`);
+this cleans whatever arrived anyway (events, older rows)."""
 import re
 
 # Control characters (C0 with CR, LF, NUL, ESC; DEL; C1 with NEL), line and
 # paragraph separators, lone surrogates, and bidirectional overrides (which
 # disguise what a name says).
 NOT_ON_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff\u202a-\u202e\u2066-\u2069]")
-# In multi-line text (a message's content) line breaks and tabs are text.
-NOT_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 NAME_LIMIT = 100  # characters of a display name in a header
 NAME_COLUMN = 200  # characters of the name columns (people, deliveries, orgs, programs)
-
-
-def is_single_line(value: str) -> bool:
-    return NOT_ON_ONE_LINE.search(value) is None
-
-
-def is_text(value: str) -> bool:
-    return NOT_IN_TEXT.search(value) is None
 
 
 def single_line(value: str | None, limit: int = NAME_LIMIT) -> str:
