@@ -112,13 +112,14 @@ class MessagingRoutes(Routes):
 
     @route("POST", "/v1/messages/{message_id}/send", body=SendBody, response=MessageSchema, status=202,
            tags=("messaging",), summary="Send a draft (requires accept_terms: true); delivery runs in the background",
-           errors=("TERMS_NOT_ACCEPTED", "MESSAGE_NOT_EDITABLE"))
+           errors=("TERMS_NOT_ACCEPTED", "MESSAGE_NOT_EDITABLE", "TOO_MANY_REQUESTS"))
     def send_message(self, call, message_id):
         org_id = self.scope.message_org(call.principal, message_id)
         return self.messaging.send_message(org_id, message_id, self._viewer(call, org_id), call.body["accept_terms"])
 
     @route("POST", "/v1/programs/{program_id}/remind-enroll", response=ReminderResult, status=202,
-           tags=("messaging",), summary="Email the program's members who have not enrolled yet (funnel quick action)")
+           tags=("messaging",), summary="Email the program's members who have not enrolled yet (funnel quick action)",
+           errors=("TOO_MANY_REQUESTS",))
     def remind_enroll(self, call, program_id):
         program = self.scope.program(call.principal, program_id)
         return self.messaging.remind_enroll(program["org_id"], program["id"], call.request_id)
