@@ -82,6 +82,11 @@ def test_account_emails_are_sent_without_unsubscribe(api, suite, make_org):
 
     org_id, admin, _ = make_org(unique("Brand"))
     assert admin.patch(f"/v1/orgs/{org_id}", json={"brand_color": "#123abc"}).status_code == 200
+    # The new color reaches messaging by an event: wait for it (a draft's preview shows the branding),
+    # or the next email may be rendered just before it arrives.
+    draft = admin.post(f"/v1/orgs/{org_id}/messages", json={"audience": {"preset": "ALL_MEMBERS"}, "subject": "S",
+                                                            "content": "x"}).json()
+    wait_for(lambda: "#123abc" in admin.post(f"/v1/messages/{draft['id']}/preview").json()["html"])
     email = f"{unique('newadmin')}@example.com"
     added = admin.post(f"/v1/orgs/{org_id}/admins", json={"email": email, "full_name": "New <Admin>",
                                                           "role": "ORG_ADMIN"})
