@@ -163,21 +163,49 @@ def address(display_name: str | None, addr_spec: str) -> Address:
     return Address(display_name=single_line(display_name), addr_spec=addr_spec)
 
 
+# A display name of plain words and a plain address need no quoting nor encoding: the header
+# classes would write them as they are (tests/test_rules.py checks that they agree).
+PLAIN_NAME = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~ -]*$")
+PLAIN_ADDRESS = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$")
+
+
+@functools.lru_cache(maxsize=1024)
+def address_header(name: str, display_name: str | None, addr_spec: str) -> str:
+    """`header_value` of an address (kept: a batch repeats its From and Reply-To)."""
+    shown = single_line(display_name)
+    if PLAIN_NAME.match(shown) and PLAIN_ADDRESS.match(addr_spec) and ".." not in addr_spec:
+        return f"{shown} <{addr_spec}>" if shown else addr_spec
+    return header_value(name, Address(display_name=shown, addr_spec=addr_spec))
+
+
+@functools.lru_cache(maxsize=256)
+def subject_header(subject: str) -> str:
+    return header_value("Subject", single_line(subject, SUBJECT_LIMIT))
+
+
+def link_header(url: str) -> str:
+    """`<url>`: a link we built (ASCII, no spaces) goes as it is; anything else is encoded."""
+    value = f"<{url}>"
+    if value.isascii() and value.isprintable() and " " not in value and len(value) < 900:
+        return value
+    return header_value("List-Unsubscribe", value)
+
+
 def build_mime(rendered: Rendered, *, to: str, to_name: str | None, mail_from: str, from_name: str,
                reply_to: str | None, unsubscribe_url: str | None) -> MIMEMultipart:
     # The compat32 classes for the body: the same MIME as EmailMessage, several times
-    # faster to build; every header value is made by header_value.
+    # faster to build; every header value is made by header_value (or is checked plain ASCII).
     mime = MIMEMultipart("alternative")
-    mime["From"] = header_value("From", address(from_name, mail_from))
-    mime["To"] = header_value("To", address(to_name, to))
-    mime["Subject"] = header_value("Subject", single_line(rendered.subject, SUBJECT_LIMIT))
+    mime["From"] = address_header("From", from_name, mail_from)
+    mime["To"] = address_header("To", to_name, to)
+    mime["Subject"] = subject_header(rendered.subject)
     mime["Date"] = formatdate(localtime=False, usegmt=True)
     mime["Message-ID"] = make_msgid(domain=mail_from.rpartition("@")[2] or "localhost")
     if reply_to:
-        mime["Reply-To"] = header_value("Reply-To", Address(addr_spec=reply_to))
+        mime["Reply-To"] = address_header("Reply-To", None, reply_to)
     if unsubscribe_url:
         # RFC 8058: mail clients POST "List-Unsubscribe=One-Click" to this URL.
-        mime["List-Unsubscribe"] = header_value("List-Unsubscribe", f"<{unsubscribe_url}>")
+        mime["List-Unsubscribe"] = link_header(unsubscribe_url)
         mime["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     mime.attach(_part(rendered.text, "plain"))
     mime.attach(_part(rendered.html, "html"))

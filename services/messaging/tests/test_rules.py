@@ -133,3 +133,9 @@ def test_a_batch_sends_one_email_of_each_organization_in_turn():
     Row = namedtuple("Row", "id org_id")
     batch = [Row(1, "a"), Row(2, "a"), Row(3, "a"), Row(4, "b"), Row(5, "c"), Row(6, "b")]
     assert [r.id for r in interleave(batch)] == [1, 4, 5, 2, 6, 3]
+
+
+@pytest.mark.parametrize("name, addr", [("Member 12", "m12@x.example"), ("O'Brien-Smith", "o.b+tag@x.example"),
+                                        ("", "a@x.example"), ("Acme Corp", "learning@platform.example")])
+def test_plain_addresses_are_written_as_the_header_classes_write_them(name, addr):
+    assert render.address_header("To", name, addr) == render.header_value("To", render.address(name, addr))
