@@ -322,10 +322,11 @@ def _outcome_for_code(uow: UnitOfWork, token: str, delivery_id: int, code: int, 
 
 
 def run_once(new_unit: Callable[[], UnitOfWork], settings: MessagingSettings, smtp: SmtpSettings,
-             budget_seconds: float) -> int:
-    """One sender: batches until nothing is due, the server is down, or the time budget is spent."""
+             deadline: float, on_full_batch: Callable[[], None] = lambda: None) -> int:
+    """One sender: batches until nothing is due, the server is down, or the
+    deadline (time.monotonic) passes. A full batch means more is waiting:
+    `on_full_batch` may start another sender."""
     began = time.monotonic()
-    deadline = began + budget_seconds
     total = 0
     # Optional pacing for mail servers with a sending quota: this sender's share of the rate.
     per_second = smtp.rate_per_second / smtp.connections if smtp.rate_per_second else 0
@@ -337,6 +338,8 @@ def run_once(new_unit: Callable[[], UnitOfWork], settings: MessagingSettings, sm
             token, rows = claim(uow, smtp)
             if not rows:
                 break
+            if len(rows) == smtp.batch_size:
+                on_full_batch()
             message_ids = {r.message_id for r in rows if r.message_id}
             sent = send_batch(uow, settings, smtp, token, rows)
             complete_messages(uow, message_ids)
@@ -352,14 +355,24 @@ def run_once(new_unit: Callable[[], UnitOfWork], settings: MessagingSettings, sm
 
 def run(new_unit: Callable[[], UnitOfWork], settings: MessagingSettings, smtp: SmtpSettings | None = None,
         budget_seconds: float = 5.0) -> int:
-    """Several senders in parallel (one SMTP connection each), sharing the
-    queue; `new_unit` gives each its own unit of work."""
+    """Up to SMTP_CONNECTIONS senders in parallel (one SMTP connection and one
+    unit of work each), sharing the queue. One starts; each full batch claimed
+    starts another while fewer than SMTP_CONNECTIONS run, so an idle queue
+    costs one query per tick and one database connection, not one per sender."""
     smtp = smtp or smtp_settings()
     recovery = new_unit()
     try:
         recover_expired(recovery)
     finally:
         recovery.close()
+    deadline = time.monotonic() + budget_seconds
     pool = eventlet.GreenPool(smtp.connections)
-    results = [pool.spawn(run_once, new_unit, settings, smtp, budget_seconds) for _ in range(smtp.connections)]
-    return sum(result.wait() for result in results)
+    senders = []
+
+    def start_sender() -> None:
+        if len(senders) < smtp.connections:
+            senders.append(pool.spawn(run_once, new_unit, settings, smtp, deadline, start_sender))
+
+    start_sender()
+    pool.waitall()
+    return sum(sender.wait() for sender in senders)

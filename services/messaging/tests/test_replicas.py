@@ -63,3 +63,19 @@ def test_replica_killed_mid_send_neither_resends_nor_skips(container_factory, ra
     # Only emails that were mid-conversation when the replica died may be unaccounted for (at most once).
     assert len(failed) <= 2 and all("outcome unknown" in r.last_error for r in failed), failed
     assert len(sent) + len(failed) == total
+
+
+def test_an_idle_queue_holds_few_database_connections(container_factory, rabbit_config, engine, smtp, monkeypatch):
+    """Senders start as work appears: with nothing to send, eight configured SMTP
+    connections do not mean eight database connections polling every tick."""
+    from servicekit.db import Database
+
+    monkeypatch.setenv("SMTP_CONNECTIONS", "8")
+    container = start(container_factory, rabbit_config)
+    pool = next(d for d in container.dependencies if isinstance(d, Database)).engine.pool
+    eventlet.sleep(3)  # a few sender ticks
+    held = pool.checkedin() + pool.checkedout()  # connections this service process opened and keeps
+    assert held <= 3, f"{held} connections for an idle queue"
+    queue_verifications(engine, 200, "ramp")
+    smtp.start()
+    assert len(smtp.wait_count(200, timeout=60)) == 200  # and they ramp up when there is work
