@@ -9,6 +9,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 # Development mode: a built-in signing key is allowed (never outside it).
 export APP_ENV ?= development
 # The ops ports (/metrics, /healthz, /readyz) of `make run`; elsewhere 0 (free) unless set.
+run: export GATEWAY_OPS_PORT ?= 9100
 run: export IDENTITY_OPS_PORT ?= 9101
 run: export PROGRAMS_OPS_PORT ?= 9102
 run: export INVITATIONS_OPS_PORT ?= 9103

@@ -1,5 +1,7 @@
 """The gateway service: the RPC clients it needs (servicekit.rpc: a deadline per call), and the route modules
-composed into it (one nameko HTTP entrypoint per route, see gateway.http.mount)."""
+composed into it (one nameko HTTP entrypoint per route, see gateway.http.mount). Its /metrics (with
+/healthz and /readyz) is served on the ops port (GATEWAY_OPS_PORT, 9100; servicekit.observability), off
+the API port and its worker pool."""
 from gateway.http import mount
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.invitations import InvitationsRoutes
@@ -12,7 +14,7 @@ from servicekit.rpc import ServiceRpc
 
 class Gateway:
     name = "gateway"
-    observability = Observability(serve_ops=False)
+    observability = Observability()
     identity = ServiceRpc("identity")
     programs = ServiceRpc("programs")
     messaging = ServiceRpc("messaging")

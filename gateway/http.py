@@ -38,7 +38,9 @@ from servicekit import config
 
 log = logging.getLogger(__name__)
 
-HTTP_RESPONSES = Counter("http_responses_total", "Gateway responses", ["method", "route", "status"])
+HTTP_RESPONSES = Counter("learnadmin_http_responses_total", "Gateway responses by status code",
+                         ["method", "route", "code"])
+SERVER_ERROR_STATUSES = ("500", "503")  # series at 0 from start for every route
 JSON_TYPE = "application/json; charset=utf-8"
 MAX_JSON_BYTES = int(config.env("GATEWAY_MAX_JSON_BYTES", str(1024 * 1024)))
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -152,6 +154,8 @@ class ApiEntrypoint(HttpRequestHandler):
     def setup(self):
         super().setup()
         self._responses: dict = {}  # status -> HTTP_RESPONSES child (`.labels()` locks and hashes)
+        for status in SERVER_ERROR_STATUSES:
+            HTTP_RESPONSES.labels(self.method, self.url, status)
 
     def check_signature(self, args, kwargs):
         """Handlers take (call, **path values); `route` builds the call."""

@@ -26,4 +26,23 @@ if ! mgmt_up; then
   for _ in $(seq 60); do mgmt_up && break; sleep 1; done
 fi
 mgmt_up || { echo "RabbitMQ management API is not reachable on 127.0.0.1:15672" >&2; exit 1; }
-echo "infrastructure ready: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 (management :15672)"
+
+# Queue depth and consumers for Prometheus (port 15692; the alert rules use them).
+prom_up() { curl -fsS http://127.0.0.1:15692/metrics/detailed?family=queue_consumer_count >/dev/null 2>&1; }
+if ! prom_up; then
+  rabbitmq-plugins enable rabbitmq_prometheus >/dev/null
+  for _ in $(seq 60); do prom_up && break; sleep 1; done
+fi
+prom_up || { echo "RabbitMQ's Prometheus endpoint is not reachable on 127.0.0.1:15692" >&2; exit 1; }
+
+# Debian's prometheus (promtool) and prometheus-alertmanager (amtool) check and run the
+# alert rules and the alert routing in the tests (tests/deploy/test_monitoring.py, test_alerting.py).
+if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v amtool >/dev/null; then
+  echo "installing Debian's prometheus and prometheus-alertmanager packages"
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  "${apt_get[@]}" update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq --no-install-recommends \
+    prometheus prometheus-alertmanager >/dev/null \
+    || echo "could not install prometheus: tests/deploy/test_monitoring.py and test_alerting.py will fail" >&2
+fi
+echo "infrastructure ready: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 (management :15672, metrics :15692)"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.registry import Event
 from servicekit import config
+from servicekit.observability import MeteredQueuePool
 from servicekit.outbox import OutboxRelay, record_event, record_events
 
 log = logging.getLogger(__name__)
@@ -29,6 +30,7 @@ def make_engine(service: str, pool_size: int | None = None) -> Engine:
     # exhausting the server's max_connections when replicas multiply.
     return create_engine(
         config.database_url(service),
+        poolclass=MeteredQueuePool,  # counts checkouts waiting for a connection (metrics)
         pool_size=pool_size or config.db_pool_size(),
         max_overflow=config.db_pool_size(),
         pool_pre_ping=True,
@@ -43,6 +45,7 @@ def make_read_only_engine(service: str) -> Engine:
     # for their queries only, and this pool adds DB_POOL_SIZE at most.
     return create_engine(
         config.database_url(service),
+        poolclass=MeteredQueuePool,
         isolation_level="AUTOCOMMIT",
         connect_args={"options": "-c default_transaction_read_only=on"},
         pool_reset_on_return=None,  # autocommit: no transaction to roll back

@@ -31,10 +31,11 @@ from servicekit.entrypoints import units_of_work
 
 log = logging.getLogger(__name__)
 
-EVENTS_HANDLED = Counter("events_handled_total", "Events applied", ["service", "handler"])
-EVENTS_SKIPPED = Counter("events_duplicate_total", "Redelivered events skipped", ["service", "handler"])
-EVENT_RETRIES = Counter("event_handler_retries_total", "Failed attempts sent back for retry", ["service", "handler"])
-EVENTS_PARKED = Counter("events_parked_total", "Events parked after failing", ["service", "handler"])
+EVENTS_HANDLED = Counter("learnadmin_events_handled_total", "Events applied", ["service", "handler"])
+EVENTS_SKIPPED = Counter("learnadmin_events_duplicate_total", "Redelivered events skipped", ["service", "handler"])
+EVENT_RETRIES = Counter("learnadmin_event_handler_retries_total", "Failed attempts sent back for retry",
+                        ["service", "handler"])
+EVENTS_PARKED = Counter("learnadmin_events_parked_total", "Events parked after failing", ["service", "handler"])
 
 DEFAULT_MAX_ATTEMPTS = 5
 BASE_DELAY_SECONDS = 0.2
@@ -50,6 +51,11 @@ class RetryingEventHandler(EventHandler):
         self.max_attempts = max_attempts
         self.base_delay = base_delay
         super().__init__(source_service, event_type, requeue_on_error=False, **kwargs)
+
+    def setup(self):
+        super().setup()
+        for metric in (EVENTS_HANDLED, EVENTS_SKIPPED, EVENT_RETRIES, EVENTS_PARKED):
+            metric.labels(self.container.service_name, self.handler)  # at 0 from start: rate() sees the first
 
     @property
     def handler(self) -> str:

@@ -22,13 +22,14 @@ from contracts.registry import Event
 from servicekit import config
 from servicekit.bulk import insert_rows
 from servicekit.context import correlation_id
+from servicekit.observability import record_postgres_connections
 
 log = logging.getLogger(__name__)
 
-OUTBOX_PENDING = Gauge("outbox_pending_events", "Committed events not yet published", ["service"])
-OUTBOX_LAG = Gauge("outbox_lag_seconds", "Age of the oldest unpublished event", ["service"])
-OUTBOX_PUBLISHED = Counter("outbox_published_total", "Events published from the outbox", ["service"])
-OUTBOX_FAILURES = Counter("outbox_publish_failures_total", "Failed outbox publish attempts", ["service"])
+OUTBOX_PENDING = Gauge("learnadmin_outbox_pending_events", "Committed events not yet published", ["service"])
+OUTBOX_LAG = Gauge("learnadmin_outbox_lag_seconds", "Age of the oldest unpublished event", ["service"])
+OUTBOX_PUBLISHED = Counter("learnadmin_outbox_published_total", "Events published from the outbox", ["service"])
+OUTBOX_FAILURES = Counter("learnadmin_outbox_publish_failures_total", "Failed outbox publish attempts", ["service"])
 
 BATCH_SIZE = 200
 POLL_SECONDS = 1.0
@@ -92,6 +93,8 @@ class OutboxRelay:
         self._connection: kombu.Connection | None = None
         self._backoff = 0.0
         self._last_gauges = 0.0
+        for metric in (OUTBOX_PENDING, OUTBOX_LAG, OUTBOX_PUBLISHED, OUTBOX_FAILURES):
+            metric.labels(service)  # at 0 from start: rate() sees the first failure
 
     def wake(self) -> None:
         self._wakeup.set()
@@ -222,6 +225,7 @@ class OutboxRelay:
                     )
                 ).one()
                 purge_expired(conn)
+                record_postgres_connections(conn, self.service)  # same connection: none extra for metrics
             OUTBOX_PENDING.labels(self.service).set(count)
             OUTBOX_LAG.labels(self.service).set(float(lag))
         except Exception:

@@ -1,13 +1,13 @@
-"""The gateway's operational endpoints: /healthz, /readyz, /metrics, /v1/openapi.json."""
+"""The gateway's operational endpoints on its API port: /healthz, /readyz, /v1/openapi.json.
+(/metrics is on the ops port only: servicekit.observability.)"""
 from marshmallow import Schema, fields
-from werkzeug.wrappers import Response
 
 from contracts.errors import AppError
 from gateway.http import PUBLIC, Reply, json_response, route
 from gateway.openapi import build_spec
 from gateway.routes import SERVICES, Routes
 from servicekit import config
-from servicekit.observability import broker_ready, metrics_payload
+from servicekit.observability import broker_ready
 
 
 class Readiness(Schema):
@@ -40,12 +40,6 @@ class OperationsRoutes(Routes):
                 checks[service] = exc.message
         ok = all(value == "ok" for value in checks.values())
         return Reply({"status": "ok" if ok else "unavailable", "checks": checks}, 200 if ok else 503)
-
-    @route("GET", "/metrics", auth=PUBLIC, tags=("operations",), summary="Prometheus metrics",
-           content_type="text/plain")
-    def metrics(self, call):
-        body, content_type = metrics_payload()
-        return Response(body, content_type=content_type)
 
     @route("GET", "/v1/openapi.json", auth=PUBLIC, tags=("operations",), summary="This API's OpenAPI document")
     def openapi(self, call):

@@ -25,7 +25,7 @@ from services.invitations.peers import Peers
 from services.invitations.queries import get_invitation, invitation_for_token, pending_for
 from services.invitations.settings import InvitationSettings
 
-EXPIRED = Counter("invitations_expired_total", "Invitations expired by the expiry job")
+EXPIRED = Counter("learnadmin_invitations_expired_total", "Invitations expired by the expiry job")
 
 
 # ---------------------------------------------------------------- event payloads

@@ -27,7 +27,9 @@ from services.invitations.settings import InvitationSettings
 
 log = logging.getLogger(__name__)
 
-IMPORT_ROWS = Counter("invitation_import_rows_total", "CSV rows processed by bulk imports", ["outcome"])
+IMPORT_ROWS = Counter("learnadmin_invitation_import_rows_total", "CSV rows processed by bulk imports", ["outcome"])
+for _outcome in ("created", "duplicate", "invalid"):
+    IMPORT_ROWS.labels(_outcome)  # at 0 from start
 
 # identity's `ensure_people(org_id, people)`: a person (or {"error": ...}) for each
 EnsurePeople = Callable[[str, list[dict]], list[dict]]

@@ -34,7 +34,9 @@ from services.messaging.settings import MessagingSettings
 
 log = logging.getLogger(__name__)
 
-EMAILS = Counter("messaging_emails_total", "Deliveries by outcome", ["outcome"])
+EMAILS = Counter("learnadmin_messaging_emails_total", "Deliveries by outcome", ["outcome"])
+for _outcome in ("sent", "retry", "failed"):
+    EMAILS.labels(_outcome)  # at 0 from start
 # A final delivery keeps no login link (anyone reading the table could use it): every statement
 # that makes a delivery final sets its context to this (the context without those keys).
 WITHOUT_LINKS = "context - ARRAY[{}]::text[]".format(", ".join(f"'{k}'" for k in SECRET_LINK_FIELDS))

@@ -2,6 +2,7 @@
 import time
 
 import jwt
+import requests
 
 from servicekit import config
 from tests.e2e.conftest import Api, unique
@@ -200,11 +201,16 @@ def test_openapi_is_complete(api):
     assert "requestBody" in login and "200" in login["responses"]
 
 
-def test_metrics_and_readiness(api):
+def test_metrics_and_readiness(api, suite):
     assert api.get("/readyz").status_code == 200
     api.get("/v1/me")
-    metrics = api.get("/metrics").text
-    assert 'entrypoint_requests_total{entrypoint="me",kind="http",service="gateway"}' in metrics
+    ops = suite.ops_url("gateway")
+    assert requests.get(f"{ops}/readyz", timeout=10).status_code == 200
+    assert requests.get(f"{ops}/healthz", timeout=10).status_code == 200
+    metrics = requests.get(f"{ops}/metrics", timeout=10).text
+    assert 'learnadmin_entrypoint_requests_total{entrypoint="me",kind="http",service="gateway"}' in metrics
+    # Metrics are off the API port (its workers serve clients; scrapes do not queue behind them).
+    assert api.get("/metrics").status_code == 404
 
 
 def _outbox_payload(suite, event_type: str, email: str) -> dict:

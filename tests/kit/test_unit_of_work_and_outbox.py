@@ -284,11 +284,11 @@ def test_metrics_health_and_readiness(container_factory, rabbit_config, clean):
     assert ready.status_code == 200, ready.text
     assert json.loads(ready.text)["checks"] == {"broker": "ok", "db": "ok"}
     metrics = requests.get(f"{base}/metrics", timeout=5).text
-    assert 'entrypoint_requests_total{entrypoint="slow",kind="rpc",service="kitsource"}' in metrics
-    assert ('entrypoint_errors_total{entrypoint="create",error="RULE_VIOLATION",kind="rpc",service="kitsource"}'
-            in metrics)
-    assert "entrypoint_duration_seconds_bucket" in metrics
-    assert "outbox_pending_events" in metrics
+    assert 'learnadmin_entrypoint_requests_total{entrypoint="slow",kind="rpc",service="kitsource"}' in metrics
+    assert ('learnadmin_entrypoint_errors_total{code="RULE_VIOLATION",entrypoint="create",kind="rpc",'
+            'service="kitsource"}' in metrics)
+    assert "learnadmin_entrypoint_duration_seconds_bucket" in metrics
+    assert "learnadmin_outbox_pending_events" in metrics
 
 
 

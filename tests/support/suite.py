@@ -4,6 +4,7 @@ Starts every process of the Procfile (services, gateway, SMTP sink) against
 fresh `e2e_*` databases and a private RabbitMQ vhost, waits until the gateway
 is ready, and stops everything afterwards."""
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -97,6 +98,18 @@ class Suite:
                 last = exc
             time.sleep(0.5)
         raise RuntimeError(f"suite not ready: {getattr(last, 'text', last)}")
+
+    def ops_url(self, name: str, timeout: float = 30) -> str:
+        """Base URL of a process's ops port (/metrics, /healthz, /readyz): the
+        suite binds any free port (OPS_PORT=0); each process logs the one it got."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = re.findall(r"ops endpoints on port (\d+)", self.log(name))
+            if found:
+                return f"http://127.0.0.1:{found[-1]}"
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{name} logged no ops port")
+            time.sleep(0.2)
 
     def log(self, name: str) -> str:
         path = self.logs / f"{name}.log"
