@@ -59,7 +59,7 @@ def smtplib_loop(port: int, count: int) -> float:
 
 
 def seed_members(suite, org_id: str, count: int) -> str:
-    program_id = f"bench-program-{uuid.uuid4().hex[:8]}"
+    program_id = str(uuid.uuid4())  # program ids are UUIDs (the API refuses others)
     engine = create_engine(suite.database_url("messaging"))
     with engine.begin() as conn:
         conn.execute(text("INSERT INTO orgs (id, name, brand_color) VALUES (:org, 'Bench Org', '#1f4e79') "
