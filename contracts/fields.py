@@ -237,6 +237,16 @@ class Id(fields.String):
         return value.lower()
 
 
+CATALOG_ID = validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$", error="not a catalog id")
+
+
+class CatalogId(fields.String):
+    """A catalog course or specialization id: the catalog's own ids, not UUIDs."""
+
+    def __init__(self, **kwargs):
+        super().__init__(validate=CATALOG_ID, **kwargs)
+
+
 class Token(fields.String):
     """An opaque token or password: any characters but NUL and lone surrogates."""
 

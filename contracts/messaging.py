@@ -4,7 +4,7 @@ from enum import StrEnum
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.common import name_field, values
-from contracts.fields import Id, MultiLineText, StrictInteger
+from contracts.fields import CatalogId, Id, MultiLineText, StrictInteger
 from contracts.registry import Event
 
 
@@ -53,8 +53,7 @@ MESSAGE_STATES = values(MessageState)
 CONTENT_FORMATS = values(ContentFormat)
 DELIVERY_STATES = values(DeliveryState)
 ID_LIST = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
-CATALOG_ID_LIST = fields.List(fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$")), load_default=list,
-                              validate=validate.Length(max=1000))
+CATALOG_ID_LIST = fields.List(CatalogId(), load_default=list, validate=validate.Length(max=1000))
 
 
 class AudienceFilters(Schema):

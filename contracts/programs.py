@@ -4,7 +4,7 @@ from enum import StrEnum
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.common import PageQuerySchema, multi_line_field, name_field, text_field, values
-from contracts.fields import Id, StrictInteger
+from contracts.fields import CATALOG_ID, CatalogId, Id, StrictInteger
 from contracts.registry import Event
 
 
@@ -27,7 +27,6 @@ class RemovalReason(StrEnum):
 MEMBER_STATES = values(MemberState)
 ITEM_KINDS = values(ItemKind)
 REMOVAL_REASONS = values(RemovalReason)
-CATALOG_ID = validate.Regexp(r"^[A-Za-z0-9_\-]{1,64}$", error="not a catalog id")
 MAX_LICENSES = 10_000_000
 
 
@@ -180,7 +179,7 @@ class MemberQuerySchema(PageQuerySchema):
 
 class EnrollmentInputSchema(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(ITEM_KINDS))
-    item_id = fields.String(required=True, validate=CATALOG_ID)
+    item_id = CatalogId(required=True)
     collection_id = Id(load_default=None, allow_none=True, not_found="collection")
 
 

@@ -7,8 +7,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from contracts.common import PageQuerySchema, text_field
 from contracts.errors import AppError, ErrorCode
-from contracts.fields import Id
-from contracts.programs import CATALOG_ID as CATALOG_ID_RULE
+from contracts.fields import CatalogId, Id
 from contracts.programs import (
     CollectionFieldsSchema,
     CollectionSchema,
@@ -30,8 +29,6 @@ from gateway.http import Reply, route
 from gateway.routes import Routes
 from gateway.schemas import page_of
 
-CATALOG_ID = fields.String(validate=CATALOG_ID_RULE)
-
 
 class SearchQuery(PageQuerySchema):
     q = text_field(200, load_default=None, allow_none=True)
@@ -42,8 +39,8 @@ class ConfirmQuery(Schema):
 
 
 class ItemsBody(Schema):
-    course_ids = fields.List(CATALOG_ID, load_default=list, validate=validate.Length(max=500))
-    specialization_ids = fields.List(CATALOG_ID, load_default=list, validate=validate.Length(max=500))
+    course_ids = fields.List(CatalogId(), load_default=list, validate=validate.Length(max=500))
+    specialization_ids = fields.List(CatalogId(), load_default=list, validate=validate.Length(max=500))
 
     @validates_schema
     def at_least_one(self, data, **kwargs):
@@ -53,8 +50,8 @@ class ItemsBody(Schema):
 
 class EnrollBody(Schema):
     program_id = Id(required=True, not_found="program")
-    course_id = CATALOG_ID
-    specialization_id = CATALOG_ID
+    course_id = CatalogId()
+    specialization_id = CatalogId()
     collection_id = Id(allow_none=True, not_found="collection")
 
     @validates_schema
