@@ -58,16 +58,18 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def create_org(suite, api, name: str | None = None):
+    """An organization with an org admin: (org_id, admin Api, admin email)."""
+    from services.identity.commands.organizations import create_org_with_admin
+
+    name = name or unique("Org")
+    email = f"{unique('admin')}@example.com"
+    with unit_of_work("identity", suite.database_url("identity")) as uow:
+        result = create_org_with_admin(uow, name, email, "Ada Admin", "correct horse battery")
+    return result["org_id"], api.as_user(email, "correct horse battery"), email
+
+
 @pytest.fixture
 def make_org(suite, api):
     """Create an organization with an org admin; returns (org_id, admin Api, admin email)."""
-    from services.identity.commands.organizations import create_org_with_admin
-
-    def create(name: str | None = None):
-        name = name or unique("Org")
-        email = f"{unique('admin')}@example.com"
-        with unit_of_work("identity", suite.database_url("identity")) as uow:
-            result = create_org_with_admin(uow, name, email, "Ada Admin", "correct horse battery")
-        return result["org_id"], api.as_user(email, "correct horse battery"), email
-
-    return create
+    return lambda name=None: create_org(suite, api, name)
