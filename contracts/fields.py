@@ -179,6 +179,10 @@ class MultiLineText(_Text):
     multi_line = True
     default_max = MAX_MULTI_LINE
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.metadata = {"x-text": "multi-line", **self.metadata}  # line breaks allowed (documented)
+
 
 class Email(fields.Email):
     """An email address under `email_problem`'s rule, stored normalized."""
@@ -253,7 +257,7 @@ class Token(fields.String):
     def __init__(self, *, min_length: int = 1, max_length: int = 500, **kwargs):
         self.min_length, self.max_length = min_length, max_length
         super().__init__(**kwargs)
-        self.metadata = {"minLength": min_length, "maxLength": max_length, **self.metadata}
+        self.metadata = {"minLength": min_length, "maxLength": max_length, "x-text": "opaque", **self.metadata}
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):

@@ -20,6 +20,7 @@ import socket
 import uuid
 from dataclasses import dataclass, field
 from functools import partial
+from urllib.parse import unquote_to_bytes
 
 from eventlet.event import Event
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
@@ -285,6 +286,11 @@ def load_json(request: Request, schema: Schema, max_bytes: int):
 
 
 def check_query(request: Request) -> None:
+    try:  # werkzeug would quietly replace bytes that are not UTF-8 with U+FFFD
+        unquote_to_bytes(request.query_string.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise AppError(ErrorCode.INVALID_INPUT, "the query string is not UTF-8 text",
+                       {"_query": [str(Problem(FieldCode.INVALID_CHARACTER, "bytes that are not UTF-8"))]}) from None
     for key, value in request.args.items(multi=True):
         refuse_characters(key, key)
         refuse_characters(value, key)

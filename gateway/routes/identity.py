@@ -30,7 +30,7 @@ def emailed_token(**kwargs):
 
 class LoginBody(Schema):
     # Any text: a malformed address is a failed login like any unknown one.
-    email = Token(required=True, max_length=254)
+    email = email_field(required=True)
     password = Token(required=True, max_length=200)
 
 
@@ -49,7 +49,7 @@ class TokenBody(Schema):
 
 
 class ResetBody(Schema):
-    email = Token(required=True, max_length=254)
+    email = email_field(required=True)
 
 
 class ResetConfirmBody(Schema):

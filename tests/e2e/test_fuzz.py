@@ -4,7 +4,7 @@
 Both valid (positive) and schema-violating (negative) requests are generated.
 Every answer must be no 5xx, a status code the document lists for that
 operation, the documented content type, and a body that matches the documented
-schema. Bounded: FUZZ_EXAMPLES examples per operation and mode (default 12)."""
+schema. Bounded: FUZZ_EXAMPLES examples per operation and mode (default 20)."""
 import os
 import time
 
@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.e2e.world import build_world
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "20"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 # Calls that would end the fuzzing session itself rather than test an input.
 SPARED = {("DELETE", "/v1/programs/{program_id}")}
