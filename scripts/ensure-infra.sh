@@ -11,6 +11,17 @@ if ! pg_up; then
 fi
 pg_up || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 
+# Every service process keeps a connection pool: a `make run` suite and the
+# tests' suites side by side need more than PostgreSQL's default 100.
+WANT_CONNECTIONS=400
+have=$(psql -h 127.0.0.1 -U postgres -Atc "show max_connections" 2>/dev/null || echo "$WANT_CONNECTIONS")
+if [ "$have" -lt "$WANT_CONNECTIONS" ]; then
+  echo "raising PostgreSQL max_connections from $have to $WANT_CONNECTIONS (restart)"
+  psql -h 127.0.0.1 -U postgres -qc "ALTER SYSTEM SET max_connections = $WANT_CONNECTIONS"
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main restart
+  for _ in $(seq 60); do pg_up && break; sleep 1; done
+fi
+
 rabbit_up() { (exec 3<>/dev/tcp/127.0.0.1/5672) 2>/dev/null; }
 if ! rabbit_up; then
   echo "starting RabbitMQ"
