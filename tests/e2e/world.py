@@ -8,7 +8,7 @@ from tests.e2e.conftest import Api, create_org, unique
 
 
 def build_world(suite, api: Api) -> dict:
-    from services.programs import catalog
+    from services.programs.commands import catalog
 
     with unit_of_work("programs", suite.database_url("programs")) as uow:
         catalog.load_catalog_file(uow, catalog.DEMO_CATALOG)
