@@ -90,16 +90,19 @@ class IdentityService(ServiceBase):
 
     # ---- people
     @rpc
-    def ensure_person(self, org_id, person):
+    def ensure_person(self, org_id, person, only_fill_empty=False):
+        """`only_fill_empty` (invitations): given profile fields fill empty ones, never replace a value."""
         data = PersonInputSchema().load(person)
         email, full_name = data.pop("email"), data.pop("full_name")
-        return PersonSchema().dump(profiles.ensure_person(self.db, org_id, email, full_name, data))
+        return PersonSchema().dump(profiles.ensure_person(self.db, org_id, email, full_name, data,
+                                                         only_fill_empty=bool(only_fill_empty)))
 
     @rpc
-    def ensure_people(self, org_id, people):
+    def ensure_people(self, org_id, people, only_fill_empty=False):
         """ensure_person for many (bulk invitations), set-based, one transaction.
         Answers, in order, each person's view or {"error": {code, message,
-        details}}: a refused person does not stop the others."""
+        details}}: a refused person does not stop the others. `only_fill_empty`
+        as for ensure_person."""
         schema = PersonInputSchema()
         answers: list = [None] * len(people)
         valid = []
@@ -108,7 +111,8 @@ class IdentityService(ServiceBase):
                 valid.append((index, schema.load(person)))
             except ValidationError as exc:
                 answers[index] = {"error": AppError(ErrorCode.INVALID_INPUT, "invalid person", exc.messages).to_dict()}
-        ensured = profiles.ensure_people(self.db, org_id, [data for _, data in valid]) if valid else []
+        ensured = profiles.ensure_people(self.db, org_id, [data for _, data in valid],
+                                         only_fill_empty=bool(only_fill_empty)) if valid else []
         for (index, _), answer in zip(valid, ensured, strict=True):
             answers[index] = {"error": answer.to_dict()} if isinstance(answer, AppError) else answer
         return answers

@@ -99,7 +99,7 @@ def invite(uow: UnitOfWork, peers: Peers, settings: InvitationSettings, org_id: 
     if peers.is_member(program["id"], person["user_id"]):
         raise AppError(ErrorCode.ALREADY_MEMBER, "this person is already a member of the program")
     org = peers.organization(org_id)
-    person = {**person, "full_name": data["full_name"], "external_id": data["external_id"]}
+    person = {**person, "full_name": data["full_name"]}  # the external id is the profile's (kept, or filled in)
     return create_invitation(uow, org_id, program, data["contract_id"], person, data["send_email"], invited_by,
                              org.get("default_invitation_message"), settings)
 

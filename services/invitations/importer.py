@@ -255,7 +255,7 @@ def _store(uow: UnitOfWork, settings: InvitationSettings, job: ImportJob, owner:
             rejected.append((row, Rejection.DUPLICATE, "duplicate: already a member of the program"))
         else:
             raw = new_token()
-            person = {**person, "email": row.email, "full_name": row.full_name, "external_id": row.external_id}
+            person = {**person, "email": row.email, "full_name": row.full_name}
             to_insert.append((new_invitation_values(settings, job.org_id, job.program_id, job.contract_id, person,
                                                     job.send_email, job.invited_by, raw, job.id, row.number), raw))
 

@@ -40,11 +40,14 @@ class Peers:
         return self.identity.find_user(email)
 
     def ensure_person(self, org_id: str, person: dict) -> dict:
-        return retrying_race(self.identity.ensure_person, org_id, person)
+        """The person's account and organization profile. An invitation only
+        fills empty profile fields: it never changes a value (an org admin does)."""
+        return retrying_race(self.identity.ensure_person, org_id, person, only_fill_empty=True)
 
     def ensure_people(self, org_id: str, people: list[dict]) -> list[dict]:
-        """identity's person for each, or {"error": ...} for one it refuses."""
-        return retrying_race(self.identity.ensure_people, org_id, people)
+        """identity's person for each, or {"error": ...} for one it refuses;
+        empty profile fields filled, as ensure_person."""
+        return retrying_race(self.identity.ensure_people, org_id, people, only_fill_empty=True)
 
     def account_for_invitation(self, email: str, full_name: str, password: str | None) -> dict:
         return self.identity.account_for_invitation(email, full_name, password)
@@ -53,14 +56,14 @@ class Peers:
         return self.identity.issue_tokens(user_id)
 
 
-def retrying_race(call, *args):
+def retrying_race(call, *args, **kwargs):
     """identity inserts accounts with ON CONFLICT, but two calls giving one
     external id to two new people at the same moment still collide on its
     unique index (an IntegrityError); asked again, identity finds the holder
     and refuses that person with a reason."""
     try:
-        return call(*args)
+        return call(*args, **kwargs)
     except RemoteError as exc:
         if exc.exc_type != "IntegrityError":
             raise
-        return call(*args)
+        return call(*args, **kwargs)

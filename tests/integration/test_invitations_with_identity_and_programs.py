@@ -182,3 +182,16 @@ def test_expiry_with_several_replicas_expires_each_invitation_once(service_datab
                   p=program_id) == 1300
     assert scalar(inv_db, "SELECT count(*) FROM kit_outbox WHERE event_type = 'invitations.invitation.expired.v1' "
                           "AND envelope->'payload'->>'program_id' = :p", p=program_id) == 1300
+
+
+def test_identity_fills_only_empty_profile_fields_when_invitations_asks(rpc):
+    """The flag invitations sends (issue 11, item 8); identity's other callers keep their behaviour."""
+    org_id, _, _ = setup_program(rpc)
+    email = f"{uuid.uuid4().hex[:8]}@ex.com"
+    rpc.identity.ensure_person(org_id, {"email": email, "full_name": "Pat", "external_id": "HR-1"})
+    kept = rpc.identity.ensure_person(org_id, {"email": email, "full_name": "Pat", "external_id": "HACKED",
+                                               "job_title": "Analyst"}, only_fill_empty=True)
+    assert (kept["external_id"], kept["job_title"]) == ("HR-1", "Analyst")
+    [again] = rpc.identity.ensure_people(org_id, [{"email": email, "full_name": "Pat", "job_title": "CEO",
+                                                   "external_id": "HACKED-2"}], only_fill_empty=True)
+    assert (again["external_id"], again["job_title"]) == ("HR-1", "Analyst")

@@ -39,11 +39,12 @@ def update_person(uow: UnitOfWork, org_id: str, user_id: str, changes: dict) -> 
 
 
 def ensure_person(uow: UnitOfWork, org_id: str, email: str, full_name: str, profile_fields: dict | None = None,
-                  via: str = RegisteredVia.INVITATION) -> dict:
+                  via: str = RegisteredVia.INVITATION, only_fill_empty: bool = False) -> dict:
     """The account for this email (created without a password if new) and its
-    profile in the organization (created if missing; given fields filled in)."""
+    profile in the organization (created if missing; given fields set, or with
+    `only_fill_empty` set only where the profile has no value yet)."""
     [answer], registered, changed = _ensure(uow, org_id, [{"email": email, "full_name": full_name,
-                                                           **(profile_fields or {})}])
+                                                           **(profile_fields or {})}], only_fill_empty)
     if isinstance(answer, AppError):
         raise answer
     for user in registered:
@@ -53,12 +54,13 @@ def ensure_person(uow: UnitOfWork, org_id: str, email: str, full_name: str, prof
     return answer
 
 
-def ensure_people(uow: UnitOfWork, org_id: str, people: list[dict]) -> list[dict | AppError]:
+def ensure_people(uow: UnitOfWork, org_id: str, people: list[dict],
+                  only_fill_empty: bool = False) -> list[dict | AppError]:
     """ensure_person for many people at once (bulk invitations), in a handful
     of statements, announced by one identity.users.registered.v1 and one
     identity.profiles.updated.v1 event. Answers, in order, each person's view
     or the AppError refusing them; a refused person does not stop the others."""
-    answers, registered, changed = _ensure(uow, org_id, people)
+    answers, registered, changed = _ensure(uow, org_id, people, only_fill_empty)
     if registered:
         uow.publish(USERS_REGISTERED, {"via": RegisteredVia.INVITATION, "users": registered})
     if changed:
@@ -66,8 +68,8 @@ def ensure_people(uow: UnitOfWork, org_id: str, people: list[dict]) -> list[dict
     return answers
 
 
-def _ensure(uow: UnitOfWork, org_id: str,
-            people: list[dict]) -> tuple[list[dict | AppError], list[dict], list[dict]]:
+def _ensure(uow: UnitOfWork, org_id: str, people: list[dict],
+            only_fill_empty: bool = False) -> tuple[list[dict | AppError], list[dict], list[dict]]:
     """The set-based core of ensure_person(s). `people` are {email, full_name,
     profile fields...}; an email given twice is ensured once, from its first
     row. Returns (answers, accounts created, views of the profiles created or
@@ -101,7 +103,9 @@ def _ensure(uow: UnitOfWork, org_id: str,
     ensured = sorted((accounts[email]["user_id"], email) for email in wanted if email not in refused)
     profiles = {}
     if ensured:
-        fill = ", ".join(f"{name} = coalesce(EXCLUDED.{name}, profiles.{name})" for name in PROFILE_FIELDS)
+        # invitations only fill empty fields: changing a value takes an org admin (update_person)
+        first, second = ("profiles", "EXCLUDED") if only_fill_empty else ("EXCLUDED", "profiles")
+        fill = ", ".join(f"{name} = coalesce({first}.{name}, {second}.{name})" for name in PROFILE_FIELDS)
         rows = insert_rows(
             session, "profiles", {"user_id": "uuid", **{name: "text" for name in PROFILE_FIELDS}},
             [{"user_id": user_id, **{name: wanted[email][1].get(name) for name in PROFILE_FIELDS}}
