@@ -32,9 +32,12 @@ migrate: setup
 demo: migrate
 	$(PY) -m scripts.demo
 
-## Set everything up and run the whole suite with demo data.
+## Set everything up and run the whole suite with demo data; a process that
+## exits is started again (scripts/keepalive.py), the others keep running.
 run: demo
-	honcho start -f Procfile
+	mkdir -p var
+	$(PY) -m scripts.keepalive --procfile Procfile > var/Procfile.run
+	honcho start -f var/Procfile.run -d .
 
 ## Set everything up and run all the tests.
 test: setup

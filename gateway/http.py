@@ -35,7 +35,7 @@ from contracts.errors import AppError, ErrorCode
 from contracts.fields import FieldCode, Problem, character_problem, uuid_problem
 from gateway.auth import Principal, authenticate
 from gateway.statuses import http_status
-from servicekit import config
+from servicekit import broker, config
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ HTTP_RESPONSES = Counter("learnadmin_http_responses_total", "Gateway responses b
                          ["method", "route", "code"])
 SERVER_ERROR_STATUSES = ("500", "503")  # series at 0 from start for every route
 JSON_TYPE = "application/json; charset=utf-8"
+RETRY_AFTER_SECONDS = 5
 MAX_JSON_BYTES = int(config.env("GATEWAY_MAX_JSON_BYTES", str(1024 * 1024)))
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 MAX_URI_BYTES = 8192  # path + query string; longer is 414 URI_TOO_LONG
@@ -79,7 +80,10 @@ def json_response(payload, status: int = 200, headers=None) -> Response:
 
 def error_response(code: str, message: str, details=None, status: int | None = None) -> Response:
     body = {"error": {"code": str(code), "message": message, "details": details or {}}}
-    return json_response(body, status or http_status(code))
+    headers = None
+    if code == ErrorCode.SERVICE_UNAVAILABLE:
+        headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # a broker or service fault lasts seconds
+    return json_response(body, status or http_status(code), headers)
 
 
 def request_id_of(request: Request) -> str:
@@ -94,6 +98,9 @@ def response_for_exception(exc: BaseException) -> Response:
         return error_response(ErrorCode.INVALID_INPUT, "invalid input", exc.messages)
     if isinstance(exc, UnknownService):
         return error_response(ErrorCode.SERVICE_UNAVAILABLE, "a service is not available")
+    if isinstance(exc, broker.CONNECTION_ERRORS):
+        log.warning("broker unreachable: %s", exc)
+        return error_response(ErrorCode.SERVICE_UNAVAILABLE, "the message broker is unreachable")
     if isinstance(exc, NotFound):
         return error_response(ErrorCode.NOT_FOUND, "no such endpoint")
     if isinstance(exc, MethodNotAllowed):

@@ -18,6 +18,7 @@ from nameko.rpc import RpcProxy
 from prometheus_client import Counter
 
 from contracts.errors import AppError, ErrorCode
+from servicekit.broker import CONNECTION_ERRORS
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_LONG_TIMEOUT = 120.0
@@ -44,6 +45,8 @@ class TimedMethod:
         except UnknownService:
             self._count("no_consumer")
             raise AppError(ErrorCode.SERVICE_UNAVAILABLE, f"{self.service} is not available") from None
+        except CONNECTION_ERRORS:  # servicekit.broker not installed (standalone use): still a refusal
+            raise AppError(ErrorCode.SERVICE_UNAVAILABLE, "the message broker is unreachable") from None
 
     def _count(self, reason: str) -> None:
         counter = self.failures.get(reason)

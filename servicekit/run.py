@@ -13,7 +13,7 @@ import sys
 import eventlet
 from nameko.runners import ServiceRunner
 
-from servicekit import config, logs
+from servicekit import broker, config, logs
 
 
 def load(path: str):
@@ -24,7 +24,10 @@ def load(path: str):
 def main(argv: list[str]) -> None:
     service_cls = load(argv[0])
     logs.configure(service_cls.name)
-    runner = ServiceRunner(config.nameko_config())
+    # Survive broker faults (servicekit.broker); a class may answer faster than
+    # the default publish retry (the gateway: `publish_retry_seconds`).
+    broker.install(getattr(service_cls, "publish_retry_seconds", None))
+    runner = ServiceRunner(broker.nameko_config(config.nameko_config()))
     runner.add_service(service_cls)
 
     def shutdown(signum, frame):

@@ -38,7 +38,9 @@ def procfile() -> dict[str, str]:
 
 
 class Suite:
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, broker_port: int = 5672, env: dict | None = None):
+        """`broker_port`: where the processes reach RabbitMQ (a TcpProxy in fault
+        tests); `env`: more environment for every process."""
         self.workdir = workdir
         run = uuid.uuid4().hex[:8]
         self.vhost = f"e2e-{run}"
@@ -51,7 +53,7 @@ class Suite:
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = dict(
             os.environ,
-            BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{self.vhost}",
+            BROKER_URL=f"amqp://guest:guest@127.0.0.1:{broker_port}/{self.vhost}",
             DATABASE_PREFIX=self.db_prefix,
             WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}",
             PUBLIC_URL=self.base_url,
@@ -61,6 +63,7 @@ class Suite:
             MAILSINK_DIR=str(self.mail_dir),
             LOG_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
+            **(env or {}),
         )
 
     def database_url(self, service: str) -> str:
@@ -83,7 +86,18 @@ class Suite:
         self.wait_ready()
         return self
 
+    @property
+    def services(self) -> list[str]:
+        """The Procfile's nameko services (not the gateway, not the mail sink)."""
+        return [name for name, command in procfile().items() if " services." in command]
+
+    def consuming(self, service: str) -> bool:
+        """The service's RPC queue has a consumer: the process is up and serving."""
+        queue = requests.get(f"{MANAGEMENT}/queues/{self.vhost}/rpc-{service}", auth=AUTH, timeout=5)
+        return queue.status_code == 200 and queue.json().get("consumers", 0) > 0
+
     def wait_ready(self, timeout: float = 90) -> None:
+        """The gateway is ready (it follows the broker) and every service consumes."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -92,8 +106,11 @@ class Suite:
                     raise RuntimeError(f"{name} exited early:\n{self.log(name)[-3000:]}")
             try:
                 last = requests.get(f"{self.base_url}/readyz", timeout=3)
-                if last.status_code == 200:
+                waiting = [service for service in self.services if not self.consuming(service)]
+                if last.status_code == 200 and not waiting:
                     return
+                if waiting:
+                    last = f"not consuming yet: {waiting}"
             except requests.RequestException as exc:
                 last = exc
             time.sleep(0.5)
@@ -128,7 +145,7 @@ class Suite:
         subprocess.run([sys.executable, "-m", "tests.support.fresh_databases", "--drop"], env=self.env, cwd=ROOT)
 
     def restart(self, name: str) -> None:
-        """Kill one process (as a crash would) and start it again."""
+        """Kill one process (kill -9, as a crash would) and start it again."""
         process = self.processes[name]
         process.kill()
         process.wait()

@@ -11,6 +11,7 @@ class TcpProxy:
         self.port = self.listener.getsockname()[1]
         self.connections: list[socket.socket] = []
         self.accepting = True
+        self.frozen = False
         self.pipes: list = []
 
     def __enter__(self):
@@ -32,15 +33,15 @@ class TcpProxy:
             self.connections += [client, upstream]
             self.pipes += [eventlet.spawn(self._pipe, client, upstream), eventlet.spawn(self._pipe, upstream, client)]
 
-    @staticmethod
-    def _pipe(source, sink):
+    def _pipe(self, source, sink):
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
-                sink.sendall(data)
-        except OSError:
+                if not self.frozen:
+                    sink.sendall(data)
+        except (OSError, EOFError):  # EOFError: the other direction closed this socket under us
             pass
         finally:
             for sock in (source, sink):
@@ -65,5 +66,11 @@ class TcpProxy:
             sock.close()
         self.connections.clear()
 
+    def freeze(self):
+        """A silent network: connections stay open (new ones too) but no byte
+        gets through, until `cut()`; only heartbeats and timeouts notice."""
+        self.frozen = True
+
     def restore(self):
+        self.frozen = False
         self.accepting = True
