@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from contracts.envelope import make_envelope, make_envelopes
 from contracts.registry import Event
 from servicekit import config
+from servicekit.broker import CONNECTION_ERRORS
 from servicekit.bulk import insert_rows
 from servicekit.context import correlation_id
 from servicekit.observability import record_postgres_connections
@@ -33,7 +34,7 @@ OUTBOX_FAILURES = Counter("learnadmin_outbox_publish_failures_total", "Failed ou
 
 BATCH_SIZE = 200
 POLL_SECONDS = 1.0
-MAX_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 5.0  # the broker is retried at least this often: back within seconds of its return
 RETENTION = "7 days"  # published outbox rows, kept for inspection
 # Processed-event records make redeliveries no-ops; a redelivery comes within
 # minutes or hours, never weeks later (a parked event was never processed).
@@ -158,12 +159,13 @@ class OutboxRelay:
                     published.append(row.id)
             except Exception as exc:
                 failed = rows[len(published)]
+                # A broker outage is no fault of the row: only the relay backs off
+                # (MAX_BACKOFF_SECONDS), so no row lags behind once the broker is back.
+                row_backoff = "" if isinstance(exc, CONNECTION_ERRORS) else (
+                    ", next_attempt_at = now() + make_interval(secs => least(60, power(2, attempts)))")
                 conn.execute(
-                    text(
-                        "UPDATE kit_outbox SET attempts = attempts + 1, last_error = :err, "
-                        "next_attempt_at = now() + make_interval(secs => least(60, power(2, attempts))) "
-                        "WHERE id = :id"
-                    ),
+                    text(f"UPDATE kit_outbox SET attempts = attempts + 1, last_error = :err{row_backoff} "
+                         "WHERE id = :id"),
                     {"id": failed.id, "err": f"{exc.__class__.__name__}: {exc}"[:1000]},
                 )
                 self._mark_published(conn, published)

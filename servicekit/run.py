@@ -15,6 +15,8 @@ from nameko.runners import ServiceRunner
 
 from servicekit import broker, config, logs
 
+STOP_SECONDS = 20.0
+
 
 def load(path: str):
     module_name, _, attr = path.partition(":")
@@ -32,6 +34,9 @@ def main(argv: list[str]) -> None:
 
     def shutdown(signum, frame):
         eventlet.spawn_n(runner.stop)
+        # A graceful stop waits for the broker to cancel the consumers: while
+        # the broker is away it would wait forever.
+        eventlet.spawn_after(STOP_SECONDS, runner.kill)
 
     signal.signal(signal.SIGTERM, shutdown)
     signal.signal(signal.SIGINT, shutdown)

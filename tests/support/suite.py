@@ -63,8 +63,8 @@ class Suite:
             MAILSINK_DIR=str(self.mail_dir),
             LOG_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
-            **(env or {}),
         )
+        self.env.update(env or {})
 
     def database_url(self, service: str) -> str:
         base = config.env("DATABASE_BASE_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432")
@@ -83,7 +83,11 @@ class Suite:
             log = open(self.logs / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
             self.processes[name] = subprocess.Popen(argv, env=self.env, cwd=ROOT, stdout=log,
                                                     stderr=subprocess.STDOUT)
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # leave no process behind
+            raise
         return self
 
     @property
@@ -91,13 +95,19 @@ class Suite:
         """The Procfile's nameko services (not the gateway, not the mail sink)."""
         return [name for name, command in procfile().items() if " services." in command]
 
-    def consuming(self, service: str) -> bool:
-        """The service's RPC queue has a consumer: the process is up and serving."""
-        queue = requests.get(f"{MANAGEMENT}/queues/{self.vhost}/rpc-{service}", auth=AUTH, timeout=5)
-        return queue.status_code == 200 and queue.json().get("consumers", 0) > 0
+    def serving(self, service: str, timeout: float = 2) -> bool:
+        """The service answers its `ping` RPC: the process is up and consuming."""
+        from nameko.exceptions import RpcTimeout, UnknownService
+        from nameko.standalone.rpc import ServiceRpcProxy
+
+        try:
+            with ServiceRpcProxy(service, {"AMQP_URI": self.env["BROKER_URL"]}, timeout=timeout) as proxy:
+                return proxy.ping() == "pong"
+        except (RpcTimeout, UnknownService):  # not answering, or its queue not declared yet
+            return False
 
     def wait_ready(self, timeout: float = 90) -> None:
-        """The gateway is ready (it follows the broker) and every service consumes."""
+        """The gateway is ready (it follows the broker) and every service answers."""
         deadline = time.monotonic() + timeout
         last = None
         while time.monotonic() < deadline:
@@ -106,11 +116,11 @@ class Suite:
                     raise RuntimeError(f"{name} exited early:\n{self.log(name)[-3000:]}")
             try:
                 last = requests.get(f"{self.base_url}/readyz", timeout=3)
-                waiting = [service for service in self.services if not self.consuming(service)]
+                waiting = [service for service in self.services if not self.serving(service)]
                 if last.status_code == 200 and not waiting:
                     return
                 if waiting:
-                    last = f"not consuming yet: {waiting}"
+                    last = f"not answering yet: {waiting}"
             except requests.RequestException as exc:
                 last = exc
             time.sleep(0.5)

@@ -31,7 +31,11 @@ class TcpProxy:
                 continue
             upstream = eventlet.connect(self.target)
             self.connections += [client, upstream]
-            self.pipes += [eventlet.spawn(self._pipe, client, upstream), eventlet.spawn(self._pipe, upstream, client)]
+            forward = eventlet.spawn(self._pipe, client, upstream)
+            backward = eventlet.spawn(self._pipe, upstream, client)
+            forward.link(self._finish, backward, client, upstream)
+            backward.link(self._finish, forward, client, upstream)
+            self.pipes += [forward, backward]
 
     def _pipe(self, source, sink):
         try:
@@ -41,20 +45,25 @@ class TcpProxy:
                     break
                 if not self.frozen:
                     sink.sendall(data)
-        except (OSError, EOFError):  # EOFError: the other direction closed this socket under us
+        except (OSError, EOFError):  # EOFError: the socket was closed under a pending read
             pass
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+
+    def _finish(self, done, sibling, *sockets):
+        # Stop the other direction before closing: a green thread left blocked
+        # on a closed socket keeps a hub listener on its fd number, which a
+        # later socket or pipe (a restarted process's) reuses.
+        sibling.kill()
+        for sock in sockets:
+            try:
+                sock.close()
+            except OSError:
+                pass
+        self.connections = [sock for sock in self.connections if sock not in sockets]
+        self.pipes = [pipe for pipe in self.pipes if pipe not in (done, sibling)]
 
     def cut(self):
         """Drop every open connection and refuse new ones."""
         self.accepting = False
-        # Stop the readers first: a green thread left blocked on a closed socket
-        # keeps a hub listener on its fd number, which a later socket reuses.
         for pipe in self.pipes:
             pipe.kill()
         self.pipes.clear()
