@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 
 from contracts.errors import AppError, ErrorCode
 from servicekit.db import UnitOfWork
+from servicekit.unavailable import database_unavailable
 
 
 def units_of_work(service) -> list[UnitOfWork]:
@@ -26,13 +27,17 @@ def committing(fn, read_only: bool = False):
                 result = _run_read_only(fn, self, units, args, kwargs)
             else:
                 result = fn(self, *args, **kwargs)
+            for uow in units:
+                if not read_only:  # autocommit: a read-only unit has nothing to commit
+                    uow.commit()
+                uow.close()  # the connection goes back to the pool before the reply is sent
         except ValidationError as exc:
             # Input refused by a schema: a clear refusal for the caller, not a crash.
             raise AppError(ErrorCode.INVALID_INPUT, "invalid input", exc.messages) from None
-        for uow in units:
-            if not read_only:  # autocommit: a read-only unit has nothing to commit
-                uow.commit()
-            uow.close()  # the connection goes back to the pool before the reply is sent
+        except DBAPIError as exc:
+            if database_unavailable(exc):  # PostgreSQL restarting or unreachable: retry later, not a bug
+                raise AppError(ErrorCode.SERVICE_UNAVAILABLE, "the database is unavailable; retry later") from None
+            raise
         return result
 
     wrapper.read_only = read_only  # servicekit.observability logs these calls at DEBUG when they succeed
