@@ -225,6 +225,25 @@ def test_each_service_killed_in_turn_during_an_import(suite, engines):
           f"API statuses seen: {sorted(set(caller.statuses()))}")
 
 
+def test_a_service_down_makes_only_its_routes_unavailable(suite):
+    admin = org_admin(suite)
+    suite.processes["messaging"].kill()
+    suite.processes["messaging"].wait()
+    try:
+        eventlet.sleep(6)  # a ping round of the gateway (every 5 s)
+        assert requests.get(f"{suite.base_url}/readyz", timeout=5).status_code == 200
+        metrics = requests.get(f"{suite.base_url}/metrics", timeout=5).text
+        assert 'gateway_service_reachable{service="messaging"} 0.0' in metrics
+        assert 'gateway_service_reachable{service="identity"} 1.0' in metrics
+        assert admin.get("/v1/me").status_code == 200
+        refused = admin.get("/v1/me/email-preferences")  # messaging's
+        assert refused.status_code == 503 and refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+        assert refused.headers["Retry-After"]
+    finally:
+        suite.restart("messaging")
+        assert suite.serving("messaging", timeout=60)
+
+
 @pytest.fixture(scope="module")
 def database_proxy():
     with TcpProxy("127.0.0.1", 5432) as running:
