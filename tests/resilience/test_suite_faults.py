@@ -63,7 +63,7 @@ def scalar(engine, sql, **params):
 
 
 def org_admin(suite) -> Api:
-    from services.identity.commands import create_org_with_admin
+    from services.identity.commands.organizations import create_org_with_admin
 
     email = f"{unique('admin')}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
