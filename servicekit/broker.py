@@ -165,9 +165,16 @@ def _establish_connection(self):
             raise amqp.exceptions.RecoverableConnectionError("stopping: no more reconnecting")
 
     with self.create_connection() as conn:
-        conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
-                               interval_start=0.5, interval_step=1, interval_max=RECONNECT_MAX_SECONDS,
-                               callback=unless_stopping)
+        try:
+            conn.ensure_connection(self.on_connection_error, self.connect_max_retries,
+                                   interval_start=0.5, interval_step=1, interval_max=RECONNECT_MAX_SECONDS,
+                                   callback=unless_stopping)
+        except OperationalError:
+            if not self.should_stop:
+                raise
+            # kombu wraps the error as its own; ConsumerMixin.run ends quietly
+            # only on a transport error, seeing should_stop.
+            raise amqp.exceptions.RecoverableConnectionError("stopping: no more reconnecting") from None
         yield conn
 
 

@@ -101,3 +101,16 @@ def test_publishing_gives_up_after_its_budget_with_service_unavailable(resilient
     assert 1 < time.monotonic() - started < 10  # retried for its 2 s budget, then gave up
     proxy.restore()
     publisher.publish({"n": 3}, routing_key="nowhere")  # the pooled connection is revived
+
+
+def test_a_container_can_be_killed_while_the_broker_is_away(resilient, proxied, container_factory):
+    # servicekit.run kills the container when a graceful stop has not finished
+    # in 20 s; nameko's consumer alone would keep reconnecting forever.
+    proxy, config = proxied
+    container = container_factory(Sleeper, config)
+    container.start()
+    proxy.cut()
+    eventlet.sleep(2)  # reconnecting
+    with eventlet.Timeout(10):
+        container.kill()
+    assert container._died.ready()
