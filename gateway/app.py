@@ -13,10 +13,10 @@ from gateway.routes.messaging import MessagingRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.programs import ProgramsRoutes
 from servicekit.entrypoints import timer
-from servicekit.observability import Observability
+from servicekit.observability import PREFIX, Observability
 from servicekit.rpc import ServiceRpc
 
-SERVICE_REACHABLE = Gauge("gateway_service_reachable",
+SERVICE_REACHABLE = Gauge(f"{PREFIX}gateway_service_reachable",
                           "1 when the service answered the gateway's last ping, else 0", ["service"])
 PING_INTERVAL_SECONDS = 5.0
 PING_TIMEOUT_SECONDS = 2.0
@@ -35,7 +35,7 @@ class Gateway:
 
     @timer(interval=PING_INTERVAL_SECONDS)
     def ping_services(self):
-        """Keep `gateway_service_reachable{service}` current (alerts, dashboards):
+        """Keep `learnadmin_gateway_service_reachable{service}` current (alerts, dashboards):
         /readyz follows the broker only, a service down makes only its routes 503."""
         def ping(service):
             try:

@@ -30,7 +30,7 @@ class OperationsRoutes(Routes):
            responses={503: ("Not ready: the broker is unreachable", "application/json", Readiness)})
     def readyz(self, call):
         # The broker only: without it no route works. A service that is down
-        # makes only its own routes answer 503 (metric gateway_service_reachable).
+        # makes only its own routes answer 503 (metric learnadmin_gateway_service_reachable).
         ok, message = broker_ready(config.broker_url())
         return Reply({"status": "ok" if ok else "unavailable", "checks": {"broker": message}}, 200 if ok else 503)
 

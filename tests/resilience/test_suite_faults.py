@@ -43,7 +43,6 @@ def suite(tmp_path_factory, proxy):
         "DB_POOL_SIZE": "4",  # the shared PostgreSQL serves other suites too
         "INVITATION_IMPORT_BATCH": "250",
         "INVITATION_IMPORT_LEASE_SECONDS": "5",
-        "LOG_LEVEL": "WARNING",
     }).start()
     yield running
     running.stop()
@@ -232,9 +231,9 @@ def test_a_service_down_makes_only_its_routes_unavailable(suite):
     try:
         eventlet.sleep(6)  # a ping round of the gateway (every 5 s)
         assert requests.get(f"{suite.base_url}/readyz", timeout=5).status_code == 200
-        metrics = requests.get(f"{suite.base_url}/metrics", timeout=5).text
-        assert 'gateway_service_reachable{service="messaging"} 0.0' in metrics
-        assert 'gateway_service_reachable{service="identity"} 1.0' in metrics
+        metrics = requests.get(f"{suite.ops_url('gateway')}/metrics", timeout=5).text
+        assert 'learnadmin_gateway_service_reachable{service="messaging"} 0.0' in metrics
+        assert 'learnadmin_gateway_service_reachable{service="identity"} 1.0' in metrics
         assert admin.get("/v1/me").status_code == 200
         refused = admin.get("/v1/me/email-preferences")  # messaging's
         assert refused.status_code == 503 and refused.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
