@@ -1,9 +1,14 @@
 """Who is calling, and what they may touch.
 
-Access tokens are JWTs (HS256) issued by identity and verified here locally,
-with no RPC per request; a verified token is remembered until it expires. API
-tokens (machine clients) are opaque; identity checks them and the answer is
-cached briefly."""
+Access tokens are JWTs (HS256) issued by identity and verified here locally;
+a verified token is remembered until it expires. Each carries its user's token
+version (`ver`): identity raises the version to revoke every access token of a
+user at once (role removed, password reset, logout everywhere), and the gateway
+refuses an older one with 401 TOKEN_REVOKED. The current version is asked of
+identity at most once per user every TOKEN_VERSION_CACHE_SECONDS, so a revoked
+token stops working within that window and a busy user costs no RPC per
+request. API tokens (machine clients) are opaque; identity checks them and the
+answer is cached briefly."""
 import time
 from dataclasses import dataclass, field
 
@@ -14,6 +19,8 @@ from servicekit import config
 
 API_TOKEN_PREFIX = "lat_"
 API_TOKEN_CACHE_SECONDS = 30.0
+# How long a revoked access token may still pass (docs/operations.md, "Security").
+TOKEN_VERSION_CACHE_SECONDS = 5.0
 JWT_ALGORITHM = "HS256"
 
 
@@ -23,6 +30,7 @@ class Principal:
     email: str | None = None
     email_verified: bool = False
     roles: tuple = ()
+    token_version: int = 0
     # machine clients
     api_token_id: str | None = None
     api_org_id: str | None = None
@@ -98,7 +106,8 @@ def decode_access_token(token: str) -> Principal:
     if claims.get("typ") != "access":
         raise AppError(ErrorCode.TOKEN_INVALID, "not an access token")
     principal = Principal(user_id=claims["sub"], email=claims.get("email"),
-                          email_verified=bool(claims.get("email_verified")), roles=tuple(claims.get("roles", [])))
+                          email_verified=bool(claims.get("email_verified")), roles=tuple(claims.get("roles", [])),
+                          token_version=claims.get("ver", 0) if isinstance(claims.get("ver", 0), int) else -1)
     # Checking the signature costs ~0.1 ms (PyJWT) on every request; a token
     # string already checked is the same token until its expiry.
     access_token_cache.put(token, principal, until=float(claims["exp"]))
@@ -131,6 +140,19 @@ class TokenCache:
 
 access_token_cache = TokenCache()
 api_token_cache = TokenCache()
+token_version_cache = TokenCache()
+
+
+def require_current_version(principal: Principal, identity_rpc) -> None:
+    """TOKEN_REVOKED when identity has revoked the user's tokens since this one
+    was issued (or the user is gone)."""
+    current = token_version_cache.get(principal.user_id)
+    if current is None:
+        current = identity_rpc.token_version(principal.user_id)
+        current = -1 if current is None else current  # no such user: nothing passes
+        token_version_cache.put(principal.user_id, current, until=time.time() + TOKEN_VERSION_CACHE_SECONDS)
+    if current < 0 or principal.token_version < current:
+        raise AppError(ErrorCode.TOKEN_REVOKED, "this session was signed out (role or password changed); sign in again")
 
 
 def machine_principal(info: dict) -> Principal:
@@ -151,4 +173,6 @@ def authenticate(request, identity_rpc) -> Principal:
             info = identity_rpc.authenticate_api_token(token)
             api_token_cache.put(token, info, until=time.time() + API_TOKEN_CACHE_SECONDS)
         return machine_principal(info)
-    return decode_access_token(token)
+    principal = decode_access_token(token)
+    require_current_version(principal, identity_rpc)
+    return principal

@@ -9,6 +9,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.INVALID_CREDENTIALS: 401,
     ErrorCode.TOKEN_EXPIRED: 401,
     ErrorCode.TOKEN_INVALID: 401,
+    ErrorCode.TOKEN_REVOKED: 401,
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
     ErrorCode.NOT_INVITED: 403,

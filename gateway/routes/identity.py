@@ -38,6 +38,11 @@ class RefreshBody(Schema):
     refresh_token = emailed_token(required=True)
 
 
+class LogoutBody(RefreshBody):
+    everywhere = fields.Boolean(load_default=False, metadata={
+        "description": "sign out every session of this account: its refresh tokens and live access tokens"})
+
+
 class SignupBody(Schema):
     email = email_field(required=True)
     full_name = name_field(required=True)
@@ -99,10 +104,10 @@ class IdentityRoutes(Routes):
     def refresh(self, call):
         return self.identity.refresh(call.body["refresh_token"])
 
-    @route("POST", "/v1/auth/logout", auth=PUBLIC, body=RefreshBody, status=204, tags=("auth",),
-           summary="Revoke a refresh token")
+    @route("POST", "/v1/auth/logout", auth=PUBLIC, body=LogoutBody, status=204, tags=("auth",),
+           summary="Revoke a refresh token (everywhere: every session of the account, access tokens included)")
     def logout(self, call):
-        self.identity.logout(call.body["refresh_token"])
+        self.identity.logout(call.body["refresh_token"], everywhere=call.body["everywhere"])
         return Reply(status=204)
 
     @route("POST", "/v1/auth/signup", auth=PUBLIC, body=SignupBody, response=UserSchema, status=201,

@@ -109,7 +109,8 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def issue_access_token(user_id: str, email: str, email_verified: bool, roles: list[dict]) -> tuple[str, int]:
+def issue_access_token(user_id: str, email: str, email_verified: bool, roles: list[dict],
+                       token_version: int = 0) -> tuple[str, int]:
     now = datetime.now(UTC)
     ttl = settings().access_token_ttl
     claims = {
@@ -118,6 +119,7 @@ def issue_access_token(user_id: str, email: str, email_verified: bool, roles: li
         "email": email,
         "email_verified": email_verified,
         "roles": roles,
+        "ver": token_version,  # the gateway refuses it once the user's version is higher
         "iat": now,
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,

@@ -54,6 +54,9 @@ class User(Base):
     password_hash: Mapped[str | None] = mapped_column(Text)
     email_verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = created_column()
+    # Carried by every access token; raised to revoke the user's live access
+    # tokens at once (role change, password reset, logout everywhere).
+    token_version: Mapped[int] = mapped_column(Integer, server_default="0", default=0)
 
     @property
     def email_verified(self) -> bool:

@@ -131,3 +131,11 @@ def authenticate_api_token(uow: UnitOfWork, raw: str) -> dict:
     if token is None or token.revoked_at is not None:
         raise AppError(ErrorCode.TOKEN_INVALID, "the API token is not valid")
     return {"id": token.id, "org_id": token.org_id, "scopes": list(token.scopes)}
+
+
+def token_version(uow: UnitOfWork, user_id: str) -> int | None:
+    """The version the user's access tokens must carry; None for no such user."""
+    user_id = parse_uuid(user_id)
+    if user_id is None:
+        return None
+    return uow.session.scalar(select(User.token_version).where(User.id == user_id))

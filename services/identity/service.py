@@ -66,8 +66,13 @@ class IdentityService(ServiceBase):
         return TokensSchema().dump(sessions.refresh(self.db, refresh_token))
 
     @rpc
-    def logout(self, refresh_token):
-        sessions.logout(self.db, refresh_token)
+    def logout(self, refresh_token, everywhere=False):
+        sessions.logout(self.db, refresh_token, everywhere=bool(everywhere))
+
+    @rpc(read_only=True)
+    def token_version(self, user_id):
+        """The version a user's access tokens must carry (None: no such user)."""
+        return queries.token_version(self.db, user_id)
 
     @rpc(read_only=True)
     def get_user(self, user_id):

@@ -19,7 +19,7 @@ from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
 from services.identity import credentials
-from services.identity.commands.sessions import revoke_all_refresh_tokens
+from services.identity.commands.sessions import revoke_sessions
 from services.identity.models import OneTimeToken, User
 from services.identity.queries import find_user, get_user
 from services.identity.settings import settings
@@ -129,7 +129,7 @@ def confirm_password_reset(uow: UnitOfWork, raw_token: str, password: str) -> Us
     user = _use_one_time_token(uow, raw_token, OneTimeTokenPurpose.PASSWORD_RESET)
     user.password_hash = password_hash
     mark_verified(uow, user)  # the emailed link proves the address
-    revoke_all_refresh_tokens(uow, user.id)
+    revoke_sessions(uow, user.id)
     return user
 
 
@@ -144,7 +144,7 @@ def distrust_unverified_password(uow: UnitOfWork, user: User) -> None:
     sign-up's password is cleared and its sessions revoked (whoever signed up
     may not own the address)."""
     if user.distrust_unverified_password():
-        revoke_all_refresh_tokens(uow, user.id)
+        revoke_sessions(uow, user.id)
 
 
 def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, password: str | None) -> User:

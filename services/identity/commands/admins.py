@@ -8,6 +8,7 @@ from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
 from services.identity.commands.accounts import distrust_unverified_password, request_password_reset
 from services.identity.commands.profiles import ensure_person
+from services.identity.commands.sessions import revoke_access_tokens
 from services.identity.models import AdminRole, User
 from services.identity.queries import admin_view, find_user
 
@@ -24,7 +25,7 @@ def add_admin(uow: UnitOfWork, org_id: str, email: str, full_name: str, role: st
     admin = uow.session.scalar(select(AdminRole).where(AdminRole.org_id == org_id, AdminRole.user_id == user.id,
                                                        AdminRole.role == role).with_for_update())
     if admin is not None:
-        admin.grant_again(program_ids)
+        admin.grant_again(program_ids)  # only widens: live tokens may keep the narrower roles
     else:
         admin = AdminRole(org_id=org_id, user_id=user.id, role=role, program_ids=program_ids)
         uow.session.add(admin)
@@ -49,5 +50,6 @@ def remove_admin(uow: UnitOfWork, org_id: str, admin_id: str, acting_user_id: st
         if others is None:
             raise AppError(ErrorCode.RULE_VIOLATION, "an organization keeps at least one organization admin")
     uow.session.delete(admin)
+    revoke_access_tokens(uow, admin.user_id)  # the role leaves live access tokens too
     uow.publish(ADMIN_REVOKED, {"admin_id": admin.id, "org_id": org_id, "user_id": admin.user_id,
                                               "role": admin.role}, org_id=org_id)

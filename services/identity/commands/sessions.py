@@ -16,7 +16,7 @@ def issue_tokens(uow: UnitOfWork, user: User, family_id: str | None = None) -> d
     """A new access token and refresh token; the refresh token starts a new
     family (a sign-in) unless it is rotated from one of `family_id`."""
     access, expires_in = credentials.issue_access_token(user.id, user.email, user.email_verified,
-                                                        roles_of(uow, user.id))
+                                                        roles_of(uow, user.id), user.token_version)
     raw = credentials.new_secret("rt_")
     uow.session.add(RefreshToken(user_id=user.id, family_id=family_id or new_id(), token_hash=credentials.digest(raw),
                                  expires_at=utcnow() + settings().refresh_token_ttl))
@@ -68,12 +68,30 @@ def revoke_refresh_family(uow: UnitOfWork, family_id: str) -> None:
                                                    RefreshToken.revoked_at.is_(None)).values(revoked_at=utcnow()))
 
 
-def logout(uow: UnitOfWork, raw: str) -> None:
+def logout(uow: UnitOfWork, raw: str, everywhere: bool = False) -> None:
+    """Revoke this refresh token; `everywhere`: every session of its user,
+    access tokens included (revoke_sessions)."""
     token = uow.session.scalar(select(RefreshToken).where(RefreshToken.token_hash == credentials.digest(raw)))
-    if token is not None:
+    if token is None or not token.is_live(utcnow()):
+        return
+    if everywhere:
+        revoke_sessions(uow, token.user_id)
+    else:
         token.revoke(utcnow())
 
 
 def revoke_all_refresh_tokens(uow: UnitOfWork, user_id: str) -> None:
     uow.session.execute(update(RefreshToken).where(RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None))
                         .values(revoked_at=utcnow()))
+
+
+def revoke_access_tokens(uow: UnitOfWork, user_id: str) -> None:
+    """The user's access tokens issued so far stop working: the gateway
+    refuses a token whose version is older than the user's (TOKEN_REVOKED)."""
+    uow.session.execute(update(User).where(User.id == user_id).values(token_version=User.token_version + 1))
+
+
+def revoke_sessions(uow: UnitOfWork, user_id: str) -> None:
+    """Every refresh and access token of the user."""
+    revoke_all_refresh_tokens(uow, user_id)
+    revoke_access_tokens(uow, user_id)
