@@ -1,14 +1,13 @@
-"""Shared body of every service's `migrations/env.py`:
+"""The body of Alembic's env.py for every service (`servicekit/alembic/env.py`).
 
-    from servicekit.alembic_env import run
-    from services.programs.models import Base
-
-    run("programs", Base.metadata, unmanaged={"memberships_search"})
-
-Autogenerate compares the service's models and the kit's tables
-(servicekit.kit_tables). `unmanaged` names the database objects a service's
-migrations create by hand and no model declares (e.g. an expression index);
+The service comes from the Alembic config (`servicekit.migrations.alembic_config`).
+Autogenerate compares its models (`services.<name>.models.Base.metadata`) and the
+kit's tables (servicekit.kit_tables). `UNMANAGED_DB_OBJECTS` in the service's
+models module names the database objects its migrations create by hand that no
+model can declare (e.g. programs' trigram expression index `memberships_search`):
 autogenerate leaves them alone instead of proposing to drop them."""
+import importlib
+
 from alembic import context
 from sqlalchemy import create_engine, pool
 
@@ -26,6 +25,12 @@ def object_filter(unmanaged=frozenset()):
 def configure_options(target_metadata, unmanaged=frozenset()) -> dict:
     return {"target_metadata": [target_metadata, kit_tables.metadata], "compare_type": True,
             "include_object": object_filter(frozenset(unmanaged))}
+
+
+def run_configured_service() -> None:
+    service = context.config.attributes["service"]
+    models = importlib.import_module(f"services.{service}.models")
+    run(service, models.Base.metadata, getattr(models, "UNMANAGED_DB_OBJECTS", ()))
 
 
 def run(service: str, target_metadata, unmanaged=frozenset()) -> None:

@@ -2,9 +2,9 @@
 processed-event records (idempotent handlers) and the failed/parked events.
 
 Declared once here as SQLAlchemy tables: the kit's Alembic branch creates
-them (`servicekit/kit_migrations/`), and every service's `migrations/env.py`
-compares them too, so `alembic revision --autogenerate` proposes neither
-dropping them nor anything else for them. The kit reads and writes them with
+them (`servicekit/kit_migrations/`), and every service's autogenerate compares
+them too (servicekit.alembic_env), so it proposes neither dropping them nor
+anything else for them. The kit reads and writes them with
 plain SQL (servicekit.outbox, servicekit.events)."""
 from sqlalchemy import (
     BigInteger,

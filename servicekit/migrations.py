@@ -1,8 +1,9 @@
 """Alembic helpers shared by every service's migration history.
 
 Convention: a service named `<name>` is the folder `services/<name>/`; if it
-has a database, that folder holds `migrations/` (Alembic's `env.py` calling
-`servicekit.alembic_env.run`, `script.py.mako`, `versions/`). Its
+has a database, its revisions are in `services/<name>/migrations/versions/` and
+its models in `services/<name>/models.py` (`Base`). Alembic's `env.py` and
+revision template are the kit's, one for all (`servicekit/alembic/`). Its
 `alembic_version` table lives in its own database.
 
 The kit's tables (servicekit.kit_tables) are versioned once, in the kit's own
@@ -26,6 +27,7 @@ from sqlalchemy.engine import make_url
 
 from servicekit import config
 
+KIT_ALEMBIC = Path(__file__).resolve().parent / "alembic"  # env.py and the revision template
 KIT_VERSIONS = Path(__file__).resolve().parent / "kit_migrations"
 
 
@@ -52,12 +54,15 @@ def drop_database(service: str) -> None:
     admin.dispose()
 
 
+def versions_folder(service: str) -> Path:
+    return services_root() / service / "migrations" / "versions"
+
+
 def alembic_config(service: str) -> Config:
-    folder = services_root() / service / "migrations"
     cfg = Config()
-    cfg.set_main_option("script_location", str(folder))
+    cfg.set_main_option("script_location", str(KIT_ALEMBIC))
     cfg.set_main_option("path_separator", "os")
-    cfg.set_main_option("version_locations", os.pathsep.join([str(folder / "versions"), str(KIT_VERSIONS)]))
+    cfg.set_main_option("version_locations", os.pathsep.join([str(versions_folder(service)), str(KIT_VERSIONS)]))
     cfg.set_main_option("sqlalchemy.url", config.database_url(service).replace("%", "%%"))
     cfg.attributes["service"] = service
     return cfg
@@ -69,16 +74,16 @@ def migrate(service: str, revision: str = "heads") -> None:
 
 
 def new_revision(service: str, message: str) -> None:
-    """Autogenerate a revision of the service's own branch into its `versions/`."""
+    """Autogenerate the next revision of the service's own branch (`0003` after
+    `0002`) into its `versions/`."""
     cfg = alembic_config(service)
-    script = ScriptDirectory.from_config(cfg)
-    own = [head for head in script.get_heads() if not head.startswith("kit")]
-    command.revision(cfg, message=message, autogenerate=True, head=own[0],
-                     version_path=str(services_root() / service / "migrations" / "versions"))
+    (head,) = [head for head in ScriptDirectory.from_config(cfg).get_heads() if not head.startswith("kit")]
+    command.revision(cfg, message=message, autogenerate=True, head=head, version_path=str(versions_folder(service)),
+                     rev_id=f"{int(head) + 1:04d}" if head.isdigit() else None)
 
 
 def service_names_with_migrations() -> list[str]:
-    return [name for name in config.service_names() if (services_root() / name / "migrations").is_dir()]
+    return [name for name in config.service_names() if versions_folder(name).is_dir()]
 
 
 def main(argv: list[str]) -> None:

@@ -1,20 +1,14 @@
-"""kit: the kit's tables (outbox, processed events, failed events)
+"""kit: the kit's tables (outbox, processed events, failed events).
 
-The kit's own Alembic branch (label `kit`), in every service's history
-(servicekit.migrations adds this folder to each service's version locations).
-
-Revision ID: kit0001
-Revises:
-Create Date: 2026-12-01 14:30:00
-"""
+The first revision of the kit's own Alembic branch (label `kit`), in every
+service's history (servicekit.migrations adds this folder to each service's
+version locations)."""
 from alembic import op
 
 from servicekit import kit_tables
 
-revision = "kit0001"
-down_revision = None
+revision, down_revision = "kit0001", None
 branch_labels = ("kit",)
-depends_on = None
 
 
 def upgrade():

@@ -33,6 +33,10 @@ class Base(DeclarativeBase):
     pass
 
 
+# Made by hand in migration 0001 (no model can declare it): the members search's trigram index.
+UNMANAGED_DB_OBJECTS = {"memberships_search"}
+
+
 # ---------------------------------------------------------------- catalog
 
 
