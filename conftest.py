@@ -12,6 +12,9 @@ os.environ.setdefault("DATABASE_PREFIX", f"test{uuid.uuid4().hex[:6]}_")
 os.environ.setdefault("OPS_PORT", "0")
 os.environ.setdefault("LOG_LEVEL", "WARNING")
 os.environ.setdefault("APP_ENV", "development")  # the suite runs with the built-in development key
+# Parallel test runs share one PostgreSQL: service processes keep 2 idle
+# connections, not 10 (the pool's maximum is unchanged).
+os.environ.setdefault("DB_POOL_IDLE", "2")
 
 import pytest  # noqa: E402
 

@@ -108,6 +108,12 @@ def max_workers() -> int:
     return int(env("MAX_WORKERS", "20"))
 
 
+def db_pool_idle() -> int:
+    """Of those, how many stay open between bursts (DB_POOL_IDLE, default all:
+    the test suite keeps fewer, as parallel runs share one PostgreSQL)."""
+    return min(db_pool_size(), int(env("DB_POOL_IDLE", str(db_pool_size()))))
+
+
 def db_pool_size() -> int:
     """Connections kept per service process (as many again may be opened in bursts)."""
     return int(env("DB_POOL_SIZE", "10"))

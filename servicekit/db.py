@@ -28,11 +28,13 @@ log = logging.getLogger(__name__)
 def make_engine(service: str, pool_size: int | None = None) -> Engine:
     # Workers beyond the pool wait for a connection (pool_timeout) rather than
     # exhausting the server's max_connections when replicas multiply.
+    size = pool_size or config.db_pool_size()
+    idle = min(size, config.db_pool_idle())
     return create_engine(
         config.database_url(service),
         poolclass=MeteredQueuePool,  # counts checkouts waiting for a connection (metrics)
-        pool_size=pool_size or config.db_pool_size(),
-        max_overflow=config.db_pool_size(),
+        pool_size=idle,
+        max_overflow=size - idle + config.db_pool_size(),
         pool_pre_ping=True,
         pool_recycle=1800,
         hide_parameters=True,  # an error's text reaches logs and RPC callers: never the bound values (hashes)
@@ -41,16 +43,16 @@ def make_engine(service: str, pool_size: int | None = None) -> Engine:
 
 def make_read_only_engine(service: str) -> Engine:
     # No pre-ping per checkout: a read that meets a dropped connection is run
-    # again (servicekit.entrypoints). No overflow: readers hold a connection
-    # for their queries only, and this pool adds DB_POOL_SIZE at most.
+    # again (servicekit.entrypoints). Readers hold a connection for their
+    # queries only, and this pool adds DB_POOL_SIZE at most.
     return create_engine(
         config.database_url(service),
         poolclass=MeteredQueuePool,
         isolation_level="AUTOCOMMIT",
         connect_args={"options": "-c default_transaction_read_only=on"},
         pool_reset_on_return=None,  # autocommit: no transaction to roll back
-        pool_size=config.db_pool_size(),
-        max_overflow=0,
+        pool_size=config.db_pool_idle(),
+        max_overflow=config.db_pool_size() - config.db_pool_idle(),
         pool_recycle=1800,
         hide_parameters=True,
     )
