@@ -2,7 +2,6 @@
 real CSV files, RabbitMQ and PostgreSQL."""
 import os
 import re
-import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
@@ -14,6 +13,7 @@ from contracts.envelope import make_envelope
 from scripts.mailsink import read_messages
 from servicekit.standalone import unit_of_work
 from tests.e2e.conftest import Api, unique
+from tests.support.waiting import wait_for
 
 # Read by the service processes the suite starts (the suite copies the environment):
 # a fast expiry job and a short import lease, so the tests need not wait minutes.
@@ -67,16 +67,6 @@ def execute(engine, sql, **params):
     with engine.begin() as conn:
         conn.execute(text(sql), params)
 
-
-def wait_for(check, timeout=30.0, interval=0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached in time")
-        time.sleep(interval)
 
 
 def setup_program(admin: Api, org_id: str, licenses: int = 100, **contract_overrides) -> tuple[dict, dict]:

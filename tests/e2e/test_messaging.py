@@ -11,6 +11,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from scripts.mailsink import read_messages
 from tests.e2e.conftest import Api, unique
+from tests.support.waiting import wait_for
 
 PASSWORD = "correct horse battery"
 TODAY = date.today()
@@ -61,15 +62,6 @@ def join(rpc, org_id, program, contract, user):
     rpc.programs.join_program(org_id, program["id"], user["id"], contract["id"], None, user["email"],
                               user["full_name"])
 
-
-def wait_for(predicate, timeout=30.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def test_account_emails_are_sent_without_unsubscribe(api, suite, make_org):

@@ -17,6 +17,7 @@ from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog
 from services.programs.models import Course, Specialization
 from tests.e2e.conftest import Api, unique
+from tests.support.waiting import wait_for
 
 AI_FOR_EVERYONE = "daG-a-O1EeijKBISCWxf6g"
 TODAY = date.today()
@@ -117,15 +118,6 @@ def publish_event(suite, source, event_type, payload, org_id):
         conn.Producer().publish(envelope, exchange=exchange, routing_key=event_type, declare=[exchange],
                                 serializer="json")
 
-
-def wait_for(predicate, timeout=15.0):
-    deadline = eventlet.hubs.get_hub().clock() + timeout
-    while eventlet.hubs.get_hub().clock() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(0.2)
-    raise AssertionError("condition not reached in time")
 
 
 def events_of(engine, event_type, **payload_match):

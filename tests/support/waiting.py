@@ -2,7 +2,7 @@
 import time
 
 
-def wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
     """Call `predicate` until it returns something truthy, and return that;
     AssertionError after `timeout` seconds. (Under eventlet's patching,
     `time.sleep` yields to other green threads.)"""
