@@ -5,14 +5,13 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-import kombu
 import pytest
 from sqlalchemy import create_engine, text
 
-from contracts.envelope import make_envelope
 from scripts.mailsink import read_messages
 from servicekit.standalone import unit_of_work
 from tests.e2e.conftest import Api, unique
+from tests.e2e.helpers import publish_event
 from tests.support.waiting import wait_for
 
 # Read by the service processes the suite starts (the suite copies the environment):
@@ -49,13 +48,6 @@ def add_program_admin(suite, api, org_id, program_ids) -> Api:
         admins.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
     return api.as_user(email, "correct horse battery")
 
-
-def publish_event(suite, source, event_type, payload, org_id) -> None:
-    envelope = make_envelope(event_type, payload, source=source, org_id=org_id)
-    with kombu.Connection(suite.env["BROKER_URL"]) as conn:
-        exchange = kombu.Exchange(f"{source}.events", type="topic", durable=True)
-        conn.Producer().publish(envelope, exchange=exchange, routing_key=event_type, declare=[exchange],
-                                serializer="json")
 
 
 def scalar(engine, sql, **params):

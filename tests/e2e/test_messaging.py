@@ -4,13 +4,14 @@ Joining is the programs RPC that invitations calls; these tests call it over
 RabbitMQ directly."""
 import re
 import time
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from scripts.mailsink import read_messages
 from tests.e2e.conftest import Api, unique
+from tests.e2e.helpers import program_with_contract
 from tests.support.waiting import wait_for
 
 PASSWORD = "correct horse battery"
@@ -46,16 +47,6 @@ def signup(api, suite, name: str) -> tuple[dict, Api]:
     assert created.status_code == 201, created.text
     return created.json(), api.as_user(email, PASSWORD)
 
-
-def program_with_contract(admin, org_id) -> tuple[dict, dict]:
-    contract = admin.post(f"/v1/orgs/{org_id}/contracts", json={
-        "name": unique("Contract"), "license_count": 50, "starts_on": str(TODAY - timedelta(days=1)),
-        "ends_on": str(TODAY + timedelta(days=365))})
-    assert contract.status_code == 201, contract.text
-    program = admin.post(f"/v1/orgs/{org_id}/programs", json={"name": unique("Program"),
-                                                             "contract_ids": [contract.json()["id"]]})
-    assert program.status_code == 201, program.text
-    return program.json(), contract.json()
 
 
 def join(rpc, org_id, program, contract, user):

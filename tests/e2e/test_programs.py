@@ -6,17 +6,16 @@ import uuid
 from datetime import date, timedelta
 
 import eventlet
-import kombu
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 from sqlalchemy import create_engine, select, text
 
-from contracts.envelope import make_envelope
 from contracts.errors import AppError
 from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog
 from services.programs.models import Course, Specialization
 from tests.e2e.conftest import Api, unique
+from tests.e2e.helpers import publish_event
 from tests.support.waiting import wait_for
 
 AI_FOR_EVERYONE = "daG-a-O1EeijKBISCWxf6g"
@@ -110,13 +109,6 @@ def add_program_admin(suite, api, org_id, program_ids):
         admins.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
     return api.as_user(email, "correct horse battery")
 
-
-def publish_event(suite, source, event_type, payload, org_id):
-    envelope = make_envelope(event_type, payload, source=source, org_id=org_id)
-    with kombu.Connection(suite.env["BROKER_URL"]) as conn:
-        exchange = kombu.Exchange(f"{source}.events", type="topic", durable=True)
-        conn.Producer().publish(envelope, exchange=exchange, routing_key=event_type, declare=[exchange],
-                                serializer="json")
 
 
 

@@ -2,25 +2,16 @@
 another organization's program, collection or contract is 404 whatever the
 route, exactly like an id that names nothing, so no route tells a caller that
 something exists in another organization."""
-from datetime import date, timedelta
+from datetime import date
 
 import pytest
 
 from tests.e2e.conftest import Api, unique
+from tests.e2e.helpers import program_with_contract
 
 TODAY = date.today()
 PASSWORD = "a good long password"
 
-
-def make_program(admin: Api, org_id: str) -> tuple[dict, dict]:
-    contract = admin.post(f"/v1/orgs/{org_id}/contracts", json={
-        "name": unique("Contract"), "license_count": 10, "starts_on": str(TODAY - timedelta(days=1)),
-        "ends_on": str(TODAY + timedelta(days=365))})
-    assert contract.status_code == 201, contract.text
-    program = admin.post(f"/v1/orgs/{org_id}/programs", json={"name": unique("Program"),
-                                                               "contract_ids": [contract.json()["id"]]})
-    assert program.status_code == 201, program.text
-    return program.json(), contract.json()
 
 
 def invited_person(suite, api: Api, admin: Api, program: dict, contract: dict) -> Api:
@@ -47,8 +38,8 @@ def invited_person(suite, api: Api, admin: Api, program: dict, contract: dict) -
 def test_join_url_of_another_organizations_program_is_not_found(suite, api, make_org):
     org_a, admin_a, _ = make_org()
     org_b, admin_b, _ = make_org()
-    program_a, _ = make_program(admin_a, org_a)
-    program_b, contract_b = make_program(admin_b, org_b)
+    program_a, _ = program_with_contract(admin_a, org_a, license_count=10)
+    program_b, contract_b = program_with_contract(admin_b, org_b, license_count=10)
     person_of_b = invited_person(suite, api, admin_b, program_b, contract_b)
 
     foreign = person_of_b.post(f"/v1/programs/{program_a['slug']}/join")
@@ -84,9 +75,9 @@ def test_every_programs_route_hides_what_is_not_the_callers(suite, api, make_org
     org A may not take (403)."""
     org_a, admin_a, _ = make_org()
     org_b, admin_b, _ = make_org()
-    program, contract = make_program(admin_a, org_a)
-    sibling, _ = make_program(admin_a, org_a)
-    program_b, contract_b = make_program(admin_b, org_b)
+    program, contract = program_with_contract(admin_a, org_a, license_count=10)
+    sibling, _ = program_with_contract(admin_a, org_a, license_count=10)
+    program_b, contract_b = program_with_contract(admin_b, org_b, license_count=10)
     collection = admin_a.post(f"/v1/programs/{program['id']}/collections", json={"name": "Core"}).json()
     course_id = admin_a.get("/v1/catalog/courses", params={"limit": 1}).json()["items"][0]["id"]
     collection = admin_a.post(f"/v1/collections/{collection['id']}/items",
@@ -149,8 +140,8 @@ def test_references_to_another_organizations_objects_answer_like_unknown_ids(sui
     refused exactly like ids that name nothing."""
     org_a, admin_a, _ = make_org()
     org_b, admin_b, _ = make_org()
-    program_a, contract_a = make_program(admin_a, org_a)
-    program_b, contract_b = make_program(admin_b, org_b)
+    program_a, contract_a = program_with_contract(admin_a, org_a, license_count=10)
+    program_b, contract_b = program_with_contract(admin_b, org_b, license_count=10)
     collection_a = admin_a.post(f"/v1/programs/{program_a['id']}/collections", json={"name": "A's"}).json()
     unknown = "00000000-0000-4000-8000-000000000000"
 
