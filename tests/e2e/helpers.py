@@ -2,8 +2,10 @@
 from datetime import date, timedelta
 
 import kombu
+from sqlalchemy import text
 
 from contracts.envelope import make_envelope
+from servicekit.standalone import unit_of_work
 from tests.e2e.conftest import Api, unique
 
 
@@ -27,3 +29,24 @@ def program_with_contract(admin: Api, org_id: str, license_count: int = 50) -> t
                                                              "contract_ids": [contract.json()["id"]]})
     assert program.status_code == 201, program.text
     return program.json(), contract.json()
+
+
+def add_program_admin(suite, api: Api, org_id: str, program_ids: list[str]) -> Api:
+    """A program admin with a password, added the way identity does it."""
+    from services.identity import credentials, queries
+    from services.identity.commands import accounts, admins, profiles
+
+    email = f"{unique('padmin')}@example.com"
+    with unit_of_work("identity", suite.database_url("identity")) as uow:
+        profiles.ensure_person(uow, org_id, email, "Pat Program", via="COMMAND")
+        user = queries.find_user(uow, email)
+        user.password_hash = credentials.hash_password("correct horse battery")
+        accounts.mark_verified(uow, user)  # an unverified account's password would not be trusted with a role
+        admins.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
+    return api.as_user(email, "correct horse battery")
+
+
+def scalar(engine, sql: str, **params):
+    """The single value a query answers."""
+    with engine.connect() as conn:
+        return conn.execute(text(sql), params).scalar()

@@ -9,9 +9,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from scripts.mailsink import read_messages
-from servicekit.standalone import unit_of_work
 from tests.e2e.conftest import Api, unique
-from tests.e2e.helpers import publish_event
+from tests.e2e.helpers import add_program_admin, publish_event, scalar
 from tests.support.waiting import wait_for
 
 # Read by the service processes the suite starts (the suite copies the environment):
@@ -34,25 +33,7 @@ def inv_db(suite):
     engine.dispose()
 
 
-def add_program_admin(suite, api, org_id, program_ids) -> Api:
-    """A program admin with a password, added the way identity does it."""
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, admins, profiles
 
-    email = f"{unique('padmin')}@example.com"
-    with unit_of_work("identity", suite.database_url("identity")) as uow:
-        profiles.ensure_person(uow, org_id, email, "Pat Program", via="COMMAND")
-        user = queries.find_user(uow, email)
-        user.password_hash = credentials.hash_password("correct horse battery")
-        accounts.mark_verified(uow, user)  # an unverified account's password would not be trusted with a role
-        admins.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
-    return api.as_user(email, "correct horse battery")
-
-
-
-def scalar(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).scalar()
 
 
 def execute(engine, sql, **params):

@@ -15,7 +15,7 @@ from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog
 from services.programs.models import Course, Specialization
 from tests.e2e.conftest import Api, unique
-from tests.e2e.helpers import publish_event
+from tests.e2e.helpers import add_program_admin, publish_event
 from tests.support.waiting import wait_for
 
 AI_FOR_EVERYONE = "daG-a-O1EeijKBISCWxf6g"
@@ -47,10 +47,6 @@ def programs_db(suite):
     yield engine
     engine.dispose()
 
-
-def scalar(engine, sql, **params):
-    with engine.connect() as conn:
-        return conn.execute(text(sql), params).scalar()
 
 
 def make_contract(admin, org_id, licenses=100, **overrides):
@@ -94,20 +90,6 @@ def join(rpc, org_id, program, contract, user_id, email=None, name=None, invitat
     return rpc.programs.join_program(org_id, program["id"], user_id, contract["id"],
                                      invitation_id or str(uuid.uuid4()), email=email, full_name=name)
 
-
-def add_program_admin(suite, api, org_id, program_ids):
-    """A program admin with a password, added the way identity does it."""
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, admins, profiles
-
-    email = f"{unique('padmin')}@example.com"
-    with unit_of_work("identity", suite.database_url("identity")) as uow:
-        profiles.ensure_person(uow, org_id, email, "Pat Program", via="COMMAND")
-        user = queries.find_user(uow, email)
-        user.password_hash = credentials.hash_password("correct horse battery")
-        accounts.mark_verified(uow, user)  # an unverified account's password would not be trusted with a role
-        admins.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
-    return api.as_user(email, "correct horse battery")
 
 
 

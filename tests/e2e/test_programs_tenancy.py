@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from tests.e2e.conftest import Api, unique
-from tests.e2e.helpers import program_with_contract
+from tests.e2e.helpers import add_program_admin, program_with_contract
 
 TODAY = date.today()
 PASSWORD = "a good long password"
@@ -60,11 +60,6 @@ def catalog_loaded(suite):
     with unit_of_work("programs", suite.database_url("programs")) as uow:
         catalog.load_catalog_file(uow, catalog.DEMO_CATALOG)
 
-
-def add_program_admin(suite, api: Api, org_id: str, program_ids: list[str]) -> Api:
-    from tests.e2e.test_programs import add_program_admin as add
-
-    return add(suite, api, org_id, program_ids)
 
 
 def test_every_programs_route_hides_what_is_not_the_callers(suite, api, make_org, catalog_loaded):
