@@ -58,6 +58,11 @@ def make_read_only_engine(service: str) -> Engine:
     )
 
 
+def _check_event(event) -> None:
+    if not isinstance(event, Event):
+        raise TypeError(f"publish takes a contracts Event constant, not {event!r}")
+
+
 class UnitOfWork:
     """One transaction: the session for state changes and `publish` for the
     events announcing them (written to the outbox in the same transaction)."""
@@ -97,14 +102,16 @@ class UnitOfWork:
             self._connection = self._read_only_connect()
         return self._connection.execute(statement, params)
 
-    def publish(self, event: Event | str, payload: dict, org_id: str | None = None) -> str:
+    def publish(self, event: Event, payload: dict, org_id: str | None = None) -> str:
         """Record an event (a `contracts` Event constant) for the outbox; it is
         sent only if this unit commits."""
+        _check_event(event)
         self._published += 1
         return record_event(self.session, self.source, event, payload, org_id)
 
-    def publish_many(self, event: Event | str, items: list[tuple[dict, str | None]]) -> None:
+    def publish_many(self, event: Event, items: list[tuple[dict, str | None]]) -> None:
         """Record many events of one type, given as (payload, org_id), at once."""
+        _check_event(event)
         if items:
             self._published += len(items)
             record_events(self.session, self.source, event, items)

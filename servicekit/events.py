@@ -131,19 +131,13 @@ class RetryingEventHandler(EventHandler):
             )
 
 
-def handle_event(event: Event | str, *legacy_type: str, max_attempts: int = DEFAULT_MAX_ATTEMPTS, **kwargs):
+def handle_event(event: Event, max_attempts: int = DEFAULT_MAX_ATTEMPTS, **kwargs):
     """Decorate `def on_x(self, event: Envelope)` on a service with a Database.
-
-    `event` is a `contracts` Event constant. (The older form
-    `handle_event("programs", "programs.member.joined.v1")` is still accepted
-    while call sites convert.)"""
-    if isinstance(event, Event):
-        if legacy_type:
-            raise TypeError("handle_event(EVENT): the source is taken from the event's type")
-        source_service, event_type = event.source, event.type
-    else:
-        (event_type,) = legacy_type
-        source_service = event
+    `event` is a `contracts` Event constant: its type is the routing key, its
+    source (the type's first part) the publishing service."""
+    if not isinstance(event, Event):
+        raise TypeError(f"handle_event takes a contracts Event constant, not {event!r}")
+    source_service, event_type = event.source, event.type
 
     def decorator(fn):
         @functools.wraps(fn)

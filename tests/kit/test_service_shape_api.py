@@ -80,11 +80,20 @@ def test_handle_event_takes_the_source_from_the_constant():
     (entrypoint,) = decorated.nameko_entrypoints
     assert (entrypoint.source_service, entrypoint.event_type) == ("programs", "programs.member.joined.v1")
     assert entrypoint.max_attempts == 2
-    legacy = handle_event("programs", "programs.member.joined.v1")(on_joined)  # until Phase 3
-    (legacy_entrypoint,) = legacy.nameko_entrypoints
-    assert (legacy_entrypoint.source_service, legacy_entrypoint.event_type) == ("programs", entrypoint.event_type)
+    with pytest.raises(TypeError):  # a type string is not an event: a typo would bind to nothing
+        handle_event("programs.member.joined.v1")
+
+
+def test_publish_takes_only_event_constants():
+    from sqlalchemy.orm import sessionmaker
+
+    from servicekit.db import UnitOfWork
+
+    uow = UnitOfWork(sessionmaker(), "programs")
     with pytest.raises(TypeError):
-        handle_event(programs.MEMBER_JOINED, "programs.member.joined.v1")
+        uow.publish("programs.member.joined.v1", {})
+    with pytest.raises(TypeError):
+        uow.publish_many("programs.member.removed.v1", [({}, "org")])
 
 
 # ---- states and kinds ------------------------------------------------------
