@@ -1,7 +1,5 @@
 """Service tests of messaging: the real service in a nameko container, real
 PostgreSQL and RabbitMQ, and a real SMTP server (aiosmtpd) in this process."""
-import socket
-import time
 import uuid
 from datetime import UTC, datetime
 
@@ -15,22 +13,8 @@ from sqlalchemy.exc import OperationalError
 from contracts.envelope import make_envelope
 from scripts import mailsink
 from servicekit import config
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(predicate, timeout=20.0, interval=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        eventlet.sleep(interval)
-    raise AssertionError("condition not reached in time")
+from tests.support.suite import free_port
+from tests.support.waiting import wait_for
 
 
 class Smtp:
