@@ -1,18 +1,11 @@
 """identity hardening: an organization's own name for a person (profiles.full_name),
 refresh token families (reuse of a rotated token revokes the family), superseded
-password links
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01 14:10:00
-"""
+password links"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

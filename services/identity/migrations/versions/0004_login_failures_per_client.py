@@ -1,18 +1,11 @@
 """identity: the login throttle counts failures per email, per client address
 and per (client, email), with growing locks (login_failures replaces
-login_throttle; its counts are short-lived and start afresh)
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01 14:40:00
-"""
+login_throttle; its counts are short-lived and start afresh)"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
 down_revision = '0003'
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

@@ -1,18 +1,10 @@
-"""initial schema
-
-Revision ID: 0001
-Revises: 
-Create Date: 2026-11-29 07:02:49.845900
-"""
+"""initial schema"""
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-
 revision = '0001'
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

@@ -1,17 +1,10 @@
-"""deliveries are purged after a retention period: messages keep their final counts
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-11-29 11:00:00
-"""
+"""deliveries are purged after a retention period: messages keep their final counts"""
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0003'
 down_revision = '0002'
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

@@ -1,15 +1,8 @@
-"""final deliveries keep no login link (verify, reset, accept URLs)
-
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-01 14:30:00
-"""
+"""final deliveries keep no login link (verify, reset, accept URLs)"""
 from alembic import op
 
 revision = '0004'
 down_revision = '0003'
-branch_labels = None
-depends_on = None
 
 LINKS = "ARRAY['accept_url', 'reset_url', 'verify_url']"
 

@@ -1,16 +1,9 @@
-"""account emails first (their own index) and fair claiming across organizations; per-organization quotas
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-01 15:00:00
-"""
+"""account emails first (their own index) and fair claiming across organizations; per-organization quotas"""
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0005'
 down_revision = '0004'
-branch_labels = None
-depends_on = None
 
 
 def upgrade():

@@ -13,8 +13,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 UUID_COLUMNS = {
     "contracts": ["id", "org_id"],
