@@ -2,9 +2,12 @@
 unit of work is committed when the method returns, before the result (RPC
 reply, event ack) is handed back to nameko. On error nothing is committed."""
 import functools
+from collections.abc import Callable
+from typing import Any
 
 from marshmallow import ValidationError
 from nameko.rpc import rpc as nameko_rpc
+from nameko.timer import Timer
 from nameko.timer import timer as nameko_timer
 from sqlalchemy.exc import DBAPIError
 
@@ -74,5 +77,27 @@ def timer(interval: float):
 
     def decorator(fn):
         return nameko_timer(interval=interval)(committing(fn))
+
+    return decorator
+
+
+class SettingsTimer(Timer):
+    """A timer whose interval is a setting, read when the container starts."""
+
+    def __init__(self, settings_class, interval_of, **kwargs):
+        self.settings_class = settings_class
+        self.interval_of = interval_of
+        super().__init__(interval=None, **kwargs)
+
+    def setup(self):
+        self.interval = self.interval_of(self.settings_class.from_env())
+
+
+def settings_timer(settings_class, interval_of: Callable[[Any], float]):
+    """`@settings_timer(MySettings, lambda s: s.poll_seconds)`: `timer`, its
+    interval a setting (servicekit.config.Settings) read when the service starts."""
+
+    def decorator(fn):
+        return SettingsTimer.decorator(settings_class=settings_class, interval_of=interval_of)(committing(fn))
 
     return decorator

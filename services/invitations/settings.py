@@ -5,10 +5,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from nameko.timer import Timer
-
 from servicekit.config import Settings, setting
-from servicekit.entrypoints import committing
+from servicekit.entrypoints import settings_timer as timer_of_settings
 
 
 def _days(raw: str) -> timedelta:
@@ -36,23 +34,6 @@ class InvitationSettings(Settings):
         return f"{self.public_url}/invitations/accept?token={raw_token}"
 
 
-class SettingsTimer(Timer):
-    """A timer whose interval is a setting, read when the container starts."""
-
-    def __init__(self, interval_of: Callable[[InvitationSettings], float], **kwargs):
-        self.interval_of = interval_of
-        super().__init__(interval=None, **kwargs)
-
-    def setup(self):
-        self.interval = self.interval_of(InvitationSettings.from_env())
-
-
 def settings_timer(interval_of: Callable[[InvitationSettings], float]):
-    """`@settings_timer(lambda s: s.expiry_interval_seconds)`: servicekit's
-    `timer` (the unit of work commits when the tick returns), its interval a
-    setting."""
-
-    def decorator(fn):
-        return SettingsTimer.decorator(interval_of=interval_of)(committing(fn))
-
-    return decorator
+    """`@settings_timer(lambda s: s.expiry_interval_seconds)`: the kit's timer, its interval one of these settings."""
+    return timer_of_settings(InvitationSettings, interval_of)

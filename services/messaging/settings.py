@@ -10,11 +10,9 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from nameko.timer import Timer
-
 from servicekit import config
 from servicekit.config import Settings, setting
-from servicekit.entrypoints import committing
+from servicekit.entrypoints import settings_timer as timer_of_settings
 
 
 @dataclass(frozen=True)
@@ -42,22 +40,6 @@ class MessagingSettings(Settings):
         return f"{self.public_url}/v1/unsubscribe/{token}"
 
 
-class SettingsTimer(Timer):
-    """A timer whose interval is a setting, read when the container starts."""
-
-    def __init__(self, interval_of: Callable[[MessagingSettings], float], **kwargs):
-        self.interval_of = interval_of
-        super().__init__(interval=None, **kwargs)
-
-    def setup(self):
-        self.interval = self.interval_of(MessagingSettings.from_env())
-
-
 def settings_timer(interval_of: Callable[[MessagingSettings], float]):
-    """`@settings_timer(lambda s: s.send_interval)`: servicekit's `timer`
-    (commit when the tick returns), its interval a setting."""
-
-    def decorator(fn):
-        return SettingsTimer.decorator(interval_of=interval_of)(committing(fn))
-
-    return decorator
+    """`@settings_timer(lambda s: s.send_interval)`: the kit's timer, its interval one of these settings."""
+    return timer_of_settings(MessagingSettings, interval_of)

@@ -25,6 +25,7 @@ from contracts.registry import Event, lookup, payload_schema, registered
 from servicekit import config
 from servicekit.clock import utcnow
 from servicekit.config import ConfigError, Settings, setting
+from servicekit.entrypoints import settings_timer
 from servicekit.events import handle_event
 from servicekit.models import normalize_email, parse_uuid, require_uuid
 from servicekit.pagination import check_limit, decode_cursor, encode_cursor, keyset_page
@@ -305,6 +306,27 @@ def test_a_late_rpc_is_service_unavailable_within_its_deadline(container_factory
         assert caller.call_long(0.5) == "late"
         assert caller.call_absent() == ErrorCode.SERVICE_UNAVAILABLE
         assert caller.port() == 7  # settings built in the container's setup
+
+
+@dataclass(frozen=True)
+class TickSettings(Settings):
+    tick_seconds: float = setting("KIT_TICK_SECONDS", 60.0)
+
+
+class Ticking:
+    name = "kitticking"
+
+    @settings_timer(TickSettings, lambda settings: settings.tick_seconds)
+    def tick(self):
+        pass
+
+
+def test_a_settings_timer_reads_its_interval_when_the_service_starts(container_factory, rabbit_config, monkeypatch):
+    monkeypatch.setenv("KIT_TICK_SECONDS", "2.5")
+    container = container_factory(Ticking, rabbit_config)
+    container.start()
+    (entrypoint,) = [e for e in container.entrypoints if e.method_name == "tick"]
+    assert entrypoint.interval == 2.5
 
 
 def test_settings_errors_stop_the_container_start(container_factory, rabbit_config):
