@@ -2,7 +2,8 @@
 from datetime import date, timedelta
 
 import kombu
-from sqlalchemy import text
+import pytest
+from sqlalchemy import create_engine, text
 
 from contracts.envelope import make_envelope
 from servicekit.standalone import unit_of_work
@@ -50,3 +51,15 @@ def scalar(engine, sql: str, **params):
     """The single value a query answers."""
     with engine.connect() as conn:
         return conn.execute(text(sql), params).scalar()
+
+
+def database_fixture(service: str):
+    """A module fixture: an engine on the suite's database of `service`."""
+
+    @pytest.fixture(scope="module")
+    def engine(suite):
+        engine = create_engine(suite.database_url(service))
+        yield engine
+        engine.dispose()
+
+    return engine

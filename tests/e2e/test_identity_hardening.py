@@ -1,20 +1,14 @@
 """Issue 10's identity defects through the gateway, with every process running."""
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
-from sqlalchemy import create_engine
-
 from services.identity.tests.conftest import reset_tokens
 from tests.e2e.conftest import Api, unique
+from tests.e2e.helpers import database_fixture
 
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(scope="module")
-def identity_db(suite):
-    engine = create_engine(suite.database_url("identity"))
-    yield engine
-    engine.dispose()
+identity_db = database_fixture("identity")
 
 
 def in_parallel(count: int, request) -> list:

@@ -5,12 +5,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
 
-import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from scripts.mailsink import read_messages
 from tests.e2e.conftest import Api, unique
-from tests.e2e.helpers import add_program_admin, publish_event, scalar
+from tests.e2e.helpers import add_program_admin, database_fixture, publish_event, scalar
 from tests.support.waiting import wait_for
 
 # Read by the service processes the suite starts (the suite copies the environment):
@@ -26,11 +25,7 @@ PASSWORD = "a good long password"
 # ---------------------------------------------------------------- helpers
 
 
-@pytest.fixture(scope="module")
-def inv_db(suite):
-    engine = create_engine(suite.database_url("invitations"))
-    yield engine
-    engine.dispose()
+inv_db = database_fixture("invitations")
 
 
 

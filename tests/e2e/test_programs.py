@@ -8,14 +8,14 @@ from datetime import date, timedelta
 import eventlet
 import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select, text
 
 from contracts.errors import AppError
 from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog
 from services.programs.models import Course, Specialization
 from tests.e2e.conftest import Api, unique
-from tests.e2e.helpers import add_program_admin, publish_event
+from tests.e2e.helpers import add_program_admin, database_fixture, publish_event
 from tests.support.waiting import wait_for
 
 AI_FOR_EVERYONE = "daG-a-O1EeijKBISCWxf6g"
@@ -41,11 +41,7 @@ def rpc(suite):
         yield proxy
 
 
-@pytest.fixture(scope="module")
-def programs_db(suite):
-    engine = create_engine(suite.database_url("programs"))
-    yield engine
-    engine.dispose()
+programs_db = database_fixture("programs")
 
 
 
