@@ -36,7 +36,7 @@ PROMQL_WORDS = {
     "nan",
 }
 LABEL_CLAUSE = re.compile(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
-SELECTOR = re.compile(r"""(?<![\w:.$])([a-zA-Z_:][\w:]*)\s*(\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?""")
+SELECTOR = re.compile(r"""(?<![\w:.$"'])([a-zA-Z_:][\w:]*)\s*(\{(?:[^}"]|"(?:[^"\\]|\\.)*")*\})?""")
 
 
 def tool(name: str) -> str:
@@ -104,6 +104,8 @@ def test_selector_extraction():
         'foo_total{a="b",c=~"x|y"}', "bar"]
     assert selectors('histogram_quantile(0.99, sum by (le) (rate(x_bucket{le="1.0"}[1m]))) and y:z:rate5m > 14.4') \
         == ['x_bucket{le="1.0"}', "y:z:rate5m"]
+    assert selectors('label_replace(sum by (t) (rate(a{c="g"}[5m])) > 0, "service", "$1", "t", "(.+)")') == [
+        'a{c="g"}']
 
 
 def test_promtool_checks_rules_and_configs(tmp_path):
@@ -221,6 +223,9 @@ def prometheus(tmp_path_factory):
                 float(s["value"][1]) >= 3 for s in samples)
 
         server.wait_until(all_targets_scraped_thrice, "every target scraped three times")
+        # The gateway pings the services every 5 s; its gauge exists from the first ping.
+        server.wait_until(lambda: server.query("count(learnadmin_gateway_service_reachable)")["data"]["result"],
+                          "the gateway's first ping of the services")
 
         def rules_evaluated_twice():
             groups = requests.get(f"{server.url}/api/v1/rules", timeout=5).json()["data"]["groups"]
