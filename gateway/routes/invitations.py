@@ -25,6 +25,7 @@ from contracts.invitations import (
     NewInvitationSchema,
     PreviewSchema,
 )
+from gateway.auth import authenticate, bearer_token
 from gateway.http import PUBLIC, refuse_characters, route
 from gateway.routes import Routes
 from gateway.schemas import page_of
@@ -197,10 +198,14 @@ class InvitationsRoutes(Routes):
     @route("POST", "/v1/invitations/accept", auth=PUBLIC, body=AcceptBody, response=AcceptedSchema,
            tags=("joining",), summary="Accept an invitation: account created or linked, program joined, tokens",
            errors=("INVITATION_USED", "INVITATION_REVOKED", "INVITATION_EXPIRED", "LICENSE_LIMIT_REACHED",
-                   "CONTRACT_NOT_ACTIVE", "TOO_MANY_REQUESTS"))
+                   "CONTRACT_NOT_ACTIVE", "TOO_MANY_REQUESTS", "INVALID_CREDENTIALS", "TOKEN_EXPIRED"))
     def accept_invitation(self, call):
+        """For an account that has a password: signed in as it (a bearer token, optional here) or its password."""
         body = call.body
-        return self.invitations.accept(body["token"], body["full_name"], body["password"])
+        signed_in = authenticate(call.request, self.identity) if bearer_token(call.request) else None
+        return self.invitations.accept(body["token"], body["full_name"], body["password"],
+                                       signed_in_user_id=signed_in.user_id if signed_in else None,
+                                       client=call.request.remote_addr)
 
     @route("POST", "/v1/programs/{slug}/join", response=Joined, tags=("joining",),
            summary="Join by the program URL, signed in with the invited (verified) email",

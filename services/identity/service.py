@@ -84,9 +84,10 @@ class IdentityService(ServiceBase):
         return None if user is None else UserSchema().dump(queries.user_view(self.db, user))
 
     @rpc
-    def account_for_invitation(self, email, full_name=None, password=None):
-        """Create or link the account of an invitee who accepted by the emailed link."""
-        user = accounts.account_for_invitation(self.db, email, full_name, password)
+    def account_for_invitation(self, email, full_name=None, password=None, signed_in_user_id=None, client=None):
+        """Create or link the account of an invitee who accepted by the emailed link (an account with a
+        password: for its owner, signed in or giving the password)."""
+        user = accounts.account_for_invitation(self.db, email, full_name, password, signed_in_user_id, client)
         return UserSchema().dump(queries.user_view(self.db, user))
 
     @rpc

@@ -208,12 +208,14 @@ def expire_all_due(uow: UnitOfWork, settings: InvitationSettings) -> None:
 # ---------------------------------------------------------------- joining
 
 
-def accept(uow: UnitOfWork, peers: Peers, token: str, full_name: str | None = None,
-           password: str | None = None) -> dict:
+def accept(uow: UnitOfWork, peers: Peers, token: str, full_name: str | None = None, password: str | None = None,
+           signed_in_user_id: str | None = None, client: str | None = None) -> dict:
     """The holder of a link joins. The row lock is held until the join is
-    recorded: concurrent accepts of one link queue up and the later ones find it used."""
+    recorded: concurrent accepts of one link queue up and the later ones find it used.
+    For an account that has a password, identity wants its owner: signed in
+    (`signed_in_user_id`) or giving the password (throttled per `client`)."""
     inv = invitation_for_token(uow, token, lock=True)
-    user = peers.account_for_invitation(inv.email, full_name or inv.full_name, password)
+    user = peers.account_for_invitation(inv.email, full_name or inv.full_name, password, signed_in_user_id, client)
     membership = peers.join_program(inv.org_id, inv.program_id, user["id"], inv.contract_id, inv.id, inv.email,
                                     user.get("full_name") or inv.full_name)
     _mark_accepted(uow, inv, user["id"])

@@ -49,8 +49,10 @@ class Peers:
         empty profile fields filled, as ensure_person."""
         return retrying_race(self.identity.ensure_people, org_id, people, only_fill_empty=True)
 
-    def account_for_invitation(self, email: str, full_name: str, password: str | None) -> dict:
-        return self.identity.account_for_invitation(email, full_name, password)
+    def account_for_invitation(self, email: str, full_name: str, password: str | None,
+                               signed_in_user_id: str | None = None, client: str | None = None) -> dict:
+        return self.identity.account_for_invitation(email, full_name, password, signed_in_user_id=signed_in_user_id,
+                                                    client=client)
 
     def issue_tokens(self, user_id: str) -> dict:
         return self.identity.issue_tokens(user_id)

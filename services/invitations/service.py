@@ -78,8 +78,8 @@ class InvitationsService(ServiceBase):
         return queries.invitation_page(self.db, self.peers, token)
 
     @rpc
-    def accept(self, token, full_name=None, password=None):
-        return commands.accept(self.db, self.peers, token, full_name, password)
+    def accept(self, token, full_name=None, password=None, signed_in_user_id=None, client=None):
+        return commands.accept(self.db, self.peers, token, full_name, password, signed_in_user_id, client)
 
     @rpc
     def join_by_program(self, org_id, program_id, user_id, email):

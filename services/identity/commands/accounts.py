@@ -19,7 +19,7 @@ from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
 from services.identity import credentials
-from services.identity.commands.sessions import revoke_sessions
+from services.identity.commands.sessions import check_password, revoke_sessions
 from services.identity.models import OneTimeToken, User
 from services.identity.queries import find_user, get_user
 from services.identity.settings import settings
@@ -139,6 +139,15 @@ def _require_password(password: str | None) -> None:
                        {"password": ["required for a new account"]})
 
 
+def _trusted_password_holder(uow: UnitOfWork, email: str) -> str | None:
+    """The id of the account of `email` if it has a password that counts (a
+    verified address's), read on its own short transaction."""
+    with uow.independent_session() as session:
+        return session.scalar(select(User.id).where(User.email == normalize_email(email),
+                                                    User.password_hash.is_not(None),
+                                                    User.email_verified_at.is_not(None)))
+
+
 def distrust_unverified_password(uow: UnitOfWork, user: User) -> None:
     """Before the address is granted anything by someone else: an unverified
     sign-up's password is cleared and its sessions revoked (whoever signed up
@@ -147,10 +156,22 @@ def distrust_unverified_password(uow: UnitOfWork, user: User) -> None:
         revoke_sessions(uow, user.id)
 
 
-def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, password: str | None) -> User:
+def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, password: str | None,
+                           signed_in_user_id: str | None = None, client: str | None = None) -> User:
     """Accepting an emailed invitation proves the address: create or link the
     account, set a first password if it has none (an unverified sign-up's
-    password does not count), and mark it verified."""
+    password does not count), and mark it verified. An account that has a
+    (trusted) password is linked only for its owner: signed in as it
+    (`signed_in_user_id`), or giving its password, checked and throttled like
+    a login (`client`): the link alone is not a login."""
+    holder = _trusted_password_holder(uow, email)
+    if holder is not None and holder != signed_in_user_id:
+        if not password:
+            raise AppError(ErrorCode.INVALID_CREDENTIALS, "this address has an account: sign in, or give its "
+                           "password, to accept", {"password": ["required: the account has a password"]})
+        check_password(uow, normalize_email(email), password, client)
+    if holder is not None:
+        password = None  # the account keeps its password
     # hashed before the unit of work takes a connection (unused if the account has a password)
     password_hash = credentials.hash_password(password) if password else None
     user = find_user(uow, email)

@@ -28,10 +28,20 @@ def issue_tokens_for(uow: UnitOfWork, user_id: str) -> dict:
 
 
 def login(uow: UnitOfWork, email: str, password: str, client: str | None = None) -> dict:
-    """`client`: the caller's address, as the gateway saw it (throttle.py).
-    The password is checked with no database connection held: the attempt is
-    claimed and the hash read in one short transaction first."""
+    """`client`: the caller's address, as the gateway saw it (throttle.py)."""
     email = normalize_email(email)
+    password_hash, rehashed = check_password(uow, email, password, client)
+    user = find_user(uow, email)
+    if rehashed and user.password_hash == password_hash:
+        user.password_hash = rehashed
+    return issue_tokens(uow, user)
+
+
+def check_password(uow: UnitOfWork, email: str, password: str, client: str | None = None) -> tuple:
+    """A login's check, throttled alike (login, and accepting an invitation for
+    an account that has a password). The password is checked with no database
+    connection held: the attempt is claimed and the hash read in one short
+    transaction first. Returns (the stored hash, a rehash to store or None)."""
     with uow.independent_session() as session:
         keys = throttle.claim_attempt(session, email, client)
         password_hash = session.scalar(select(User.password_hash).where(User.email == email))
@@ -40,10 +50,7 @@ def login(uow: UnitOfWork, email: str, password: str, client: str | None = None)
     if not matches:
         raise AppError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
     throttle.succeeded(uow.session, keys)
-    user = find_user(uow, email)
-    if rehashed and user.password_hash == password_hash:
-        user.password_hash = rehashed
-    return issue_tokens(uow, user)
+    return password_hash, rehashed
 
 
 def refresh(uow: UnitOfWork, raw: str) -> dict:
