@@ -207,6 +207,8 @@ class VerificationRequested(Schema):
     user_id = fields.String(required=True)
     email = fields.Email(required=True)
     full_name = fields.String(required=True)
+    # False: the name is a signer-up's own words for an address not yet proven; emails do not show it
+    name_trusted = fields.Boolean(load_default=False)
     verify_url = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
 
@@ -228,6 +230,7 @@ class PasswordResetRequested(Schema):
     user_id = fields.String(required=True)
     email = fields.Email(required=True)
     full_name = fields.String(required=True)
+    name_trusted = fields.Boolean(load_default=False)  # as in VerificationRequested (an admin's name counts)
     reset_url = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
     reason = fields.String(required=True, validate=validate.OneOf(values(PasswordResetReason)))

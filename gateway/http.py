@@ -80,8 +80,9 @@ def json_response(payload, status: int = 200, headers=None) -> Response:
 
 def error_response(code: str, message: str, details=None, status: int | None = None) -> Response:
     body = {"error": {"code": str(code), "message": message, "details": details or {}}}
-    headers = None
-    if code == ErrorCode.SERVICE_UNAVAILABLE:
+    retry_after = details.get("retry_after_seconds") if isinstance(details, dict) else None
+    headers = {"Retry-After": str(int(retry_after))} if isinstance(retry_after, int | float) else None
+    if headers is None and code == ErrorCode.SERVICE_UNAVAILABLE:
         headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}  # a broker or service fault lasts seconds
     return json_response(body, status or http_status(code), headers)
 

@@ -114,7 +114,8 @@ class IdentityRoutes(Routes):
            tags=("auth",), summary="Create a learner account; a verification email is sent",
            errors=("EMAIL_TAKEN", "TOO_MANY_REQUESTS"))
     def signup(self, call):
-        return self.identity.signup(call.body["email"], call.body["full_name"], call.body["password"])
+        return self.identity.signup(call.body["email"], call.body["full_name"], call.body["password"],
+                                    client=call.request.remote_addr)
 
     @route("POST", "/v1/auth/verify-email", auth=PUBLIC, body=TokenBody, response=Accepted, tags=("auth",),
            summary="Confirm an email address with the emailed token", errors=("TOKEN_INVALID", "TOKEN_EXPIRED"))
@@ -123,9 +124,10 @@ class IdentityRoutes(Routes):
         return {"status": "verified", "message": "your email address is verified"}
 
     @route("POST", "/v1/auth/password-reset", auth=PUBLIC, body=ResetBody, response=Accepted, status=202,
-           tags=("auth",), summary="Email a password reset link (same answer whether or not the account exists)")
+           tags=("auth",), summary="Email a password reset link (same answer whether or not the account exists)",
+           errors=("TOO_MANY_REQUESTS",))
     def password_reset(self, call):
-        self.identity.request_password_reset(call.body["email"])
+        self.identity.request_password_reset(call.body["email"], client=call.request.remote_addr)
         return {"status": "accepted", "message": "if an account exists for this email, a reset link is on its way"}
 
     @route("POST", "/v1/auth/password-reset/confirm", auth=PUBLIC, body=ResetConfirmBody, response=Accepted,

@@ -42,16 +42,18 @@ class IdentityService(ServiceBase):
 
     # ---- accounts and sessions
     @rpc
-    def signup(self, email, full_name, password):
-        return UserSchema().dump(queries.user_view(self.db, accounts.signup(self.db, email, full_name, password)))
+    def signup(self, email, full_name, password, client=None):
+        user = accounts.signup(self.db, email, full_name, password, client)
+        return UserSchema().dump(queries.user_view(self.db, user))
 
     @rpc
     def verify_email(self, token):
         accounts.verify_email(self.db, token)
 
     @rpc
-    def request_password_reset(self, email):
-        accounts.request_password_reset(self.db, email)
+    def request_password_reset(self, email, client=None):
+        """`client`: the caller's address (limits per client, throttle.py)."""
+        accounts.request_password_reset_link(self.db, email, client)
 
     @rpc
     def confirm_password_reset(self, token, password):

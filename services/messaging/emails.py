@@ -25,8 +25,15 @@ def when(value) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if hasattr(value, "astimezone") else str(value)
 
 
+def account_name(p: dict) -> str | None:
+    """An account email shows the name only when identity trusts it (the
+    address is verified, or an admin gave the name): a signer-up's own words
+    (a link, an advert) would be carried into someone else's inbox."""
+    return p["full_name"] if p.get("name_trusted") else None
+
+
 def verification(p: dict, org_id: str | None) -> Email:
-    return Email("verify_email", p["email"], org_id, p["user_id"], p["full_name"],
+    return Email("verify_email", p["email"], org_id, p["user_id"], account_name(p),
                  {"verify_url": p["verify_url"], "expires_at": when(p["expires_at"])})
 
 
@@ -37,7 +44,7 @@ def password_reset_template(reason: str) -> str:
 
 def password_reset(p: dict, event_org_id: str | None) -> Email:
     return Email(password_reset_template(p["reason"]), p["email"], p.get("org_id") or event_org_id, p["user_id"],
-                 p["full_name"], {"reset_url": p["reset_url"], "expires_at": when(p["expires_at"])})
+                 account_name(p), {"reset_url": p["reset_url"], "expires_at": when(p["expires_at"])})
 
 
 def program_welcome(p: dict, program_url: str | None) -> Email:

@@ -19,6 +19,7 @@ from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
 from services.identity import credentials
+from services.identity.commands import throttle
 from services.identity.commands.sessions import check_password, revoke_sessions
 from services.identity.models import OneTimeToken, User
 from services.identity.queries import find_user, get_user
@@ -44,7 +45,12 @@ def create_user(uow: UnitOfWork, email: str, full_name: str, via: str, password_
     return user
 
 
-def signup(uow: UnitOfWork, email: str, full_name: str, password: str) -> User:
+def signup(uow: UnitOfWork, email: str, full_name: str, password: str, client: str | None = None) -> User:
+    """`client`: the caller's address as the gateway saw it; sign-ups (each
+    sends a verification email) are limited per client address. Per address
+    there is at most one: a second sign-up is EMAIL_TAKEN and sends nothing."""
+    with uow.independent_session() as session:
+        throttle.claim_request(session, "signup", None, client, None, settings().signup_max_per_client)
     password_hash = credentials.hash_password(password)  # before the unit of work takes a connection
     user = create_user(uow, email, full_name, via=RegisteredVia.SIGNUP, password_hash=password_hash)
     request_verification(uow, user)
@@ -93,7 +99,7 @@ def _use_one_time_token(uow: UnitOfWork, raw: str, purpose: str) -> User:
 def request_verification(uow: UnitOfWork, user: User) -> None:
     raw, expires_at = _one_time_token(uow, user, OneTimeTokenPurpose.VERIFY_EMAIL, settings().verify_token_ttl)
     uow.publish(USER_VERIFICATION_REQUESTED, {
-        "user_id": user.id, "email": user.email, "full_name": user.full_name,
+        "user_id": user.id, "email": user.email, "full_name": user.full_name, "name_trusted": user.email_verified,
         "verify_url": f"{config.public_url()}/verify-email?token={raw}", "expires_at": expires_at.isoformat(),
     })
 
@@ -109,16 +115,29 @@ def verify_email(uow: UnitOfWork, raw_token: str) -> User:
     return user
 
 
+def request_password_reset_link(uow: UnitOfWork, email: str, client: str | None = None) -> None:
+    """Someone asked for a reset email: limited per address and per client
+    (counted whether or not the account exists, which the answer must not reveal)."""
+    s = settings()
+    with uow.independent_session() as session:
+        throttle.claim_request(session, "reset", normalize_email(email), client,
+                               s.reset_max_per_email, s.reset_max_per_client)
+    request_password_reset(uow, email)
+
+
 def request_password_reset(uow: UnitOfWork, email: str, reason: str = PasswordResetReason.RESET,
-                           org_id: str | None = None) -> None:
-    """Silently does nothing for unknown emails: the answer must not reveal accounts."""
+                           org_id: str | None = None, given_name: str | None = None) -> None:
+    """Silently does nothing for unknown emails: the answer must not reveal
+    accounts. `given_name`: the name an org admin gave the person (shown
+    instead of an unverified account's own)."""
     user = find_user(uow, email)
     if user is None:
         return
     ttl = settings().first_password_ttl if reason == PasswordResetReason.FIRST_PASSWORD else settings().reset_token_ttl
     raw, expires_at = _one_time_token(uow, user, OneTimeTokenPurpose.PASSWORD_RESET, ttl)
     uow.publish(USER_PASSWORD_RESET_REQUESTED, {
-        "user_id": user.id, "email": user.email, "full_name": user.full_name,
+        "user_id": user.id, "email": user.email, "full_name": given_name or user.full_name,
+        "name_trusted": bool(given_name) or user.email_verified,
         "reset_url": f"{config.public_url()}/reset-password?token={raw}", "expires_at": expires_at.isoformat(),
         "reason": reason, "org_id": org_id,
     }, org_id=org_id)

@@ -33,7 +33,8 @@ def add_admin(uow: UnitOfWork, org_id: str, email: str, full_name: str, role: st
     uow.session.refresh(admin)
     distrust_unverified_password(uow, user)
     if user.password_hash is None:
-        request_password_reset(uow, user.email, reason=PasswordResetReason.FIRST_PASSWORD, org_id=org_id)
+        request_password_reset(uow, user.email, reason=PasswordResetReason.FIRST_PASSWORD, org_id=org_id,
+                               given_name=full_name)
     uow.publish(ADMIN_GRANTED, admin_granted_payload(admin, user), org_id=org_id)
     return admin_view(admin, user)
 

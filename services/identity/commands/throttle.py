@@ -85,13 +85,38 @@ def claim_attempt(session: Session, email: str, client: str | None) -> Keys:
     return keys
 
 
-def _refusal(session: Session, key: str, attacked_email_key: str | None) -> AppError:
+def claim_request(session: Session, kind: str, email: str | None, client: str | None,
+                  per_email: int | None, per_client: int) -> None:
+    """Requests that make identity email an address (`kind`: "reset",
+    "signup"), counted per email (when `email` is given) and per client
+    address in the same table and window as login failures, every request
+    counted (known address or not: the answer must not reveal accounts). Over a
+    limit: 429 TOO_MANY_REQUESTS with `retry_after_seconds`, the key locked like
+    a login key (growing locks). Committed at once: a refused or failed request
+    still counts."""
+    window = settings().throttle_window
+    client = client_address(client)
+    claims = [(f"{kind}-e:{email}", per_email)] if email else []
+    if client:
+        claims.append((f"{kind}-c:{client}", per_client))
+    for key, limit in claims:
+        claimed = session.execute(CLAIM, {"key": key, "window": window, "max": limit,
+                                          "refuse_failed": False}).first()
+        if claimed is None:
+            session.rollback()
+            raise _refusal(session, key, None, "too many requests for this address; try again later")
+        if claimed.failures >= limit:
+            session.execute(LOCK, {"key": key, "duration": LoginFailures.lock_duration(window, claimed.lockouts)})
+    session.commit()
+
+
+def _refusal(session: Session, key: str, attacked_email_key: str | None,
+             message: str = "too many failed sign-ins; try again later") -> AppError:
     now, window = utcnow(), settings().throttle_window
     waits = [row.retry_after_seconds(now, window) for row in
              (session.get(LoginFailures, k) for k in (key, attacked_email_key) if k) if row is not None]
     retry_after = max([wait for wait in waits if wait] or [1])
-    return AppError(ErrorCode.TOO_MANY_REQUESTS, "too many failed sign-ins; try again later",
-                    {"retry_after_seconds": retry_after})
+    return AppError(ErrorCode.TOO_MANY_REQUESTS, message, {"retry_after_seconds": retry_after})
 
 
 def succeeded(session: Session, keys: Keys) -> None:

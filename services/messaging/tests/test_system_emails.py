@@ -37,13 +37,14 @@ def test_each_system_email_arrives_once_with_content_and_headers(messaging, smtp
         "enrollment_limit": None})
     wait_for(lambda: scalar(engine, "SELECT count(*) FROM programs WHERE id = :id", id=program_id))
     person = {"user_id": user_id, "email": "Lea@Example.com", "full_name": "Léa <b>Bold</b>"}
+    # name_trusted: the account's name may be shown (tests/e2e/test_email_abuse.py: when it may not)
     publish("identity", "identity.user.verification_requested.v1", {
-        **person, "verify_url": "https://learn.example/verify?token=v1", "expires_at": LATER})
+        **person, "name_trusted": True, "verify_url": "https://learn.example/verify?token=v1", "expires_at": LATER})
     publish("identity", "identity.user.password_reset_requested.v1", {
-        **person, "reset_url": "https://learn.example/reset?token=r1", "expires_at": LATER, "reason": "RESET",
+        **person, "name_trusted": True, "reset_url": "https://learn.example/reset?token=r1", "expires_at": LATER, "reason": "RESET",
         "org_id": None})
     publish("identity", "identity.user.password_reset_requested.v1", {
-        **person, "reset_url": "https://learn.example/reset?token=f1", "expires_at": LATER,
+        **person, "name_trusted": True, "reset_url": "https://learn.example/reset?token=f1", "expires_at": LATER,
         "reason": "FIRST_PASSWORD", "org_id": org_id})
     invitation = {"invitation_id": new_id(), "org_id": org_id, "program_id": program_id, "program_name": "Data Skills",
                   "contract_id": contract_id, **person, "external_id": None, "send_email": True,
