@@ -57,7 +57,8 @@ def test_hostile_names_never_break_a_header_nor_add_a_recipient(messaging, smtp,
     for email, (name, _) in HOSTILE_NAMES.items():
         publish("identity", "identity.user.password_reset_requested.v1", {
             "user_id": new_id(), "email": email, "full_name": name, "name_trusted": True,  # an admin's name
-            "reason": "FIRST_PASSWORD", "org_id": org_id, "reset_url": "https://learn.example/reset?token=t", "expires_at": LATER})
+            "reason": "FIRST_PASSWORD", "org_id": org_id, "reset_url": "https://learn.example/reset?token=t",
+            "expires_at": LATER})
     messages = smtp.wait_count(len(HOSTILE_NAMES), timeout=30)
     assert len(messages) == len(HOSTILE_NAMES)
     states = dict(rows(engine, "SELECT recipient, state FROM deliveries"))

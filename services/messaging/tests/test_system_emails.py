@@ -41,8 +41,8 @@ def test_each_system_email_arrives_once_with_content_and_headers(messaging, smtp
     publish("identity", "identity.user.verification_requested.v1", {
         **person, "name_trusted": True, "verify_url": "https://learn.example/verify?token=v1", "expires_at": LATER})
     publish("identity", "identity.user.password_reset_requested.v1", {
-        **person, "name_trusted": True, "reset_url": "https://learn.example/reset?token=r1", "expires_at": LATER, "reason": "RESET",
-        "org_id": None})
+        **person, "name_trusted": True, "reset_url": "https://learn.example/reset?token=r1", "expires_at": LATER,
+        "reason": "RESET", "org_id": None})
     publish("identity", "identity.user.password_reset_requested.v1", {
         **person, "name_trusted": True, "reset_url": "https://learn.example/reset?token=f1", "expires_at": LATER,
         "reason": "FIRST_PASSWORD", "org_id": org_id})
