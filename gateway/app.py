@@ -24,6 +24,7 @@ PING_TIMEOUT_SECONDS = 2.0
 
 class Gateway:
     name = "gateway"
+    uses_jwt_secret = True  # verifies access tokens (servicekit.run checks the key at start)
     observability = Observability()
     identity = ServiceRpc("identity")
     programs = ServiceRpc("programs")

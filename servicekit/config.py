@@ -74,24 +74,33 @@ def development_mode() -> bool:
     return env("APP_ENV", "") == DEVELOPMENT
 
 
-def jwt_secret() -> str:
-    """The key that signs access tokens. Outside development mode it must be
-    set, at least 32 characters, and not one of the repository's examples."""
-    secret = env("JWT_SECRET")
+def required_secret(name: str, value: str | None, development_default: str) -> str:
+    """A secret setting: outside development mode it must be set, at least
+    MIN_SECRET_LENGTH characters, and not an example value; in development
+    mode `development_default` stands in when unset."""
     if development_mode():
-        return secret or DEV_JWT_SECRET
-    if not secret:
-        raise ConfigError("JWT_SECRET must be set (at least 32 random characters); "
+        return value or development_default
+    if not value:
+        raise ConfigError(f"{name} must be set (at least {MIN_SECRET_LENGTH} random characters); "
                           "APP_ENV=development allows a built-in development key")
-    if len(secret) < MIN_SECRET_LENGTH or secret in KNOWN_WEAK_SECRETS:
-        raise ConfigError(f"JWT_SECRET is too weak: use at least {MIN_SECRET_LENGTH} random characters, "
+    if len(value) < MIN_SECRET_LENGTH or value in KNOWN_WEAK_SECRETS or value == development_default:
+        raise ConfigError(f"{name} is too weak: use at least {MIN_SECRET_LENGTH} random characters, "
                           "not an example value")
-    return secret
+    return value
 
 
-def check_startup() -> None:
-    """What every process checks before it starts: no default or weak signing key."""
-    jwt_secret()
+def jwt_secret() -> str:
+    """The key that signs access tokens (identity) and verifies them (the
+    gateway); no other process gets it. Outside development mode it must be
+    set, at least 32 characters, and not one of the repository's examples."""
+    return required_secret("JWT_SECRET", env("JWT_SECRET"), DEV_JWT_SECRET)
+
+
+def check_startup(uses_jwt_secret: bool = True) -> None:
+    """What a process checks before it starts: no default or weak signing key
+    (only where the key is used: a service class sets `uses_jwt_secret`)."""
+    if uses_jwt_secret:
+        jwt_secret()
 
 
 def log_level() -> str:
@@ -124,10 +133,10 @@ def public_url() -> str:
     return env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def nameko_config() -> dict:
+def nameko_config(uses_jwt_secret: bool = True) -> dict:
     """A process's nameko configuration, read when it starts (servicekit.run);
     a ConfigError (a missing or weak secret) stops the start."""
-    check_startup()
+    check_startup(uses_jwt_secret)
     return {
         "AMQP_URI": broker_url(),
         "max_workers": max_workers(),

@@ -29,7 +29,9 @@ def main(argv: list[str]) -> None:
     # Survive broker faults (servicekit.broker); a class may answer faster than
     # the default publish retry (the gateway: `publish_retry_seconds`).
     broker.install(getattr(service_cls, "publish_retry_seconds", None))
-    runner = ServiceRunner(broker.nameko_config(config.nameko_config()))
+    # only the processes that sign or verify access tokens need (and get) JWT_SECRET
+    uses_jwt_secret = getattr(service_cls, "uses_jwt_secret", False)
+    runner = ServiceRunner(broker.nameko_config(config.nameko_config(uses_jwt_secret)))
     runner.add_service(service_cls)
 
     def shutdown(signum, frame):

@@ -25,6 +25,7 @@ from services.identity.settings import IdentitySettings
 
 class IdentityService(ServiceBase):
     name = "identity"
+    uses_jwt_secret = True  # signs access tokens (servicekit.run checks the key at start)
     settings = ServiceSettings(IdentitySettings)  # checked when the container starts
 
     # ---- organizations

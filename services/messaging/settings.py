@@ -5,14 +5,14 @@ imported), so a test or a process sets the environment first.
 The SMTP connection settings (`sender.SmtpSettings`) are the deliberate
 exception: the sender reads them at every tick, so a mail server's new
 credentials or address are picked up without a restart."""
-import hashlib
-import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from servicekit import config
 from servicekit.config import Settings, setting
 from servicekit.entrypoints import settings_timer as timer_of_settings
+
+DEV_UNSUBSCRIBE_SECRET = "dev-only-unsubscribe-secret-0123456789abcdef"
 
 
 @dataclass(frozen=True)
@@ -23,18 +23,20 @@ class MessagingSettings(Settings):
     mail_from: str = setting("MAIL_FROM", "learning@platform.example")  # envelope sender and From address
     no_reply: str = setting("NO_REPLY_ADDRESS", "no-reply@platform.example")  # Reply-To when reply-to is off
     public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=lambda raw: raw.rstrip("/"))
-    # Signs unsubscribe links; when unset, derived from JWT_SECRET (see unsubscribe_key).
+    # Signs unsubscribe links; its own key (not JWT_SECRET): required outside development mode.
     unsubscribe_secret: str | None = setting("UNSUBSCRIBE_SECRET", None, secret=True)
     # Per-organization quotas (defaults; an organization's own values in org_quotas win): see commands/quotas.py.
     messages_per_day: int = setting("MESSAGING_QUOTA_MESSAGES_PER_DAY", 20)  # admin messages sent per UTC day
     recipients_per_day: int = setting("MESSAGING_QUOTA_RECIPIENTS_PER_DAY", 100_000)  # theirs plus reminders'
     reminders_per_program_per_day: int = setting("MESSAGING_QUOTA_REMINDERS_PER_PROGRAM_PER_DAY", 1)
 
+    def __post_init__(self):
+        self.unsubscribe_key  # a missing or weak UNSUBSCRIBE_SECRET stops the start  # noqa: B018
+
     @property
     def unsubscribe_key(self) -> bytes:
-        if self.unsubscribe_secret:
-            return self.unsubscribe_secret.encode()
-        return hmac.new(config.jwt_secret().encode(), b"messaging-unsubscribe", hashlib.sha256).digest()
+        return config.required_secret("UNSUBSCRIBE_SECRET", self.unsubscribe_secret,
+                                      DEV_UNSUBSCRIBE_SECRET).encode()
 
     def unsubscribe_link(self, token: str) -> str:
         return f"{self.public_url}/v1/unsubscribe/{token}"

@@ -276,7 +276,10 @@ def test_compose_service_environment(svc):
     assert broker.scheme == "amqp" and broker.hostname == infra_service(services, "rabbitmq"), (
         f"'{svc}' BROKER_URL must point at the RabbitMQ container")
     assert broker.username and broker.username != "guest", "RabbitMQ's guest user only logs in from localhost"
-    assert env.get("JWT_SECRET"), f"docker-compose.yml '{svc}' has no JWT_SECRET"
+    # a secret only where it is used: JWT_SECRET signs (identity), UNSUBSCRIBE_SECRET signs links (messaging)
+    assert bool(env.get("JWT_SECRET")) == (svc == "identity"), f"'{svc}': JWT_SECRET belongs to identity only"
+    assert bool(env.get("UNSUBSCRIBE_SECRET")) == (svc == "messaging"), (
+        f"'{svc}': UNSUBSCRIBE_SECRET belongs to messaging only")
     assert env.get("OPS_HOST") == "0.0.0.0", f"'{svc}' needs OPS_HOST=0.0.0.0 so probes and Prometheus reach it"
     port = ops_port_of(svc, env)
     assert port > 0, f"'{svc}' needs a fixed ops port"
@@ -395,7 +398,7 @@ def test_shared_kubernetes_config():
     configmap = k8s_find("ConfigMap", "learnadmin-config")
     assert configmap is not None and configmap["data"].get("OPS_HOST") == "0.0.0.0", (
         "deploy/k8s/configmap.yaml must set OPS_HOST=0.0.0.0 so probes reach the ops port")
-    assert {"BROKER_URL", "JWT_SECRET"} <= k8s_secret_keys()
+    assert {"BROKER_URL", "JWT_SECRET", "UNSUBSCRIBE_SECRET"} <= k8s_secret_keys()
     for name in ("x-image", "migrate"):
         build = (yaml.safe_load(COMPOSE_FILE.read_text()).get(name) or compose_services()[name]).get("build")
         assert build and build["dockerfile"] == "deploy/Dockerfile"

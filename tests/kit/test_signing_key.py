@@ -79,3 +79,43 @@ def test_a_token_signed_with_the_development_key_is_refused_when_a_real_key_is_s
         decode_access_token(_admin_token(DEV_JWT_SECRET))
     assert refused.value.code == ErrorCode.TOKEN_INVALID
     assert decode_access_token(_admin_token(REAL_SECRET)).user_id == "00000000-0000-4000-8000-000000000001"
+
+
+def test_only_the_processes_that_use_the_signing_key_need_it(monkeypatch):
+    """programs, invitations and messaging get no JWT_SECRET (issue 11 item 2) and start without it."""
+    production(monkeypatch, None)
+    config.check_startup(uses_jwt_secret=False)
+    with pytest.raises(ConfigError, match="JWT_SECRET must be set"):
+        config.check_startup(uses_jwt_secret=True)
+    from gateway.app import Gateway
+    from services.identity.service import IdentityService
+    from services.invitations.service import InvitationsService
+    from services.messaging.service import MessagingService
+    from services.programs.service import ProgramsService
+
+    users = {cls.name for cls in (Gateway, IdentityService, InvitationsService, MessagingService, ProgramsService)
+             if getattr(cls, "uses_jwt_secret", False)}
+    assert users == {"gateway", "identity"}
+
+
+def test_unsubscribe_links_have_their_own_secret(monkeypatch):
+    from services.messaging import unsubscribe
+    from services.messaging.render import PROGRAM
+    from services.messaging.settings import DEV_UNSUBSCRIBE_SECRET, MessagingSettings
+
+    production(monkeypatch, REAL_SECRET)
+    with pytest.raises(ConfigError, match="UNSUBSCRIBE_SECRET must be set"):
+        MessagingSettings.from_env({})  # no longer derived from JWT_SECRET
+    for weak in ("short", DEV_UNSUBSCRIBE_SECRET):
+        with pytest.raises(ConfigError, match="too weak"):
+            MessagingSettings.from_env({"UNSUBSCRIBE_SECRET": weak})
+    own = "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d"
+    settings = MessagingSettings.from_env({"UNSUBSCRIBE_SECRET": own})
+    assert settings.unsubscribe_key == own.encode()
+    token = unsubscribe.make_token(settings.unsubscribe_key, "a@example.com", PROGRAM)
+    assert unsubscribe.read_token(settings.unsubscribe_key, token) == ("a@example.com", PROGRAM)
+    for other_key in (REAL_SECRET.encode(), b"anything else"):  # a JWT_SECRET holder cannot forge links
+        with pytest.raises(AppError):
+            unsubscribe.read_token(other_key, token)
+    monkeypatch.setenv("APP_ENV", "development")
+    assert MessagingSettings.from_env({}).unsubscribe_key == DEV_UNSUBSCRIBE_SECRET.encode()
