@@ -24,6 +24,7 @@ from tests.e2e.conftest import Api, unique
 from tests.e2e.test_invitations import finished_import, setup_program, upload
 from tests.support.suite import Suite
 from tests.support.tcp_proxy import TcpProxy
+from tests.support.waiting import wait_for
 
 ROWS = 5000
 CUT_SILENT_SECONDS = 8  # > 2 heartbeats: only heartbeats notice a silent network
@@ -229,10 +230,13 @@ def test_a_service_down_makes_only_its_routes_unavailable(suite):
     suite.processes["messaging"].kill()
     suite.processes["messaging"].wait()
     try:
-        eventlet.sleep(6)  # a ping round of the gateway (every 5 s)
+        # the gateway pings every 5 s with a 2 s deadline: the next round notices (under load, later)
+        def metrics_once_messaging_is_down():
+            text = requests.get(f"{suite.ops_url('gateway')}/metrics", timeout=5).text
+            return text if 'learnadmin_gateway_service_reachable{service="messaging"} 0.0' in text else None
+
+        metrics = wait_for(metrics_once_messaging_is_down, timeout=20)
         assert requests.get(f"{suite.base_url}/readyz", timeout=5).status_code == 200
-        metrics = requests.get(f"{suite.ops_url('gateway')}/metrics", timeout=5).text
-        assert 'learnadmin_gateway_service_reachable{service="messaging"} 0.0' in metrics
         assert 'learnadmin_gateway_service_reachable{service="identity"} 1.0' in metrics
         assert admin.get("/v1/me").status_code == 200
         refused = admin.get("/v1/me/email-preferences")  # messaging's
