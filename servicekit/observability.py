@@ -307,9 +307,10 @@ class Observability(DependencyProvider):
         if found is None:
             labels = (self.service, entrypoint.method_name, entrypoint_kind(entrypoint))
             # One line per call; at DEBUG when it succeeds for timers (they fire every
-            # second) and read-only RPCs (hot queries; the gateway logs each request).
+            # second), read-only RPCs (hot queries; the gateway logs each request) and
+            # methods marked `quiet` (health pings).
             method = getattr(self.container.service_cls, entrypoint.method_name, None)
-            quiet = labels[2] == "timer" or getattr(method, "read_only", False)
+            quiet = labels[2] == "timer" or getattr(method, "read_only", False) or getattr(method, "quiet", False)
             found = self._metrics[entrypoint] = (labels, REQUESTS.labels(*labels), LATENCY.labels(*labels),
                                                  logging.DEBUG if quiet else logging.INFO)
         return found

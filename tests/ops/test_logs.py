@@ -37,6 +37,12 @@ class LogDemo:
     def unavailable(self):
         raise AppError(ErrorCode.SERVICE_UNAVAILABLE, "identity did not answer in time")
 
+    @rpc
+    def ping(self):
+        return "pong"
+
+    ping.quiet = True  # as ServiceBase.ping: the gateway pings every 5 s
+
 
 @pytest.fixture
 def json_lines(monkeypatch):
@@ -59,6 +65,7 @@ def test_refusals_are_info_defects_and_outages_error(container_factory, rabbit_c
         for call in (lambda: proxy.refuse("alice@example.com"), proxy.crash, proxy.unavailable):
             with pytest.raises(Exception):  # noqa: B017 - each raises its own kind
                 call()
+        assert proxy.ping() == "pong"
     container.stop()
     lines = [line for line in json_lines() if line.get("service") == "logdemo"]
     by_entrypoint = {}
@@ -74,6 +81,7 @@ def test_refusals_are_info_defects_and_outages_error(container_factory, rabbit_c
     (outage,) = by_entrypoint["unavailable"]
     assert (outage["level"], outage["outcome"]) == ("ERROR", "SERVICE_UNAVAILABLE") and "exc" not in outage
     assert "alice@example.com" not in json.dumps(lines)
+    assert "ping" not in by_entrypoint, "a health ping that succeeds is not logged at INFO"
     assert not [line for line in lines if line["level"] == "ERROR" and line.get("entrypoint") == "refuse"]
     # The error counter's label is the bounded code, never an exception class.
     for code in ("NOT_FOUND", "INTERNAL", "SERVICE_UNAVAILABLE"):
