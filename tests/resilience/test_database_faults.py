@@ -4,24 +4,13 @@ while a CSV import and API calls run. No process exits, the API answers 503
 with Retry-After (never 500) during the cut and 200 after, the import
 completes with exact counts in every service, nothing is parked."""
 import time
-import uuid
 
 import eventlet
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from tests.e2e.test_invitations import setup_program, upload
-from tests.resilience.test_suite_faults import (
-    ROWS,
-    Caller,
-    assert_alive,
-    assert_import_exact,
-    assert_nothing_parked_or_stuck,
-    csv_file,
-    import_under_way,
-    org_admin,
-)
+from tests.resilience.test_suite_faults import ROWS, finish_import, start_import
 from tests.support.suite import Suite
 from tests.support.tcp_proxy import TcpProxy
 
@@ -53,13 +42,7 @@ def test_database_restart_during_an_import(database_suite, database_proxy):
     # direct, not through the proxy; no idle connections held (the shared PostgreSQL is busy)
     engines = {name: create_engine(suite.database_url(name), poolclass=NullPool) for name in suite.services}
     try:
-        admin = org_admin(suite)
-        program, contract = setup_program(admin, admin.org_id, licenses=ROWS * 2)
-        tag = uuid.uuid4().hex[:8]
-        caller = Caller(admin)
-        started = upload(admin, program, contract, csv_file(tag))
-        assert started.status_code == 202, started.text
-        assert import_under_way(engines, started.json()["import_id"]) < ROWS
+        admin, program, caller, import_id, tag = start_import(suite, engines)
 
         cut_at = time.monotonic()
         database_proxy.cut()
@@ -68,11 +51,7 @@ def test_database_restart_during_an_import(database_suite, database_proxy):
         restored_at = time.monotonic()
         database_proxy.restore()
 
-        done_at = assert_import_exact(suite, engines, admin, program, started.json()["import_id"], tag)
-        assert_nothing_parked_or_stuck(suite, engines)
-        eventlet.sleep(1)
-        caller.stop()
-        assert_alive(suite)
+        done_at = finish_import(suite, engines, admin, program, caller, import_id, tag)
         assert during and set(during) == {503}, during
         assert 500 not in caller.statuses(), caller.calls
         first_ok = caller.first_ok_after(restored_at)

@@ -154,19 +154,38 @@ def assert_nothing_parked_or_stuck(suite, engines):
         eventlet.sleep(0.5)
 
 
-def assert_alive(suite):
-    exited = {name: process.returncode for name, process in suite.processes.items() if process.poll() is not None}
-    assert not exited, f"processes exited: {exited}\n" + "\n".join(suite.log(name)[-3000:] for name in exited)
-
-
-def test_broker_cut_longer_than_the_heartbeat_during_an_import(suite, proxy, engines):
+def start_import(suite, engines) -> tuple[Api, dict, "Caller", str, str]:
+    """An org admin, a client calling GET /v1/me, and a CSV import of ROWS new people under way:
+    (admin, program, caller, import_id, tag)."""
     admin = org_admin(suite)
     program, contract = setup_program(admin, admin.org_id, licenses=ROWS * 2)
     tag = uuid.uuid4().hex[:8]
     caller = Caller(admin)
     started = upload(admin, program, contract, csv_file(tag))
     assert started.status_code == 202, started.text
-    assert import_under_way(engines, started.json()["import_id"]) < ROWS
+    import_id = started.json()["import_id"]
+    assert import_under_way(engines, import_id) < ROWS
+    return admin, program, caller, import_id, tag
+
+
+def finish_import(suite, engines, admin, program, caller, import_id: str, tag: str) -> float:
+    """Waits for the import to be exact in every service with nothing parked, stops the
+    client and checks no process exited; answers when the import was complete."""
+    done_at = assert_import_exact(suite, engines, admin, program, import_id, tag)
+    assert_nothing_parked_or_stuck(suite, engines)
+    eventlet.sleep(1)
+    caller.stop()
+    assert_alive(suite)
+    return done_at
+
+
+def assert_alive(suite):
+    exited = {name: process.returncode for name, process in suite.processes.items() if process.poll() is not None}
+    assert not exited, f"processes exited: {exited}\n" + "\n".join(suite.log(name)[-3000:] for name in exited)
+
+
+def test_broker_cut_longer_than_the_heartbeat_during_an_import(suite, proxy, engines):
+    admin, program, caller, import_id, tag = start_import(suite, engines)
 
     cut_at = time.monotonic()
     proxy.freeze()
@@ -179,11 +198,7 @@ def test_broker_cut_longer_than_the_heartbeat_during_an_import(suite, proxy, eng
     restored_at = time.monotonic()
     proxy.restore()
 
-    done_at = assert_import_exact(suite, engines, admin, program, started.json()["import_id"], tag)
-    assert_nothing_parked_or_stuck(suite, engines)
-    eventlet.sleep(1)
-    caller.stop()
-    assert_alive(suite)
+    done_at = finish_import(suite, engines, admin, program, caller, import_id, tag)
 
     assert during and set(during) == {503}, during
     assert all(retry_after for _, _, status, retry_after in caller.calls if status == 503)
@@ -198,14 +213,8 @@ def test_broker_cut_longer_than_the_heartbeat_during_an_import(suite, proxy, eng
 
 
 def test_each_service_killed_in_turn_during_an_import(suite, engines):
-    admin = org_admin(suite)
-    program, contract = setup_program(admin, admin.org_id, licenses=ROWS * 2)
-    tag = uuid.uuid4().hex[:8]
-    caller = Caller(admin)
-    started = upload(admin, program, contract, csv_file(tag))
-    assert started.status_code == 202, started.text
+    admin, program, caller, import_id, tag = start_import(suite, engines)
     recovery = {}
-    assert import_under_way(engines, started.json()["import_id"]) < ROWS
     for name in ("invitations", "programs", "identity", "messaging"):
         killed_at = time.monotonic()
         suite.restart(name)  # SIGKILL, then started again at once
@@ -213,11 +222,7 @@ def test_each_service_killed_in_turn_during_an_import(suite, engines):
         recovery[name] = time.monotonic() - killed_at
         eventlet.sleep(1)
 
-    done_at = assert_import_exact(suite, engines, admin, program, started.json()["import_id"], tag)
-    assert_nothing_parked_or_stuck(suite, engines)
-    eventlet.sleep(1)
-    caller.stop()
-    assert_alive(suite)
+    done_at = finish_import(suite, engines, admin, program, caller, import_id, tag)
     assert 500 not in caller.statuses(), caller.calls
     assert caller.statuses()[-1] == 200
     print(f"\nkill -9 of each service: serving again after {', '.join(f'{n} {s:.1f}s' for n, s in recovery.items())}"
