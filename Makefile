@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: run test setup infra migrate demo bench lint
+.PHONY: run test setup infra migrate demo bench lint simulate
 
 # Development mode: a built-in signing key is allowed (never outside it).
 export APP_ENV ?= development
@@ -37,7 +37,14 @@ demo: migrate
 run: demo
 	mkdir -p var
 	$(PY) -m scripts.keepalive --procfile Procfile > var/Procfile.run
+	@# demo activity: once the gateway is up, the simulator joins/enrolls the demo learners and sends their
+	@# activity (idempotent: a rerun's statements are duplicates), then idles (not in the Procfile: tests run that)
+	echo "simulator: python -m scripts.simulate --wait 180 --stay" >> var/Procfile.run
 	honcho start -f var/Procfile.run -d .
+
+## Demo activity against a running `make run` (see README "Learning-platform simulator").
+simulate: setup
+	$(PY) -m scripts.simulate
 
 ## Set everything up and run all the tests.
 test: setup

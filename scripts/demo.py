@@ -2,6 +2,7 @@
 Idempotent: running it again changes nothing and prints the same logins."""
 import os
 
+from scripts.simulate.people import add_demo_learners, demo_learners
 from servicekit import config
 from servicekit.standalone import unit_of_work
 from services.identity.commands.organizations import create_org_with_admin
@@ -53,12 +54,16 @@ def main() -> None:
     academy = add_programs_demo(org["org_id"])
     add_program_admin(org["org_id"], academy["program_id"])
     add_invitations(org["org_id"], academy)
+    add_demo_learners(org["org_id"], {"id": academy["program_id"], "name": academy["program_name"]},
+                      academy["contract_id"], DEMO_PASSWORD)
     print("\nDemo data ready:")
     print(f"  organization  Acme ({org['org_id']})")
     print(f"  org admin     {ORG_ADMIN} / {DEMO_PASSWORD}")
     print(f"  program       {academy['program_name']} ({academy['program_id']}), join link {academy['join_url']}")
     print(f"  program admin {PROGRAM_ADMIN} / {DEMO_PASSWORD}  (Acme Data Academy only)")
     print(f"  invitations   {DEMO_INVITEES[0][0]} (emailed: open its .eml to accept), {DEMO_INVITEES[1][0]}")
+    print(f"  learners      {len(demo_learners())} invited (e.g. {demo_learners()[0][0]} / {DEMO_PASSWORD}); "
+          "the simulator (python -m scripts.simulate, started by make run) joins, enrolls and sends their activity")
     print(f"  gateway       {config.public_url()}  (API docs: {config.public_url()}/v1/openapi.json)")
     print(f"  emails        {os.path.abspath(os.environ.get('MAILSINK_DIR', 'var/mail'))}/*.eml\n")
 
