@@ -244,7 +244,8 @@ def default_period_end(now: datetime | None = None) -> datetime:
 def load_statements(count: int, learners: list[Learner], courses: list[Course], *, seed: str | None = None,
                     period_end: datetime | None = None, days: int = 90) -> list[dict]:
     """`count` cheap statements for load tests (learners and courses round-robin, items of the course,
-    timestamps spread over the period). Fresh random ids unless `seed` (then the same ids every run)."""
+    in time order over the period, as a platform streams them). Fresh random ids unless `seed` (then the
+    same ids every run)."""
     if not learners or not courses:
         raise ValueError("load mode needs at least one learner and one course")
     rng = random.Random(seed if seed is not None else uuid.uuid4().hex)
@@ -263,7 +264,7 @@ def load_statements(count: int, learners: list[Learner], courses: list[Course], 
         statement = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "actor": {"user_id": learner.user_id},
                      "verb": verb, "object": {"type": "item", "id": item.id, "course_id": course.id,
                                               "lesson_id": item.lesson_id, "item_type": item.item_type},
-                     "timestamp": iso(start + timedelta(seconds=rng.randrange(seconds)))}
+                     "timestamp": iso(start + timedelta(seconds=seconds * n / count + rng.random()))}
         if verb == "graded":
             top = MAX_SCORE[item.item_type]
             score = rng.randint(0, top)

@@ -1,0 +1,372 @@
+"""reporting: activity ingestion, the Usage report and the admin home at scale, each with a same-run baseline.
+
+    python -m bench.run reporting
+    BENCH_REPORTING_PARTS=ingest python -m bench.run reporting      # ingest, usage, home (comma-separated)
+    BENCH_STATEMENTS=200000 BENCH_CLIENTS=8 BENCH_USAGE_ROWS=1000000 BENCH_HOME_MEMBERS=100000 ...
+
+Against the whole suite (fresh databases, own vhost), one organization:
+
+1. ingest: BENCH_STATEMENTS native statements (load mode of the simulator: learners and courses
+   round-robin, fresh ids) pre-serialized in batches of 1,000 and POSTed to /v1/activity by BENCH_CLIENTS
+   concurrent keep-alive clients, timed from the first request to the last answer (an answer means
+   stored: the unit of work commits before the reply); every statement must come back accepted. Then the
+   same batches again (all duplicates). Baseline: PostgreSQL COPY of the same rows into the same
+   `statements` table (another org id), in the same run. Target: ≥ 10,000 statements/s.
+2. usage: GET /v1/orgs/{org_id}/reports/usage.csv of BENCH_USAGE_ROWS course enrollments through the
+   gateway, streamed and counted, while the reporting process's resident memory is sampled from /proc
+   (and its VmHWM read at the end). Baseline: `COPY (SELECT …) TO STDOUT` of the same rows (the report's
+   own query when the reports module exposes it). Targets: ≤ 10 s, reporting peak RSS < 200 MB.
+3. home: GET /v1/orgs/{org_id}/summary and /funnel on the organization of BENCH_HOME_MEMBERS members,
+   sequential latency (p50/p99), next to the bare HTTP→RPC echo (bench.bare) with the same client.
+
+The organization's members, invitations, enrollments and per-course figures are seeded straight into
+reporting's projection (bench/reporting_seed.py), as its event handlers would have left them. A part
+whose route is not in the gateway's OpenAPI document is reported as not measured."""
+import csv
+import io
+import json
+import os
+import statistics
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+
+import psycopg2
+import requests
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bench.harness import CpuWatch, create_admin, login, nameko_processes, running_suite, wait_http
+from bench.reporting_seed import seed_org, user_id
+from scripts.simulate.generator import Course, Learner, load_statements
+from scripts.simulate.platform import batch_bodies, send_concurrently
+from servicekit.standalone import unit_of_work
+from services.programs.commands import catalog as programs_catalog
+
+PARTS = [p.strip() for p in os.environ.get("BENCH_REPORTING_PARTS", "ingest,usage,home").split(",") if p.strip()]
+STATEMENTS = int(os.environ.get("BENCH_STATEMENTS", "200000"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "8"))
+LEARNERS = int(os.environ.get("BENCH_LEARNERS", "2000"))  # whose statements the ingestion gets
+USAGE_ROWS = int(os.environ.get("BENCH_USAGE_ROWS", "1000000"))
+HOME_MEMBERS = int(os.environ.get("BENCH_HOME_MEMBERS", "100000"))
+SAMPLES = int(os.environ.get("BENCH_SAMPLES", "100"))
+INGEST_TARGET = 10_000  # statements/s
+USAGE_SECONDS_TARGET, USAGE_RSS_TARGET_MB = 10.0, 200.0
+
+COPY_COLUMNS = ["org_id", "statement_id", "user_id", "verb", "object_type", "item_id", "course_id", "lesson_id",
+                "item_type", "score", "max_score", "passed", "attempt", "ts", "source"]
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class MemorySampler(threading.Thread):
+    def __init__(self, pid: int):
+        super().__init__(daemon=True)
+        self.pid, self.peak_kb, self.start_kb, self.running = pid, 0, rss_kb(pid), True
+
+    def run(self):
+        while self.running:
+            try:
+                self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
+            except OSError:
+                return
+            time.sleep(0.02)
+
+
+def process_cpu(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def pg_connect(database_url: str):
+    url = make_url(database_url)
+    return psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+
+
+def routes(base_url: str) -> set[str]:
+    return set(requests.get(f"{base_url}/v1/openapi.json", timeout=30).json().get("paths", {}))
+
+
+def latency_ms(url: str, headers: dict, samples: int = SAMPLES) -> dict:
+    timings = []
+    with requests.Session() as session:
+        for _ in range(samples):
+            began = time.perf_counter()
+            response = session.get(url, headers=headers, timeout=60)
+            timings.append((time.perf_counter() - began) * 1000)
+            response.raise_for_status()
+    timings.sort()
+    return {"p50": statistics.median(timings), "p99": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
+            "max": timings[-1], "body": response.json() if "json" in response.headers.get("Content-Type", "")
+            else None}
+
+
+# ------------------------------------------------------------------ 1. ingestion
+
+
+def copy_rows(statements: list[dict], org_id: str) -> bytes:
+    """The rows reporting stores for these statements (as statements.parse maps them), as COPY csv."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for s in statements:
+        obj, result = s["object"], s.get("result") or {}
+        writer.writerow([org_id, s["id"], s["actor"]["user_id"], s["verb"], obj["type"], obj.get("id"),
+                         obj.get("course_id") or obj.get("id"), obj.get("lesson_id"), obj.get("item_type"),
+                         result.get("score", ""), result.get("max_score", ""),
+                         "" if "passed" not in result else ("t" if result["passed"] else "f"),
+                         result.get("attempt", ""), s["timestamp"], "native"])
+    return out.getvalue().encode()
+
+
+def copy_baseline(database_url: str, statements: list[dict]) -> float:
+    """Seconds to COPY the same rows into reporting's `statements` table (under another org id, removed after)."""
+    other_org = str(uuid.uuid4())
+    content = copy_rows(statements, other_org)
+    conn = pg_connect(database_url)
+    try:
+        with conn.cursor() as cur:
+            began = time.perf_counter()
+            cur.copy_expert(f"COPY statements ({', '.join(COPY_COLUMNS)}) FROM STDIN WITH (FORMAT csv)",
+                            io.BytesIO(content))
+            conn.commit()
+            elapsed = time.perf_counter() - began
+            cur.execute("SELECT count(*) FROM statements WHERE org_id = %s", (other_org,))
+            assert cur.fetchone()[0] == len(statements)
+            cur.execute("DELETE FROM statements WHERE org_id = %s", (other_org,))
+            conn.commit()
+        return elapsed
+    finally:
+        conn.close()
+
+
+def bench_ingest(suite, token: str, org_id: str, courses: list[dict]) -> dict:
+    learners = [Learner(user_id(org_id, n)) for n in range(1, LEARNERS + 1)]
+    course_rows = [Course.from_catalog(c) for c in courses if c.get("item_count")]
+    statements = load_statements(STATEMENTS, learners, course_rows)
+    bodies = batch_bodies(statements)
+    # warm-up (not counted): the catalog fetched from programs, connections opened
+    warm = batch_bodies(load_statements(2000, learners, course_rows))
+    send_concurrently(suite.base_url, token, warm, 2)
+    pid = suite.processes["reporting"].pid
+    cpu_before, watch = process_cpu(pid), CpuWatch()
+    totals, seconds = send_concurrently(suite.base_url, token, bodies, CLIENTS)
+    reporting_cpu = process_cpu(pid) - cpu_before
+    others = watch.others()
+    assert totals["accepted"] == STATEMENTS, f"not every statement accepted: {dict(totals)}"
+    again, again_seconds = send_concurrently(suite.base_url, token, bodies, CLIENTS)
+    assert again["duplicates"] == STATEMENTS, f"the second send is not all duplicates: {dict(again)}"
+    copy_seconds = copy_baseline(suite.database_url("reporting"), statements)
+    return {"statements": STATEMENTS, "seconds": seconds, "rate": STATEMENTS / seconds,
+            "duplicates_seconds": again_seconds, "duplicates_rate": STATEMENTS / again_seconds,
+            "copy_seconds": copy_seconds, "copy_rate": STATEMENTS / copy_seconds,
+            "reporting_cpu_s": reporting_cpu, "others": others, "bytes": sum(map(len, bodies))}
+
+
+# ------------------------------------------------------------------ 2. the Usage report
+
+
+def usage_baseline_sql(org_id: str) -> tuple[str, str]:
+    """(description, SQL) of the baseline: the reports module's own query when it exposes one
+    (`usage_sql(org_id)`), else the same join written here."""
+    try:
+        from services.reporting.reports import export  # the reports engineer's module, once landed
+
+        if hasattr(export, "usage_baseline_sql"):
+            return "the report's own SELECT", export.usage_baseline_sql(org_id)
+    except ImportError:
+        pass
+    sql = f"""
+SELECT coalesce(pe.full_name, a.full_name), coalesce(pe.email, a.email), pe.external_id, c.name, c.course_id,
+       c.slug, c.partner, e.enrolled_at, c.class_start_time, lc.last_activity_at,
+       round(100.0 * coalesce(lc.items_completed, 0) / greatest(c.item_count, 1), 2),
+       round(coalesce(lc.hours_us, 0) / 3.6e9, 2), CASE WHEN lc.completed_at IS NULL THEN 'No' ELSE 'Yes' END,
+       CASE WHEN m.state = 'DELETED_MEMBER' THEN 'Yes' ELSE 'No' END, p.slug, p.name, '', lc.completed_at,
+       round(CAST(lc.grade_pct AS numeric), 2), ct.name, pe.manager_name, pe.manager_email, pe.job_title,
+       pe.job_type, pe.business_unit, pe.business_unit_2, pe.location_city, pe.location_country,
+       pe.location_region
+FROM enrollments e
+JOIN programs p ON p.program_id = e.program_id
+JOIN courses c ON c.course_id = e.course_id
+LEFT JOIN memberships m ON m.program_id = e.program_id AND m.user_id = e.user_id
+LEFT JOIN contracts ct ON ct.contract_id = m.contract_id
+LEFT JOIN people pe ON pe.org_id = e.org_id AND pe.user_id = e.user_id
+LEFT JOIN accounts a ON a.user_id = e.user_id
+LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
+WHERE e.org_id = '{org_id}' AND e.kind = 'COURSE'"""
+    return "an equivalent join written in the benchmark", sql
+
+
+def copy_out_seconds(database_url: str, sql: str) -> tuple[float, int]:
+    conn = pg_connect(database_url)
+
+    class Sink(io.RawIOBase):
+        def __init__(self):
+            self.bytes = 0
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.bytes += len(data)
+            return len(data)
+
+    try:
+        sink = Sink()
+        with conn.cursor() as cur:
+            began = time.perf_counter()
+            cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", sink)
+            return time.perf_counter() - began, sink.bytes
+    finally:
+        conn.close()
+
+
+def bench_usage(suite, headers: dict, org_id: str) -> dict:
+    pid = suite.processes["reporting"].pid
+    sampler = MemorySampler(pid)
+    sampler.start()
+    rows = size = 0
+    began = time.perf_counter()
+    first_byte = None
+    with requests.get(f"{suite.base_url}/v1/orgs/{org_id}/reports/usage.csv", headers=headers, stream=True,
+                      timeout=300) as response:
+        response.raise_for_status()
+        for chunk in response.iter_content(chunk_size=1 << 16):
+            if first_byte is None:
+                first_byte = time.perf_counter() - began
+            size += len(chunk)
+            rows += chunk.count(b"\n")
+    elapsed = time.perf_counter() - began
+    sampler.running = False
+    sampler.join()
+    peak_mb = max(sampler.peak_kb, rss_kb(pid, "VmHWM")) / 1024
+    description, sql = usage_baseline_sql(org_id)
+    copy_seconds, copy_bytes = copy_out_seconds(suite.database_url("reporting"), sql)
+    return {"rows": rows - 1, "bytes": size, "seconds": elapsed, "first_byte": first_byte, "peak_mb": peak_mb,
+            "start_mb": sampler.start_kb / 1024, "hwm_is_lifetime": True, "copy_seconds": copy_seconds,
+            "copy_bytes": copy_bytes, "baseline": description}
+
+
+# ------------------------------------------------------------------ 3. the admin home
+
+
+def bench_home(suite, headers: dict, org_id: str) -> dict:
+    summary = latency_ms(f"{suite.base_url}/v1/orgs/{org_id}/summary", headers)
+    funnel = latency_ms(f"{suite.base_url}/v1/orgs/{org_id}/funnel", headers)
+    with nameko_processes(suite, "bench.bare:EchoService", "bench.bare:HttpRpcEcho") as urls:
+        echo_url = urls["bench.bare:HttpRpcEcho"] + "/echo"
+        wait_http(echo_url)
+        echo = latency_ms(echo_url, {})
+    return {"summary": summary, "funnel": funnel, "echo": echo}
+
+
+# ------------------------------------------------------------------ main
+
+
+def main() -> dict:
+    results: dict = {"parts": PARTS}
+    with running_suite() as suite:
+        available = routes(suite.base_url)
+        if "reporting" not in suite.processes:
+            print("reporting: the suite has no reporting process (not landed): nothing measured")
+            return results
+        email, password = create_admin(suite)
+        token = login(suite.base_url, email, password)
+        auth = {"Authorization": f"Bearer {token}"}
+        org_id = requests.get(f"{suite.base_url}/v1/me", headers=auth, timeout=10).json()["roles"][0]["org_id"]
+        with unit_of_work("programs", suite.database_url("programs")) as uow:
+            programs_catalog.load_catalog_file(uow, programs_catalog.DEMO_CATALOG)
+        courses = json.loads(programs_catalog.DEMO_CATALOG.read_text())["courses"]
+        members = max(LEARNERS if "ingest" in PARTS else 0,
+                      HOME_MEMBERS if {"usage", "home"} & set(PARTS) else 0)
+        per_member = -(-USAGE_ROWS // members) if "usage" in PARTS else (10 if "home" in PARTS else 0)
+        engine = create_engine(suite.database_url("reporting"))
+        began = time.perf_counter()
+        seed_org(engine, org_id, str(uuid.uuid4()), str(uuid.uuid4()), members, courses[:max(per_member, 10)],
+                 per_member, pending_invitations=members // 10, figures=bool({"usage", "home"} & set(PARTS)))
+        with engine.connect() as conn:
+            enrollments = conn.execute(text("SELECT count(*) FROM enrollments WHERE org_id = :o"),
+                                       {"o": org_id}).scalar()
+        engine.dispose()
+        results["seeded"] = {"members": members, "enrollments": enrollments,
+                             "seconds": time.perf_counter() - began}
+        print(f"  seeded {members:,} members and {enrollments:,} enrollments in {results['seeded']['seconds']:.0f} s",
+              flush=True)
+
+        if "ingest" in PARTS:
+            if "/v1/activity" not in available:
+                results["ingest"] = "not measured: POST /v1/activity is not in the gateway"
+            else:
+                api_token = requests.post(f"{suite.base_url}/v1/orgs/{org_id}/api-tokens", headers=auth, timeout=30,
+                                          json={"name": "bench", "scopes": ["activity:write"]}).json()["token"]
+                results["ingest"] = bench_ingest(suite, api_token, org_id, courses)
+        if "usage" in PARTS:
+            if "/v1/orgs/{org_id}/reports/usage.csv" not in available:
+                results["usage"] = "not measured: GET /v1/orgs/{org_id}/reports/usage.csv is not in the gateway"
+            else:
+                results["usage"] = bench_usage(suite, auth, org_id)
+        if "home" in PARTS:
+            missing = [p for p in ("/v1/orgs/{org_id}/summary", "/v1/orgs/{org_id}/funnel") if p not in available]
+            results["home"] = f"not measured: {', '.join(missing)} not in the gateway" if missing else \
+                bench_home(suite, auth, org_id)
+    report(results)
+    return results
+
+
+def report(results: dict) -> None:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print(f"\nreporting benchmarks ({when}; seeded: {results.get('seeded')})")
+    ingest = results.get("ingest")
+    if isinstance(ingest, dict):
+        verdict = "met" if ingest["rate"] >= INGEST_TARGET else "NOT met"
+        print(f"1. ingestion of {ingest['statements']:,} native statements, batches of 1,000, {CLIENTS} clients "
+              f"({ingest['bytes'] / 1e6:.0f} MB of JSON)")
+        print(f"   via the gateway, all accepted    {ingest['seconds']:8.2f} s  {ingest['rate']:>10,.0f} statements/s"
+              f"  (target ≥ {INGEST_TARGET:,}/s: {verdict})")
+        print(f"   the same again, all duplicates   {ingest['duplicates_seconds']:8.2f} s"
+              f"  {ingest['duplicates_rate']:>10,.0f} statements/s")
+        print(f"   baseline: COPY into statements   {ingest['copy_seconds']:8.2f} s"
+              f"  {ingest['copy_rate']:>10,.0f} rows/s")
+        print(f"   gateway / COPY time: {ingest['seconds'] / ingest['copy_seconds']:.1f}x; reporting process CPU "
+              f"{ingest['reporting_cpu_s']:.1f} s; other processes used {ingest['others']:.0%} of the machine")
+    elif ingest:
+        print(f"1. ingestion: {ingest}")
+    usage = results.get("usage")
+    if isinstance(usage, dict):
+        verdict = "met" if usage["seconds"] <= USAGE_SECONDS_TARGET else "NOT met"
+        memory = "met" if usage["peak_mb"] < USAGE_RSS_TARGET_MB else "NOT met"
+        print(f"2. Usage report, {usage['rows']:,} rows ({usage['bytes'] / 1e6:.0f} MB) via the gateway: "
+              f"{usage['seconds']:.2f} s (first byte {usage['first_byte']:.2f} s; target ≤ 10 s: {verdict}); "
+              f"reporting peak RSS {usage['peak_mb']:.0f} MB (was {usage['start_mb']:.0f} MB before; target "
+              f"< 200 MB: {memory})")
+        print(f"   baseline: COPY (SELECT …) TO STDOUT, {usage['baseline']}: {usage['copy_seconds']:.2f} s "
+              f"({usage['copy_bytes'] / 1e6:.0f} MB); report / COPY: {usage['seconds'] / usage['copy_seconds']:.1f}x")
+    elif usage:
+        print(f"2. Usage report: {usage}")
+    home = results.get("home")
+    if isinstance(home, dict):
+        print(f"3. admin home of an organization of {results['seeded']['members']:,} members "
+              f"({results['seeded']['enrollments']:,} enrollments), sequential, {SAMPLES} requests each")
+        for name in ("summary", "funnel", "echo"):
+            figures = home[name]
+            label = {"summary": "GET /v1/orgs/{id}/summary", "funnel": "GET /v1/orgs/{id}/funnel",
+                     "echo": "bare HTTP→RPC echo (baseline)"}[name]
+            print(f"   {label:<32} p50 {figures['p50']:8.2f} ms  p99 {figures['p99']:8.2f} ms")
+        print(f"   summary / echo p50: {home['summary']['p50'] / home['echo']['p50']:.1f}x; funnel / echo p50: "
+              f"{home['funnel']['p50'] / home['echo']['p50']:.1f}x; summary: {home['summary']['body']}")
+    elif home:
+        print(f"3. admin home: {home}")
+    print(flush=True)
+
+
+if __name__ == "__main__":
+    main()
