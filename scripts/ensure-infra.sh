@@ -46,6 +46,18 @@ if ! prom_up; then
 fi
 prom_up || { echo "RabbitMQ's Prometheus endpoint is not reachable on 127.0.0.1:15692" >&2; exit 1; }
 
+# Least privilege on the broker: one RabbitMQ user per process, with only the
+# permissions it needs (servicekit.broker_users; development passwords under
+# APP_ENV=development, else <SERVICE>_BROKER_PASSWORD). The test suite does the
+# same in each of its private vhosts.
+PYTHON=${PYTHON:-.venv/bin/python}
+if [ -x "$PYTHON" ]; then
+  PYTHONWARNINGS=ignore "$PYTHON" -m servicekit.broker_users >/dev/null \
+    || { echo "could not set up the broker users (python -m servicekit.broker_users)" >&2; exit 1; }
+else
+  echo "no $PYTHON yet: run 'python -m servicekit.broker_users' once it is installed" >&2
+fi
+
 # Debian's prometheus (promtool) and prometheus-alertmanager (amtool) check and run the
 # alert rules and the alert routing in the tests (tests/deploy/test_monitoring.py, test_alerting.py).
 if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! command -v amtool >/dev/null; then
@@ -56,4 +68,4 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! c
     prometheus prometheus-alertmanager >/dev/null \
     || echo "could not install prometheus: tests/deploy/test_monitoring.py and test_alerting.py will fail" >&2
 fi
-echo "infrastructure ready: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 (management :15672, metrics :15692)"
+echo "infrastructure ready: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 (management :15672, metrics :15692; a broker user per process)"

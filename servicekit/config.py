@@ -23,6 +23,7 @@ import typing
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 
 class ConfigError(RuntimeError):
@@ -39,8 +40,65 @@ def env(name: str, default: str | None = None) -> str | None:
     return os.environ.get(name, default)
 
 
-def broker_url() -> str:
-    return env("BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/")
+DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
+
+
+def broker_url(service: str | None = None) -> str:
+    """The broker URL a process connects with.
+
+    `service` None: `BROKER_URL` itself (operators' tools; its user must be
+    allowed what the tool does). For a process (every service and the
+    gateway): `<SERVICE>_BROKER_URL` when set; else `BROKER_URL` when it
+    already names the process's own user with a password; else
+    `BROKER_URL`'s host, port and vhost with the process's own RabbitMQ user
+    (`broker_user`) and password (`broker_password`). The users are created
+    by `python -m servicekit.broker_users` with only the permissions that
+    process needs."""
+    base = env("BROKER_URL", DEFAULT_BROKER_URL)
+    if service is None:
+        return base
+    explicit = env(f"{service.upper()}_BROKER_URL")
+    if explicit:
+        return explicit
+    parts = urlsplit(base)
+    if parts.username and unquote(parts.username) == broker_user(service) and parts.password:
+        return base  # this process's own BROKER_URL (compose gives each process its own)
+    host = parts.hostname or "127.0.0.1"
+    netloc = (f"{quote(broker_user(service), safe='')}:{quote(broker_password(service), safe='')}@"
+              f"{'[' + host + ']' if ':' in host else host}{':' + str(parts.port) if parts.port else ''}")
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def broker_vhost() -> str:
+    """The vhost of BROKER_URL ("/" when the URL names none)."""
+    path = urlsplit(env("BROKER_URL", DEFAULT_BROKER_URL)).path
+    return unquote(path[1:]) if len(path) > 1 else "/"
+
+
+def broker_user(service: str) -> str:
+    """A process's own RabbitMQ user: `<SERVICE>_BROKER_USER`, else `learnadmin-<service>`."""
+    return env(f"{service.upper()}_BROKER_USER") or f"learnadmin-{service}"
+
+
+def dev_broker_password(service: str) -> str:
+    return f"dev-only-broker-{service}-change-me"
+
+
+def broker_password(service: str, environ: Mapping[str, str] | None = None) -> str:
+    """`<SERVICE>_BROKER_PASSWORD` (from a secret; only that process and the
+    setup command get it). Outside development mode it is required, at least
+    16 characters; in development mode a built-in password stands in."""
+    name = f"{service.upper()}_BROKER_PASSWORD"
+    value = (os.environ if environ is None else environ).get(name)
+    if development_mode():
+        return value or dev_broker_password(service)
+    if not value:
+        raise ConfigError(f"{name} must be set: each process connects to RabbitMQ as its own user "
+                          "(python -m servicekit.broker_users creates them); APP_ENV=development allows "
+                          "a built-in development password")
+    if len(value) < MIN_BROKER_PASSWORD_LENGTH or value == dev_broker_password(service):
+        raise ConfigError(f"{name} is too weak: use at least {MIN_BROKER_PASSWORD_LENGTH} random characters")
+    return value
 
 
 def database_url(service: str) -> str:
@@ -66,6 +124,7 @@ KNOWN_WEAK_SECRETS = frozenset({
     "CHANGE-ME-to-at-least-32-random-bytes",
 })
 MIN_SECRET_LENGTH = 32
+MIN_BROKER_PASSWORD_LENGTH = 16
 
 
 def development_mode() -> bool:
@@ -133,12 +192,13 @@ def public_url() -> str:
     return env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def nameko_config(uses_jwt_secret: bool = True) -> dict:
+def nameko_config(uses_jwt_secret: bool = True, service: str | None = None) -> dict:
     """A process's nameko configuration, read when it starts (servicekit.run);
-    a ConfigError (a missing or weak secret) stops the start."""
+    a ConfigError (a missing or weak secret) stops the start. `service`: the
+    process connects to the broker as its own user (`broker_url(service)`)."""
     check_startup(uses_jwt_secret)
     return {
-        "AMQP_URI": broker_url(),
+        "AMQP_URI": broker_url(service),
         "max_workers": max_workers(),
         "parent_calls_tracked": 10,
         "serializer": "json",

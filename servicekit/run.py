@@ -31,7 +31,8 @@ def main(argv: list[str]) -> None:
     broker.install(getattr(service_cls, "publish_retry_seconds", None))
     # only the processes that sign or verify access tokens need (and get) JWT_SECRET
     uses_jwt_secret = getattr(service_cls, "uses_jwt_secret", False)
-    runner = ServiceRunner(broker.nameko_config(config.nameko_config(uses_jwt_secret)))
+    # each process connects to RabbitMQ as its own user (servicekit.broker_users)
+    runner = ServiceRunner(broker.nameko_config(config.nameko_config(uses_jwt_secret, service_cls.name)))
     runner.add_service(service_cls)
 
     def shutdown(signum, frame):

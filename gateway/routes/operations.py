@@ -31,7 +31,7 @@ class OperationsRoutes(Routes):
     def readyz(self, call):
         # The broker only: without it no route works. A service that is down
         # makes only its own routes answer 503 (metric learnadmin_gateway_service_reachable).
-        ok, message = broker_ready(config.broker_url())
+        ok, message = broker_ready(config.broker_url("gateway"))
         return Reply({"status": "ok" if ok else "unavailable", "checks": {"broker": message}}, 200 if ok else 503)
 
     @route("GET", "/v1/openapi.json", auth=PUBLIC, tags=("operations",), summary="This API's OpenAPI document")

@@ -74,6 +74,12 @@ class Suite:
         requests.put(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH, timeout=10).raise_for_status()
         requests.put(f"{MANAGEMENT}/permissions/{self.vhost}/guest", auth=AUTH, timeout=10,
                      json={"configure": ".*", "write": ".*", "read": ".*"}).raise_for_status()
+        # Least privilege as in production: every process connects as its own
+        # broker user (servicekit.config.broker_url(service)) with only the
+        # permissions servicekit.broker_users grants it in this vhost. `guest`
+        # (the tests' own clients, BROKER_URL) keeps every right.
+        subprocess.run([sys.executable, "-m", "servicekit.broker_users", "--vhost", self.vhost],
+                       env=self.env, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
         subprocess.run([sys.executable, "-m", "tests.support.fresh_databases"], env=self.env, cwd=ROOT, check=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         for name, command in procfile().items():
