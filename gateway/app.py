@@ -9,6 +9,7 @@ from gateway.http import mount
 from gateway.routes import SERVICES
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.invitations import InvitationsRoutes
+from gateway.routes.keys import KeysRoutes
 from gateway.routes.messaging import MessagingRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.programs import ProgramsRoutes
@@ -24,7 +25,7 @@ PING_TIMEOUT_SECONDS = 2.0
 
 class Gateway:
     name = "gateway"
-    uses_jwt_secret = True  # verifies access tokens (servicekit.run checks the key at start)
+    verifies_access_tokens = True  # with public keys only (gateway.auth, servicekit.signing)
     observability = Observability()
     identity = ServiceRpc("identity")
     programs = ServiceRpc("programs")
@@ -49,4 +50,4 @@ class Gateway:
             SERVICE_REACHABLE.labels(service).set(up)
 
 
-mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, OperationsRoutes)
+mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, OperationsRoutes, KeysRoutes)

@@ -1,6 +1,8 @@
 """Who is calling, and what they may touch.
 
-Access tokens are JWTs (HS256) issued by identity and verified here locally;
+Access tokens are JWTs signed by identity with its private key (EdDSA or
+RS256, the key named by the `kid` header) and verified here with public keys
+only (`PublicKeys`: JWT_PUBLIC_KEYS, else identity's JWKS fetched by RPC);
 a verified token is remembered until it expires. Each carries its user's token
 version (`ver`): identity raises the version to revoke every access token of a
 user at once (role removed, password reset, logout everywhere), and the gateway
@@ -9,19 +11,71 @@ identity at most once per user every TOKEN_VERSION_CACHE_SECONDS, so a revoked
 token stops working within that window and a busy user costs no RPC per
 request. API tokens (machine clients) are opaque; identity checks them and the
 answer is cached briefly."""
+import json
 import time
 from dataclasses import dataclass, field
 
 import jwt
 
 from contracts.errors import AppError, ErrorCode
-from servicekit import config
+from servicekit import config, signing
 
 API_TOKEN_PREFIX = "lat_"
 API_TOKEN_CACHE_SECONDS = 30.0
 # How long a revoked access token may still pass (docs/operations.md, "Security").
 TOKEN_VERSION_CACHE_SECONDS = 5.0
-JWT_ALGORITHM = "HS256"
+# identity's JWKS (when JWT_PUBLIC_KEYS is not set) is fetched again after this long, and at
+# once (at most every JWKS_MIN_REFETCH_SECONDS) when a token names a kid not in it: a rotation.
+JWKS_CACHE_SECONDS = 300.0
+JWKS_MIN_REFETCH_SECONDS = 5.0
+
+
+class PublicKeys:
+    """kid -> public key, from JWT_PUBLIC_KEYS (static, a JWKS or PEM keys) or
+    else identity's JWKS (RPC `identity.jwks`), cached; no private key, no
+    shared secret."""
+
+    def __init__(self):
+        self._keys: dict = {}
+        self._fetched_at = float("-inf")
+        self._static: dict | None = None
+
+    def configured(self) -> dict | None:
+        if self._static is None:
+            raw = config.env(signing.PUBLIC_KEYS_ENV)
+            self._static = signing.parse_public_keys(raw) if raw and raw.strip() else {}
+        return self._static or None
+
+    def get(self, kid: str, identity_rpc):
+        static = self.configured()
+        if static is not None:
+            return static.get(kid)
+        now = time.monotonic()
+        stale = now - self._fetched_at > JWKS_CACHE_SECONDS
+        unknown = kid not in self._keys and now - self._fetched_at > JWKS_MIN_REFETCH_SECONDS
+        if identity_rpc is not None and (stale or unknown):
+            try:
+                self._keys = signing.parse_public_keys(json.dumps(identity_rpc.jwks()))
+                self._fetched_at = now
+            except AppError:
+                if not self._keys:
+                    raise  # nothing to verify with: 503
+                # identity unreachable: keep verifying with the keys we have, ask again soon
+                self._fetched_at = now - JWKS_CACHE_SECONDS + JWKS_MIN_REFETCH_SECONDS
+        return self._keys.get(kid)
+
+    def document(self, identity_rpc) -> dict:
+        """The JWKS the gateway verifies with (served at /v1/.well-known/jwks.json)."""
+        static = self.configured()
+        if static is not None:
+            return signing.jwks(static.values())
+        return identity_rpc.jwks()
+
+    def reset(self) -> None:
+        self.__init__()
+
+
+public_keys = PublicKeys()
 
 
 @dataclass(frozen=True)
@@ -91,14 +145,31 @@ def bearer_token(request) -> str | None:
     return token.strip()
 
 
-def decode_access_token(token: str) -> Principal:
+def _verification_key(token: str, identity_rpc):
+    """The public key the token's `kid` names, and the one algorithm that key
+    signs with: a token whose `alg` differs (HS256 with a public key as its
+    secret, `none`) or whose kid is unknown is TOKEN_INVALID."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        raise AppError(ErrorCode.TOKEN_INVALID, "the access token is not valid") from None
+    kid = header.get("kid")
+    key = public_keys.get(kid, identity_rpc) if isinstance(kid, str) else None
+    if key is None:
+        raise AppError(ErrorCode.TOKEN_INVALID, "the access token is not valid (unknown signing key)")
+    expected = signing.algorithm(key)
+    if header.get("alg") != expected:
+        raise AppError(ErrorCode.TOKEN_INVALID, "the access token is not valid")
+    return key, expected
+
+
+def decode_access_token(token: str, identity_rpc=None) -> Principal:
     principal = access_token_cache.get(token)
     if principal is not None:
         return principal
+    key, expected = _verification_key(token, identity_rpc)
     try:
-        claims = jwt.decode(
-            token, config.jwt_secret(), algorithms=[JWT_ALGORITHM], options={"require": ["exp", "sub", "typ"]}
-        )
+        claims = jwt.decode(token, key, algorithms=[expected], options={"require": ["exp", "sub", "typ"]})
     except jwt.ExpiredSignatureError:
         raise AppError(ErrorCode.TOKEN_EXPIRED, "the access token has expired; refresh it") from None
     except jwt.PyJWTError:
@@ -173,6 +244,6 @@ def authenticate(request, identity_rpc) -> Principal:
             info = identity_rpc.authenticate_api_token(token)
             api_token_cache.put(token, info, until=time.time() + API_TOKEN_CACHE_SECONDS)
         return machine_principal(info)
-    principal = decode_access_token(token)
+    principal = decode_access_token(token, identity_rpc)
     require_current_version(principal, identity_rpc)
     return principal

@@ -66,7 +66,7 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
     "gateway": {
         "identity": (
             "add_admin", "authenticate_api_token", "confirm_password_reset", "create_api_token",
-            "get_organization", "get_person", "get_user", "list_admins", "list_api_tokens", "login",
+            "get_organization", "get_person", "get_user", "jwks", "list_admins", "list_api_tokens", "login",
             "logout", "ping", "refresh", "remove_admin", "request_password_reset", "revoke_api_token",
             "signup", "token_version", "update_organization", "update_person", "verify_email",
         ),

@@ -116,10 +116,9 @@ def database_name(service: str) -> str:
 
 
 DEVELOPMENT = "development"
-DEV_JWT_SECRET = "dev-only-secret-change-me-0123456789abcdef"
 # Secrets that are public (in this repository): never a real key.
 KNOWN_WEAK_SECRETS = frozenset({
-    DEV_JWT_SECRET,
+    "dev-only-secret-change-me-0123456789abcdef",  # the former built-in JWT_SECRET
     "compose-dev-secret-change-me-0123456789abcdef",
     "CHANGE-ME-to-at-least-32-random-bytes",
 })
@@ -148,18 +147,17 @@ def required_secret(name: str, value: str | None, development_default: str) -> s
     return value
 
 
-def jwt_secret() -> str:
-    """The key that signs access tokens (identity) and verifies them (the
-    gateway); no other process gets it. Outside development mode it must be
-    set, at least 32 characters, and not one of the repository's examples."""
-    return required_secret("JWT_SECRET", env("JWT_SECRET"), DEV_JWT_SECRET)
+def check_startup(signs_access_tokens: bool = False, verifies_access_tokens: bool = False) -> None:
+    """What a process checks before it starts: identity (`signs_access_tokens`)
+    needs a real private key outside development mode; the gateway
+    (`verifies_access_tokens`) a readable JWT_PUBLIC_KEYS when it is set
+    (servicekit.signing). No other process gets or checks a key."""
+    from servicekit import signing
 
-
-def check_startup(uses_jwt_secret: bool = True) -> None:
-    """What a process checks before it starts: no default or weak signing key
-    (only where the key is used: a service class sets `uses_jwt_secret`)."""
-    if uses_jwt_secret:
-        jwt_secret()
+    if signs_access_tokens:
+        signing.SigningKey.from_env()
+    if verifies_access_tokens:
+        signing.parse_public_keys(env(signing.PUBLIC_KEYS_ENV))
 
 
 def log_level() -> str:
@@ -192,11 +190,12 @@ def public_url() -> str:
     return env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
 
 
-def nameko_config(uses_jwt_secret: bool = True, service: str | None = None) -> dict:
+def nameko_config(service: str | None = None, *, signs_access_tokens: bool = False,
+                  verifies_access_tokens: bool = False) -> dict:
     """A process's nameko configuration, read when it starts (servicekit.run);
-    a ConfigError (a missing or weak secret) stops the start. `service`: the
+    a ConfigError (a missing or weak key) stops the start. `service`: the
     process connects to the broker as its own user (`broker_url(service)`)."""
-    check_startup(uses_jwt_secret)
+    check_startup(signs_access_tokens, verifies_access_tokens)
     return {
         "AMQP_URI": broker_url(service),
         "max_workers": max_workers(),

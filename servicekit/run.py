@@ -29,10 +29,11 @@ def main(argv: list[str]) -> None:
     # Survive broker faults (servicekit.broker); a class may answer faster than
     # the default publish retry (the gateway: `publish_retry_seconds`).
     broker.install(getattr(service_cls, "publish_retry_seconds", None))
-    # only the processes that sign or verify access tokens need (and get) JWT_SECRET
-    uses_jwt_secret = getattr(service_cls, "uses_jwt_secret", False)
-    # each process connects to RabbitMQ as its own user (servicekit.broker_users)
-    runner = ServiceRunner(broker.nameko_config(config.nameko_config(uses_jwt_secret, service_cls.name)))
+    # identity signs access tokens (its private key is checked at start), the gateway verifies them
+    # (public keys only); each process connects to RabbitMQ as its own user (servicekit.broker_users)
+    runner = ServiceRunner(broker.nameko_config(config.nameko_config(
+        service_cls.name, signs_access_tokens=getattr(service_cls, "signs_access_tokens", False),
+        verifies_access_tokens=getattr(service_cls, "verifies_access_tokens", False))))
     runner.add_service(service_cls)
 
     def shutdown(signum, frame):

@@ -1,5 +1,6 @@
 """Secrets: argon2 password hashes, random tokens stored as SHA-256 digests,
-and the JWT access tokens the gateway verifies.
+and the JWT access tokens the gateway verifies (signed with identity's private
+key, EdDSA or RS256, `kid` header: servicekit.signing).
 
 Password hashing is the one CPU-heavy thing identity does. It runs in OS
 threads (eventlet's tpool) so the other green threads keep going, and through
@@ -15,14 +16,13 @@ import secrets
 import uuid
 from datetime import UTC, datetime
 
-import jwt
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 from eventlet import tpool
 from eventlet.semaphore import Semaphore
 
 from contracts.errors import AppError, ErrorCode
-from servicekit import config
+from servicekit import signing
 from services.identity.settings import settings
 
 # argon2id at OWASP's first recommended configuration (Password Storage Cheat
@@ -124,4 +124,5 @@ def issue_access_token(user_id: str, email: str, email_verified: bool, roles: li
         "exp": now + ttl,
         "jti": uuid.uuid4().hex,
     }
-    return jwt.encode(claims, config.jwt_secret(), algorithm="HS256"), int(ttl.total_seconds())
+    # identity's private key (servicekit.signing): the gateway verifies with the public key only
+    return signing.signing_key().sign(claims), int(ttl.total_seconds())

@@ -15,6 +15,7 @@ from contracts.identity import (
     UserSchema,
 )
 from contracts.programs import MEMBER_JOINED
+from servicekit import signing
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
 from servicekit.service import ServiceBase, ServiceSettings
@@ -25,7 +26,7 @@ from services.identity.settings import IdentitySettings
 
 class IdentityService(ServiceBase):
     name = "identity"
-    uses_jwt_secret = True  # signs access tokens (servicekit.run checks the key at start)
+    signs_access_tokens = True  # holds the private key (servicekit.signing; checked at start by servicekit.run)
     settings = ServiceSettings(IdentitySettings)  # checked when the container starts
 
     # ---- organizations
@@ -67,6 +68,12 @@ class IdentityService(ServiceBase):
     @rpc
     def refresh(self, refresh_token):
         return TokensSchema().dump(sessions.refresh(self.db, refresh_token))
+
+    @rpc
+    def jwks(self):
+        """The public keys access tokens are verified with (a JWKS document: the
+        signing key and JWT_PUBLISHED_PUBLIC_KEYS); the gateway fetches it."""
+        return signing.signing_key().jwks()
 
     @rpc
     def logout(self, refresh_token, everywhere=False):

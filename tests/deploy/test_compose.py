@@ -276,8 +276,9 @@ def test_compose_service_environment(svc):
     assert broker.scheme == "amqp" and broker.hostname == infra_service(services, "rabbitmq"), (
         f"'{svc}' BROKER_URL must point at the RabbitMQ container")
     assert broker.username and broker.username != "guest", "RabbitMQ's guest user only logs in from localhost"
-    # a secret only where it is used: JWT_SECRET signs (identity), UNSUBSCRIBE_SECRET signs links (messaging)
-    assert bool(env.get("JWT_SECRET")) == (svc == "identity"), f"'{svc}': JWT_SECRET belongs to identity only"
+    # a secret only where it is used: JWT_PRIVATE_KEY signs (identity), UNSUBSCRIBE_SECRET signs links (messaging)
+    assert bool(env.get("JWT_PRIVATE_KEY")) == (svc == "identity"), f"'{svc}': JWT_PRIVATE_KEY belongs to identity only"
+    assert "JWT_SECRET" not in env, f"'{svc}': the shared JWT_SECRET is gone (asymmetric signing)"
     assert bool(env.get("UNSUBSCRIBE_SECRET")) == (svc == "messaging"), (
         f"'{svc}': UNSUBSCRIBE_SECRET belongs to messaging only")
     assert env.get("OPS_HOST") == "0.0.0.0", f"'{svc}' needs OPS_HOST=0.0.0.0 so probes and Prometheus reach it"
@@ -377,9 +378,9 @@ def test_gateway_everywhere():
     assert command_of(gateway) == "python -m servicekit.run gateway.app:Gateway"
     assert procfile().get("gateway") == command_of(gateway)
     env = env_of(gateway)
-    assert env.get("WEB_SERVER_ADDRESS") == "0.0.0.0:8000" and env.get("BROKER_URL") and env.get("JWT_SECRET")
+    assert env.get("WEB_SERVER_ADDRESS") == "0.0.0.0:8000" and env.get("BROKER_URL")
     assert not [k for k in env if k.endswith("_DATABASE_URL")], "the gateway owns no database"
-    assert env["JWT_SECRET"] == env_of(services["identity"])["JWT_SECRET"], "gateway and identity must share JWT_SECRET"
+    assert "JWT_PRIVATE_KEY" not in env and "JWT_SECRET" not in env, "the gateway verifies with public keys only"
     assert [str(p) for p in gateway.get("ports", [])] == ["8000:8000"], "the gateway publishes its API port only"
     assert env.get("GATEWAY_OPS_PORT") == str(GATEWAY_OPS_PORT)
     assert f":{env['GATEWAY_OPS_PORT']}/readyz" in command_of({"command": gateway["healthcheck"]["test"]})
@@ -398,7 +399,8 @@ def test_shared_kubernetes_config():
     configmap = k8s_find("ConfigMap", "learnadmin-config")
     assert configmap is not None and configmap["data"].get("OPS_HOST") == "0.0.0.0", (
         "deploy/k8s/configmap.yaml must set OPS_HOST=0.0.0.0 so probes reach the ops port")
-    assert {"BROKER_URL", "JWT_SECRET", "UNSUBSCRIBE_SECRET"} <= k8s_secret_keys()
+    assert {"BROKER_URL", "JWT_PRIVATE_KEY", "UNSUBSCRIBE_SECRET"} <= k8s_secret_keys()
+    assert "JWT_SECRET" not in k8s_secret_keys()
     for name in ("x-image", "migrate"):
         build = (yaml.safe_load(COMPOSE_FILE.read_text()).get(name) or compose_services()[name]).get("build")
         assert build and build["dockerfile"] == "deploy/Dockerfile"

@@ -1,11 +1,12 @@
-"""Issue 11 (item 2, part): a secret is injected only where it is used, in
-compose and Kubernetes alike: JWT_SECRET into identity (signs access tokens)
-and the gateway (verifies them), UNSUBSCRIBE_SECRET into messaging."""
+"""Issue 11 (item 2): a secret is injected only where it is used, in compose and
+Kubernetes alike: JWT_PRIVATE_KEY into identity alone (it signs access tokens;
+the gateway verifies with public keys), UNSUBSCRIBE_SECRET into messaging, each
+process's broker password into that process (and the broker-users job) only."""
 import pytest
 
 from tests.deploy.test_compose import command_of, compose_services, env_of, k8s_documents
 
-USED_BY = {"JWT_SECRET": {"identity", "gateway"}, "UNSUBSCRIBE_SECRET": {"messaging"}}
+USED_BY = {"JWT_PRIVATE_KEY": {"identity"}, "JWT_SECRET": set(), "UNSUBSCRIBE_SECRET": {"messaging"}}
 PROCESSES = ("identity", "programs", "invitations", "messaging", "gateway")
 
 

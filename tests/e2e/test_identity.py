@@ -4,8 +4,11 @@ import time
 import jwt
 import requests
 
-from servicekit import config
+from servicekit import signing
 from tests.e2e.conftest import Api, unique
+
+# identity signs with the development key in the test suite (APP_ENV=development)
+DEV_KEY = signing.SigningKey(signing.development_private_key())
 
 
 def test_login_me_refresh_logout(api, make_org):
@@ -49,7 +52,7 @@ def test_wrong_password_then_throttled(api, make_org):
 def test_expired_and_tampered_tokens_are_refused(api, make_org):
     _, admin, _ = make_org()
     claims = jwt.decode(admin.token, options={"verify_signature": False})
-    expired = jwt.encode({**claims, "exp": int(time.time()) - 5}, config.jwt_secret(), algorithm="HS256")
+    expired = DEV_KEY.sign({**claims, "exp": int(time.time()) - 5})
     response = Api(api.base_url, expired).get("/v1/me")
     assert response.status_code == 401 and response.json()["error"]["code"] == "TOKEN_EXPIRED"
     forged = jwt.encode({**claims, "roles": [{"role": "ORG_ADMIN", "org_id": "other", "program_ids": []}]},
@@ -66,8 +69,7 @@ def test_verified_token_is_refused_once_it_expires(api, make_org):
     """The gateway remembers verified tokens, but never past their expiry."""
     _, admin, _ = make_org()
     claims = jwt.decode(admin.token, options={"verify_signature": False})
-    short = Api(api.base_url, jwt.encode({**claims, "exp": int(time.time()) + 3}, config.jwt_secret(),
-                                         algorithm="HS256"))
+    short = Api(api.base_url, DEV_KEY.sign({**claims, "exp": int(time.time()) + 3}))
     assert short.get("/v1/me").status_code == 200
     time.sleep(3.5)
     response = short.get("/v1/me")
