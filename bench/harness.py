@@ -11,6 +11,7 @@ Everything is bounded in time and runs on the loopback interface; every
 process started here is stopped on the way out."""
 import functools
 import http.client
+import importlib
 import json
 import os
 import shutil
@@ -203,6 +204,9 @@ def nameko_processes(suite: Suite, *services: str):
             port = free_port()
             urls[service] = f"http://127.0.0.1:{port}"
             env = dict(suite.env, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}")
+            # baselines, not the platform's processes: no broker user of their own, the suite's admin URL
+            name = getattr(importlib.import_module(service.partition(":")[0]), service.partition(":")[2]).name
+            env[f"{name.upper()}_BROKER_URL"] = suite.env["BROKER_URL"]
             log = open(suite.logs / f"{service.replace(':', '.')}.log", "wb")  # noqa: SIM115 - closed below
             processes.append(subprocess.Popen([sys.executable, "-m", "servicekit.run", service], env=env, cwd=ROOT,
                                               stdout=log, stderr=subprocess.STDOUT))
