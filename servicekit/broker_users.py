@@ -91,7 +91,8 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         ),
     },
     "invitations": {
-        "identity": ("account_for_invitation", "find_user", "get_organization", "issue_tokens"),
+        "identity": ("account_for_invitation", "ensure_people", "ensure_person", "find_user", "get_organization",
+                     "issue_tokens"),
         "programs": ("get_contract", "get_program", "join_program", "locate_program", "membership_state",
                      "program_with_contract"),
     },
@@ -263,10 +264,11 @@ def _package_dir(class_path: str) -> Path:
 
 
 def calls_in_code(package: Path) -> dict[str, set[str]]:
-    """The RPC methods a package calls, target -> methods: calls of `X.method(...)`
-    where X names one of the package's `ServiceRpc("target")` proxies (`target`,
-    `self.target`, `target_rpc`, also through `.with_timeout(...)` /
-    `.with_long_timeout()`), and `getattr(..., name).method(...)` on all of them."""
+    """The RPC methods a package calls, target -> methods: every `X.method`
+    (called or passed on) where X names one of the package's
+    `ServiceRpc("target")` proxies (`target`, `self.target`, `target_rpc`, also
+    through `.with_timeout(...)` / `.with_long_timeout()`), and
+    `getattr(..., name).method` on all of them."""
     files = [path for path in package.rglob("*.py") if "tests" not in path.relative_to(package).parts]
     trees = [ast.parse(path.read_text(), str(path)) for path in files]
     targets = set()
@@ -278,9 +280,10 @@ def calls_in_code(package: Path) -> dict[str, set[str]]:
     found: dict[str, set[str]] = {}
     for tree in trees:
         for node in ast.walk(tree):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+            # a method called, or passed on (`retrying_race(self.identity.ensure_person, ...)`)
+            if not isinstance(node, ast.Attribute):
                 continue
-            method, receiver = node.func.attr, node.func.value
+            method, receiver = node.attr, node.value
             if method in ("with_timeout", "with_long_timeout"):
                 continue
             while (isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute)

@@ -42,9 +42,10 @@ def test_the_scan_sees_calls_through_every_shape_of_proxy(tmp_path):
         "        identity_rpc.token_version(1)\n"
         "        self.programs.with_long_timeout().remove_program(1)\n"
         "        getattr(self, 'x').with_timeout(2).ping()\n"
-        "        invitations.append(1)  # not a proxy of this package\n")
+        "        invitations.append(1)  # not a proxy of this package\n"
+        "        retry(self.identity.ensure_person, 1)  # passed on, called elsewhere\n")
     assert broker_users.calls_in_code(tmp_path) == {
-        "identity": {"issue_tokens", "token_version", "ping"}, "programs": {"remove_program", "ping"}}
+        "identity": {"issue_tokens", "token_version", "ping", "ensure_person"}, "programs": {"remove_program", "ping"}}
 
 
 def _callers_of(method: str) -> set[str]:
