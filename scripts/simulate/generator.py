@@ -242,10 +242,12 @@ def default_period_end(now: datetime | None = None) -> datetime:
 
 
 def load_statements(count: int, learners: list[Learner], courses: list[Course], *, seed: str | None = None,
-                    period_end: datetime | None = None, days: int = 90) -> list[dict]:
-    """`count` cheap statements for load tests (learners and courses round-robin, items of the course,
-    in time order over the period, as a platform streams them). Fresh random ids unless `seed` (then the
-    same ids every run)."""
+                    period_end: datetime | None = None, days: int = 90, run: int = 20) -> list[dict]:
+    """`count` cheap statements for load tests: runs of `run` consecutive statements of one learner in one
+    course (a session's worth, as a platform sends them), learners and courses round-robin, in time order
+    over the period. A batch of 1,000 thus holds 1,000 / run learners, and batches sent at once hold
+    different learners (unless there are few). Fresh random ids unless `seed` (then the same ids every
+    run)."""
     if not learners or not courses:
         raise ValueError("load mode needs at least one learner and one course")
     rng = random.Random(seed if seed is not None else uuid.uuid4().hex)
@@ -257,8 +259,9 @@ def load_statements(count: int, learners: list[Learner], courses: list[Course], 
     statements = []
     seconds = days * 86400
     for n in range(count):
-        learner = learners[n % len(learners)]
-        course, items = layouts[(n // len(learners)) % len(layouts)]
+        block = n // max(1, run)
+        learner = learners[block % len(learners)]
+        course, items = layouts[(block // len(learners) + block) % len(layouts)]
         item = items[rng.randrange(len(items))]
         verb = "graded" if item.graded and n % 2 else ("started", "completed")[n % 2]
         statement = {"id": str(uuid.UUID(int=rng.getrandbits(128), version=4)), "actor": {"user_id": learner.user_id},

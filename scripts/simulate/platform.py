@@ -209,7 +209,8 @@ def _post_with_retries(api: Api, batch: list[dict], deadline: float) -> dict:
 
 def send_concurrently(base_url: str, token: str, bodies: Iterable[bytes], clients: int) -> tuple[Counter, float]:
     """Pre-serialized `{"statements": [...]}` bodies POSTed to /v1/activity by `clients` threads (each with
-    its own keep-alive connection). Returns (summed answer fields and statuses, seconds)."""
+    its own keep-alive connection), client i sending bodies i, i + clients, ...; a 429/503 answer is retried
+    (counted in `retried`). Returns (summed answer fields and statuses, seconds)."""
     bodies = list(bodies)
     totals: Counter = Counter()
     lock = threading.Lock()
@@ -219,12 +220,14 @@ def send_concurrently(base_url: str, token: str, bodies: Iterable[bytes], client
     def client(index: int) -> None:
         with requests.Session() as session:
             for body in bodies[index::clients]:
+                local = Counter()
                 for _ in range(30):
                     response = session.post(url, data=body, headers=headers, timeout=120)
                     if response.status_code not in (429, 503):
                         break
+                    local["retried"] += 1  # a 503 may come after reporting stored the batch: then duplicates
                     time.sleep(0.5)
-                local = Counter({f"status {response.status_code}": 1})
+                local[f"status {response.status_code}"] += 1
                 if response.status_code < 300:
                     answer = response.json()
                     local.update(accepted=answer.get("accepted", 0), duplicates=answer.get("duplicates", 0),
