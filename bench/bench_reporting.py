@@ -30,7 +30,7 @@ import statistics
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import psycopg2
 import requests
@@ -48,7 +48,7 @@ from bench.harness import (
     wait_http,
 )
 from bench.reporting_seed import seed_org, user_id
-from scripts.simulate.generator import Course, Learner, load_statements
+from scripts.simulate.generator import Course, Learner, default_period_end, load_statements
 from scripts.simulate.platform import batch_bodies, send_concurrently
 from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog as programs_catalog
@@ -156,10 +156,12 @@ def copy_baseline(database_url: str, statements: list[dict]) -> float:
 def bench_ingest(suite, token: str, org_id: str, courses: list[dict]) -> dict:
     learners = [Learner(user_id(org_id, n)) for n in range(1, LEARNERS + 1)]
     course_rows = [Course.from_catalog(c) for c in courses if c.get("item_count")]
-    statements = load_statements(STATEMENTS, learners, course_rows)
+    end = default_period_end()
+    statements = load_statements(STATEMENTS, learners, course_rows, period_end=end)
     bodies = batch_bodies(statements)
-    # warm-up (not counted): the catalog fetched from programs, connections opened
-    warm = batch_bodies(load_statements(2000, learners, course_rows))
+    # warm-up (not counted): the catalog fetched from programs, connections opened; its statements are older
+    # than the measured ones, which thus arrive in time order (no late-arrival recomputation)
+    warm = batch_bodies(load_statements(2000, learners, course_rows, period_end=end - timedelta(days=91)))
     send_concurrently(suite.base_url, token, warm, 2)
     serving = {"gateway": [suite.processes["gateway"].pid], "reporting": [suite.processes["reporting"].pid],
                "reporting's PostgreSQL backends": pids_matching(f" {suite.db_prefix}reporting ")}
