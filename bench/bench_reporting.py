@@ -189,16 +189,18 @@ def bench_ingest(suite, token: str, org_id: str, courses: list[dict]) -> dict:
 
 
 def usage_baseline_sql(org_id: str) -> tuple[str, str]:
-    """(description, SQL) of the baseline: the reports module's own query when it exposes one
-    (`usage_sql(org_id)`), else the same join written here."""
+    """(description, SQL) of the baseline: the Usage report's own SELECT (services/reporting/reports), read
+    by COPY in one go instead of through the streaming export; else (reports not there) an equivalent join."""
     try:
-        from services.reporting.reports import export  # the reports engineer's module, once landed
-
-        if hasattr(export, "usage_baseline_sql"):
-            return "the report's own SELECT", export.usage_baseline_sql(org_id)
+        from services.reporting.reports import definitions, export
     except ImportError:
-        pass
-    sql = f"""
+        definitions = None
+    if definitions is not None:
+        params = {"org_id": org_id, "programs": None, "program_id": None, "course_id": None, "parts": 1,
+                  "part": 0}
+        return "the report's own SELECT (definitions.REPORTS['usage'])", \
+            (export._psycopg(definitions.REPORTS[definitions.USAGE].sql), params)
+    sql = """
 SELECT coalesce(pe.full_name, a.full_name), coalesce(pe.email, a.email), pe.external_id, c.name, c.course_id,
        c.slug, c.partner, e.enrolled_at, c.class_start_time, lc.last_activity_at,
        round(100.0 * coalesce(lc.items_completed, 0) / greatest(c.item_count, 1), 2),
@@ -215,11 +217,12 @@ LEFT JOIN contracts ct ON ct.contract_id = m.contract_id
 LEFT JOIN people pe ON pe.org_id = e.org_id AND pe.user_id = e.user_id
 LEFT JOIN accounts a ON a.user_id = e.user_id
 LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
-WHERE e.org_id = '{org_id}' AND e.kind = 'COURSE'"""
-    return "an equivalent join written in the benchmark", sql
+WHERE e.org_id = %(org_id)s AND e.kind = 'COURSE'"""
+    return "an equivalent join written in the benchmark", (sql, {"org_id": org_id})
 
 
-def copy_out_seconds(database_url: str, sql: str) -> tuple[float, int]:
+def copy_out_seconds(database_url: str, query: tuple[str, dict]) -> tuple[float, int]:
+    """COPY (SELECT …) TO STDOUT, in a transaction set like an export's (jit off, work_mem, read only)."""
     conn = pg_connect(database_url)
 
     class Sink(io.RawIOBase):
@@ -236,6 +239,9 @@ def copy_out_seconds(database_url: str, sql: str) -> tuple[float, int]:
     try:
         sink = Sink()
         with conn.cursor() as cur:
+            sql = cur.mogrify(*query).decode()
+            cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            cur.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
             began = time.perf_counter()
             cur.copy_expert(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv, HEADER true)", sink)
             return time.perf_counter() - began, sink.bytes
@@ -262,8 +268,8 @@ def bench_usage(suite, headers: dict, org_id: str) -> dict:
     sampler.running = False
     sampler.join()
     peak_mb = max(sampler.peak_kb, rss_kb(pid, "VmHWM")) / 1024
-    description, sql = usage_baseline_sql(org_id)
-    copy_seconds, copy_bytes = copy_out_seconds(suite.database_url("reporting"), sql)
+    description, query = usage_baseline_sql(org_id)
+    copy_seconds, copy_bytes = copy_out_seconds(suite.database_url("reporting"), query)
     return {"rows": rows - 1, "bytes": size, "seconds": elapsed, "first_byte": first_byte, "peak_mb": peak_mb,
             "start_mb": sampler.start_kb / 1024, "hwm_is_lifetime": True, "copy_seconds": copy_seconds,
             "copy_bytes": copy_bytes, "baseline": description}
