@@ -121,4 +121,4 @@ def _seed_enrollments(conn, org_id, program_id, members, courses, per_member, fi
     _run(conn, "INSERT INTO learner_lessons (org_id, user_id, course_id, lesson_id, first_completed_at) "
                "SELECT lc.org_id, lc.user_id, lc.course_id, lc.course_id || '-l' || lpad(CAST(l AS text), 2, '0'), "
                "lc.last_activity_at FROM learner_courses lc CROSS JOIN LATERAL generate_series(1, "
-               "LEAST(lc.lessons_taken, 3)) AS l WHERE lc.org_id = :org ON CONFLICT DO NOTHING", org=org_id)
+               "LEAST(lc.lessons_taken, 1)) AS l WHERE lc.org_id = :org ON CONFLICT DO NOTHING", org=org_id)
