@@ -39,7 +39,7 @@ API_TOKEN_SCOPES = {
     "programs:read": "catalog, contracts, programs, their members and curricula",
     "invitations:read": "invitations of programs, bulk imports and their rejected rows",
     "messages:read": "admin messages and their delivery counts",
-    "activity:write": "reserved: learning activity (the reporting service)",
+    "activity:write": "send learning activity (POST /v1/activity, POST /v1/xapi/statements)",
     "reports:read": "reserved: reports (the reporting service)",
     "people:write": "reserved: people provisioning (identity provider sync)",
 }

@@ -48,3 +48,54 @@ class LearningHoursUpdated(Schema):
 
 LEARNING_HOURS_UPDATED = Event("reporting.learning_hours.updated.v1", LearningHoursUpdated,
                                batch_of="hours", public=True)
+
+
+# ---- RPC and HTTP payloads (not events) ----------------------------------
+
+MAX_STATEMENTS = 1000
+
+
+class RejectedStatement(Schema):
+    index = fields.Integer(required=True, metadata={"description": "0-based position in the request"})
+    code = fields.String(required=True, metadata={
+        "description": "INVALID_STATEMENT, UNKNOWN_LEARNER (not a current or former member of the token's "
+                       "organization) or UNKNOWN_COURSE"})
+    message = fields.String(required=True)
+
+
+class ActivityResult(Schema):
+    accepted = fields.Integer(required=True, metadata={"description": "statements stored now"})
+    duplicates = fields.Integer(required=True, metadata={"description": "ids already stored: nothing changed"})
+    rejected = fields.List(fields.Nested(RejectedStatement), required=True)
+
+
+class SummarySchema(Schema):
+    org_id = fields.String(required=True)
+    since = fields.Date(allow_none=True, metadata={"description": "the subscription start (null: all time)"})
+    enrollments = fields.Integer(required=True)
+    course_enrollments = fields.Integer()
+    specialization_enrollments = fields.Integer()
+    learning_hours = fields.Float(required=True, metadata={"description": "estimated, from sessions (2 decimals)"})
+    learning_hours_estimated = fields.Boolean(metadata={"description": "always true: the figure is an estimate"})
+    lessons_taken = fields.Integer(required=True)
+    as_of = fields.AwareDateTime()
+
+
+class FunnelStage(Schema):
+    invited = fields.Integer(required=True, metadata={"description": "invitations created, emailed or not"})
+    joined = fields.Integer(required=True, metadata={"description": "people who joined (removed since or not)"})
+    enrolled = fields.Integer(required=True, metadata={"description": "of those, people with an enrollment"})
+    pending_invitations = fields.Integer(metadata={"description": "quick action: resend invites"})
+    joined_not_enrolled = fields.Integer(metadata={"description": "quick action: remind to enroll"})
+
+
+class ProgramFunnel(FunnelStage):
+    program_id = fields.String(required=True)
+    name = fields.String(required=True)
+    slug = fields.String()
+
+
+class FunnelSchema(FunnelStage):
+    org_id = fields.String(required=True)
+    programs = fields.List(fields.Nested(ProgramFunnel), required=True)
+    as_of = fields.AwareDateTime()

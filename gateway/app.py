@@ -13,6 +13,7 @@ from gateway.routes.keys import KeysRoutes
 from gateway.routes.messaging import MessagingRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.programs import ProgramsRoutes
+from gateway.routes.reporting import ReportingRoutes
 from servicekit.entrypoints import timer
 from servicekit.observability import PREFIX, Observability
 from servicekit.rpc import ServiceRpc
@@ -31,6 +32,7 @@ class Gateway:
     programs = ServiceRpc("programs")
     messaging = ServiceRpc("messaging")
     invitations = ServiceRpc("invitations")
+    reporting = ServiceRpc("reporting")
     # A broker fault is a fast 503 rather than a request held for the whole
     # publish retry (servicekit.broker, applied by servicekit.run).
     publish_retry_seconds = 2.0
@@ -50,4 +52,5 @@ class Gateway:
             SERVICE_REACHABLE.labels(service).set(up)
 
 
-mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, OperationsRoutes, KeysRoutes)
+mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, ReportingRoutes, OperationsRoutes,
+      KeysRoutes)

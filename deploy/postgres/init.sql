@@ -29,6 +29,12 @@ CREATE DATABASE invitations OWNER invitations;
 REVOKE ALL ON DATABASE invitations FROM PUBLIC;
 GRANT ALL ON DATABASE invitations TO invitations;
 
+-- reporting
+CREATE ROLE reporting LOGIN PASSWORD :'reporting_password';
+CREATE DATABASE reporting OWNER reporting;
+REVOKE ALL ON DATABASE reporting FROM PUBLIC;
+GRANT ALL ON DATABASE reporting TO reporting;
+
 -- messaging
 CREATE ROLE messaging LOGIN PASSWORD :'messaging_password';
 CREATE DATABASE messaging OWNER messaging;

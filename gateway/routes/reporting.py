@@ -1,0 +1,87 @@
+"""Learning activity in (learning platforms, with an API token of scope
+`activity:write`) and the admin home (summary, funnel), served by the
+reporting service (docs/reporting.md).
+
+Activity is always the token's own organization's: the organization comes
+from the token, never from the body. Admin-home reads are scoped like other
+organization routes: org admins see every program, program admins theirs
+(`Principal.program_scope`), anyone else the 404 of an unknown organization."""
+import json
+
+from marshmallow import Schema, fields, validate
+
+from contracts.errors import AppError, ErrorCode
+from contracts.reporting import MAX_STATEMENTS, ActivityResult, FunnelSchema, SummarySchema
+from gateway.http import MACHINE, Reply, check_json_strings, route, too_deep
+from gateway.routes import Routes
+
+ACTIVITY_SCOPE = "activity:write"
+# 1,000 statements of a few hundred bytes each, xAPI ones larger
+MAX_ACTIVITY_BYTES = 4 * 1024 * 1024
+XAPI_VERSION_HEADER = "X-Experience-API-Version"
+XAPI_VERSIONS = ("1.0.0", "1.0.1", "1.0.2", "1.0.3")
+
+
+class ActivityBody(Schema):
+    statements = fields.List(fields.Raw(), required=True, validate=validate.Length(1, MAX_STATEMENTS), metadata={
+        "description": f"at most {MAX_STATEMENTS} native statements (docs/api.md \"Activity\"); each is checked "
+                       "on its own"})
+
+
+class XapiAnswer(Schema):
+    ids = fields.List(fields.String())
+
+
+def read_xapi_body(request) -> object:
+    """A statement or a list of statements, as JSON (the shared loader takes objects only)."""
+    if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
+        raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {MAX_ACTIVITY_BYTES} bytes")
+    if request.mimetype != "application/json":
+        raise AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the statements as application/json")
+    raw = request.stream.read(MAX_ACTIVITY_BYTES + 1)
+    if len(raw) > MAX_ACTIVITY_BYTES:
+        raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {MAX_ACTIVITY_BYTES} bytes")
+    try:
+        data = json.loads(raw or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise AppError(ErrorCode.MALFORMED_JSON, "the body is not valid JSON") from None
+    except RecursionError:
+        raise too_deep() from None
+    if not isinstance(data, dict | list):
+        raise AppError(ErrorCode.INVALID_INPUT, "send a statement or a list of statements",
+                       {"_schema": ["expected an object or a list"]})
+    check_json_strings(data)
+    return data
+
+
+class ReportingRoutes(Routes):
+    # ---- activity in
+    @route("POST", "/v1/activity", auth=MACHINE, scope=ACTIVITY_SCOPE, body=ActivityBody, response=ActivityResult,
+           max_bytes=MAX_ACTIVITY_BYTES, tags=("activity",),
+           summary="Send learning activity: native statements, idempotent by id, each accepted or rejected on its own")
+    def send_activity(self, call):
+        return self.reporting.ingest_activity(call.principal.api_org_id, call.body["statements"])
+
+    @route("POST", "/v1/xapi/statements", auth=MACHINE, scope=ACTIVITY_SCOPE, tags=("activity",),
+           errors=("CONFLICT",), responses={200: ("The statement ids, in order", "application/json", XapiAnswer)},
+           summary="Send xAPI 1.0.3 statements (a statement or a list; header X-Experience-API-Version); all or "
+                   "nothing; answers the list of statement ids (docs/reporting.md has the subset)")
+    def send_xapi_statements(self, call):
+        version = call.request.headers.get(XAPI_VERSION_HEADER, "")
+        if version not in XAPI_VERSIONS:
+            raise AppError(ErrorCode.INVALID_INPUT, f"send the header {XAPI_VERSION_HEADER}: 1.0.3",
+                           {XAPI_VERSION_HEADER: [f"one of {', '.join(XAPI_VERSIONS)}"]})
+        ids = self.reporting.ingest_xapi(call.principal.api_org_id, read_xapi_body(call.request))
+        return Reply(ids, 200, {XAPI_VERSION_HEADER: "1.0.3"})
+
+    # ---- admin home
+    @route("GET", "/v1/orgs/{org_id}/summary", response=SummarySchema, tags=("reporting",),
+           summary="Enrollments, estimated learning hours and lessons taken since the subscription start "
+                   "(program admins: their programs)")
+    def org_summary(self, call, org_id):
+        return self.reporting.summary(org_id, call.principal.program_scope(org_id))
+
+    @route("GET", "/v1/orgs/{org_id}/funnel", response=FunnelSchema, tags=("reporting",),
+           summary="Usage funnel: invited → joined → enrolled, overall and per program (program admins: theirs)")
+    def org_funnel(self, call, org_id):
+        return self.reporting.funnel(org_id, call.principal.program_scope(org_id))

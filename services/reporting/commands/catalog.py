@@ -1,0 +1,109 @@
+"""Catalog reference data (course names, slugs, partners, item and lesson
+counts, class start times; specializations' courses) from programs.
+
+programs publishes no catalog events (its catalog is loaded from a file by
+an operator), so reporting asks it by RPC (`get_courses`,
+`get_specializations`) for the ids it meets and does not know yet: on a
+statement, an enrollment or a curriculum change, and on a timer that also
+refreshes entries older than a day (names change when a catalog is reloaded).
+An entry is an upsert by id: any replica may fetch it."""
+import logging
+from collections.abc import Callable
+
+from sqlalchemy import text
+
+from servicekit.db import UnitOfWork
+
+log = logging.getLogger(__name__)
+
+COURSE_FIELDS = ("course_id", "slug", "name", "partner", "item_count", "lesson_count", "graded_item_count",
+                 "class_start_time")
+
+
+def known_courses(uow: UnitOfWork, course_ids) -> set[str]:
+    ids = sorted(course_ids)
+    if not ids:
+        return set()
+    return set(uow.session.scalars(text("SELECT course_id FROM courses WHERE course_id = ANY(CAST(:ids AS text[]))"),
+                                   {"ids": ids}))
+
+
+def save_courses(uow: UnitOfWork, courses: list[dict]) -> None:
+    for course in sorted(courses, key=lambda c: c["id"]):
+        uow.session.execute(text(
+            "INSERT INTO courses (course_id, slug, name, partner, item_count, lesson_count, graded_item_count, "
+            "class_start_time, refreshed_at) VALUES (:id, :slug, :name, :partner, :item_count, :lesson_count, "
+            ":graded_item_count, :class_start_time, now()) ON CONFLICT (course_id) DO UPDATE SET slug = EXCLUDED.slug, "
+            "name = EXCLUDED.name, partner = EXCLUDED.partner, item_count = EXCLUDED.item_count, "
+            "lesson_count = EXCLUDED.lesson_count, graded_item_count = EXCLUDED.graded_item_count, "
+            "class_start_time = EXCLUDED.class_start_time, refreshed_at = now()"),
+            {"id": course["id"], "slug": course["slug"], "name": course["name"], "partner": course["partner"],
+             "item_count": course.get("item_count") or 0, "lesson_count": course.get("lesson_count") or 0,
+             "graded_item_count": course.get("graded_item_count") or 0,
+             "class_start_time": course.get("class_start_time")})
+
+
+def save_specializations(uow: UnitOfWork, specializations: list[dict]) -> None:
+    for spec in sorted(specializations, key=lambda s: s["id"]):
+        uow.session.execute(text(
+            "INSERT INTO specializations (specialization_id, slug, name, partner, course_ids, refreshed_at) "
+            "VALUES (:id, :slug, :name, :partner, CAST(:course_ids AS text[]), now()) "
+            "ON CONFLICT (specialization_id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name, "
+            "partner = EXCLUDED.partner, course_ids = EXCLUDED.course_ids, refreshed_at = now()"),
+            {"id": spec["id"], "slug": spec["slug"], "name": spec["name"], "partner": spec["partner"],
+             "course_ids": list(spec["course_ids"])})
+
+
+def ensure_courses(uow: UnitOfWork, course_ids, fetch: Callable[[list[str]], list[dict]] | None) -> set[str]:
+    """The ids among `course_ids` the catalog knows, asking programs (`fetch`)
+    for those not known locally yet."""
+    wanted = set(course_ids)
+    known = known_courses(uow, wanted)
+    missing = sorted(wanted - known)
+    if missing and fetch is not None:
+        found = fetch(missing)
+        if found:
+            save_courses(uow, found)
+            known |= {c["id"] for c in found}
+    return known
+
+
+def ensure_catalog(uow: UnitOfWork, course_ids, specialization_ids, fetch_courses, fetch_specializations) -> None:
+    """Fetch what an enrollment or curriculum names and the catalog lacks; a
+    failure is logged and left to the refresh timer (never fails the event)."""
+    try:
+        specs = sorted(set(specialization_ids or ()))
+        if specs:
+            have = set(uow.session.scalars(text(
+                "SELECT specialization_id FROM specializations WHERE specialization_id = ANY(CAST(:ids AS text[]))"),
+                {"ids": specs}))
+            missing = [s for s in specs if s not in have]
+            if missing:
+                found = fetch_specializations(missing)
+                save_specializations(uow, found)
+                course_ids = set(course_ids or ()) | {c for s in found for c in s["course_ids"]}
+        ensure_courses(uow, set(course_ids or ()), fetch_courses)
+    except Exception as exc:  # programs late or down: the timer catches up
+        log.warning("catalog fetch failed, left to the refresh timer: %s", exc)
+
+
+def refresh_catalog(uow: UnitOfWork, fetch_courses, fetch_specializations, limit: int = 500) -> dict:
+    """What enrollments and statements name and the catalog lacks, plus entries
+    older than a day: asked of programs again."""
+    courses = list(uow.session.scalars(text(
+        "SELECT id FROM (SELECT DISTINCT course_id AS id FROM enrollments WHERE course_id IS NOT NULL) e "
+        "WHERE NOT EXISTS (SELECT 1 FROM courses c WHERE c.course_id = e.id) "
+        "UNION SELECT course_id FROM courses WHERE refreshed_at < now() - interval '1 day' LIMIT :limit"),
+        {"limit": limit}))
+    specs = list(uow.session.scalars(text(
+        "SELECT id FROM (SELECT DISTINCT specialization_id AS id FROM enrollments "
+        "WHERE specialization_id IS NOT NULL) e "
+        "WHERE NOT EXISTS (SELECT 1 FROM specializations s WHERE s.specialization_id = e.id) "
+        "UNION SELECT specialization_id FROM specializations WHERE refreshed_at < now() - interval '1 day' "
+        "LIMIT :limit"), {"limit": limit}))
+    found_specs = fetch_specializations(specs) if specs else []
+    save_specializations(uow, found_specs)
+    wanted = set(courses) | {c for s in found_specs for c in s["course_ids"]}
+    found = fetch_courses(sorted(wanted)) if wanted else []
+    save_courses(uow, found)
+    return {"courses": len(found), "specializations": len(found_specs)}

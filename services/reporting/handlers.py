@@ -1,0 +1,198 @@
+"""reporting's consumers of other services' events, one function per event:
+they keep reporting's projections (people, organizations, programs,
+contracts, memberships, invitations, enrollments) current. Every one is an
+upsert, so a redelivery or an event arriving before the one it follows
+leaves the same rows (the kit also skips redeliveries)."""
+import json
+
+from sqlalchemy import text
+
+from contracts.envelope import Envelope
+from contracts.identity import ProfileFieldsSchema
+from contracts.programs import MemberState
+from servicekit.db import UnitOfWork
+
+PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
+
+# ---------------------------------------------------------------- identity
+
+
+def on_org_created(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO orgs (org_id, name, timezone, settings) VALUES (:org, :name, :tz, CAST(:settings AS jsonb)) "
+        "ON CONFLICT (org_id) DO NOTHING"),
+        {"org": p["org_id"], "name": p["name"], "tz": p.get("timezone"),
+         "settings": json.dumps({k: p.get(k) for k in ("brand_color", "logo_url")})})
+
+
+def on_org_updated(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    settings = p["settings"]
+    schedule = settings.get("report_schedule")
+    start = settings.get("subscription_start")
+    uow.session.execute(text(
+        "INSERT INTO orgs (org_id, name, timezone, subscription_start, report_schedule, settings, updated_at) "
+        "VALUES (:org, :name, :tz, :start, CAST(:schedule AS jsonb), CAST(:settings AS jsonb), :at) "
+        "ON CONFLICT (org_id) DO UPDATE SET name = coalesce(EXCLUDED.name, orgs.name), "
+        "timezone = EXCLUDED.timezone, subscription_start = EXCLUDED.subscription_start, "
+        "report_schedule = EXCLUDED.report_schedule, settings = EXCLUDED.settings, updated_at = EXCLUDED.updated_at "
+        "WHERE orgs.updated_at <= EXCLUDED.updated_at"),
+        {"org": p["org_id"], "name": settings.get("name") or "", "tz": settings.get("timezone"),
+         "start": start.isoformat() if start else None,
+         "schedule": json.dumps(schedule, default=str) if schedule is not None else None,
+         "settings": json.dumps(settings, default=str), "at": event.occurred_at})
+
+
+def on_users_registered(uow: UnitOfWork, users: list[dict]) -> None:
+    for user in sorted(users, key=lambda u: u["user_id"]):
+        uow.session.execute(text(
+            "INSERT INTO accounts (user_id, email, full_name) VALUES (:id, :email, :name) "
+            "ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, full_name = EXCLUDED.full_name"),
+            {"id": user["user_id"], "email": user["email"], "name": user.get("full_name")})
+
+
+def on_profiles_updated(uow: UnitOfWork, org_id: str, people: list[dict]) -> None:
+    columns = ("email", "full_name", *PROFILE_FIELDS)
+    names = ", ".join(columns)
+    values = ", ".join(f":{c}" for c in columns)
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
+    for person in sorted(people, key=lambda p: p["user_id"]):
+        uow.session.execute(text(
+            f"INSERT INTO people (org_id, user_id, {names}, updated_at) VALUES (:org, :user, {values}, now()) "
+            f"ON CONFLICT (org_id, user_id) DO UPDATE SET {updates}, updated_at = now()"),
+            {"org": org_id, "user": person["user_id"], **{c: person.get(c) for c in columns}})
+
+
+def on_admin_granted(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO admins (admin_id, org_id, user_id, email, full_name, role, program_ids) "
+        "VALUES (:id, :org, :user, :email, :name, :role, CAST(:programs AS text[])) "
+        "ON CONFLICT (admin_id) DO UPDATE SET role = EXCLUDED.role, program_ids = EXCLUDED.program_ids, "
+        "email = EXCLUDED.email, full_name = EXCLUDED.full_name"),
+        {"id": p["admin_id"], "org": p["org_id"], "user": p["user_id"], "email": p["email"],
+         "name": p["full_name"], "role": p["role"], "programs": list(p["program_ids"])})
+
+
+def on_admin_revoked(uow: UnitOfWork, event: Envelope) -> None:
+    uow.session.execute(text("DELETE FROM admins WHERE admin_id = :id"), {"id": event.payload["admin_id"]})
+
+
+# ---------------------------------------------------------------- programs
+
+
+def on_program_saved(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO programs (program_id, org_id, name, slug, contract_ids, created_at) "
+        "VALUES (:id, :org, :name, :slug, CAST(:contracts AS text[]), :at) "
+        "ON CONFLICT (program_id) DO UPDATE SET name = EXCLUDED.name, slug = EXCLUDED.slug, "
+        "contract_ids = EXCLUDED.contract_ids"),
+        {"id": p["program_id"], "org": p["org_id"], "name": p["name"], "slug": p["slug"],
+         "contracts": list(p["contract_ids"]), "at": event.occurred_at})
+
+
+def on_program_removed(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO programs (program_id, org_id, name, slug, removed_at) VALUES (:id, :org, :name, :slug, :at) "
+        "ON CONFLICT (program_id) DO UPDATE SET removed_at = EXCLUDED.removed_at"),
+        {"id": p["program_id"], "org": p["org_id"], "name": p["name"], "slug": p["slug"], "at": p["removed_at"]})
+
+
+def on_contract_saved(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO contracts (contract_id, org_id, name, license_count, starts_on, ends_on) "
+        "VALUES (:id, :org, :name, :count, :starts, :ends) ON CONFLICT (contract_id) DO UPDATE SET "
+        "name = EXCLUDED.name, license_count = EXCLUDED.license_count, starts_on = EXCLUDED.starts_on, "
+        "ends_on = EXCLUDED.ends_on"),
+        {"id": p["contract_id"], "org": p["org_id"], "name": p["name"], "count": p["license_count"],
+         "starts": p["starts_on"], "ends": p["ends_on"]})
+
+
+def on_member_joined(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, invitation_id, "
+        "email, full_name, joined_at) VALUES (:program, :user, :org, :membership, :state, :contract, :invitation, "
+        "lower(:email), :name, :at) ON CONFLICT (program_id, user_id) DO UPDATE SET "
+        "membership_id = EXCLUDED.membership_id, state = EXCLUDED.state, contract_id = EXCLUDED.contract_id, "
+        "invitation_id = coalesce(EXCLUDED.invitation_id, memberships.invitation_id), "
+        "email = coalesce(EXCLUDED.email, memberships.email), full_name = coalesce(EXCLUDED.full_name, "
+        "memberships.full_name), joined_at = EXCLUDED.joined_at, removed_at = NULL "
+        "WHERE memberships.removed_at IS NULL OR memberships.removed_at <= EXCLUDED.joined_at"),
+        {"program": p["program_id"], "user": p["user_id"], "org": p["org_id"], "membership": p["membership_id"],
+         "state": MemberState.MEMBER.value, "contract": p["contract_id"], "invitation": p.get("invitation_id"),
+         "email": p.get("email"), "name": p.get("full_name"), "at": p["joined_at"]})
+
+
+def on_member_removed(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, email, full_name, "
+        "removed_at) VALUES (:program, :user, :org, :membership, :state, :contract, lower(:email), :name, :at) "
+        "ON CONFLICT (program_id, user_id) DO UPDATE SET state = EXCLUDED.state, removed_at = EXCLUDED.removed_at "
+        "WHERE memberships.joined_at IS NULL OR memberships.joined_at <= EXCLUDED.removed_at"),
+        {"program": p["program_id"], "user": p["user_id"], "org": p["org_id"], "membership": p["membership_id"],
+         "state": MemberState.DELETED_MEMBER.value, "contract": p.get("contract_id"), "email": p.get("email"),
+         "name": p.get("full_name"), "at": p["removed_at"]})
+
+
+def on_enrollment_created(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text(
+        "INSERT INTO enrollments (enrollment_id, org_id, program_id, user_id, kind, course_id, specialization_id, "
+        "collection_id, item_name, item_slug, enrolled_at) VALUES (:id, :org, :program, :user, :kind, :course, "
+        ":spec, :collection, :name, :slug, :at) ON CONFLICT (enrollment_id) DO NOTHING"),
+        {"id": p["enrollment_id"], "org": p["org_id"], "program": p["program_id"], "user": p["user_id"],
+         "kind": p["kind"], "course": p.get("course_id"), "spec": p.get("specialization_id"),
+         "collection": p.get("collection_id"), "name": p["item_name"], "slug": p["item_slug"],
+         "at": p["enrolled_at"]})
+
+
+def on_enrollment_downgraded(uow: UnitOfWork, event: Envelope) -> None:
+    p = event.payload
+    uow.session.execute(text("UPDATE enrollments SET downgraded_at = :at WHERE enrollment_id = :id"),
+                        {"id": p["enrollment_id"], "at": p["downgraded_at"]})
+
+
+# ---------------------------------------------------------------- invitations
+
+INVITATION_COLUMNS = ("invitation_id", "user_id", "email", "full_name", "external_id")
+
+
+def on_invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) -> None:
+    p = event.payload
+    for item in sorted(items, key=lambda i: i["invitation_id"]):
+        uow.session.execute(text(
+            "INSERT INTO invitations (invitation_id, org_id, program_id, contract_id, user_id, email, full_name, "
+            "external_id, state, send_email, import_id, created_at, last_sent_at) VALUES (:invitation_id, :org, "
+            ":program, :contract, :user_id, lower(:email), :full_name, :external_id, 'PENDING', :send, :import_id, "
+            ":at, CASE WHEN :send THEN CAST(:at AS timestamptz) END) ON CONFLICT (invitation_id) DO NOTHING"),
+            {"org": p["org_id"], "program": p["program_id"], "contract": p.get("contract_id"),
+             "send": bool(p.get("send_email")), "import_id": p.get("import_id"), "at": event.occurred_at,
+             **{c: item.get(c) for c in INVITATION_COLUMNS}})
+    # invitees are INVITED members of the program until they join (a member stays a member)
+    for item in sorted(items, key=lambda i: i["user_id"]):
+        uow.session.execute(text(
+            "INSERT INTO memberships (program_id, user_id, org_id, state, contract_id, invitation_id, email, "
+            "full_name, invited_at) VALUES (:program, :user_id, :org, 'INVITED', :contract, :invitation_id, "
+            "lower(:email), :full_name, :at) ON CONFLICT (program_id, user_id) DO UPDATE SET "
+            "invited_at = EXCLUDED.invited_at, invitation_id = EXCLUDED.invitation_id, "
+            "contract_id = EXCLUDED.contract_id WHERE memberships.state <> 'MEMBER'"),
+            {"org": p["org_id"], "program": p["program_id"], "contract": p.get("contract_id"),
+             "at": event.occurred_at, **{c: item.get(c) for c in INVITATION_COLUMNS}})
+
+
+def on_invitation_closed(uow: UnitOfWork, event: Envelope, state: str) -> None:
+    uow.session.execute(text(
+        "UPDATE invitations SET state = :state, closed_at = :at WHERE invitation_id = :id"),
+        {"id": event.payload["invitation_id"], "state": state, "at": event.occurred_at})
+
+
+def on_invitation_resent(uow: UnitOfWork, event: Envelope) -> None:
+    uow.session.execute(text(
+        "UPDATE invitations SET last_sent_at = GREATEST(last_sent_at, :at) WHERE invitation_id = :id"),
+        {"id": event.payload["invitation_id"], "at": event.occurred_at})

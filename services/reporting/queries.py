@@ -1,0 +1,139 @@
+"""reporting's reads: the admin home (summary, funnel), a learner's figures,
+and the activity audiences messaging asks for. Every read filters by the
+organization, and by the caller's programs where the caller is a program
+admin (`program_ids`: None for all of the organization's programs)."""
+from datetime import UTC, datetime
+
+from sqlalchemy import text
+
+from servicekit.db import UnitOfWork
+from services.reporting.commands.activity import US_PER_HOUR
+
+
+def _hours(us) -> float:
+    return round((us or 0) / US_PER_HOUR, 2)
+
+
+def _scope(program_ids: list[str] | None, column: str = "program_id") -> str:
+    return "" if program_ids is None else f" AND {column} = ANY(CAST(:programs AS uuid[]))"
+
+
+# The (user, course) pairs enrolled through the caller's programs: course
+# enrollments and the courses of specialization enrollments.
+ENROLLED_COURSES = """
+    SELECT e.user_id, e.course_id FROM enrollments e
+     WHERE e.org_id = :org AND e.course_id IS NOT NULL{scope}
+    UNION
+    SELECT e.user_id, c.course_id FROM enrollments e JOIN specializations s
+        ON s.specialization_id = e.specialization_id, unnest(s.course_ids) AS c(course_id)
+     WHERE e.org_id = :org AND e.specialization_id IS NOT NULL{scope}"""
+
+
+def summary(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict:
+    """Enrollments, estimated learning hours and lessons taken since the
+    subscription start (all time when the organization has none). An org
+    admin's hours and lessons are all of the organization's learners'; a
+    program admin's those in courses enrolled through their programs."""
+    params = {"org": org_id, "programs": program_ids or []}
+    start = uow.read(text("SELECT subscription_start FROM orgs WHERE org_id = :org"), params).scalar()
+    params["start"] = start.isoformat() if start else "1970-01-01"
+    scope = _scope(program_ids, "e.program_id")
+    counts = uow.read(text(
+        "SELECT count(*) AS enrollments, count(*) FILTER (WHERE kind = 'COURSE') AS courses, "
+        "count(*) FILTER (WHERE kind = 'SPECIALIZATION') AS specializations FROM enrollments e "
+        f"WHERE e.org_id = :org AND e.enrolled_at >= CAST(:start AS date){scope}"), params).one()
+    if program_ids is None:
+        hours = uow.read(text("SELECT sum(hours_us) FROM course_days WHERE org_id = :org AND day >= :start"),
+                         params).scalar()
+        lessons = uow.read(text("SELECT count(*) FROM learner_lessons WHERE org_id = :org "
+                                "AND first_completed_at >= CAST(:start AS date)"), params).scalar()
+    else:
+        enrolled = ENROLLED_COURSES.format(scope=scope)
+        hours = uow.read(text(
+            f"WITH ec AS ({enrolled}) SELECT sum(cd.hours_us) FROM course_days cd JOIN ec "
+            "ON ec.user_id = cd.user_id AND ec.course_id = cd.course_id WHERE cd.org_id = :org "
+            "AND cd.day >= :start"), params).scalar()
+        lessons = uow.read(text(
+            f"WITH ec AS ({enrolled}) SELECT count(*) FROM learner_lessons ll JOIN ec "
+            "ON ec.user_id = ll.user_id AND ec.course_id = ll.course_id WHERE ll.org_id = :org "
+            "AND ll.first_completed_at >= CAST(:start AS date)"), params).scalar()
+    return {"org_id": org_id, "since": start, "enrollments": counts.enrollments,
+            "course_enrollments": counts.courses, "specialization_enrollments": counts.specializations,
+            "learning_hours": _hours(hours), "learning_hours_estimated": True, "lessons_taken": lessons or 0,
+            "as_of": datetime.now(UTC)}
+
+
+def funnel(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict:
+    """invited (every invitation created, emailed or not) → joined (people who
+    joined, removed since or not) → enrolled (of those, people with an
+    enrollment), per program and overall (programs not removed); plus the
+    quick actions' counts: pending invitations, current members not enrolled."""
+    params = {"org": org_id, "programs": program_ids or []}
+    rows = uow.read(text(f"""
+        SELECT p.program_id::text, p.name, p.slug,
+          (SELECT count(*) FROM invitations i WHERE i.program_id = p.program_id) AS invited,
+          (SELECT count(*) FROM invitations i WHERE i.program_id = p.program_id AND i.state = 'PENDING') AS pending,
+          (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.joined_at IS NOT NULL) AS joined,
+          (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.joined_at IS NOT NULL
+              AND EXISTS (SELECT 1 FROM enrollments e WHERE e.program_id = m.program_id
+                          AND e.user_id = m.user_id)) AS enrolled,
+          (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.state = 'MEMBER'
+              AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.program_id = m.program_id
+                              AND e.user_id = m.user_id)) AS joined_not_enrolled
+        FROM programs p WHERE p.org_id = :org AND p.removed_at IS NULL{_scope(program_ids, "p.program_id")}
+        ORDER BY p.name, p.program_id"""), params).all()
+    programs = [{"program_id": r.program_id, "name": r.name, "slug": r.slug, "invited": r.invited,
+                 "joined": r.joined, "enrolled": r.enrolled, "pending_invitations": r.pending,
+                 "joined_not_enrolled": r.joined_not_enrolled} for r in rows]
+    overall = {key: sum(p[key] for p in programs) for key in ("invited", "joined", "enrolled",
+                                                               "pending_invitations", "joined_not_enrolled")}
+    return {"org_id": org_id, **overall, "programs": programs, "as_of": datetime.now(UTC)}
+
+
+def learner(uow: UnitOfWork, org_id: str, user_id: str) -> dict:
+    """One learner's figures: estimated hours, sessions, and per course."""
+    params = {"org": org_id, "user": user_id}
+    row = uow.read(text("SELECT hours_us, sessions, statements, first_activity_at, last_activity_at FROM learners "
+                        "WHERE org_id = :org AND user_id = :user"), params).first()
+    courses = uow.read(text(
+        "SELECT lc.course_id, lc.hours_us, lc.statements, lc.last_activity_at, lc.items_completed, "
+        "lc.lessons_taken, lc.graded_items, lc.grade_pct, lc.completed_at, c.item_count FROM learner_courses lc "
+        "LEFT JOIN courses c ON c.course_id = lc.course_id WHERE lc.org_id = :org AND lc.user_id = :user "
+        "ORDER BY lc.course_id"), params).all()
+    return {
+        "user_id": user_id,
+        "learning_hours": _hours(row.hours_us if row else 0),
+        "learning_hours_us": row.hours_us if row else 0,
+        "sessions": row.sessions if row else 0,
+        "statements": row.statements if row else 0,
+        "last_activity_at": row.last_activity_at if row else None,
+        "courses": [{
+            "course_id": c.course_id, "learning_hours": _hours(c.hours_us), "learning_hours_us": c.hours_us,
+            "statements": c.statements, "last_activity_at": c.last_activity_at,
+            "items_completed": c.items_completed, "lessons_taken": c.lessons_taken,
+            "overall_progress": progress(c.items_completed, c.item_count),
+            "completed": c.completed_at is not None, "completed_at": c.completed_at,
+            "course_grade": None if c.grade_pct is None else round(c.grade_pct, 2)} for c in courses],
+    }
+
+
+def progress(items_completed: int, item_count: int | None) -> float | None:
+    """Overall progress: distinct completed items over the course's items, in
+    percent with 2 decimals (at most 100); unknown without an item count."""
+    if not item_count:
+        return None
+    return round(min(100.0, 100.0 * items_completed / item_count), 2)
+
+
+def active_learners(uow: UnitOfWork, org_id: str, since: datetime) -> list[str]:
+    """People of the organization with activity at or after `since` (messaging's INACTIVE_FOR_DAYS)."""
+    return list(uow.read(text("SELECT user_id::text FROM learners WHERE org_id = :org AND last_activity_at >= :since"),
+                         {"org": org_id, "since": since}).scalars())
+
+
+def course_completers(uow: UnitOfWork, org_id: str, course_ids: list[str]) -> list[str]:
+    """People of the organization who completed one of the courses (messaging's COMPLETED_COURSE)."""
+    return list(uow.read(text(
+        "SELECT DISTINCT user_id::text FROM learner_courses WHERE org_id = :org "
+        "AND course_id = ANY(CAST(:courses AS text[])) AND completed_at IS NOT NULL"),
+        {"org": org_id, "courses": list(course_ids)}).scalars())

@@ -1,0 +1,222 @@
+"""reporting's nameko entrypoints: load input, call one command, query or
+handler, dump output.
+
+Ingestion RPCs take the organization of the caller's API token (the gateway
+passes it); reads take the organization and the caller's program scope
+(None: every program of the organization). Any number of replicas consume the
+same queues (competing consumers); every write is an upsert or is ordered by
+row locks in the database (see commands/activity.py)."""
+from datetime import datetime
+
+from contracts.envelope import jsonable
+from contracts.errors import invalid
+from contracts.identity import (
+    ADMIN_GRANTED,
+    ADMIN_REVOKED,
+    ORG_CREATED,
+    ORG_UPDATED,
+    PROFILE_UPDATED,
+    PROFILES_UPDATED,
+    USER_REGISTERED,
+    USERS_REGISTERED,
+)
+from contracts.invitations import (
+    INVITATION_ACCEPTED,
+    INVITATION_CREATED,
+    INVITATION_EXPIRED,
+    INVITATION_RESENT,
+    INVITATION_REVOKED,
+    INVITATIONS_CREATED,
+)
+from contracts.programs import (
+    CONTRACT_CREATED,
+    CONTRACT_UPDATED,
+    CURRICULUM_CHANGED,
+    ENROLLMENT_CREATED,
+    ENROLLMENT_DOWNGRADED,
+    MEMBER_JOINED,
+    MEMBER_REMOVED,
+    PROGRAM_CREATED,
+    PROGRAM_REMOVED,
+    PROGRAM_UPDATED,
+)
+from servicekit.entrypoints import rpc, settings_timer
+from servicekit.events import handle_event
+from servicekit.models import require_uuid
+from servicekit.rpc import ServiceRpc
+from servicekit.service import ServiceBase, ServiceSettings
+from services.reporting import handlers, queries
+from services.reporting.commands import catalog, ingestion
+from services.reporting.settings import ReportingSettings
+
+
+def _program_scope(program_ids) -> list[str] | None:
+    if program_ids is None:
+        return None
+    if not isinstance(program_ids, list | tuple):
+        raise invalid({"program_ids": ["a list of program ids, or null"]})
+    return [require_uuid(p, "program") for p in program_ids]
+
+
+class ReportingService(ServiceBase):
+    name = "reporting"
+    programs = ServiceRpc("programs")
+    settings = ServiceSettings(ReportingSettings)
+
+    def _fetch_courses(self, course_ids):
+        return self.programs.get_courses(list(course_ids))
+
+    def _fetch_specializations(self, specialization_ids):
+        return self.programs.get_specializations(list(specialization_ids))
+
+    # ---- activity in
+    @rpc
+    def ingest_activity(self, org_id, statements):
+        """Native statements of the organization: {accepted, duplicates, rejected: [{index, code, message}]}."""
+        return ingestion.ingest_native(self.db, require_uuid(org_id, "organization"), statements,
+                                       self._fetch_courses, self.settings.max_future)
+
+    @rpc
+    def ingest_xapi(self, org_id, body):
+        """xAPI statements (one or a list), all or nothing: their ids."""
+        return ingestion.ingest_xapi(self.db, require_uuid(org_id, "organization"), body, self._fetch_courses,
+                                     self.settings.max_future)
+
+    # ---- admin home
+    @rpc(read_only=True)
+    def summary(self, org_id, program_ids=None):
+        return jsonable(queries.summary(self.db, require_uuid(org_id, "organization"), _program_scope(program_ids)))
+
+    @rpc(read_only=True)
+    def funnel(self, org_id, program_ids=None):
+        return jsonable(queries.funnel(self.db, require_uuid(org_id, "organization"), _program_scope(program_ids)))
+
+    @rpc(read_only=True)
+    def learner(self, org_id, user_id):
+        return jsonable(queries.learner(self.db, require_uuid(org_id, "organization"),
+                                        require_uuid(user_id, "person")))
+
+    # ---- messaging's activity audiences
+    @rpc(read_only=True)
+    def active_learners(self, org_id, since):
+        try:
+            since = datetime.fromisoformat(since) if isinstance(since, str) else None
+        except ValueError:
+            since = None
+        if since is None or since.tzinfo is None:
+            raise invalid({"since": ["an ISO-8601 time with a time zone"]})
+        return queries.active_learners(self.db, require_uuid(org_id, "organization"), since)
+
+    @rpc(read_only=True)
+    def course_completers(self, org_id, course_ids):
+        if not isinstance(course_ids, list | tuple) or not all(isinstance(c, str) for c in course_ids):
+            raise invalid({"course_ids": ["a list of course ids"]})
+        return queries.course_completers(self.db, require_uuid(org_id, "organization"), list(course_ids))
+
+    # ---- catalog
+    @settings_timer(ReportingSettings, lambda s: s.catalog_refresh_seconds)
+    def refresh_catalog(self):
+        catalog.refresh_catalog(self.db, self._fetch_courses, self._fetch_specializations)
+
+    # ---- identity events
+    @handle_event(ORG_CREATED)
+    def on_org_created(self, event):
+        handlers.on_org_created(self.db, event)
+
+    @handle_event(ORG_UPDATED)
+    def on_org_updated(self, event):
+        handlers.on_org_updated(self.db, event)
+
+    @handle_event(USER_REGISTERED)
+    def on_user_registered(self, event):
+        handlers.on_users_registered(self.db, [event.payload])
+
+    @handle_event(USERS_REGISTERED)
+    def on_users_registered(self, event):
+        handlers.on_users_registered(self.db, event.payload["users"])
+
+    @handle_event(PROFILE_UPDATED)
+    def on_profile_updated(self, event):
+        handlers.on_profiles_updated(self.db, event.payload["org_id"], [event.payload])
+
+    @handle_event(PROFILES_UPDATED)
+    def on_profiles_updated(self, event):
+        handlers.on_profiles_updated(self.db, event.payload["org_id"], event.payload["people"])
+
+    @handle_event(ADMIN_GRANTED)
+    def on_admin_granted(self, event):
+        handlers.on_admin_granted(self.db, event)
+
+    @handle_event(ADMIN_REVOKED)
+    def on_admin_revoked(self, event):
+        handlers.on_admin_revoked(self.db, event)
+
+    # ---- programs events
+    @handle_event(PROGRAM_CREATED)
+    def on_program_created(self, event):
+        handlers.on_program_saved(self.db, event)
+
+    @handle_event(PROGRAM_UPDATED)
+    def on_program_updated(self, event):
+        handlers.on_program_saved(self.db, event)
+
+    @handle_event(PROGRAM_REMOVED)
+    def on_program_removed(self, event):
+        handlers.on_program_removed(self.db, event)
+
+    @handle_event(CONTRACT_CREATED)
+    def on_contract_created(self, event):
+        handlers.on_contract_saved(self.db, event)
+
+    @handle_event(CONTRACT_UPDATED)
+    def on_contract_updated(self, event):
+        handlers.on_contract_saved(self.db, event)
+
+    @handle_event(MEMBER_JOINED)
+    def on_member_joined(self, event):
+        handlers.on_member_joined(self.db, event)
+
+    @handle_event(MEMBER_REMOVED)
+    def on_member_removed(self, event):
+        handlers.on_member_removed(self.db, event)
+
+    @handle_event(ENROLLMENT_CREATED)
+    def on_enrollment_created(self, event):
+        handlers.on_enrollment_created(self.db, event)
+        catalog.ensure_catalog(self.db, [event.payload.get("course_id")] if event.payload.get("course_id") else [],
+                               [event.payload["specialization_id"]] if event.payload.get("specialization_id") else [],
+                               self._fetch_courses, self._fetch_specializations)
+
+    @handle_event(ENROLLMENT_DOWNGRADED)
+    def on_enrollment_downgraded(self, event):
+        handlers.on_enrollment_downgraded(self.db, event)
+
+    @handle_event(CURRICULUM_CHANGED)
+    def on_curriculum_changed(self, event):
+        catalog.ensure_catalog(self.db, event.payload["course_ids"], event.payload["specialization_ids"],
+                               self._fetch_courses, self._fetch_specializations)
+
+    # ---- invitations events
+    @handle_event(INVITATION_CREATED)
+    def on_invitation_created(self, event):
+        handlers.on_invitations_created(self.db, event, [event.payload])
+
+    @handle_event(INVITATIONS_CREATED)
+    def on_invitations_created(self, event):
+        handlers.on_invitations_created(self.db, event, event.payload["invitations"])
+
+    @handle_event(INVITATION_ACCEPTED)
+    def on_invitation_accepted(self, event):
+        handlers.on_invitation_closed(self.db, event, "ACCEPTED")
+
+    @handle_event(INVITATION_REVOKED)
+    def on_invitation_revoked(self, event):
+        handlers.on_invitation_closed(self.db, event, "REVOKED")
+
+    @handle_event(INVITATION_EXPIRED)
+    def on_invitation_expired(self, event):
+        handlers.on_invitation_closed(self.db, event, "EXPIRED")
+
+    @handle_event(INVITATION_RESENT)
+    def on_invitation_resent(self, event):
+        handlers.on_invitation_resent(self.db, event)

@@ -1,0 +1,199 @@
+"""The xAPI 1.0.3 subset reporting accepts at POST /v1/xapi/statements,
+mapped onto native statements (docs/reporting.md has the mapping table and
+what is ignored). Pure functions: `parse(raw, now)` answers a `Parsed` row
+whose `course_id` is still the course reference (the last path segment of
+the course activity's IRI: a catalog course id or slug, resolved by the
+command), or raises `Rejected`."""
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from services.reporting.statements import MAX_ID_LENGTH, Parsed, Rejected, bad, digest, number, timestamp
+
+ADL = "http://adlnet.gov/expapi/verbs/"
+VERB_MAP = {
+    ADL + "launched": "started",
+    ADL + "initialized": "started",
+    ADL + "completed": "completed",
+    ADL + "passed": "graded",
+    ADL + "failed": "graded",
+    ADL + "scored": "graded",
+    ADL + "answered": "graded",  # without a score: viewed
+    ADL + "experienced": "viewed",
+}
+REFUSED_VERBS = {ADL + "voided": "voiding statements is not supported"}
+COURSE_TYPE = "http://adlnet.gov/expapi/activities/course"
+LESSON_TYPES = {"http://adlnet.gov/expapi/activities/module", "http://adlnet.gov/expapi/activities/lesson",
+                "http://id.tincanapi.com/activitytype/lesson"}
+QUIZ_TYPES = {"http://adlnet.gov/expapi/activities/assessment", "http://adlnet.gov/expapi/activities/question",
+              "http://adlnet.gov/expapi/activities/interaction", "http://adlnet.gov/expapi/activities/cmi.interaction",
+              "http://id.tincanapi.com/activitytype/quiz"}
+VIDEO_TYPES = {"http://adlnet.gov/expapi/activities/media", "https://w3id.org/xapi/video/activity-type/video",
+               "http://activitystrea.ms/schema/1.0/video"}
+ASSIGNMENT_TYPES = {"http://id.tincanapi.com/activitytype/assignment",
+                    "http://adlnet.gov/expapi/activities/assignment"}
+IGNORED_FOR_DIGEST = ("stored", "authority", "version")
+TOP_KEYS = {"id", "actor", "verb", "object", "result", "context", "timestamp", "stored", "authority", "version",
+            "attachments"}
+
+
+def iri(value, field: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID_LENGTH or not value.isprintable() \
+            or " " in value:
+        raise bad(f"{field}: an IRI of at most {MAX_ID_LENGTH} characters is required")
+    if not urlsplit(value).scheme:
+        raise bad(f"{field}: an absolute IRI is required")
+    return value
+
+
+def course_ref(activity_id: str) -> str:
+    """The catalog course id or slug an activity IRI names: its last path segment."""
+    path = urlsplit(activity_id).path.rstrip("/")
+    return path.rsplit("/", 1)[-1] if path else ""
+
+
+def activity_type(activity: dict) -> str | None:
+    definition = activity.get("definition")
+    if isinstance(definition, dict) and isinstance(definition.get("type"), str):
+        return definition["type"]
+    return None
+
+
+def actor_of(actor) -> tuple[str | None, str | None]:
+    if not isinstance(actor, dict) or actor.get("objectType", "Agent") != "Agent":
+        raise bad("actor: an Agent is required (Groups are not supported)")
+    mbox = actor.get("mbox")
+    if mbox is not None:
+        if not isinstance(mbox, str) or not mbox.lower().startswith("mailto:") or "@" not in mbox \
+                or len(mbox) > 261 or not mbox.isprintable():
+            raise bad("actor.mbox: mailto:address")
+        return mbox[7:].strip().lower(), None
+    account = actor.get("account")
+    if isinstance(account, dict) and isinstance(account.get("name"), str):
+        name = account["name"].strip()
+        if "@" in name and len(name) <= 254 and name.isprintable():
+            return name.lower(), None
+        try:
+            return None, str(uuid.UUID(name))
+        except ValueError:
+            raise bad("actor.account.name: the learner's user id (UUID) or email is required") from None
+    raise bad("actor: mbox or account is required (mbox_sha1sum and openid are not supported)")
+
+
+def _context_activities(raw: dict) -> list[dict]:
+    context = raw.get("context")
+    if context is None:
+        return []
+    if not isinstance(context, dict):
+        raise bad("context: an object")
+    found = []
+    activities = context.get("contextActivities") or {}
+    if not isinstance(activities, dict):
+        raise bad("context.contextActivities: an object")
+    for key in ("parent", "grouping"):
+        value = activities.get(key)
+        if value is None:
+            continue
+        value = value if isinstance(value, list) else [value]
+        for activity in value:
+            if not isinstance(activity, dict):
+                raise bad(f"context.contextActivities.{key}: activities")
+            iri(activity.get("id"), f"context.contextActivities.{key}.id")
+            found.append(activity)
+    return found
+
+
+def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
+    if not isinstance(raw, dict):
+        raise bad("a statement is an object")
+    unknown = set(raw) - TOP_KEYS
+    if unknown:
+        raise bad(f"unknown property: {sorted(map(str, unknown))[0][:100]}")
+    if "id" in raw:
+        if not isinstance(raw["id"], str):
+            raise bad("id: a UUID")
+        try:
+            sid = str(uuid.UUID(raw["id"]))
+        except ValueError:
+            raise bad("id: a UUID") from None
+    else:
+        sid = str(uuid.uuid4())
+    email, user_id = actor_of(raw.get("actor"))
+    verb = raw.get("verb")
+    if not isinstance(verb, dict):
+        raise bad("verb: an object with an id")
+    verb_id = iri(verb.get("id"), "verb.id")
+    if verb_id in REFUSED_VERBS:
+        raise bad(f"verb: {REFUSED_VERBS[verb_id]}")
+    obj = raw.get("object")
+    if not isinstance(obj, dict) or obj.get("objectType", "Activity") != "Activity":
+        raise bad("object: an Activity is required (Agents, Groups, SubStatements and StatementRefs are not)")
+    object_id = iri(obj.get("id"), "object.id")
+    parents = _context_activities(raw)
+    kind = activity_type(obj)
+    result = raw.get("result")
+    if result is not None and not isinstance(result, dict):
+        raise bad("result: an object")
+    result = result or {}
+    score = max_score = None
+    if "score" in result:
+        score, max_score = score_of(result["score"])
+    success = result.get("success")
+    if success is not None and not isinstance(success, bool):
+        raise bad("result.success: true or false")
+
+    mapped = VERB_MAP.get(verb_id, "viewed")
+    if verb_id == ADL + "answered" and score is None:
+        mapped = "viewed"
+    if kind == COURSE_TYPE:
+        object_type, item_id, lesson_id, item_type = "course", None, None, None
+        course = course_ref(object_id)
+        if mapped == "graded":
+            raise bad("a course is not graded: send graded statements about its assessments")
+    else:
+        object_type, item_id = "item", object_id
+        courses = [a for a in parents if activity_type(a) == COURSE_TYPE] or parents[:1]
+        if not courses:
+            raise bad("context.contextActivities.parent or grouping: the course is required")
+        course = course_ref(courses[0]["id"])
+        lessons = [a for a in parents if activity_type(a) in LESSON_TYPES]
+        lesson_id = lessons[0]["id"] if lessons else None
+        item_type = ("quiz" if kind in QUIZ_TYPES else "video" if kind in VIDEO_TYPES
+                     else "assignment" if kind in ASSIGNMENT_TYPES else "reading")
+        if mapped == "graded":
+            if score is None:
+                raise bad("result.score: required for passed, failed and scored")
+            if item_type not in ("quiz", "assignment"):
+                item_type = "quiz"
+    if not course or len(course) > 64:
+        raise bad("the course activity's IRI must end in a catalog course id or slug")
+    passed = None
+    if mapped == "graded":
+        passed = True if verb_id == ADL + "passed" else False if verb_id == ADL + "failed" else success
+    else:
+        score = max_score = None
+    ts = timestamp(raw["timestamp"], now, max_future) if "timestamp" in raw else now
+    content = {k: v for k, v in raw.items() if k not in IGNORED_FOR_DIGEST}
+    row = Parsed(sid, email, user_id, mapped, object_type, item_id, course, lesson_id, item_type, score, max_score,
+                 passed, None, ts, digest(content), "xapi")
+    return row
+
+
+def score_of(score) -> tuple[float, float]:
+    if not isinstance(score, dict):
+        raise bad("result.score: an object")
+    if "raw" in score and "max" in score:
+        raw_score, max_score = number(score["raw"], "result.score.raw"), number(score["max"], "result.score.max")
+        minimum = number(score.get("min", 0), "result.score.min")
+        if max_score <= minimum or not minimum <= raw_score <= max_score:
+            raise bad("result.score: min <= raw <= max and min < max")
+        return raw_score - minimum, max_score - minimum
+    if "scaled" in score:
+        scaled = number(score["scaled"], "result.score.scaled")
+        if not -1 <= scaled <= 1:
+            raise bad("result.score.scaled: from -1 to 1")
+        return max(0.0, scaled) * 100.0, 100.0
+    raise bad("result.score: raw and max, or scaled")
+
+
+__all__ = ["parse", "Rejected"]
