@@ -4,15 +4,19 @@ author's program scope.
 Every preset yields rows (user_id, program_id, contract_id): a person's place
 in a program (program_id NULL for an organization-level person). Filters and
 scope then work the same way for every preset, so a new preset — the activity
-ones (inactive for N days, completed a course) once reporting's events feed
-this projection — is one function added to PRESETS."""
+ones (inactive for N days, completed a course) take the people reporting
+names (an RPC to reporting, which owns learning activity: `activity`, the
+service's reporting proxy, asked once per audience) — is one function added
+to PRESETS."""
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 
 from sqlalchemy import and_, exists, func, literal, null, select, union_all
 from sqlalchemy.sql import Select
 
 from contracts.errors import AppError, ErrorCode, invalid
 from contracts.messaging import Preset as PresetName
+from servicekit.clock import utcnow
 from services.messaging.models import Enrollment, Invitation, Membership, Person, Program
 
 
@@ -26,6 +30,7 @@ class AudienceQuery:
     course_ids: list[str] = field(default_factory=list)
     user_ids: list[str] = field(default_factory=list)
     days: int | None = None
+    activity_user_ids: list[str] = field(default_factory=list)  # what reporting named for an activity preset
 
 
 def _members(q: AudienceQuery) -> Select:
@@ -46,6 +51,29 @@ def _joined_not_enrolled(q: AudienceQuery) -> Select:
     return _members(q).where(~enrolled)
 
 
+def _enrolled(q: AudienceQuery):
+    return exists().where(Enrollment.program_id == Membership.program_id, Enrollment.user_id == Membership.user_id,
+                          Enrollment.active.is_(True))
+
+
+def _inactive(q: AudienceQuery) -> Select:
+    """Members with a current enrollment and no learning activity in the last `days` days."""
+    return _members(q).where(_enrolled(q), Membership.user_id.not_in(q.activity_user_ids))
+
+
+def _completed(q: AudienceQuery) -> Select:
+    """Members who completed one of the courses (filters.course_ids)."""
+    return _members(q).where(Membership.user_id.in_(q.activity_user_ids))
+
+
+def _active_since(activity, q: AudienceQuery) -> list[str]:
+    return activity.active_learners(q.org_id, (utcnow() - timedelta(days=q.days)).isoformat())
+
+
+def _completers(activity, q: AudienceQuery) -> list[str]:
+    return activity.course_completers(q.org_id, q.course_ids)
+
+
 def _custom(q: AudienceQuery) -> Select:
     pending = select(Invitation.user_id, Invitation.program_id, Invitation.contract_id).where(
         Invitation.org_id == q.org_id, Invitation.pending.is_(True), Invitation.user_id.is_not(None))
@@ -61,6 +89,7 @@ class Preset:
     label: str
     rows: object | None  # AudienceQuery -> Select of (user_id, program_id, contract_id); None: not available yet
     needs: tuple = ()
+    activity: object | None = None  # (reporting proxy, AudienceQuery) -> user ids, for the activity presets
 
 
 PRESETS = {
@@ -69,9 +98,9 @@ PRESETS = {
         Preset(PresetName.INVITED_NOT_JOINED, "Invited but not joined", _invited),
         Preset(PresetName.JOINED_NOT_ENROLLED, "Joined but not enrolled", _joined_not_enrolled),
         Preset(PresetName.CUSTOM, "A custom list of people", _custom, ("user_ids",)),
-        # Activity presets: need learning activity, which arrives with the reporting service.
-        Preset(PresetName.INACTIVE_FOR_DAYS, "Enrolled but inactive for N days", None, ("days",)),
-        Preset(PresetName.COMPLETED_COURSE, "Completed a course", None, ("course_ids",)),
+        # Activity presets: reporting names the people (active since, completed the courses).
+        Preset(PresetName.INACTIVE_FOR_DAYS, "Enrolled but inactive for N days", _inactive, ("days",), _active_since),
+        Preset(PresetName.COMPLETED_COURSE, "Completed a course", _completed, ("course_ids",), _completers),
     )
 }
 
@@ -81,13 +110,19 @@ def presets() -> list[dict]:
             for p in PRESETS.values()]
 
 
-def build_query(session, org_id: str, audience: dict, program_scope: list[str] | None) -> AudienceQuery:
-    """Check the audience against the organization and the author's scope."""
+def build_query(session, org_id: str, audience: dict, program_scope: list[str] | None,
+                activity=None) -> AudienceQuery:
+    """Check the audience against the organization and the author's scope
+    (`activity`: reporting's proxy, for the activity presets)."""
     preset = PRESETS[audience["preset"]]
-    if preset.rows is None:
-        raise AppError(ErrorCode.RULE_VIOLATION, f"the {preset.name} audience is not available yet",
+    if preset.rows is None or (preset.activity is not None and activity is None):
+        raise AppError(ErrorCode.RULE_VIOLATION, f"the {preset.name} audience is not available here",
                        {"preset": ["needs learning activity (reporting service)"]})
     filters = audience.get("filters") or {}
+    missing = [need for need in preset.needs
+               if not (audience.get(need) if need != "course_ids" else filters.get("course_ids"))]
+    if missing:
+        raise invalid({need: [f"required by the {preset.name} audience"] for need in missing})
     wanted = list(dict.fromkeys(filters.get("program_ids") or []))
     if wanted:
         known = set(session.scalars(select(Program.id).where(Program.org_id == org_id, Program.id.in_(wanted),
@@ -99,9 +134,12 @@ def build_query(session, org_id: str, audience: dict, program_scope: list[str] |
         effective, restricted = (wanted or list(program_scope)), True
     else:
         effective, restricted = wanted, bool(wanted)
-    return AudienceQuery(org_id=org_id, preset=preset.name, program_ids=effective, restricted=restricted,
-                         contract_ids=filters.get("contract_ids") or [], course_ids=filters.get("course_ids") or [],
-                         user_ids=list(dict.fromkeys(audience.get("user_ids") or [])), days=audience.get("days"))
+    query = AudienceQuery(org_id=org_id, preset=preset.name, program_ids=effective, restricted=restricted,
+                          contract_ids=filters.get("contract_ids") or [], course_ids=filters.get("course_ids") or [],
+                          user_ids=list(dict.fromkeys(audience.get("user_ids") or [])), days=audience.get("days"))
+    if preset.activity is not None:
+        query.activity_user_ids = list(preset.activity(activity, query))
+    return query
 
 
 def recipients(q: AudienceQuery) -> Select:
@@ -138,8 +176,8 @@ def check_custom(session, q: AudienceQuery) -> None:
                       "some people are unknown or outside your programs")
 
 
-def checked(session, org_id: str, audience: dict, program_scope: list[str] | None) -> AudienceQuery:
+def checked(session, org_id: str, audience: dict, program_scope: list[str] | None, activity=None) -> AudienceQuery:
     """The audience's query, refused if it names anything the author cannot reach."""
-    query = build_query(session, org_id, audience, program_scope)
+    query = build_query(session, org_id, audience, program_scope, activity)
     check_custom(session, query)
     return query

@@ -71,15 +71,16 @@ def message_view(uow: UnitOfWork, message: Message) -> dict:
     return view
 
 
-def count_audience(uow: UnitOfWork, org_id: str, audience: dict, program_scope: list[str] | None) -> int:
-    return audiences.count(uow.session, audiences.checked(uow.session, org_id, audience, program_scope))
+def count_audience(uow: UnitOfWork, org_id: str, audience: dict, program_scope: list[str] | None,
+                   activity=None) -> int:
+    return audiences.count(uow.session, audiences.checked(uow.session, org_id, audience, program_scope, activity))
 
 
 def preview_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, message_id: str,
-                    viewer: dict) -> dict:
+                    viewer: dict, activity=None) -> dict:
     """What a recipient receives: the first person of the audience (or the author)."""
     message = get_message(uow, org_id, message_id, viewer)
-    query = audiences.build_query(uow.session, org_id, message.audience, viewer.get("program_scope"))
+    query = audiences.build_query(uow.session, org_id, message.audience, viewer.get("program_scope"), activity)
     first = uow.session.execute(audiences.recipients(query).limit(1)).first()
     email, name = (first.email, first.full_name) if first else (message.author_email, message.author_name)
     rendered, mime = compose.message_mime(settings, message, compose.org_brand(uow.session, org_id), email, name)

@@ -41,10 +41,13 @@ from contracts.programs import (
 from servicekit.db import UnitOfWork
 from servicekit.entrypoints import rpc
 from servicekit.events import handle_event
+from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.messaging import audience, handlers, queries, sender
 from services.messaging.commands import deliveries, messages, preferences, quotas
 from services.messaging.settings import MessagingSettings, settings_timer
+
+REPORTING_TIMEOUT_SECONDS = 5.0
 
 
 class ViewerSchema(Schema):
@@ -64,6 +67,8 @@ class MessagingService(ServiceBase):
     name = "messaging"
     db: UnitOfWork
     settings: MessagingSettings = ServiceSettings(MessagingSettings)
+    # the activity presets (INACTIVE_FOR_DAYS, COMPLETED_COURSE) ask reporting, which owns learning activity
+    reporting = ServiceRpc("reporting", timeout=REPORTING_TIMEOUT_SECONDS)
 
     # ---- projection: identity
     @handle_event(ORG_CREATED)
@@ -149,7 +154,7 @@ class MessagingService(ServiceBase):
     @rpc
     def count_audience(self, org_id, audience_spec, program_scope=None):
         return {"count": queries.count_audience(self.db, org_id, AudienceSchema().load(audience_spec),
-                                                program_scope)}
+                                                program_scope, activity=self.reporting)}
 
     @rpc
     def locate_message(self, message_id):
@@ -158,7 +163,7 @@ class MessagingService(ServiceBase):
     @rpc
     def create_message(self, org_id, author, message, program_scope=None):
         created = messages.create_message(self.db, org_id, AuthorSchema().load(author), program_scope,
-                                          NewMessageSchema().load(message))
+                                          NewMessageSchema().load(message), activity=self.reporting)
         return MessageSchema().dump(queries.message_view(self.db, created))
 
     @rpc
@@ -175,7 +180,7 @@ class MessagingService(ServiceBase):
     @rpc
     def update_message(self, org_id, message_id, viewer, changes):
         message = messages.update_message(self.db, org_id, message_id, ViewerSchema().load(viewer),
-                                          MessageFieldsSchema().load(changes))
+                                          MessageFieldsSchema().load(changes), activity=self.reporting)
         return MessageSchema().dump(queries.message_view(self.db, message))
 
     @rpc
@@ -185,12 +190,12 @@ class MessagingService(ServiceBase):
     @rpc
     def preview_message(self, org_id, message_id, viewer):
         return PreviewSchema().dump(queries.preview_message(self.db, self.settings, org_id, message_id,
-                                                            ViewerSchema().load(viewer)))
+                                                            ViewerSchema().load(viewer), activity=self.reporting))
 
     @rpc
     def send_message(self, org_id, message_id, viewer, accept_terms):
         message = messages.send_message(self.db, self.settings, org_id, message_id, ViewerSchema().load(viewer),
-                                        accept_terms)
+                                        accept_terms, activity=self.reporting)
         return MessageSchema().dump(queries.message_view(self.db, message))
 
     @rpc

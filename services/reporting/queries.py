@@ -11,7 +11,7 @@ from services.reporting.commands.activity import US_PER_HOUR
 
 
 def _hours(us) -> float:
-    return round((us or 0) / US_PER_HOUR, 2)
+    return round(float(us or 0) / US_PER_HOUR, 2)
 
 
 def _scope(program_ids: list[str] | None, column: str = "program_id") -> str:

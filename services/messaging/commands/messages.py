@@ -17,9 +17,9 @@ from services.messaging.text import NAME_COLUMN, single_line
 
 
 def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: list[str] | None,
-                   data: dict) -> Message:
+                   data: dict, activity=None) -> Message:
     Message.check_text(data)
-    audiences.checked(uow.session, org_id, data["audience"], program_scope)
+    audiences.checked(uow.session, org_id, data["audience"], program_scope, activity)
     message = Message(org_id=org_id, created_by=author["user_id"], author_email=normalize_email(author["email"]),
                       author_name=single_line(author["full_name"], NAME_COLUMN), program_scope=program_scope,
                       **{k: data.get(k) for k in Message.EDITABLE})
@@ -28,12 +28,13 @@ def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: li
     return message
 
 
-def update_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, changes: dict) -> Message:
+def update_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, changes: dict,
+                   activity=None) -> Message:
     message = get_message(uow, org_id, message_id, viewer)
     message.require_draft("changed")
     Message.check_text(changes)
     if "audience" in changes:
-        audiences.checked(uow.session, org_id, changes["audience"], viewer.get("program_scope"))
+        audiences.checked(uow.session, org_id, changes["audience"], viewer.get("program_scope"), activity)
     message.change(changes, utcnow())
     uow.session.flush()
     return message
@@ -44,7 +45,7 @@ def discard_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict)
 
 
 def send_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, message_id: str, viewer: dict,
-                 accept_terms: bool) -> Message:
+                 accept_terms: bool, activity=None) -> Message:
     if accept_terms is not True:
         raise AppError(ErrorCode.TERMS_NOT_ACCEPTED, "accept the terms of use and the privacy policy to send",
                        {"accept_terms": ["must be true"]})
@@ -54,7 +55,7 @@ def send_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, mess
                                  .execution_options(populate_existing=True)).scalar_one()
     locked.start_sending(utcnow())
     # The caller's scope now, not the one the draft was written under (an admin may have lost programs).
-    query = audiences.checked(uow.session, org_id, locked.audience, viewer.get("program_scope"))
+    query = audiences.checked(uow.session, org_id, locked.audience, viewer.get("program_scope"), activity)
     people = audiences.recipients(query).subquery()
     state = case((Preference.program_messages.is_(False), DeliveryState.SUPPRESSED.value),
                  else_=DeliveryState.QUEUED.value)
