@@ -200,3 +200,52 @@ def test_messaging_activity_presets_ask_reporting(world):
     assert count({"preset": "INACTIVE_FOR_DAYS", "days": 5}) == 0
     refused = admin.post(f"/v1/orgs/{org_id}/audience", json={"preset": "INACTIVE_FOR_DAYS"})
     assert refused.status_code == 400
+
+
+def test_xapi_subset_through_the_gateway(world, suite):
+    """Open edX-shaped statements: ids answered in order, resending is fine,
+    the same id with other content is 409, one bad statement stores none."""
+    from sqlalchemy import create_engine, text
+
+    from services.reporting.tests.test_xapi import openedx_problem_check, openedx_video_played
+
+    ada, lms, course = world["people"]["ada"], world["lms"], world["courses"][0]
+    iri = f"https://lms.example.com/course/{course['slug']}"
+
+    def shaped(statement):
+        statement["actor"] = {"objectType": "Agent", "mbox": f"mailto:{ada['email']}"}
+        statement["context"]["contextActivities"]["parent"][0]["id"] = iri
+        statement["timestamp"] = iso(datetime.now(UTC) - timedelta(minutes=30))
+        return statement
+
+    batch = [shaped(openedx_video_played()), shaped(openedx_problem_check())]
+    batch[1]["timestamp"] = iso(datetime.now(UTC) - timedelta(minutes=20))
+    engine = create_engine(suite.database_url("reporting"))
+
+    def stored():
+        with engine.connect() as conn:
+            return conn.execute(text("SELECT count(*) FROM statements WHERE org_id = :o AND source = 'xapi'"),
+                                {"o": world["org_id"]}).scalar()
+
+    assert lms.post("/v1/xapi/statements", json=batch).status_code == 400  # no version header
+    answer = lms.post("/v1/xapi/statements", json=batch, headers=XAPI)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == [s["id"] for s in batch] and answer.headers["X-Experience-API-Version"] == "1.0.3"
+    assert stored() == 2
+    assert lms.post("/v1/xapi/statements", json=batch[0], headers=XAPI).json() == [batch[0]["id"]]  # resent: fine
+    changed = {**batch[1], "result": {"success": False, "score": {"raw": 1, "max": 10}}}
+    conflict = lms.post("/v1/xapi/statements", json=[changed], headers=XAPI)
+    assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "CONFLICT"
+    good = shaped(openedx_problem_check())
+    bad = shaped(openedx_problem_check())
+    bad["verb"] = {"id": "http://adlnet.gov/expapi/verbs/voided"}
+    refused = lms.post("/v1/xapi/statements", json=[good, bad], headers=XAPI)
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"]["statements"][0]["index"] == 1
+    unknown_course = shaped(openedx_problem_check())
+    unknown_course["context"]["contextActivities"]["parent"][0]["id"] = "https://lms.example.com/course/nope-nope"
+    assert lms.post("/v1/xapi/statements", json=[good, unknown_course], headers=XAPI).status_code == 400
+    assert stored() == 2  # nothing of the refused batches
+    graded = world["admin"].get(f"/v1/orgs/{world['org_id']}/summary").json()
+    assert graded["learning_hours"] > 0
+    engine.dispose()
