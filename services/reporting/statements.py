@@ -50,6 +50,8 @@ class Parsed:
     ts: datetime
     digest: str | None = None
     source: str = "native"
+    credit_us: int | None = None  # set when stored (commands/activity.py)
+    session_start: bool | None = None
 
 
 def bad(message: str) -> Rejected:

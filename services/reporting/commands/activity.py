@@ -17,6 +17,7 @@ LEARNING_HOURS_UPDATED through the outbox."""
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC
 
 from sqlalchemy import text
 
@@ -29,6 +30,7 @@ from services.reporting.models import SESSION_GAP_SECONDS
 from services.reporting.statements import ID_CONFLICT, UNKNOWN_COURSE, UNKNOWN_LEARNER, Parsed
 
 US_PER_HOUR = 3_600_000_000
+SESSION_GAP_US = SESSION_GAP_SECONDS * 1_000_000
 
 
 @dataclass
@@ -107,7 +109,8 @@ def ingest(uow: UnitOfWork, org_id: str, items: list[tuple[int, Parsed]], outcom
 STATEMENT_COLUMNS = {"statement_id": "uuid", "user_id": "uuid", "verb": "text", "object_type": "text",
                      "item_id": "text", "course_id": "text", "lesson_id": "text", "item_type": "text",
                      "score": "float8", "max_score": "float8", "passed": "boolean", "attempt": "integer",
-                     "ts": "timestamptz", "source": "text", "digest": "text"}
+                     "ts": "timestamptz", "source": "text", "digest": "text", "credit_us": "bigint",
+                     "session_start": "boolean"}
 
 
 def _columns(rows: list[Parsed]) -> dict[str, list]:
@@ -119,25 +122,66 @@ def _columns(rows: list[Parsed]) -> dict[str, list]:
         "score": [r.score for r in rows], "max_score": [r.max_score for r in rows],
         "passed": [r.passed for r in rows], "attempt": [r.attempt for r in rows],
         "ts": [r.ts.isoformat() for r in rows], "source": [r.source for r in rows],
-        "digest": [r.digest for r in rows],
+        "digest": [r.digest for r in rows], "credit_us": [r.credit_us for r in rows],
+        "session_start": [r.session_start for r in rows],
     }
 
 
-def lock_learners(uow: UnitOfWork, org_id: str, user_ids: list[str]) -> None:
-    """Each learner's row, created if new, locked until commit (sorted: no deadlocks)."""
+def lock_learners(uow: UnitOfWork, org_id: str, user_ids: list[str]) -> dict:
+    """Each learner's row, created if new, locked until commit (sorted: no
+    deadlocks). Answers {user_id: time of their latest statement or None}."""
     session = uow.session
     session.execute(text(
         "INSERT INTO learners (org_id, user_id) SELECT CAST(:org AS uuid), u FROM unnest(CAST(:users AS uuid[])) u "
         "ORDER BY u ON CONFLICT DO NOTHING"), {"org": org_id, "users": user_ids})
-    session.execute(text(
-        "SELECT 1 FROM learners WHERE org_id = :org AND user_id = ANY(CAST(:users AS uuid[])) "
-        "ORDER BY user_id FOR UPDATE"), {"org": org_id, "users": user_ids})
+    return dict(session.execute(text(
+        "SELECT user_id::text, last_activity_at FROM learners WHERE org_id = :org "
+        "AND user_id = ANY(CAST(:users AS uuid[])) ORDER BY user_id FOR UPDATE"),
+        {"org": org_id, "users": user_ids}).all())
+
+
+def _micros(delta) -> int:
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def credit_appended(rows: list[Parsed], latest: dict) -> set[str]:
+    """The common case: a learner's new statements all come after their latest
+    stored one. Their credits are computed here (what the window query would
+    give) and stored with them; answers those learners. Others (a statement
+    at or before their latest) are left to CREDITS_SQL."""
+    by_user: dict[str, list[Parsed]] = defaultdict(list)
+    for row in rows:
+        by_user[row.user_id].append(row)
+    appended = set()
+    for user_id, mine in by_user.items():
+        mine.sort(key=lambda r: (r.ts, r.statement_id))
+        previous = latest.get(user_id)
+        if previous is not None and mine[0].ts <= previous:
+            continue
+        appended.add(user_id)
+        for row in mine:
+            gap = None if previous is None else _micros(row.ts - previous)
+            if gap is not None and gap <= SESSION_GAP_US:
+                row.credit_us, row.session_start = gap, False
+            else:
+                row.credit_us, row.session_start = 0, True
+            previous = row.ts
+    return appended
 
 
 def store(uow: UnitOfWork, org_id: str, rows: list[Parsed], outcome: Outcome, all_or_nothing: bool) -> None:
     session = uow.session
+    latest = lock_learners(uow, org_id, sorted({r.user_id for r in rows}))
+    stored = set(session.scalars(text(
+        "SELECT statement_id::text FROM statements WHERE org_id = :org AND statement_id = ANY(CAST(:ids AS uuid[]))"),
+        {"org": org_id, "ids": [r.statement_id for r in rows]}))
+    fresh = [r for r in rows if r.statement_id not in stored]
+    appended = credit_appended(fresh, latest)
+    for row in fresh:
+        if row.user_id not in appended:
+            row.credit_us = row.session_start = None
+    rows = fresh + [r for r in rows if r.statement_id in stored]
     rows.sort(key=lambda r: r.statement_id)  # a stable insert order: concurrent batches never deadlock
-    lock_learners(uow, org_id, sorted({r.user_id for r in rows}))
     params = _columns(rows)
     params["org"] = org_id
     names = ", ".join(STATEMENT_COLUMNS)
@@ -146,13 +190,17 @@ def store(uow: UnitOfWork, org_id: str, rows: list[Parsed], outcome: Outcome, al
         f"FROM {unnest(STATEMENT_COLUMNS)} ON CONFLICT (org_id, statement_id) DO NOTHING "
         "RETURNING statement_id::text"), params)}
     new = [r for r in rows if r.statement_id in inserted]
+    if any(r.statement_id not in inserted for r in fresh if r.user_id in appended):
+        # another learner's batch stored one of these ids meanwhile: the credits computed
+        # here assumed it; refuse the batch (nothing is kept) so the client's retry redoes it
+        raise AppError(ErrorCode.SERVICE_UNAVAILABLE, "concurrent batches with the same statement ids; retry")
     outcome.accepted += len(new)
     outcome.duplicates += len(rows) - len(new)
     if all_or_nothing and len(new) < len(rows):
         _refuse_changed(uow, org_id, [r for r in rows if r.statement_id not in inserted])
     outcome.stored_ids = [r.statement_id for r in rows]
     if new:
-        update_figures(uow, org_id, new)
+        update_figures(uow, org_id, new, appended)
 
 
 def _refuse_changed(uow: UnitOfWork, org_id: str, rows: list[Parsed]) -> None:
@@ -198,15 +246,23 @@ FROM changed GROUP BY 1, 2, 3
 """
 
 
-def update_figures(uow: UnitOfWork, org_id: str, new: list[Parsed]) -> None:
+def update_figures(uow: UnitOfWork, org_id: str, new: list[Parsed], appended: set[str]) -> None:
     session = uow.session
     since: dict[str, object] = {}
+    deltas = []
+    appended_deltas = defaultdict(lambda: [0, 0])
     for r in new:
-        if r.user_id not in since or r.ts < since[r.user_id]:
+        if r.user_id in appended:  # credits computed on the way in
+            delta = appended_deltas[(r.user_id, r.course_id, r.ts.astimezone(UTC).date())]
+            delta[0] += r.credit_us
+            delta[1] += 1 if r.session_start else 0
+        elif r.user_id not in since or r.ts < since[r.user_id]:
             since[r.user_id] = r.ts
-    users = sorted(since)
-    deltas = session.execute(text(CREDITS_SQL), {"org": org_id, "users": users,
-                                                 "since": [since[u].isoformat() for u in users]}).all()
+    deltas = [(u, c, d, credit, sessions, 0) for (u, c, d), (credit, sessions) in appended_deltas.items()]
+    if since:
+        users = sorted(since)
+        deltas += session.execute(text(CREDITS_SQL), {"org": org_id, "users": users,
+                                                      "since": [since[u].isoformat() for u in users]}).all()
 
     per_learner = defaultdict(lambda: [0, 0, 0, None, None])  # hours, sessions, statements, first, last
     per_course = {}  # (user, course) -> [hours, statements, first, last, completed_at]
@@ -235,6 +291,8 @@ def update_figures(uow: UnitOfWork, org_id: str, new: list[Parsed]) -> None:
             if r.verb == "completed" and (course[4] is None or r.ts < course[4]):
                 course[4] = r.ts
             continue
+        if r.verb not in ("completed", "graded"):
+            continue  # started / viewed: activity (hours, last activity), nothing per item
         item = items.setdefault((r.user_id, r.course_id, r.item_id), [r.lesson_id, r.item_type, None, None, 0, r.ts])
         item[0] = item[0] or r.lesson_id
         item[5] = max(item[5], r.ts)
