@@ -60,16 +60,25 @@ def main(argv=None) -> None:
                                   "VALUES (:c, :c, :c, 'Bench U', 40, 8)"), {"c": course})
         batches = make_batches(learners, args.statements)
         print(f"{len(batches)} batches of {len(batches[0])} statements, {args.clients} clients")
+        before = {name: cpu_ms(suite.processes[name].pid) for name in ("gateway", "reporting")}
         elapsed, errors = post_all(suite.base_url, token, batches, args.clients)
+        used = {name: cpu_ms(suite.processes[name].pid) - ms for name, ms in before.items()}
         total = sum(len(b) for b in batches)
         stored = engine.connect().execute(text("SELECT count(*) FROM statements")).scalar()
         print(f"gateway: {total} statements in {elapsed:.2f} s = {total / elapsed:,.0f} statements/s "
               f"(stored {stored}, failed batches {errors})")
+        per_thousand = ", ".join(f"{name} {ms * 1000 / total:.0f} ms" for name, ms in used.items())
+        print(f"CPU per 1,000 statements: {per_thousand}; machine load average {os.getloadavg()[0]:.1f}")
         copy_rate = copy_baseline(engine, org_id, batches, learners)
         print(f"baseline COPY of the same rows: {total / copy_rate:,.0f} statements/s ({copy_rate:.2f} s)")
         engine.dispose()
     finally:
         suite.stop()
+
+
+def cpu_ms(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def make_batches(learners, count: int) -> list[list[dict]]:

@@ -179,3 +179,35 @@ def test_at_most_a_thousand_statements():
     with pytest.raises(AppError) as refused:
         ingest(member["org_id"], [item("viewed", at("09:00"), C, "i1", actor={"email": member["email"]})] * 1001)
     assert refused.value.code == "INVALID_INPUT"
+
+
+def test_concurrent_batches_of_one_learner_equal_a_sorted_replay():
+    """Replicas (here: green threads, each its own transaction) ingesting batches
+    of the same learners at once: the learner's row lock orders them."""
+    import eventlet
+
+    rng = random.Random(7)
+    members = [seed_member() for _ in range(2)]
+    org_id = members[0]["org_id"]
+    twin = seed_member(org_id=org_id)
+    statements = []
+    for n in range(120):
+        when = at(f"{6 + n // 12:02d}:{(n * 5) % 60:02d}")
+        statements.append(item(rng.choice(["started", "completed", "viewed"]), when, rng.choice([C, D]),
+                               f"i{rng.randint(1, 5)}", f"l{rng.randint(1, 3)}"))
+    for s in statements:
+        s["actor"] = {"user_id": twin["user_id"]}
+    shuffled = copy.deepcopy(statements)
+    rng.shuffle(shuffled)
+    batches = [shuffled[i:i + 10] for i in range(0, len(shuffled), 10)]
+    pool = eventlet.GreenPool(4)
+    results = list(pool.imap(lambda batch: ingest(org_id, batch), batches))
+    assert sum(r["accepted"] for r in results) == 120
+
+    reference = seed_member()
+    for s in statements:
+        s["actor"] = {"user_id": reference["user_id"]}
+    ingest(reference["org_id"], sorted(statements, key=lambda s: s["timestamp"]))
+    got, expected = figures(org_id, twin["user_id"]), figures(reference["org_id"], reference["user_id"])
+    got.pop("user_id"), expected.pop("user_id")
+    assert got == expected
