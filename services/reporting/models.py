@@ -178,7 +178,7 @@ class Enrollment(Base):
     item_slug: Mapped[str | None] = mapped_column(String(200))
     enrolled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     downgraded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    __table_args__ = (Index("enrollments_org_program", "org_id", "program_id"),
+    __table_args__ = (Index("enrollments_org_program", "org_id", "program_id", "user_id"),
                       Index("enrollments_org_user_course", "org_id", "user_id", "course_id"))
 
 

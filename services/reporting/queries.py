@@ -71,14 +71,15 @@ def funnel(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict:
     params = {"org": org_id, "programs": program_ids or []}
     rows = uow.read(text(f"""
         SELECT p.program_id::text, p.name, p.slug,
-          (SELECT count(*) FROM invitations i WHERE i.program_id = p.program_id) AS invited,
-          (SELECT count(*) FROM invitations i WHERE i.program_id = p.program_id AND i.state = 'PENDING') AS pending,
+          (SELECT count(*) FROM invitations i WHERE i.org_id = p.org_id AND i.program_id = p.program_id) AS invited,
+          (SELECT count(*) FROM invitations i WHERE i.org_id = p.org_id AND i.program_id = p.program_id
+              AND i.state = 'PENDING') AS pending,
           (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.joined_at IS NOT NULL) AS joined,
           (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.joined_at IS NOT NULL
-              AND EXISTS (SELECT 1 FROM enrollments e WHERE e.program_id = m.program_id
+              AND EXISTS (SELECT 1 FROM enrollments e WHERE e.org_id = p.org_id AND e.program_id = m.program_id
                           AND e.user_id = m.user_id)) AS enrolled,
           (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.state = 'MEMBER'
-              AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.program_id = m.program_id
+              AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.org_id = p.org_id AND e.program_id = m.program_id
                               AND e.user_id = m.user_id)) AS joined_not_enrolled
         FROM programs p WHERE p.org_id = :org AND p.removed_at IS NULL{_scope(program_ids, "p.program_id")}
         ORDER BY p.name, p.program_id"""), params).all()

@@ -72,7 +72,7 @@ def upgrade():
     sa.Column('downgraded_at', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('enrollment_id')
     )
-    op.create_index('enrollments_org_program', 'enrollments', ['org_id', 'program_id'], unique=False)
+    op.create_index('enrollments_org_program', 'enrollments', ['org_id', 'program_id', 'user_id'], unique=False)
     op.create_index('enrollments_org_user_course', 'enrollments', ['org_id', 'user_id', 'course_id'], unique=False)
     op.create_table('invitations',
     sa.Column('invitation_id', sa.UUID(as_uuid=False), nullable=False),
