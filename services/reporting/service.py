@@ -6,10 +6,11 @@ passes it); reads take the organization and the caller's program scope
 (None: every program of the organization). Any number of replicas consume the
 same queues (competing consumers); every write is an upsert or is ordered by
 row locks in the database (see commands/activity.py)."""
+import logging
 from datetime import datetime
 
 from contracts.envelope import jsonable
-from contracts.errors import invalid
+from contracts.errors import AppError, invalid
 from contracts.identity import (
     ADMIN_GRANTED,
     ADMIN_REVOKED,
@@ -48,6 +49,8 @@ from servicekit.service import ServiceBase, ServiceSettings
 from services.reporting import handlers, queries
 from services.reporting.commands import catalog, ingestion
 from services.reporting.settings import ReportingSettings
+
+log = logging.getLogger(__name__)
 
 
 def _program_scope(program_ids) -> list[str] | None:
@@ -116,7 +119,10 @@ class ReportingService(ServiceBase):
     # ---- catalog
     @settings_timer(ReportingSettings, lambda s: s.catalog_refresh_seconds)
     def refresh_catalog(self):
-        catalog.refresh_catalog(self.db, self._fetch_courses, self._fetch_specializations)
+        try:
+            catalog.refresh_catalog(self.db, self._fetch_courses, self._fetch_specializations)
+        except AppError as exc:  # programs late or down: the next tick tries again
+            log.warning("catalog refresh skipped: %s", exc.message)
 
     # ---- identity events
     @handle_event(ORG_CREATED)

@@ -17,7 +17,7 @@ LEARNING_HOURS_UPDATED through the outbox."""
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from sqlalchemy import text
 
@@ -446,4 +446,5 @@ def _publish(uow: UnitOfWork, org_id: str, attempts: list[Parsed], hours: list) 
     if hours:
         uow.publish(LEARNING_HOURS_UPDATED, {"hours": [
             {"org_id": org_id, "user_id": user_id, "course_id": course_id, "hours": hours_us / US_PER_HOUR,
-             "as_of": last.isoformat()} for user_id, course_id, hours_us, last, _ in hours]}, org_id=org_id)
+             "as_of": (last or datetime.now(UTC)).isoformat()} for user_id, course_id, hours_us, last, _ in hours]},
+                    org_id=org_id)
