@@ -172,15 +172,10 @@ def credit_appended(rows: list[Parsed], latest: dict) -> set[str]:
 def store(uow: UnitOfWork, org_id: str, rows: list[Parsed], outcome: Outcome, all_or_nothing: bool) -> None:
     session = uow.session
     latest = lock_learners(uow, org_id, sorted({r.user_id for r in rows}))
-    stored = set(session.scalars(text(
-        "SELECT statement_id::text FROM statements WHERE org_id = :org AND statement_id = ANY(CAST(:ids AS uuid[]))"),
-        {"org": org_id, "ids": [r.statement_id for r in rows]}))
-    fresh = [r for r in rows if r.statement_id not in stored]
-    appended = credit_appended(fresh, latest)
-    for row in fresh:
+    appended = credit_appended(rows, latest)
+    for row in rows:
         if row.user_id not in appended:
             row.credit_us = row.session_start = None
-    rows = fresh + [r for r in rows if r.statement_id in stored]
     rows.sort(key=lambda r: r.statement_id)  # a stable insert order: concurrent batches never deadlock
     params = _columns(rows)
     params["org"] = org_id
@@ -190,17 +185,16 @@ def store(uow: UnitOfWork, org_id: str, rows: list[Parsed], outcome: Outcome, al
         f"FROM {unnest(STATEMENT_COLUMNS)} ON CONFLICT (org_id, statement_id) DO NOTHING "
         "RETURNING statement_id::text"), params)}
     new = [r for r in rows if r.statement_id in inserted]
-    if any(r.statement_id not in inserted for r in fresh if r.user_id in appended):
-        # another learner's batch stored one of these ids meanwhile: the credits computed
-        # here assumed it; refuse the batch (nothing is kept) so the client's retry redoes it
-        raise AppError(ErrorCode.SERVICE_UNAVAILABLE, "concurrent batches with the same statement ids; retry")
+    # An appended learner's statement that was a duplicate after all (its id stored under
+    # another learner): the credits computed on the way in assumed it; recompute that learner.
+    recheck = {r.user_id for r in rows if r.user_id in appended and r.statement_id not in inserted}
     outcome.accepted += len(new)
     outcome.duplicates += len(rows) - len(new)
     if all_or_nothing and len(new) < len(rows):
         _refuse_changed(uow, org_id, [r for r in rows if r.statement_id not in inserted])
     outcome.stored_ids = [r.statement_id for r in rows]
     if new:
-        update_figures(uow, org_id, new, appended)
+        update_figures(uow, org_id, new, appended, recheck)
 
 
 def _refuse_changed(uow: UnitOfWork, org_id: str, rows: list[Parsed]) -> None:
@@ -246,17 +240,22 @@ FROM changed GROUP BY 1, 2, 3
 """
 
 
-def update_figures(uow: UnitOfWork, org_id: str, new: list[Parsed], appended: set[str]) -> None:
+def update_figures(uow: UnitOfWork, org_id: str, new: list[Parsed], appended: set[str],
+                   recheck: set[str] = frozenset()) -> None:
+    """`appended`: learners whose new statements were stored with their credits
+    (their deltas are those credits); the others' credits are recomputed by
+    CREDITS_SQL from their earliest new statement on, as are `recheck`'s
+    (appended, but a duplicate among them: CREDITS_SQL corrects the stored
+    credits and answers the difference)."""
     session = uow.session
     since: dict[str, object] = {}
-    deltas = []
     appended_deltas = defaultdict(lambda: [0, 0])
     for r in new:
         if r.user_id in appended:  # credits computed on the way in
             delta = appended_deltas[(r.user_id, r.course_id, r.ts.astimezone(UTC).date())]
             delta[0] += r.credit_us
             delta[1] += 1 if r.session_start else 0
-        elif r.user_id not in since or r.ts < since[r.user_id]:
+        if (r.user_id not in appended or r.user_id in recheck) and (r.user_id not in since or r.ts < since[r.user_id]):
             since[r.user_id] = r.ts
     deltas = [(u, c, d, credit, sessions, 0) for (u, c, d), (credit, sessions) in appended_deltas.items()]
     if since:

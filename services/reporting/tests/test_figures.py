@@ -211,3 +211,24 @@ def test_concurrent_batches_of_one_learner_equal_a_sorted_replay():
     got, expected = figures(org_id, twin["user_id"]), figures(reference["org_id"], reference["user_id"])
     got.pop("user_id"), expected.pop("user_id")
     assert got == expected
+
+
+def test_a_duplicate_id_among_new_statements_does_not_bend_the_credits():
+    """An id already stored (here under another learner) sent again amid a
+    learner's new statements is a duplicate; the others' credits are as if it
+    had never been sent."""
+    a = seed_member()
+    b = seed_member(org_id=a["org_id"])
+    reference = seed_member()
+    taken = item("viewed", at("09:00"), C, "i1", actor={"user_id": a["user_id"]})
+    ingest(a["org_id"], [taken])
+    first = item("started", at("10:00"), C, "i1", actor={"user_id": b["user_id"]})
+    last = item("completed", at("10:50"), D, "i2", "l1", actor={"user_id": b["user_id"]})
+    reused = {**taken, "actor": {"user_id": b["user_id"]}, "timestamp": at("10:20")}
+    assert ingest(a["org_id"], [first, reused, last]) == {"accepted": 2, "duplicates": 1, "rejected": []}
+    for s in (first, last):
+        s["actor"] = {"user_id": reference["user_id"]}
+    ingest(reference["org_id"], [first, last])
+    got, expected = figures(a["org_id"], b["user_id"]), figures(reference["org_id"], reference["user_id"])
+    got.pop("user_id"), expected.pop("user_id")
+    assert got == expected and got["learning_hours_us"] == 50 * MIN
