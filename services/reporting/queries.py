@@ -138,3 +138,44 @@ def course_completers(uow: UnitOfWork, org_id: str, course_ids: list[str]) -> li
         "SELECT DISTINCT user_id::text FROM learner_courses WHERE org_id = :org "
         "AND course_id = ANY(CAST(:courses AS text[])) AND completed_at IS NOT NULL"),
         {"org": org_id, "courses": list(course_ids)}).scalars())
+
+
+def course_enrollment_figures(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> list[dict]:
+    """Each course enrollment of the organization (the caller's programs) with its
+    figures: what a usage row shows (docs/reporting.md "Derived figures")."""
+    rows = uow.read(text(f"""
+        SELECT e.enrollment_id::text, e.program_id::text, e.user_id::text, e.course_id, e.enrolled_at,
+               lc.last_activity_at, coalesce(lc.hours_us, 0) AS hours_us, coalesce(lc.items_completed, 0) AS items,
+               coalesce(lc.lessons_taken, 0) AS lessons, lc.grade_pct, lc.completed_at, c.item_count
+        FROM enrollments e
+        LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
+        LEFT JOIN courses c ON c.course_id = e.course_id
+        WHERE e.org_id = :org AND e.kind = 'COURSE'{_scope(program_ids, "e.program_id")}
+        ORDER BY e.enrolled_at, e.enrollment_id"""), {"org": org_id, "programs": program_ids or []}).all()
+    return [{"enrollment_id": r.enrollment_id, "program_id": r.program_id, "user_id": r.user_id,
+             "course_id": r.course_id, "enrolled_at": r.enrolled_at, "last_activity_at": r.last_activity_at,
+             "learning_hours": _hours(r.hours_us), "overall_progress": progress(r.items, r.item_count),
+             "lessons_taken": r.lessons, "completed": r.completed_at is not None, "completed_at": r.completed_at,
+             "course_grade": None if r.grade_pct is None else round(r.grade_pct, 2)} for r in rows]
+
+
+def specialization_enrollment_figures(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> list[dict]:
+    """Each specialization enrollment with its last activity (the latest of its
+    courses') and completion (every course completed; time: the last of them)."""
+    rows = uow.read(text(f"""
+        SELECT e.enrollment_id::text, e.program_id::text, e.user_id::text, e.specialization_id, e.enrolled_at,
+               f.last_activity_at, CASE WHEN f.completed = cardinality(s.course_ids) THEN f.last_completed END
+                   AS completed_at
+        FROM enrollments e
+        JOIN specializations s ON s.specialization_id = e.specialization_id
+        LEFT JOIN LATERAL (
+            SELECT max(lc.last_activity_at) AS last_activity_at, count(lc.completed_at) AS completed,
+                   max(lc.completed_at) AS last_completed
+            FROM learner_courses lc WHERE lc.org_id = e.org_id AND lc.user_id = e.user_id
+             AND lc.course_id = ANY(s.course_ids)) f ON true
+        WHERE e.org_id = :org AND e.kind = 'SPECIALIZATION'{_scope(program_ids, "e.program_id")}
+        ORDER BY e.enrolled_at, e.enrollment_id"""), {"org": org_id, "programs": program_ids or []}).all()
+    return [{"enrollment_id": r.enrollment_id, "program_id": r.program_id, "user_id": r.user_id,
+             "specialization_id": r.specialization_id, "enrolled_at": r.enrolled_at,
+             "last_activity_at": r.last_activity_at, "completed": r.completed_at is not None,
+             "completed_at": r.completed_at} for r in rows]

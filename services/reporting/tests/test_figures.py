@@ -232,3 +232,39 @@ def test_a_duplicate_id_among_new_statements_does_not_bend_the_credits():
     got, expected = figures(a["org_id"], b["user_id"]), figures(reference["org_id"], reference["user_id"])
     got.pop("user_id"), expected.pop("user_id")
     assert got == expected and got["learning_hours_us"] == 50 * MIN
+
+
+def test_enrollment_figures_for_courses_and_specializations():
+    """Figures attach to enrollments; a course not enrolled counts in hours only;
+    a specialization is complete when every one of its courses is."""
+    member = seed_member()
+    org_id, user_id, program_id = member["org_id"], member["user_id"], member["program_id"]
+    spec = f"rep-spec-{uuid.uuid4().hex[:8]}"
+    with unit_of_work("reporting") as uow:
+        uow.session.execute(text(
+            "INSERT INTO specializations (specialization_id, slug, name, partner, course_ids) "
+            "VALUES (:s, :s, 'Spec', 'Test University', CAST(:courses AS text[]))"), {"s": spec, "courses": [C, D]})
+        for kind, course, specialization in (("COURSE", C, None), ("SPECIALIZATION", None, spec)):
+            uow.session.execute(text(
+                "INSERT INTO enrollments (enrollment_id, org_id, program_id, user_id, kind, course_id, "
+                "specialization_id, enrolled_at) VALUES (:id, :o, :p, :u, :k, :c, :s, now())"),
+                {"id": str(uuid.uuid4()), "o": org_id, "p": program_id, "u": user_id, "k": kind, "c": course,
+                 "s": specialization})
+    actor = {"user_id": user_id}
+    ingest(org_id, [item("completed", at("09:00"), C, "i1", "l1", actor=actor),
+                    course_statement("completed", at("09:30"), C, actor),
+                    item("viewed", at("09:40"), D, "d1", actor=actor)])
+    with unit_of_work("reporting") as uow:
+        (course,) = queries.course_enrollment_figures(uow, org_id, None)
+        (specialization,) = queries.specialization_enrollment_figures(uow, org_id, None)
+        assert queries.course_enrollment_figures(uow, org_id, [str(uuid.uuid4())]) == []
+    assert course["course_id"] == C and course["learning_hours"] == 0.5 and course["overall_progress"] == 25.0
+    assert course["completed"] and course["lessons_taken"] == 1
+    assert specialization["last_activity_at"].hour == 9 and specialization["last_activity_at"].minute == 40
+    assert not specialization["completed"]
+    ingest(org_id, [course_statement("completed", at("10:00"), D, actor)])
+    with unit_of_work("reporting") as uow:
+        (specialization,) = queries.specialization_enrollment_figures(uow, org_id, None)
+    assert specialization["completed"] and specialization["completed_at"].hour == 10
+    # D's 10 minutes count in the learner's hours, not in a usage row (no course enrollment in D)
+    assert figures(org_id, user_id)["learning_hours_us"] == 60 * MIN
