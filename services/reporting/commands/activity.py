@@ -57,8 +57,14 @@ def resolve_learners(uow: UnitOfWork, org_id: str, rows: list[Parsed]) -> dict:
     if not emails and not ids:
         return {}
     found = uow.session.execute(text(
-        "SELECT DISTINCT user_id::text AS user_id, email FROM memberships WHERE org_id = :org "
-        "AND joined_at IS NOT NULL AND (user_id = ANY(CAST(:ids AS uuid[])) OR email = ANY(CAST(:emails AS text[])))"),
+        "SELECT user_id::text, email FROM memberships WHERE org_id = :org AND joined_at IS NOT NULL "
+        "AND user_id = ANY(CAST(:ids AS uuid[])) "
+        "UNION SELECT user_id::text, email FROM memberships WHERE org_id = :org AND joined_at IS NOT NULL "
+        "AND email = ANY(CAST(:emails AS text[])) "
+        # the account's email as identity has it (a join event may carry none)
+        "UNION SELECT p.user_id::text, p.email FROM people p WHERE p.org_id = :org "
+        "AND p.email = ANY(CAST(:emails AS text[])) AND EXISTS (SELECT 1 FROM memberships m "
+        "WHERE m.org_id = p.org_id AND m.user_id = p.user_id AND m.joined_at IS NOT NULL)"),
         {"org": org_id, "ids": ids, "emails": emails}).all()
     known = {}
     for user_id, email in found:

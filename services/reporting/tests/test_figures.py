@@ -268,3 +268,14 @@ def test_enrollment_figures_for_courses_and_specializations():
     assert specialization["completed"] and specialization["completed_at"].hour == 10
     # D's 10 minutes count in the learner's hours, not in a usage row (no course enrollment in D)
     assert figures(org_id, user_id)["learning_hours_us"] == 60 * MIN
+
+
+def test_a_member_is_known_by_their_profile_email_too():
+    member = seed_member(email=None)
+    email = f"{uuid.uuid4().hex[:8]}@example.com"
+    with unit_of_work("reporting") as uow:
+        uow.session.execute(text("UPDATE memberships SET email = NULL WHERE user_id = :u"), {"u": member["user_id"]})
+        uow.session.execute(text("INSERT INTO people (org_id, user_id, email, full_name) VALUES (:o, :u, :e, 'P')"),
+                            {"o": member["org_id"], "u": member["user_id"], "e": email})
+    result = ingest(member["org_id"], [item("viewed", at("09:00"), C, "i1", actor={"email": email.upper()})])
+    assert result["accepted"] == 1
