@@ -273,6 +273,9 @@ class LearnerCourse(Base):
     graded_items: Mapped[int] = mapped_column(Integer, server_default="0")  # distinct graded items attempted
     grade_pct: Mapped[float | None] = mapped_column(Float)  # mean of the best score % per graded item
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # first course `completed`
+    # LEARNING_HOURS_UPDATED's as_of: the latest activity counted, a microsecond later than the
+    # previous as_of when a late statement changed the hours (so a consumer's "latest wins" takes it)
+    hours_as_of: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     __table_args__ = (Index("learner_courses_completed", "org_id", "course_id",
                             postgresql_where=text("completed_at IS NOT NULL")),)
 

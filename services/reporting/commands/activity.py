@@ -383,10 +383,10 @@ def _upsert_courses(session, org_id: str, per_course: dict) -> list:
     rows = session.execute(text(f"""
         INSERT INTO learner_courses (org_id, user_id, course_id, hours_us, statements, first_activity_at,
                                      last_activity_at, completed_at, items_completed, lessons_taken, graded_items,
-                                     grade_pct)
+                                     grade_pct, hours_as_of)
         SELECT CAST(:org AS uuid), v.user_id, v.course_id, v.hours_us, v.statements, v.first_activity_at,
                v.last_activity_at, v.completed_at, coalesce(i.completed, 0), coalesce(l.lessons, 0),
-               coalesce(i.graded, 0), i.grade
+               coalesce(i.graded, 0), i.grade, v.last_activity_at
         FROM {unnest(COURSE_COLUMNS)}
         LEFT JOIN LATERAL (
             SELECT count(completed_at) AS completed, count(best_pct) AS graded, avg(best_pct) AS grade
@@ -404,8 +404,11 @@ def _upsert_courses(session, org_id: str, per_course: dict) -> list:
           items_completed = EXCLUDED.items_completed,
           lessons_taken = EXCLUDED.lessons_taken,
           graded_items = EXCLUDED.graded_items,
-          grade_pct = EXCLUDED.grade_pct
-        RETURNING user_id::text, course_id, hours_us, last_activity_at, xmax = 0 AS created
+          grade_pct = EXCLUDED.grade_pct,
+          hours_as_of = CASE WHEN EXCLUDED.hours_us = 0 THEN learner_courses.hours_as_of
+                             ELSE GREATEST(learner_courses.last_activity_at, EXCLUDED.last_activity_at,
+                                           learner_courses.hours_as_of + interval '1 microsecond') END
+        RETURNING user_id::text, course_id, hours_us, hours_as_of, xmax = 0 AS created
         """), params).all()
     changed = {k for k in keys if per_course[k][0]}
     return [row for row in rows if (row[0], row[1]) in changed]

@@ -279,3 +279,26 @@ def test_a_member_is_known_by_their_profile_email_too():
                             {"o": member["org_id"], "u": member["user_id"], "e": email})
     result = ingest(member["org_id"], [item("viewed", at("09:00"), C, "i1", actor={"email": email.upper()})])
     assert result["accepted"] == 1
+
+
+def test_each_batch_publishes_graded_attempts_and_learning_hours():
+    member = seed_member()
+    on_time, late = fixture_statements({"user_id": member["user_id"]})
+    ingest(member["org_id"], on_time)
+    ingest(member["org_id"], [late])
+    ingest(member["org_id"], on_time)  # all duplicates: nothing published
+    with unit_of_work("reporting") as uow:
+        events = [row[0] for row in uow.session.execute(text(
+            "SELECT envelope FROM kit_outbox WHERE envelope->>'org_id' = :o ORDER BY id"), {"o": member["org_id"]})]
+    assert [e["type"] for e in events] == ["reporting.attempts.graded.v1", "reporting.learning_hours.updated.v1",
+                                           "reporting.learning_hours.updated.v1"]
+    attempts = events[0]["payload"]["attempts"]
+    assert sorted((a["item_id"], a["score"], a["max_score"]) for a in attempts) == [
+        ("q1", 6.0, 10.0), ("q1", 9.0, 10.0), ("q2", 7.0, 10.0)]
+    assert {a["statement_id"] for a in attempts} == {s["id"] for s in on_time if s["verb"] == "graded"}
+    first = {h["course_id"]: h for h in events[1]["payload"]["hours"]}
+    second = {h["course_id"]: h for h in events[2]["payload"]["hours"]}
+    assert first[C]["hours"] == 50 / 60 and first[D]["hours"] == 14 / 60
+    # the late statement moved 10 minutes from C to D: both courses again, each with a later as_of
+    assert second[C]["hours"] == 40 / 60 and second[D]["hours"] == 24 / 60
+    assert second[C]["as_of"] > first[C]["as_of"] and second[D]["as_of"] > first[D]["as_of"]

@@ -105,6 +105,7 @@ def upgrade():
     sa.Column('graded_items', sa.Integer(), server_default='0', nullable=False),
     sa.Column('grade_pct', sa.Float(), nullable=True),
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('hours_as_of', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('org_id', 'user_id', 'course_id')
     )
     op.create_index('learner_courses_completed', 'learner_courses', ['org_id', 'course_id'], unique=False, postgresql_where=sa.text('completed_at IS NOT NULL'))
