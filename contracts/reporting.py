@@ -7,7 +7,9 @@ events, one per ingested batch of statements:
   de-duplicate by `statement_id`: events are delivered at least once);
 - each learner's estimated learning hours per course as an absolute figure
   with the time of the latest activity it counts (`as_of`), so a consumer keeps
-  the row with the latest `as_of` and order of arrival does not matter.
+  the row with the latest `as_of` and order of arrival does not matter. When a
+  late statement changes the hours without newer activity, `as_of` is the
+  previous one plus a microsecond: every change has a later `as_of`.
 """
 from marshmallow import Schema, fields
 
@@ -39,7 +41,8 @@ class CourseHours(Schema):
     user_id = fields.String(required=True)
     course_id = fields.String(required=True)
     hours = fields.Float(required=True, metadata={"description": "estimated learning hours in the course, absolute"})
-    as_of = fields.AwareDateTime(required=True, metadata={"description": "time of the latest activity counted"})
+    as_of = fields.AwareDateTime(required=True, metadata={
+        "description": "time of the latest activity counted (strictly later for every change of the figure)"})
 
 
 class LearningHoursUpdated(Schema):
