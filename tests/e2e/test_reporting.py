@@ -147,7 +147,7 @@ def test_who_may_call_what(world, api, make_org):
     assert admin.post("/v1/activity", json=one).status_code == 403
     refused = world["reader"].post("/v1/activity", json=one)
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "INSUFFICIENT_SCOPE"
-    assert world["reader"].post("/v1/xapi/statements", json=[], headers=XAPI).status_code == 403
+    assert world["reader"].post("/v1/xapi/statements", json=[], headers=dict(XAPI)).status_code == 403
     # the admin home: admins in scope only
     for path in ("summary", "funnel"):
         assert admin.get(f"/v1/orgs/{org_id}/{path}").status_code == 200
@@ -228,24 +228,110 @@ def test_xapi_subset_through_the_gateway(world, suite):
                                 {"o": world["org_id"]}).scalar()
 
     assert lms.post("/v1/xapi/statements", json=batch).status_code == 400  # no version header
-    answer = lms.post("/v1/xapi/statements", json=batch, headers=XAPI)
+    answer = lms.post("/v1/xapi/statements", json=batch, headers=dict(XAPI))
     assert answer.status_code == 200, answer.text
     assert answer.json() == [s["id"] for s in batch] and answer.headers["X-Experience-API-Version"] == "1.0.3"
     assert stored() == 2
-    assert lms.post("/v1/xapi/statements", json=batch[0], headers=XAPI).json() == [batch[0]["id"]]  # resent: fine
+    assert lms.post("/v1/xapi/statements", json=batch[0], headers=dict(XAPI)).json() == [batch[0]["id"]]  # resent: fine
     changed = {**batch[1], "result": {"success": False, "score": {"raw": 1, "max": 10}}}
-    conflict = lms.post("/v1/xapi/statements", json=[changed], headers=XAPI)
+    conflict = lms.post("/v1/xapi/statements", json=[changed], headers=dict(XAPI))
     assert conflict.status_code == 409 and conflict.json()["error"]["code"] == "CONFLICT"
     good = shaped(openedx_problem_check())
     bad = shaped(openedx_problem_check())
     bad["verb"] = {"id": "http://adlnet.gov/expapi/verbs/voided"}
-    refused = lms.post("/v1/xapi/statements", json=[good, bad], headers=XAPI)
+    refused = lms.post("/v1/xapi/statements", json=[good, bad], headers=dict(XAPI))
     assert refused.status_code == 400
     assert refused.json()["error"]["details"]["statements"][0]["index"] == 1
     unknown_course = shaped(openedx_problem_check())
     unknown_course["context"]["contextActivities"]["parent"][0]["id"] = "https://lms.example.com/course/nope-nope"
-    assert lms.post("/v1/xapi/statements", json=[good, unknown_course], headers=XAPI).status_code == 400
+    assert lms.post("/v1/xapi/statements", json=[good, unknown_course], headers=dict(XAPI)).status_code == 400
     assert stored() == 2  # nothing of the refused batches
     graded = world["admin"].get(f"/v1/orgs/{world['org_id']}/summary").json()
     assert graded["learning_hours"] > 0
     engine.dispose()
+
+
+def expected_figures(statements: list[dict]) -> tuple[int, dict]:
+    """An independent sorted replay: (sessions, {course: credited microseconds})."""
+    def when(s):
+        return datetime.fromisoformat(s["timestamp"])
+
+    ordered = sorted(statements, key=lambda s: (when(s), str(uuid.UUID(s["id"]))))
+    sessions, per_course, previous = 0, {}, None
+    for s in ordered:
+        course = s["object"]["course_id"] if s["object"]["type"] == "item" else s["object"]["id"]
+        gap = None if previous is None else when(s) - previous
+        if gap is None or gap > timedelta(minutes=60):
+            sessions += 1
+            credit = 0
+        else:
+            credit = gap // timedelta(microseconds=1)
+        per_course[course] = per_course.get(course, 0) + credit
+        previous = when(s)
+    return sessions, per_course
+
+
+def test_two_replicas_and_a_crash_lose_nothing_and_count_nothing_twice(world, suite):
+    """A second reporting replica; the first is killed (-9) and restarted while
+    batches of one learner arrive out of order from 4 clients that retry what
+    got no answer: every statement is stored once and the figures are those of
+    a sorted replay."""
+    import random
+    import shlex
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    from nameko.standalone.rpc import ClusterRpcProxy
+
+    from tests.support.suite import ROOT, procfile
+
+    cy, courses = world["people"]["cy"], [c["id"] for c in world["courses"]]
+    rng = random.Random(5)
+    start = datetime.now(UTC) - timedelta(days=20)
+    statements = [statement(cy, rng.choice(["started", "completed", "viewed"]),
+                            start + timedelta(minutes=rng.randint(0, 60 * 24 * 5)), rng.choice(courses),
+                            f"item-{rng.randint(1, 9)}") for _ in range(1200)]
+    batches = [statements[i:i + 40] for i in range(0, len(statements), 40)]
+    rng.shuffle(batches)
+    send_until_known(world["lms"], batches[0][:1], 1)  # reporting knows Cy
+    argv = shlex.split(procfile()["reporting"])
+    argv[0] = sys.executable
+    second = subprocess.Popen(argv, env=suite.env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: suite.serving("reporting"), timeout=30)
+        failures, lock = [], threading.Lock()
+
+        def client(mine):
+            for batch in mine:
+                for _ in range(20):
+                    try:
+                        if world["lms"].post("/v1/activity", json={"statements": batch}).status_code == 200:
+                            break
+                    except Exception:  # noqa: BLE001 - a dropped connection: send again
+                        pass
+                else:
+                    with lock:
+                        failures.append(batch)
+
+        threads = [threading.Thread(target=client, args=(batches[i::4],)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        time.sleep(1.0)  # batches in flight
+        suite.restart("reporting")  # kill -9 mid-stream, then start again
+        for thread in threads:
+            thread.join(timeout=300)
+        assert not failures
+        # the first statement was sent before; send everything once more: all duplicates
+        again = world["lms"].post("/v1/activity", json={"statements": statements[:40]}).json()
+        assert again["accepted"] == 0 and again["duplicates"] == 40
+    finally:
+        second.kill()
+        second.wait()
+    with ClusterRpcProxy({"AMQP_URI": suite.env["BROKER_URL"], "serializer": "json"}, timeout=30) as rpc:
+        figures = rpc.reporting.learner(world["org_id"], cy["id"])
+    sessions, per_course = expected_figures(statements)
+    assert figures["statements"] == len(statements)
+    assert figures["sessions"] == sessions
+    assert {c["course_id"]: c["learning_hours_us"] for c in figures["courses"]} == per_course
