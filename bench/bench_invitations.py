@@ -26,17 +26,10 @@ import requests
 from sqlalchemy.engine import make_url
 
 from bench.harness import create_admin, login, running_suite
+from tests.support.csvfiles import invitations_csv
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
 TIMEOUT = float(os.environ.get("BENCH_IMPORT_TIMEOUT", "900"))
-
-
-def csv_bytes(rows: int, tag: str) -> bytes:
-    out = io.StringIO()
-    out.write("Full Name,Email,External ID\r\n")
-    for i in range(rows):
-        out.write(f"Learner {i},learner{i}-{tag}@bench.example.com,EXT-{tag}-{i}\r\n")
-    return out.getvalue().encode()
 
 
 def rss_kb(pid: int, field: str = "VmRSS") -> int:
@@ -108,7 +101,7 @@ def main():
             "ends_on": str(date.today() + timedelta(days=365))}).json()
         program = requests.post(f"{suite.base_url}/v1/orgs/{org_id}/programs", headers=headers, timeout=30,
                                 json={"name": "Bench program", "contract_ids": [contract["id"]]}).json()
-        content = csv_bytes(ROWS, "b")
+        content = invitations_csv(ROWS, "b", name="Learner", domain="bench.example.com")
         pid = suite.processes["invitations"].pid
         sampler = MemorySampler(pid)
         sampler.start()

@@ -35,6 +35,7 @@ from bench.harness import (
     create_admin,
     login,
     nameko_processes,
+    run_clients,
     running_suite,
     wait_http,
 )
@@ -128,11 +129,7 @@ def closed_loop(url: str, requests_of, seconds: float = DURATION) -> dict:
                 counts[status] = counts.get(status, 0) + n
 
     began = time.monotonic()
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CONNECTIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=seconds + 60)
+    run_clients(client, seconds + 60)
     elapsed = time.monotonic() - began
     return {"rps": sum(counts.values()) / elapsed, "statuses": dict(sorted(counts.items()))}
 

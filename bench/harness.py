@@ -309,6 +309,16 @@ def run_wrk(wrk: str, target: "Target", seconds: float) -> dict:
     raise RuntimeError(f"wrk failed ({completed.returncode}): {completed.stdout}\n{completed.stderr}")
 
 
+def run_clients(client: Callable[[int], None], join_within: float) -> None:
+    """`client(i)` for i in range(CONNECTIONS), each in a thread; waits for them
+    (`join_within` seconds at the most for each)."""
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CONNECTIONS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=join_within)
+
+
 def run_python(target: "Target", seconds: float) -> dict:
     """A keep-alive client per connection, each in a thread, for `seconds`."""
     parts = urlsplit(target.url)
@@ -337,11 +347,7 @@ def run_python(target: "Target", seconds: float) -> dict:
             latencies[index].append(time.perf_counter() - began)
         connection.close()
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CONNECTIONS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=seconds + 20)
+    run_clients(client, seconds + 20)
     elapsed = time.monotonic() - start
     histogram = Counter(int(value * 1e6) for per_client in latencies for value in per_client)
     return {"requests": histogram.total() + sum(errors), "duration_us": int(elapsed * 1e6), "non2xx": sum(errors),

@@ -24,9 +24,7 @@ class Scope:
         return program
 
     def collection(self, principal: Principal, collection_id: str) -> dict:
-        collection = self.programs.locate_collection(collection_id)
-        principal.require_program_admin(collection["org_id"], collection["program_id"], "collection")
-        return collection
+        return self._in_program(principal, self.programs.locate_collection(collection_id), "collection")
 
     def contract(self, principal: Principal, contract_id: str) -> dict:
         """Contracts are an organization-level matter: org admins only (a program
@@ -38,13 +36,15 @@ class Scope:
         return contract
 
     def invitation(self, principal: Principal, invitation_id: str) -> dict:
-        where = self.invitations.locate_invitation(invitation_id)
-        principal.require_program_admin(where["org_id"], where["program_id"], "invitation")
-        return where
+        return self._in_program(principal, self.invitations.locate_invitation(invitation_id), "invitation")
 
     def import_job(self, principal: Principal, import_id: str) -> dict:
-        where = self.invitations.locate_import(import_id)
-        principal.require_program_admin(where["org_id"], where["program_id"], "import")
+        return self._in_program(principal, self.invitations.locate_import(import_id), "import")
+
+    @staticmethod
+    def _in_program(principal: Principal, where: dict, what: str) -> dict:
+        """An object of a program (`where`: `{org_id, program_id, ...}`), if the caller administers that program."""
+        principal.require_program_admin(where["org_id"], where["program_id"], what)
         return where
 
     def message_org(self, principal: Principal, message_id: str) -> str:

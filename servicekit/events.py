@@ -166,6 +166,28 @@ def handle_event(event: Event, max_attempts: int = DEFAULT_MAX_ATTEMPTS, **kwarg
     return decorator
 
 
+class handled_by:  # noqa: N801 - used like a decorator, on the class body
+    """`on_member_joined = handled_by(MEMBER_JOINED, handlers.on_member_joined)`
+    on a service: a `@handle_event` entrypoint whose whole body is
+    `handler(uow, event)` (with `payload=True`, `handler(uow, event.payload)`).
+    The entrypoint's name is the attribute's, so the handler name recorded in
+    kit_processed_events and kit_failed_events is that of the method it replaces."""
+
+    def __init__(self, event: Event, handler, *, payload: bool = False, **kwargs):
+        self.event, self.handler, self.payload, self.kwargs = event, handler, payload, kwargs
+
+    def __set_name__(self, owner, name):
+        handler, payload = self.handler, self.payload
+
+        def entrypoint(service, event: Envelope):
+            (uow,) = units_of_work(service)
+            return handler(uow, event.payload if payload else event)
+
+        entrypoint.__name__ = name
+        entrypoint.__qualname__ = f"{owner.__qualname__}.{name}"
+        setattr(owner, name, handle_event(self.event, **self.kwargs)(entrypoint))
+
+
 # --- operator actions on parked events (used by `python -m servicekit.ops`) ---
 
 

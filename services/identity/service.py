@@ -17,7 +17,7 @@ from contracts.identity import (
 from contracts.programs import MEMBER_JOINED
 from servicekit import signing
 from servicekit.entrypoints import rpc
-from servicekit.events import handle_event
+from servicekit.events import handled_by
 from servicekit.service import ServiceBase, ServiceSettings
 from services.identity import handlers, queries
 from services.identity.commands import accounts, admins, api_tokens, organizations, profiles, sessions
@@ -157,9 +157,7 @@ class IdentityService(ServiceBase):
     def remove_admin(self, org_id, admin_id, acting_user_id=None):
         admins.remove_admin(self.db, org_id, admin_id, acting_user_id)
 
-    @handle_event(MEMBER_JOINED)
-    def on_member_joined(self, event):
-        handlers.on_member_joined(self.db, event.payload)
+    on_member_joined = handled_by(MEMBER_JOINED, handlers.on_member_joined, payload=True)
 
     # ---- API tokens
     @rpc

@@ -13,7 +13,7 @@ from contracts.invitations import (
 )
 from contracts.programs import MEMBER_JOINED, MEMBER_REMOVED, PROGRAM_REMOVED
 from servicekit.entrypoints import rpc
-from servicekit.events import handle_event
+from servicekit.events import handled_by
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.invitations import commands, csvfile, handlers, importer, queries
@@ -124,14 +124,6 @@ class InvitationsService(ServiceBase):
         commands.expire_all_due(self.db, self.settings)
 
     # ---- programs' facts
-    @handle_event(MEMBER_JOINED)
-    def on_member_joined(self, event):
-        handlers.member_joined(self.db, event.payload)
-
-    @handle_event(MEMBER_REMOVED)
-    def on_member_removed(self, event):
-        handlers.member_removed(self.db, event.payload)
-
-    @handle_event(PROGRAM_REMOVED)
-    def on_program_removed(self, event):
-        handlers.program_removed(self.db, event.payload)
+    on_member_joined = handled_by(MEMBER_JOINED, handlers.member_joined, payload=True)
+    on_member_removed = handled_by(MEMBER_REMOVED, handlers.member_removed, payload=True)
+    on_program_removed = handled_by(PROGRAM_REMOVED, handlers.program_removed, payload=True)

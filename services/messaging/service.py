@@ -40,7 +40,7 @@ from contracts.programs import (
 )
 from servicekit.db import UnitOfWork
 from servicekit.entrypoints import rpc
-from servicekit.events import handle_event
+from servicekit.events import handled_by
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.messaging import audience, handlers, queries, sender
@@ -71,80 +71,27 @@ class MessagingService(ServiceBase):
     reporting = ServiceRpc("reporting", timeout=REPORTING_TIMEOUT_SECONDS)
 
     # ---- projection: identity
-    @handle_event(ORG_CREATED)
-    def on_org_created(self, event):
-        handlers.on_org_created(self.db, event)
-
-    @handle_event(ORG_UPDATED)
-    def on_org_updated(self, event):
-        handlers.on_org_updated(self.db, event)
-
-    @handle_event(PROFILE_UPDATED)
-    def on_profile_updated(self, event):
-        handlers.on_profile_updated(self.db, event)
-
-    @handle_event(ADMIN_GRANTED)
-    def on_admin_granted(self, event):
-        handlers.on_admin_granted(self.db, event)
-
+    on_org_created = handled_by(ORG_CREATED, handlers.on_org_created)
+    on_org_updated = handled_by(ORG_UPDATED, handlers.on_org_updated)
+    on_profile_updated = handled_by(PROFILE_UPDATED, handlers.on_profile_updated)
+    on_admin_granted = handled_by(ADMIN_GRANTED, handlers.on_admin_granted)
     # ---- system emails: identity (account emails, never suppressed)
-    @handle_event(USER_VERIFICATION_REQUESTED)
-    def on_verification_requested(self, event):
-        handlers.on_verification_requested(self.db, event)
-
-    @handle_event(USER_PASSWORD_RESET_REQUESTED)
-    def on_password_reset_requested(self, event):
-        handlers.on_password_reset_requested(self.db, event)
-
+    on_verification_requested = handled_by(USER_VERIFICATION_REQUESTED, handlers.on_verification_requested)
+    on_password_reset_requested = handled_by(USER_PASSWORD_RESET_REQUESTED, handlers.on_password_reset_requested)
     # ---- programs
-    @handle_event(PROGRAM_CREATED)
-    def on_program_created(self, event):
-        handlers.on_program_created(self.db, event)
-
-    @handle_event(PROGRAM_UPDATED)
-    def on_program_updated(self, event):
-        handlers.on_program_updated(self.db, event)
-
-    @handle_event(PROGRAM_REMOVED)
-    def on_program_removed(self, event):
-        handlers.on_program_removed(self.db, event)
-
-    @handle_event(MEMBER_JOINED)
-    def on_member_joined(self, event):
-        handlers.on_member_joined(self.db, event)
-
-    @handle_event(MEMBER_REMOVED)
-    def on_member_removed(self, event):
-        handlers.on_member_removed(self.db, event)
-
-    @handle_event(ENROLLMENT_CREATED)
-    def on_enrollment_created(self, event):
-        handlers.on_enrollment_created(self.db, event)
-
+    on_program_created = handled_by(PROGRAM_CREATED, handlers.on_program_created)
+    on_program_updated = handled_by(PROGRAM_UPDATED, handlers.on_program_updated)
+    on_program_removed = handled_by(PROGRAM_REMOVED, handlers.on_program_removed)
+    on_member_joined = handled_by(MEMBER_JOINED, handlers.on_member_joined)
+    on_member_removed = handled_by(MEMBER_REMOVED, handlers.on_member_removed)
+    on_enrollment_created = handled_by(ENROLLMENT_CREATED, handlers.on_enrollment_created)
     # ---- invitations
-    @handle_event(INVITATION_CREATED)
-    def on_invitation_created(self, event):
-        handlers.on_invitation_created(self.db, event)
-
-    @handle_event(INVITATIONS_CREATED)
-    def on_invitations_created(self, event):
-        handlers.on_invitations_created(self.db, event)
-
-    @handle_event(INVITATION_RESENT)
-    def on_invitation_resent(self, event):
-        handlers.on_invitation_resent(self.db, event)
-
-    @handle_event(INVITATION_ACCEPTED)
-    def on_invitation_accepted(self, event):
-        handlers.on_invitation_closed(self.db, event)
-
-    @handle_event(INVITATION_REVOKED)
-    def on_invitation_revoked(self, event):
-        handlers.on_invitation_closed(self.db, event)
-
-    @handle_event(INVITATION_EXPIRED)
-    def on_invitation_expired(self, event):
-        handlers.on_invitation_closed(self.db, event)
+    on_invitation_created = handled_by(INVITATION_CREATED, handlers.on_invitation_created)
+    on_invitations_created = handled_by(INVITATIONS_CREATED, handlers.on_invitations_created)
+    on_invitation_resent = handled_by(INVITATION_RESENT, handlers.on_invitation_resent)
+    on_invitation_accepted = handled_by(INVITATION_ACCEPTED, handlers.on_invitation_closed)
+    on_invitation_revoked = handled_by(INVITATION_REVOKED, handlers.on_invitation_closed)
+    on_invitation_expired = handled_by(INVITATION_EXPIRED, handlers.on_invitation_closed)
 
     # ---- admin messages
     @rpc

@@ -40,14 +40,18 @@ UNMANAGED_DB_OBJECTS = {"memberships_search"}
 # ---------------------------------------------------------------- catalog
 
 
-class Course(Base):
-    __tablename__ = "courses"
+class CatalogItem:
+    """What courses and specializations both carry (the catalog's own text ids)."""
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     slug: Mapped[str] = mapped_column(String(200), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     partner: Mapped[str] = mapped_column(String(200))
     domain: Mapped[str | None] = mapped_column(String(100))
     description: Mapped[str | None] = mapped_column(Text)
+
+
+class Course(CatalogItem, Base):
+    __tablename__ = "courses"
     item_count: Mapped[int] = mapped_column(Integer, server_default="0")
     lesson_count: Mapped[int] = mapped_column(Integer, server_default="0")
     graded_item_count: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -56,14 +60,8 @@ class Course(Base):
     __table_args__ = (Index("courses_name", "name", "id"),)
 
 
-class Specialization(Base):
+class Specialization(CatalogItem, Base):
     __tablename__ = "specializations"
-    id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    slug: Mapped[str] = mapped_column(String(200), unique=True)
-    name: Mapped[str] = mapped_column(String(200))
-    partner: Mapped[str] = mapped_column(String(200))
-    domain: Mapped[str | None] = mapped_column(String(100))
-    description: Mapped[str | None] = mapped_column(Text)
     course_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     __table_args__ = (Index("specializations_name", "name", "id"),)
 

@@ -29,7 +29,7 @@ from contracts.programs import (
     ProgramSchema,
     SpecializationSchema,
 )
-from servicekit.events import handle_event
+from servicekit.events import handled_by
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.programs import handlers, queries
@@ -230,22 +230,8 @@ class ProgramsService(ServiceBase):
         return page(EnrollmentSchema, queries.my_enrollments(self.db, user_id, limit, cursor))
 
     # ---- events from other services
-    @handle_event(INVITATION_CREATED)
-    def on_invitation_created(self, event):
-        handlers.on_invitation_created(self.db, event.payload)
-
-    @handle_event(INVITATIONS_CREATED)
-    def on_invitations_created(self, event):
-        handlers.on_invitations_created(self.db, event.payload)
-
-    @handle_event(INVITATION_REVOKED)
-    def on_invitation_revoked(self, event):
-        handlers.on_invitation_withdrawn(self.db, event.payload)
-
-    @handle_event(INVITATION_EXPIRED)
-    def on_invitation_expired(self, event):
-        handlers.on_invitation_withdrawn(self.db, event.payload)
-
-    @handle_event(PROFILE_UPDATED)
-    def on_profile_updated(self, event):
-        handlers.on_profile_updated(self.db, event.payload)
+    on_invitation_created = handled_by(INVITATION_CREATED, handlers.on_invitation_created, payload=True)
+    on_invitations_created = handled_by(INVITATIONS_CREATED, handlers.on_invitations_created, payload=True)
+    on_invitation_revoked = handled_by(INVITATION_REVOKED, handlers.on_invitation_withdrawn, payload=True)
+    on_invitation_expired = handled_by(INVITATION_EXPIRED, handlers.on_invitation_withdrawn, payload=True)
+    on_profile_updated = handled_by(PROFILE_UPDATED, handlers.on_profile_updated, payload=True)

@@ -69,6 +69,13 @@ def create_org(suite, api, name: str | None = None):
     return result["org_id"], api.as_user(email, "correct horse battery"), email
 
 
+def add_admin(admin, org_id: str, email: str, full_name: str, role: str = "ORG_ADMIN", **more) -> dict:
+    """POST /v1/orgs/{org_id}/admins as `admin`, which must answer 201; the admin it answers."""
+    added = admin.post(f"/v1/orgs/{org_id}/admins", json={"email": email, "full_name": full_name, "role": role, **more})
+    assert added.status_code == 201, added.text
+    return added.json()
+
+
 @pytest.fixture
 def make_org(suite, api):
     """Create an organization with an org admin; returns (org_id, admin Api, admin email)."""

@@ -5,7 +5,7 @@ import jwt
 import requests
 
 from servicekit import signing
-from tests.e2e.conftest import Api, unique
+from tests.e2e.conftest import Api, add_admin, unique
 
 # identity signs with the development key in the test suite (APP_ENV=development)
 DEV_KEY = signing.SigningKey(signing.development_private_key())
@@ -115,9 +115,7 @@ def test_bad_input_is_a_clear_4xx(api, make_org):
 def test_admins_add_list_remove_and_first_password(api, make_org, suite):
     org_id, admin, _ = make_org()
     email = f"{unique('second')}@example.com"
-    added = admin.post(f"/v1/orgs/{org_id}/admins", json={"email": email, "full_name": "Sam Second",
-                                                           "role": "ORG_ADMIN"})
-    assert added.status_code == 201, added.text
+    added = add_admin(admin, org_id, email, "Sam Second")
     again = admin.post(f"/v1/orgs/{org_id}/admins", json={"email": email.upper(), "full_name": "Sam",
                                                            "role": "ORG_ADMIN"})
     assert again.status_code == 409 and again.json()["error"]["code"] == "ALREADY_ADMIN"
@@ -131,7 +129,7 @@ def test_admins_add_list_remove_and_first_password(api, make_org, suite):
     # Single use.
     reused = api.post("/v1/auth/password-reset/confirm", json={"token": token, "password": "another one!!"})
     assert reused.status_code == 401
-    assert admin.delete(f"/v1/orgs/{org_id}/admins/{added.json()['id']}").status_code == 204
+    assert admin.delete(f"/v1/orgs/{org_id}/admins/{added['id']}").status_code == 204
     assert all(a["email"] != email for a in admin.get(f"/v1/orgs/{org_id}/admins").json())
 
 

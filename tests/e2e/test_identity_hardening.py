@@ -2,7 +2,7 @@
 from concurrent.futures import ThreadPoolExecutor
 
 from services.identity.tests.conftest import reset_tokens
-from tests.e2e.conftest import Api, unique
+from tests.e2e.conftest import Api, add_admin, unique
 from tests.e2e.helpers import database_fixture
 
 PASSWORD = "correct horse battery"
@@ -21,10 +21,7 @@ def test_an_organization_renames_only_its_own_profile_of_a_person(api, make_org,
     org_b, admin_b, _ = make_org()
     email = f"{unique('shared')}@example.com"
     # Both organizations hold the person (as an admin here: the simplest way in through the API).
-    added = admin_a.post(f"/v1/orgs/{org_a}/admins", json={"email": email, "full_name": "Sam Original",
-                                                           "role": "ORG_ADMIN"})
-    assert added.status_code == 201, added.text
-    user_id = added.json()["user_id"]
+    user_id = add_admin(admin_a, org_a, email, "Sam Original")["user_id"]
     assert admin_b.post(f"/v1/orgs/{org_b}/admins", json={"email": email, "full_name": "Sam at B",
                                                           "role": "ORG_ADMIN"}).status_code == 201
     [token] = reset_tokens(identity_db, email)[-1:]

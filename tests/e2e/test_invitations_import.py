@@ -14,6 +14,7 @@ from tests.e2e.test_invitations import (
     upload,
     wait_for,
 )
+from tests.support.csvfiles import invitations_csv
 
 __all__ = ["inv_db"]  # the module fixture, shared
 
@@ -146,19 +147,11 @@ def test_bad_files_are_refused_with_what_is_wrong(make_org):
     assert bad_flag.status_code == 400
 
 
-def big_file(rows: int, tag: str) -> bytes:
-    out = io.StringIO()
-    out.write("Full Name,Email,External ID\r\n")
-    for i in range(rows):
-        out.write(f"Person {i},p{i}-{tag}@bulk.example.com,X{tag}-{i}\r\n")
-    return out.getvalue().encode()
-
-
 def test_a_crash_mid_import_resumes_without_duplicates(suite, make_org, inv_db):
     org_id, admin, _ = make_org()
     program, contract = setup_program(admin, org_id)
     rows = 5_000  # 25 batches of 200 (INVITATION_IMPORT_BATCH in test_invitations): time to crash midway
-    started = upload(admin, program, contract, big_file(rows, unique("c")))
+    started = upload(admin, program, contract, invitations_csv(rows, unique("c")))
     assert started.status_code == 202
     import_id = started.json()["import_id"]
 

@@ -10,7 +10,7 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from scripts.mailsink import read_messages
-from tests.e2e.conftest import Api, unique
+from tests.e2e.conftest import Api, add_admin, unique
 from tests.e2e.helpers import program_with_contract
 from tests.support.waiting import wait_for
 
@@ -71,9 +71,7 @@ def test_account_emails_are_sent_without_unsubscribe(api, suite, make_org):
                                                             "content": "x"}).json()
     wait_for(lambda: "#123abc" in admin.post(f"/v1/messages/{draft['id']}/preview").json()["html"])
     email = f"{unique('newadmin')}@example.com"
-    added = admin.post(f"/v1/orgs/{org_id}/admins", json={"email": email, "full_name": "New <Admin>",
-                                                          "role": "ORG_ADMIN"})
-    assert added.status_code == 201, added.text
+    add_admin(admin, org_id, email, "New <Admin>")
     (first,) = mail_to(suite, email, "You are an administrator of")
     html = first.get_body(("html",)).get_content()
     assert "#123abc" in html and "New &lt;Admin&gt;" in html
@@ -162,9 +160,7 @@ def test_program_admin_messages_only_their_programs(api, suite, make_org, rpc):
         "audience": {"preset": "ALL_MEMBERS"}, "subject": "All hands", "content": "Hello"}).json()
 
     email = f"{unique('padmin')}@example.com"
-    added = admin.post(f"/v1/orgs/{org_id}/admins", json={"email": email, "full_name": "Pat Program",
-                                                          "role": "PROGRAM_ADMIN", "program_ids": [mine["id"]]})
-    assert added.status_code == 201, added.text
+    add_admin(admin, org_id, email, "Pat Program", role="PROGRAM_ADMIN", program_ids=[mine["id"]])
     (first,) = mail_to(suite, email, "You are an administrator of")
     token = re.search(r"token=([\w\-.~%]+)", text_of(first)).group(1)
     assert api.post("/v1/auth/password-reset/confirm", json={"token": token, "password": PASSWORD}).status_code == 200

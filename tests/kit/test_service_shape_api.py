@@ -85,6 +85,35 @@ def test_handle_event_takes_the_source_from_the_constant():
         handle_event("programs.member.joined.v1")
 
 
+def test_handled_by_is_a_handle_event_entrypoint_named_as_its_attribute():
+    from types import SimpleNamespace
+
+    from sqlalchemy.orm import sessionmaker
+
+    from servicekit.db import UnitOfWork
+    from servicekit.events import handled_by
+
+    calls = []
+
+    class Consumer:
+        name = "consumer"
+        on_joined = handled_by(programs.MEMBER_JOINED, lambda uow, got: calls.append((uow, got)), max_attempts=3)
+        on_removed = handled_by(programs.MEMBER_REMOVED, lambda uow, got: calls.append((uow, got)), payload=True)
+
+    (joined,) = Consumer.on_joined.nameko_entrypoints
+    assert (joined.source_service, joined.event_type, joined.max_attempts) == (
+        "programs", "programs.member.joined.v1", 3)
+    assert Consumer.on_joined.__name__ == "on_joined"  # the handler name kit_processed_events records
+    (removed,) = Consumer.on_removed.nameko_entrypoints
+    assert removed.event_type == "programs.member.removed.v1"
+
+    service = SimpleNamespace(db=UnitOfWork(sessionmaker(), "consumer"))
+    event = SimpleNamespace(payload={"user_id": "u"})
+    Consumer.on_joined.__wrapped__(service, event)
+    Consumer.on_removed.__wrapped__(service, event)
+    assert calls == [(service.db, event), (service.db, {"user_id": "u"})]
+
+
 def test_publish_takes_only_event_constants():
     from sqlalchemy.orm import sessionmaker
 

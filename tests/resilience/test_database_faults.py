@@ -10,28 +10,22 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.pool import NullPool
 
-from tests.resilience.test_suite_faults import ROWS, finish_import, start_import
+from tests.resilience.test_suite_faults import IMPORT_ENV, ROWS, finish_import, start_import
 from tests.support.suite import Suite
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import proxy_fixture
 
 DATABASE_CUT_SECONDS = 10
 
 
 
-@pytest.fixture(scope="module")
-def database_proxy():
-    with TcpProxy("127.0.0.1", 5432) as running:
-        yield running
+database_proxy = proxy_fixture(5432)  # PostgreSQL
 
 
 @pytest.fixture(scope="module")
 def database_suite(tmp_path_factory, database_proxy):
     running = Suite(tmp_path_factory.mktemp("dbfaults"), env={
         "DATABASE_BASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:{database_proxy.port}",
-        "DB_POOL_SIZE": "4",  # the shared PostgreSQL serves other suites too
-        "INVITATION_IMPORT_BATCH": "250",
-        "INVITATION_IMPORT_LEASE_SECONDS": "5",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "WARNING", **IMPORT_ENV,
     }).start()
     yield running
     running.stop()

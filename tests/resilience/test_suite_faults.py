@@ -23,7 +23,7 @@ from servicekit.standalone import unit_of_work
 from tests.e2e.conftest import Api, unique
 from tests.e2e.test_invitations import finished_import, setup_program, upload
 from tests.support.suite import Suite
-from tests.support.tcp_proxy import TcpProxy
+from tests.support.tcp_proxy import proxy_fixture
 from tests.support.waiting import wait_for
 
 ROWS = 5000
@@ -31,20 +31,20 @@ CUT_SILENT_SECONDS = 8  # > 2 heartbeats: only heartbeats notice a silent networ
 CUT_REFUSED_SECONDS = 24  # then the broker is away (a restart): 32 s in all
 
 
-@pytest.fixture(scope="module")
-def proxy():
-    with TcpProxy("127.0.0.1", 5672) as running:
-        yield running
+# What both fault suites run with while an import is under way.
+IMPORT_ENV = {
+    "DB_POOL_SIZE": "4",  # the shared PostgreSQL serves other suites too
+    "INVITATION_IMPORT_BATCH": "250",
+    "INVITATION_IMPORT_LEASE_SECONDS": "5",
+}
+
+proxy = proxy_fixture(5672)  # RabbitMQ
 
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory, proxy):
-    running = Suite(tmp_path_factory.mktemp("faults"), broker_port=proxy.port, env={
-        "AMQP_HEARTBEAT": "2",
-        "DB_POOL_SIZE": "4",  # the shared PostgreSQL serves other suites too
-        "INVITATION_IMPORT_BATCH": "250",
-        "INVITATION_IMPORT_LEASE_SECONDS": "5",
-    }).start()
+    running = Suite(tmp_path_factory.mktemp("faults"), broker_port=proxy.port,
+                    env={"AMQP_HEARTBEAT": "2", **IMPORT_ENV}).start()
     yield running
     running.stop()
 

@@ -2,6 +2,7 @@
 import socket
 
 import eventlet
+import pytest
 
 
 class TcpProxy:
@@ -83,3 +84,14 @@ class TcpProxy:
     def restore(self):
         self.frozen = False
         self.accepting = True
+
+
+def proxy_fixture(target_port: int, target_host: str = "127.0.0.1"):
+    """A module-scoped pytest fixture: a running TcpProxy to the target."""
+
+    @pytest.fixture(scope="module")
+    def proxy():
+        with TcpProxy(target_host, target_port) as running:
+            yield running
+
+    return proxy

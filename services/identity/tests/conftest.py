@@ -4,9 +4,9 @@ import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import create_engine, text
 
-from contracts.errors import AppError
 from servicekit import config
 from services.identity.service import IdentityService
+from tests.support.answers import answers
 
 
 @pytest.fixture
@@ -36,18 +36,8 @@ def new_email(prefix: str = "p") -> str:
 
 
 def outcomes(calls) -> list[str]:
-    """The error code of each async call, or "OK"; anything but an AppError
-    (a RemoteError from a crash) shows as its class name."""
-    answers = []
-    for call in calls:
-        try:
-            call.result()
-            answers.append("OK")
-        except AppError as exc:
-            answers.append(exc.code)
-        except Exception as exc:  # a crash of the service, or a broken reply
-            answers.append(type(exc).__name__)
-    return answers
+    """The error code of each async call, or "OK" (tests.support.answers)."""
+    return answers(calls)
 
 
 def reset_tokens(identity_db, email: str) -> list[str]:

@@ -3,17 +3,10 @@ limited per address and per client address (issue 11, item 5)."""
 from contracts.errors import AppError
 from services.identity.settings import settings
 from services.identity.tests.conftest import new_email
+from tests.support.answers import answer
 
 PASSWORD = "a good long password"
 FLOODER, OTHER = "203.0.113.77", "198.51.100.8"
-
-
-def answer(call, *args, **kwargs) -> str:
-    try:
-        call(*args, **kwargs)
-        return "OK"
-    except AppError as exc:
-        return exc.code
 
 
 def test_reset_requests_are_limited_per_address_known_or_not(identity, identity_db):

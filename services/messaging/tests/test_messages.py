@@ -7,6 +7,7 @@ from sqlalchemy.orm import Session
 from contracts.errors import AppError
 from services.messaging.commands.deliveries import purge_old_deliveries
 from services.messaging.tests.conftest import new_id, rows, scalar, wait_for
+from tests.support.answers import answers
 
 
 def count(w, audience, scope=None):
@@ -143,12 +144,7 @@ def test_two_concurrent_sends_queue_the_message_once(world, engine):
     draft = rpc.create_message(w["org"], w["author"], {"audience": {"preset": "ALL_MEMBERS"}, "subject": "Once",
                                                        "content": "x"})
     calls = [rpc.send_message.call_async(w["org"], draft["id"], viewer, True) for _ in range(3)]
-    outcomes = []
-    for call in calls:
-        try:
-            outcomes.append(call.result()["state"])
-        except AppError as exc:
-            outcomes.append(exc.code)
+    outcomes = answers(calls, ok=lambda message: message["state"])
     assert outcomes.count("MESSAGE_NOT_EDITABLE") == 2
     assert len([o for o in outcomes if o in ("SENDING", "SENT")]) == 1
     assert scalar(engine, "SELECT count(*) FROM deliveries WHERE message_id = :m", m=draft["id"]) == 4

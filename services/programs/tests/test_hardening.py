@@ -6,7 +6,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from nameko.exceptions import RemoteError
 from sqlalchemy import create_engine, text
 
 from contracts.errors import AppError
@@ -15,16 +14,11 @@ from servicekit.pagination import encode_cursor
 from servicekit.standalone import unit_of_work
 from services.programs import handlers
 from services.programs.tests.support import TODAY, scalar, setup_program
+from tests.support.answers import answer
 
 
 def outcome(call):
-    try:
-        call.result()
-        return "ok"
-    except AppError as exc:
-        return exc.code
-    except RemoteError as exc:  # an unexpected error in the service (a 500 at the gateway)
-        return f"unexpected {exc.exc_type}"
+    return answer(call.result, ok="ok")
 
 
 def wait_for_lock_waiters(conn, count: int, timeout: float = 20.0) -> None:
@@ -72,13 +66,7 @@ UNSTORABLE = ["\x00", "a\x00b", "a\ud800b", "\udfff"]
 
 
 def refusal(call, *args, **kwargs) -> str:
-    try:
-        call(*args, **kwargs)
-        return "ok"
-    except AppError as exc:
-        return exc.code
-    except RemoteError as exc:
-        return f"unexpected {exc.exc_type}"
+    return answer(call, *args, ok="ok", **kwargs)
 
 
 def test_unstorable_text_in_searches_and_lookups_is_refused(programs):

@@ -11,6 +11,7 @@ from servicekit.standalone import unit_of_work
 from services.programs import models
 from services.programs.commands import catalog
 from services.programs.tests.support import scalar, setup_program
+from tests.support.answers import answers
 
 # ---------------------------------------------------------------- catalog
 
@@ -87,13 +88,7 @@ def test_concurrent_joins_against_the_last_licenses(programs):
     org_id, contract, program = setup_program(programs, licenses=10)
     calls = [programs.join_program.call_async(org_id, program["id"], f"user-{n}", contract["id"], f"inv-{n}",
                                               email=f"u{n}@example.com", full_name=f"U {n}") for n in range(50)]
-    outcomes = []
-    for call in calls:
-        try:
-            call.result()
-            outcomes.append("joined")
-        except AppError as exc:
-            outcomes.append(exc.code)
+    outcomes = answers(calls, ok="joined")
     assert outcomes.count("joined") == 10 and outcomes.count("LICENSE_LIMIT_REACHED") == 40
     assert scalar("SELECT licenses_used FROM contracts WHERE id = :id", id=contract["id"]) == 10
     assert scalar("SELECT count(*) FROM memberships WHERE program_id = :p AND state = 'MEMBER'",
@@ -109,12 +104,7 @@ def test_concurrent_enrollments_respect_the_limit(programs):
                           full_name="L")
     calls = [programs.enroll.call_async(org_id, program["id"], "learner", {"kind": "COURSE", "item_id": c["id"]})
              for c in courses]
-    outcomes = []
-    for call in calls:
-        try:
-            outcomes.append(call.result()["created"])
-        except AppError as exc:
-            outcomes.append(exc.code)
+    outcomes = answers(calls, ok=lambda enrollment: enrollment["created"])
     assert outcomes.count(True) == 2 and outcomes.count("ENROLLMENT_LIMIT_REACHED") == len(courses) - 2
 
 
