@@ -176,20 +176,18 @@ class OrgUpdated(Schema):
 ORG_UPDATED = Event("identity.org.updated.v1", OrgUpdated)
 
 
-class UserRegistered(Schema):
+class RegisteredUser(Schema):
+    """Who an account is: what every event about one account carries."""
     user_id = fields.String(required=True)
     email = fields.Email(required=True)
     full_name = fields.String(required=True)
+
+
+class UserRegistered(RegisteredUser):
     via = fields.String(required=True, validate=validate.OneOf(values(RegisteredVia)))
 
 
 USER_REGISTERED = Event("identity.user.registered.v1", UserRegistered, public=True)
-
-
-class RegisteredUser(Schema):
-    user_id = fields.String(required=True)
-    email = fields.Email(required=True)
-    full_name = fields.String(required=True)
 
 
 class UsersRegistered(Schema):
@@ -201,12 +199,9 @@ class UsersRegistered(Schema):
 USERS_REGISTERED = Event("identity.users.registered.v1", UsersRegistered, batch_of="users", public=True)
 
 
-class VerificationRequested(Schema):
+class VerificationRequested(RegisteredUser):
     """Carries what the verification email needs, including the link."""
 
-    user_id = fields.String(required=True)
-    email = fields.Email(required=True)
-    full_name = fields.String(required=True)
     # False: the name is a signer-up's own words for an address not yet proven; emails do not show it
     name_trusted = fields.Boolean(load_default=False)
     verify_url = fields.String(required=True)
@@ -224,12 +219,9 @@ class EmailVerified(Schema):
 USER_EMAIL_VERIFIED = Event("identity.user.email_verified.v1", EmailVerified, public=True)
 
 
-class PasswordResetRequested(Schema):
+class PasswordResetRequested(RegisteredUser):
     """A reset link, or the first-password link of a newly added admin."""
 
-    user_id = fields.String(required=True)
-    email = fields.Email(required=True)
-    full_name = fields.String(required=True)
     name_trusted = fields.Boolean(load_default=False)  # as in VerificationRequested (an admin's name counts)
     reset_url = fields.String(required=True)
     expires_at = fields.AwareDateTime(required=True)
@@ -257,12 +249,9 @@ class ProfilesUpdated(Schema):
 PROFILES_UPDATED = Event("identity.profiles.updated.v1", ProfilesUpdated, batch_of="people", public=True)
 
 
-class AdminGranted(Schema):
+class AdminGranted(RegisteredUser):
     admin_id = fields.String(required=True)
     org_id = fields.String(required=True)
-    user_id = fields.String(required=True)
-    email = fields.Email(required=True)
-    full_name = fields.String(required=True)
     role = fields.String(required=True, validate=validate.OneOf(ADMIN_ROLES))
     program_ids = fields.List(fields.String(), required=True)
 

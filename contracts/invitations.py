@@ -127,15 +127,19 @@ INVITATION_STATES = _values(InvitationState)
 IMPORT_STATUSES = _values(ImportStatus)
 
 
-class ImportCompleted(_Schema):
+class ImportCounts(_Schema):
+    """Which import, into which program and contract, and its row counts."""
     import_id = _fields.String(required=True)
-    org_id = _fields.String(required=True)
     program_id = _fields.String(required=True)
     contract_id = _fields.String(required=True)
     total_rows = _fields.Integer(required=True)
     created = _fields.Integer(required=True)
     duplicates = _fields.Integer(required=True)
     invalid = _fields.Integer(required=True)
+
+
+class ImportCompleted(ImportCounts):
+    org_id = _fields.String(required=True)
 
 
 IMPORT_COMPLETED = _Event("invitations.import.completed.v1", ImportCompleted, public=True)
@@ -180,18 +184,11 @@ class InvitationSchema(_Schema):
     close_reason = _fields.String(allow_none=True)
 
 
-class ImportSchema(_Schema):
-    import_id = _fields.String(required=True)
-    program_id = _fields.String(required=True)
-    contract_id = _fields.String(required=True)
+class ImportSchema(ImportCounts):
     filename = _fields.String(allow_none=True)
     status = _fields.String(required=True, validate=_validate.OneOf(IMPORT_STATUSES))
     error = _fields.String(allow_none=True)
-    total_rows = _fields.Integer(required=True)
     processed_rows = _fields.Integer(required=True, metadata={"description": "rows done so far"})
-    created = _fields.Integer(required=True)
-    duplicates = _fields.Integer(required=True)
-    invalid = _fields.Integer(required=True)
     created_at = _fields.AwareDateTime()
     completed_at = _fields.AwareDateTime(allow_none=True)
 

@@ -33,13 +33,17 @@ MAX_LICENSES = 10_000_000
 # ---- catalog ------------------------------------------------------------
 
 
-class CourseSchema(Schema):
+class CatalogItemSchema(Schema):
+    """What a course and a specialization of the catalog both carry."""
     id = fields.String(required=True, validate=CATALOG_ID)
     slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-]{0,199}$"))
     name = name_field(required=True)
     partner = name_field(required=True, metadata={"description": "the university or company teaching it"})
     domain = text_field(100, allow_none=True, load_default=None)
     description = text_field(5000, allow_none=True, load_default=None)
+
+
+class CourseSchema(CatalogItemSchema):
     item_count = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
     lesson_count = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
     graded_item_count = fields.Integer(load_default=0, validate=validate.Range(0, 10_000))
@@ -47,13 +51,7 @@ class CourseSchema(Schema):
     class_start_time = fields.AwareDateTime(allow_none=True, load_default=None)
 
 
-class SpecializationSchema(Schema):
-    id = fields.String(required=True, validate=CATALOG_ID)
-    slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9][a-z0-9\-]{0,199}$"))
-    name = name_field(required=True)
-    partner = name_field(required=True)
-    domain = text_field(100, allow_none=True, load_default=None)
-    description = text_field(5000, allow_none=True, load_default=None)
+class SpecializationSchema(CatalogItemSchema):
     course_ids = fields.List(fields.String(validate=CATALOG_ID), required=True,
                              validate=validate.Length(min=1, max=50), metadata={"description": "in order"})
 
@@ -109,20 +107,6 @@ class NewProgramSchema(ProgramFieldsSchema):
     contract_ids = fields.List(Id(), required=True, validate=validate.Length(1, 100))
 
 
-class ProgramSchema(Schema):
-    id = fields.String(required=True)
-    org_id = fields.String(required=True)
-    name = fields.String(required=True)
-    tagline = fields.String(allow_none=True)
-    banner_url = fields.String(allow_none=True)
-    slug = fields.String(required=True)
-    join_url = fields.String(required=True)
-    enrollment_limit = fields.Integer(allow_none=True)
-    contract_ids = fields.List(fields.String())
-    member_count = fields.Integer(metadata={"description": "current members (only on single reads)"})
-    created_at = fields.AwareDateTime()
-
-
 class ProgramRefSchema(Schema):
     """What locate_program / find_program_by_slug answer."""
 
@@ -131,6 +115,15 @@ class ProgramRefSchema(Schema):
     name = fields.String(required=True)
     slug = fields.String(required=True)
     join_url = fields.String(required=True)
+
+
+class ProgramSchema(ProgramRefSchema):
+    tagline = fields.String(allow_none=True)
+    banner_url = fields.String(allow_none=True)
+    enrollment_limit = fields.Integer(allow_none=True)
+    contract_ids = fields.List(fields.String())
+    member_count = fields.Integer(metadata={"description": "current members (only on single reads)"})
+    created_at = fields.AwareDateTime()
 
 
 # ---- curriculum -----------------------------------------------------------
