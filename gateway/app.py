@@ -5,6 +5,7 @@ the API port and its worker pool."""
 import eventlet
 from prometheus_client import Gauge
 
+from gateway.client import GatewaySettings
 from gateway.http import mount
 from gateway.routes import SERVICES
 from gateway.routes.identity import IdentityRoutes
@@ -17,6 +18,7 @@ from gateway.routes.reporting import ReportingRoutes
 from servicekit.entrypoints import timer
 from servicekit.observability import PREFIX, Observability
 from servicekit.rpc import ServiceRpc
+from servicekit.service import ServiceSettings
 
 SERVICE_REACHABLE = Gauge(f"{PREFIX}gateway_service_reachable",
                           "1 when the service answered the gateway's last ping, else 0", ["service"])
@@ -28,6 +30,7 @@ class Gateway:
     name = "gateway"
     verifies_access_tokens = True  # with public keys only (gateway.auth, servicekit.signing)
     observability = Observability()
+    settings = ServiceSettings(GatewaySettings)  # TRUSTED_PROXIES, read when the gateway starts
     identity = ServiceRpc("identity")
     programs = ServiceRpc("programs")
     messaging = ServiceRpc("messaging")

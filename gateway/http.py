@@ -34,6 +34,7 @@ from werkzeug.wrappers import Request, Response
 from contracts.errors import AppError, ErrorCode
 from contracts.fields import FieldCode, Problem, character_problem, uuid_problem
 from gateway.auth import Principal, authenticate
+from gateway.client import request_client
 from gateway.statuses import http_status
 from servicekit import broker, config
 
@@ -72,6 +73,7 @@ class Call:
     body: dict | None
     query: dict
     request_id: str
+    client: str | None = None  # the client's address (gateway.client: X-Forwarded-For from trusted proxies only)
 
 
 def json_response(payload, status: int = 200, headers=None) -> Response:
@@ -388,6 +390,7 @@ def _entrypoint(module, handler, spec: RouteSpec):
             body=load_json(request, spec.body(), spec.max_bytes) if spec.body is not None else None,
             query=load_query(request, spec.query()) if spec.query is not None else {},
             request_id=request.request_id,
+            client=request_client(request, getattr(getattr(service, "settings", None), "trusted_proxies", ())),
         )
         result = handler(module(service), call, **path_values)
         # Services answer with data already dumped by the contract schemas;

@@ -13,6 +13,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.FORBIDDEN: 403,
     ErrorCode.INSUFFICIENT_SCOPE: 403,
     ErrorCode.NOT_INVITED: 403,
+    ErrorCode.EMAIL_NOT_VERIFIED: 403,  # sign-in of an unverified address: verify it (or resend the link) first
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,

@@ -57,6 +57,10 @@ class ResetBody(Schema):
     email = email_field(required=True)
 
 
+class ResendBody(ResetBody):
+    """The address to send a new verification link to."""
+
+
 class ResetConfirmBody(Schema):
     token = emailed_token(required=True)
     password = new_password(required=True)
@@ -93,14 +97,15 @@ class Accepted(Schema):
 
 class IdentityRoutes(Routes):
     @route("POST", "/v1/auth/login", auth=PUBLIC, body=LoginBody, response=TokensSchema, tags=("auth",),
-           summary="Sign in with email and password", errors=("INVALID_CREDENTIALS", "TOO_MANY_REQUESTS"))
+           summary="Sign in with email and password (403 EMAIL_NOT_VERIFIED: verify the address first)",
+           errors=("INVALID_CREDENTIALS", "EMAIL_NOT_VERIFIED", "TOO_MANY_REQUESTS"))
     def login(self, call):
-        # the connecting address: identity throttles per client too (behind a proxy, the gateway's
-        # trusted X-Forwarded-For handling belongs here)
-        return self.identity.login(call.body["email"], call.body["password"], client=call.request.remote_addr)
+        # identity throttles per client too: the connecting address, or X-Forwarded-For from trusted proxies
+        return self.identity.login(call.body["email"], call.body["password"], client=call.client)
 
     @route("POST", "/v1/auth/refresh", auth=PUBLIC, body=RefreshBody, response=TokensSchema, tags=("auth",),
-           summary="Exchange a refresh token for new tokens (the old one is revoked)")
+           summary="Exchange a refresh token for new tokens (the old one is revoked)",
+           errors=("TOKEN_INVALID", "EMAIL_NOT_VERIFIED"))
     def refresh(self, call):
         return self.identity.refresh(call.body["refresh_token"])
 
@@ -115,7 +120,7 @@ class IdentityRoutes(Routes):
            errors=("EMAIL_TAKEN", "TOO_MANY_REQUESTS"))
     def signup(self, call):
         return self.identity.signup(call.body["email"], call.body["full_name"], call.body["password"],
-                                    client=call.request.remote_addr)
+                                    client=call.client)
 
     @route("POST", "/v1/auth/verify-email", auth=PUBLIC, body=TokenBody, response=Accepted, tags=("auth",),
            summary="Confirm an email address with the emailed token", errors=("TOKEN_INVALID", "TOKEN_EXPIRED"))
@@ -123,11 +128,19 @@ class IdentityRoutes(Routes):
         self.identity.verify_email(call.body["token"])
         return {"status": "verified", "message": "your email address is verified"}
 
+    @route("POST", "/v1/auth/verify-email/resend", auth=PUBLIC, body=ResendBody, response=Accepted, status=202,
+           tags=("auth",), errors=("TOO_MANY_REQUESTS",),
+           summary="Email a new verification link (same answer whether or not the account exists or is verified)")
+    def resend_verification(self, call):
+        self.identity.resend_verification(call.body["email"], client=call.client)
+        return {"status": "accepted",
+                "message": "if an account with this email awaits verification, a new link is on its way"}
+
     @route("POST", "/v1/auth/password-reset", auth=PUBLIC, body=ResetBody, response=Accepted, status=202,
            tags=("auth",), summary="Email a password reset link (same answer whether or not the account exists)",
            errors=("TOO_MANY_REQUESTS",))
     def password_reset(self, call):
-        self.identity.request_password_reset(call.body["email"], client=call.request.remote_addr)
+        self.identity.request_password_reset(call.body["email"], client=call.client)
         return {"status": "accepted", "message": "if an account exists for this email, a reset link is on its way"}
 
     @route("POST", "/v1/auth/password-reset/confirm", auth=PUBLIC, body=ResetConfirmBody, response=Accepted,

@@ -205,7 +205,7 @@ class InvitationsRoutes(Routes):
         signed_in = authenticate(call.request, self.identity) if bearer_token(call.request) else None
         return self.invitations.accept(body["token"], body["full_name"], body["password"],
                                        signed_in_user_id=signed_in.user_id if signed_in else None,
-                                       client=call.request.remote_addr)
+                                       client=call.client)
 
     @route("POST", "/v1/programs/{slug}/join", response=Joined, tags=("joining",),
            summary="Join by the program URL, signed in with the invited (verified) email",

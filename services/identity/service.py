@@ -53,6 +53,11 @@ class IdentityService(ServiceBase):
         accounts.verify_email(self.db, token)
 
     @rpc
+    def resend_verification(self, email, client=None):
+        """`client`: the caller's address (limits per client, throttle.py)."""
+        accounts.resend_verification(self.db, email, client)
+
+    @rpc
     def request_password_reset(self, email, client=None):
         """`client`: the caller's address (limits per client, throttle.py)."""
         accounts.request_password_reset_link(self.db, email, client)

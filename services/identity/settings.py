@@ -26,6 +26,8 @@ class IdentitySettings(Settings):
     reset_max_per_email: int = setting("RESET_MAX_PER_EMAIL", 3)
     reset_max_per_client: int = setting("RESET_MAX_PER_CLIENT", 20)
     signup_max_per_client: int = setting("SIGNUP_MAX_PER_CLIENT", 20)
+    verify_resend_max_per_email: int = setting("VERIFY_RESEND_MAX_PER_EMAIL", 3)
+    verify_resend_max_per_client: int = setting("VERIFY_RESEND_MAX_PER_CLIENT", 20)
     password_hash_concurrency: int = setting("PASSWORD_HASH_CONCURRENCY", CORES)
     password_hash_queue: int = setting("PASSWORD_HASH_QUEUE", 4 * CORES)
     password_hash_wait_seconds: float = setting("PASSWORD_HASH_WAIT_SECONDS", 2.0)

@@ -69,6 +69,36 @@ def create_org(suite, api, name: str | None = None):
     return result["org_id"], api.as_user(email, "correct horse battery"), email
 
 
+def outbox_payload(suite, event_type: str, email: str) -> dict:
+    """The payload of identity's latest event of `event_type` for `email` (from its outbox)."""
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(suite.database_url("identity"))
+    with engine.connect() as conn:
+        payload = conn.execute(
+            text("SELECT envelope->'payload' FROM kit_outbox WHERE event_type = :t "
+                 "AND envelope->'payload'->>'email' = :e ORDER BY id DESC LIMIT 1"),
+            {"t": event_type, "e": email.lower()},
+        ).scalar_one()
+    engine.dispose()
+    return payload
+
+
+def verification_token(suite, email: str) -> str:
+    """The token of the latest verification link sent to `email`."""
+    return outbox_payload(suite, "identity.user.verification_requested.v1", email)["verify_url"].split("token=")[1]
+
+
+def verified_signup(suite, api, email: str, full_name: str, password: str) -> dict:
+    """Sign up and use the emailed verification link, as a learner does before
+    signing in (login answers 403 EMAIL_NOT_VERIFIED until then). The new user."""
+    created = api.post("/v1/auth/signup", json={"email": email, "full_name": full_name, "password": password})
+    assert created.status_code == 201, created.text
+    verified = api.post("/v1/auth/verify-email", json={"token": verification_token(suite, email)})
+    assert verified.status_code == 200, verified.text
+    return created.json()
+
+
 def add_admin(admin, org_id: str, email: str, full_name: str, role: str = "ORG_ADMIN", **more) -> dict:
     """POST /v1/orgs/{org_id}/admins as `admin`, which must answer 201; the admin it answers."""
     added = admin.post(f"/v1/orgs/{org_id}/admins", json={"email": email, "full_name": full_name, "role": role, **more})

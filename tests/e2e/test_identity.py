@@ -5,7 +5,7 @@ import jwt
 import requests
 
 from servicekit import signing
-from tests.e2e.conftest import Api, add_admin, unique
+from tests.e2e.conftest import Api, add_admin, outbox_payload, unique
 
 # identity signs with the development key in the test suite (APP_ENV=development)
 DEV_KEY = signing.SigningKey(signing.development_private_key())
@@ -213,22 +213,8 @@ def test_metrics_and_readiness(api, suite):
     assert api.get("/metrics").status_code == 404
 
 
-def _outbox_payload(suite, event_type: str, email: str) -> dict:
-    from sqlalchemy import create_engine, text
-
-    engine = create_engine(suite.database_url("identity"))
-    with engine.connect() as conn:
-        payload = conn.execute(
-            text("SELECT envelope->'payload' FROM kit_outbox WHERE event_type = :t "
-                 "AND envelope->'payload'->>'email' = :e ORDER BY id DESC LIMIT 1"),
-            {"t": event_type, "e": email.lower()},
-        ).scalar_one()
-    engine.dispose()
-    return payload
-
-
 def outbox_link_token(suite, event_type: str, email: str, field: str) -> str:
-    return _outbox_payload(suite, event_type, email)[field].split("token=")[1]
+    return outbox_payload(suite, event_type, email)[field].split("token=")[1]
 
 
 def first_password_token(suite, email: str) -> str:

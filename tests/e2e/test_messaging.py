@@ -10,7 +10,7 @@ import pytest
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from scripts.mailsink import read_messages
-from tests.e2e.conftest import Api, add_admin, unique
+from tests.e2e.conftest import Api, add_admin, unique, verified_signup
 from tests.e2e.helpers import program_with_contract
 from tests.support.waiting import wait_for
 
@@ -43,9 +43,8 @@ def text_of(message) -> str:
 
 def signup(api, suite, name: str) -> tuple[dict, Api]:
     email = f"{unique(name)}@example.com"
-    created = api.post("/v1/auth/signup", json={"email": email, "full_name": name.title(), "password": PASSWORD})
-    assert created.status_code == 201, created.text
-    return created.json(), api.as_user(email, PASSWORD)
+    created = verified_signup(suite, api, email, name.title(), PASSWORD)
+    return created, api.as_user(email, PASSWORD)
 
 
 

@@ -14,7 +14,7 @@ from contracts.errors import AppError
 from servicekit.standalone import unit_of_work
 from services.programs.commands import catalog
 from services.programs.models import Course, Specialization
-from tests.e2e.conftest import Api, unique
+from tests.e2e.conftest import Api, unique, verified_signup
 from tests.e2e.helpers import add_program_admin, database_fixture, publish_event
 from tests.support.waiting import wait_for
 
@@ -73,13 +73,11 @@ def make_collection(admin, program_id, course_ids=(), specialization_ids=(), nam
     return collection
 
 
-def make_learner(api, name="Lee Learner"):
+def make_learner(api, suite, name="Lee Learner"):
     email = f"{unique('learner')}@example.com"
-    response = api.post("/v1/auth/signup", json={"email": email, "full_name": name,
-                                                 "password": "correct horse battery"})
-    assert response.status_code == 201, response.text
+    user = verified_signup(suite, api, email, name, "correct horse battery")
     learner = api.as_user(email, "correct horse battery")
-    return learner, response.json()["id"], email
+    return learner, user["id"], email
 
 
 def join(rpc, org_id, program, contract, user_id, email=None, name=None, invitation_id=None):
@@ -163,12 +161,12 @@ def test_contracts_create_list_change_and_refusals(suite, api, make_org, program
     assert padmin.get(f"/v1/orgs/{org_id}/contracts").status_code == 403
 
 
-def test_license_count_cannot_go_below_licenses_in_use(api, make_org, rpc):
+def test_license_count_cannot_go_below_licenses_in_use(api, suite, make_org, rpc):
     org_id, admin, _ = make_org()
     contract = make_contract(admin, org_id, licenses=2)
     program = make_program(admin, org_id, [contract["id"]])
     for _ in range(2):
-        _, user_id, email = make_learner(api)
+        _, user_id, email = make_learner(api, suite)
         join(rpc, org_id, program, contract, user_id, email, "Someone")
     shown = admin.get(f"/v1/contracts/{contract['id']}").json()
     assert shown["licenses_used"] == 2 and shown["licenses_free"] == 0
@@ -303,7 +301,7 @@ def test_join_rules_idempotency_and_members_list(suite, api, make_org, rpc, prog
     org_id, admin, _ = make_org()
     contract = make_contract(admin, org_id, licenses=10)
     program = make_program(admin, org_id, [contract["id"]])
-    _, user_id, email = make_learner(api, "Zoe Zimmer")
+    _, user_id, email = make_learner(api, suite, "Zoe Zimmer")
     invitation_id = str(uuid.uuid4())
     member = join(rpc, org_id, program, contract, user_id, email, "Zoe Zimmer", invitation_id)
     assert member["state"] == "MEMBER" and member["contract_id"] == contract["id"]
@@ -341,13 +339,13 @@ def test_join_rules_idempotency_and_members_list(suite, api, make_org, rpc, prog
     assert rpc.programs.get_contract(org_id, contract["id"])["licenses_used"] == 1
 
     # a profile known to identity names the member even when the caller does not
-    _, named_id, named_email = make_learner(api, "Anna Able")
+    _, named_id, named_email = make_learner(api, suite, "Anna Able")
     rpc.identity.ensure_person(org_id, {"email": named_email, "full_name": "Anna Able"})
     assert join(rpc, org_id, program, contract, named_id)["full_name"] == "Anna Able"
 
     # list, search, state filter, pagination
     for n in range(5):
-        _, uid, mail = make_learner(api, f"Member {n:02d}")
+        _, uid, mail = make_learner(api, suite, f"Member {n:02d}")
         join(rpc, org_id, program, contract, uid, mail, f"Member {n:02d}")
     members = admin.get(f"/v1/programs/{program['id']}/members").json()["items"]
     assert [m["full_name"] for m in members] == ["Anna Able"] + [f"Member {n:02d}" for n in range(5)] + ["Zoe Zimmer"]
@@ -384,11 +382,11 @@ def test_members_endpoints_scoped(suite, api, make_org, rpc):
     contract = make_contract(admin, org_id)
     program = make_program(admin, org_id, [contract["id"]])
     other_program = make_program(admin, org_id, [contract["id"]])
-    _, user_id, email = make_learner(api)
+    _, user_id, email = make_learner(api, suite)
     join(rpc, org_id, program, contract, user_id, email, "Mia Member")
     padmin = add_program_admin(suite, api, org_id, [other_program["id"]])
     _, other_admin, _ = make_org()
-    learner_api, _, _ = make_learner(api)
+    learner_api, _, _ = make_learner(api, suite)
     for caller in (padmin, other_admin, learner_api):
         assert caller.get(f"/v1/programs/{program['id']}/members").status_code == 404
         assert caller.delete(f"/v1/programs/{program['id']}/members/{user_id}").status_code == 404
@@ -462,7 +460,7 @@ def test_enrollments_rules_and_learner_endpoints(suite, api, make_org, rpc, load
     courses = loaded_catalog["courses"]
     spec_id, spec_courses = loaded_catalog["specs"]["data-science"]
     collection = make_collection(admin, program["id"], [AI_FOR_EVERYONE, courses["machine-learning"]], [spec_id])
-    learner, user_id, email = make_learner(api, "Eve Enroller")
+    learner, user_id, email = make_learner(api, suite, "Eve Enroller")
 
     body = {"program_id": program["id"], "course_id": AI_FOR_EVERYONE, "collection_id": collection["id"]}
     # never invited: the program does not exist for them; invited but not joined: not a member
@@ -516,7 +514,7 @@ def test_enrollments_rules_and_learner_endpoints(suite, api, make_org, rpc, load
     assert [(p["id"], p["state"], p["enrollment_count"]) for p in mine] == [(program["id"], "MEMBER", 3)]
     enrollments = learner.get("/v1/me/enrollments").json()["items"]
     assert len(enrollments) == 3 and {e["user_id"] for e in enrollments} == {user_id}
-    stranger, _, _ = make_learner(api)
+    stranger, _, _ = make_learner(api, suite)
     assert stranger.get("/v1/me/programs").json()["items"] == []
     assert stranger.get("/v1/me/enrollments").json()["items"] == []
     assert stranger.post("/v1/enrollments", json=body).status_code == 404
@@ -532,14 +530,15 @@ def test_enrollments_rules_and_learner_endpoints(suite, api, make_org, rpc, load
     assert learner.post("/v1/enrollments", json=body).json()["error"]["code"] == "NOT_A_MEMBER"
 
 
-def test_remove_program_needs_confirmation_and_removes_every_member(api, make_org, rpc, loaded_catalog, programs_db):
+def test_remove_program_needs_confirmation_and_removes_every_member(api, suite, make_org, rpc, loaded_catalog,
+                                                                    programs_db):
     org_id, admin, _ = make_org()
     contract = make_contract(admin, org_id, licenses=10)
     program = make_program(admin, org_id, [contract["id"]])
     make_collection(admin, program["id"], [AI_FOR_EVERYONE])
     users = []
     for n in range(3):
-        learner, user_id, email = make_learner(api)
+        learner, user_id, email = make_learner(api, suite)
         join(rpc, org_id, program, contract, user_id, email, f"Leaver {n}")
         users.append(user_id)
     assert learner.post("/v1/enrollments", json={"program_id": program["id"],
@@ -586,13 +585,13 @@ def test_fifty_concurrent_joins_take_exactly_ten_licenses(api, make_org, rpc):
     assert len(members["items"]) == 10
 
 
-def test_parallel_enrollments_cannot_pass_the_limit(api, make_org, rpc, loaded_catalog):
+def test_parallel_enrollments_cannot_pass_the_limit(api, suite, make_org, rpc, loaded_catalog):
     org_id, admin, _ = make_org()
     contract = make_contract(admin, org_id)
     program = make_program(admin, org_id, [contract["id"]], enrollment_limit=3)
     course_ids = sorted(loaded_catalog["courses"].values())[:12]
     make_collection(admin, program["id"], course_ids)
-    learner, user_id, email = make_learner(api)
+    learner, user_id, email = make_learner(api, suite)
     join(rpc, org_id, program, contract, user_id, email, "Pam Parallel")
     pool = eventlet.GreenPool(12)
     statuses = list(pool.imap(lambda cid: Api(learner.base_url, learner.token).post("/v1/enrollments", json={

@@ -37,6 +37,9 @@ def procfile() -> dict[str, str]:
     return entries
 
 
+TEST_PROXY = "127.0.0.2"
+
+
 class Suite:
     def __init__(self, workdir: Path, broker_port: int = 5672, env: dict | None = None):
         """`broker_port`: where the processes reach RabbitMQ (a TcpProxy in fault
@@ -63,6 +66,9 @@ class Suite:
             MAILSINK_DIR=str(self.mail_dir),
             LOG_LEVEL="INFO",
             PYTHONUNBUFFERED="1",
+            # A stand-in reverse proxy: requests sent from 127.0.0.2 are a trusted proxy's,
+            # their X-Forwarded-For believed (tests/e2e/test_identity_trust.py); 127.0.0.1 is a client.
+            TRUSTED_PROXIES=TEST_PROXY,
         )
         self.env.update(env or {})
 

@@ -34,7 +34,22 @@ def login(uow: UnitOfWork, email: str, password: str, client: str | None = None)
     user = find_user(uow, email)
     if rehashed and user.password_hash == password_hash:
         user.password_hash = rehashed
+    if not user.email_verified:
+        uow.commit()  # the right password: the throttle takes this attempt back although sign-in is refused
+        raise email_not_verified()
     return issue_tokens(uow, user)
+
+
+RESEND_ROUTE = "POST /v1/auth/verify-email/resend"
+
+
+def email_not_verified() -> AppError:
+    """Until its address is verified an account can only verify it (issue 11
+    item 1): whoever signed up may not own the address. Only asked after the
+    right password, so it tells nothing to anyone who does not know it."""
+    return AppError(ErrorCode.EMAIL_NOT_VERIFIED,
+                    "confirm your email address first: use the link we emailed you, or ask for a new one "
+                    f"({RESEND_ROUTE} with your email)", {"resend": RESEND_ROUTE})
 
 
 def check_password(uow: UnitOfWork, email: str, password: str, client: str | None = None) -> tuple:
@@ -66,8 +81,11 @@ def refresh(uow: UnitOfWork, raw: str) -> dict:
         uow.commit()  # the revocation stands although this call is refused
     if token is None or not token.is_live(utcnow()):
         raise AppError(ErrorCode.TOKEN_INVALID, "the refresh token is not valid; sign in again")
+    user = get_user(uow, token.user_id)
+    if not user.email_verified:  # a session from before sign-in asked for a verified address
+        raise email_not_verified()
     token.revoke(utcnow())
-    return issue_tokens(uow, get_user(uow, token.user_id), family_id=token.family_id)
+    return issue_tokens(uow, user, family_id=token.family_id)
 
 
 def revoke_refresh_family(uow: UnitOfWork, family_id: str) -> None:

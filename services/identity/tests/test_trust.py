@@ -16,11 +16,20 @@ def password_links(identity_db, email: str) -> list[dict]:
             "AND envelope->'payload'->>'email' = :email ORDER BY id"), {"email": email}).scalars().all()
 
 
+def session_from_before_verified_logins(identity, user: dict) -> str:
+    """The squatter's own sign-in is refused now (EMAIL_NOT_VERIFIED); a
+    session issued before that rule (issue_tokens, as login did) must die too."""
+    with pytest.raises(AppError) as refused:
+        identity.login(user["email"], ATTACKER_PASSWORD)
+    assert refused.value.code == "EMAIL_NOT_VERIFIED"
+    return identity.issue_tokens(user["id"])["refresh_token"]
+
+
 def test_a_role_granted_to_an_unverified_signup_does_not_trust_its_password(identity, identity_db):
     org_id = new_org(identity)
     email = new_email("new.cfo")
-    identity.signup(email, "Not The CFO", ATTACKER_PASSWORD)
-    stolen_session = identity.login(email, ATTACKER_PASSWORD)["refresh_token"]
+    squatter = identity.signup(email, "Not The CFO", ATTACKER_PASSWORD)
+    stolen_session = session_from_before_verified_logins(identity, squatter)
 
     identity.add_admin(org_id, email, "The CFO", "ORG_ADMIN", [])
 
@@ -39,8 +48,8 @@ def test_a_role_granted_to_an_unverified_signup_does_not_trust_its_password(iden
 
 def test_accepting_an_invitation_for_an_unverified_signup_needs_a_new_password(identity):
     email = new_email("invitee")
-    identity.signup(email, "Squatter", ATTACKER_PASSWORD)
-    stolen_session = identity.login(email, ATTACKER_PASSWORD)["refresh_token"]
+    squatter = identity.signup(email, "Squatter", ATTACKER_PASSWORD)
+    stolen_session = session_from_before_verified_logins(identity, squatter)
     with pytest.raises(AppError) as needs_password:
         identity.account_for_invitation(email, "Real Invitee", None)
     assert needs_password.value.code == "INVALID_INPUT"
