@@ -22,12 +22,11 @@ class IdentitySettings(Settings):
     refresh_token_ttl: timedelta = setting("REFRESH_TOKEN_TTL_DAYS", timedelta(days=30), parse=_days)
     login_max_failures: int = setting("LOGIN_MAX_FAILURES", 5)
     login_max_failures_per_client: int = setting("LOGIN_MAX_FAILURES_PER_CLIENT", 50)
-    # Emails sent to an address at anyone's request (docs/identity.md, "Email request limits").
+    # Emails sent to an address at anyone's request (docs/identity.md, "Email request limits"):
+    # reset links, and new verification links (counted apart, with the same limits).
     reset_max_per_email: int = setting("RESET_MAX_PER_EMAIL", 3)
     reset_max_per_client: int = setting("RESET_MAX_PER_CLIENT", 20)
     signup_max_per_client: int = setting("SIGNUP_MAX_PER_CLIENT", 20)
-    verify_resend_max_per_email: int = setting("VERIFY_RESEND_MAX_PER_EMAIL", 3)
-    verify_resend_max_per_client: int = setting("VERIFY_RESEND_MAX_PER_CLIENT", 20)
     password_hash_concurrency: int = setting("PASSWORD_HASH_CONCURRENCY", CORES)
     password_hash_queue: int = setting("PASSWORD_HASH_QUEUE", 4 * CORES)
     password_hash_wait_seconds: float = setting("PASSWORD_HASH_WAIT_SECONDS", 2.0)

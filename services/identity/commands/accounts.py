@@ -106,14 +106,14 @@ def request_verification(uow: UnitOfWork, user: User) -> None:
 
 def resend_verification(uow: UnitOfWork, email: str, client: str | None = None) -> None:
     """Someone asked for a new verification link: limited per address and per
-    client like reset requests (counted whether or not the account exists).
+    client with the limits of reset requests, counted apart from them (and
+    whether or not the account exists).
     Sent only to an account that exists and is not verified yet; the caller's
     answer is the same in every case, so it reveals no account."""
     s = settings()
     email = normalize_email(email)
     with uow.independent_session() as session:
-        throttle.claim_request(session, "verify", email, client, s.verify_resend_max_per_email,
-                               s.verify_resend_max_per_client)
+        throttle.claim_request(session, "verify", email, client, s.reset_max_per_email, s.reset_max_per_client)
     user = find_user(uow, email)
     if user is not None and not user.email_verified:
         request_verification(uow, user)

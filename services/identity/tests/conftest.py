@@ -40,11 +40,23 @@ def outcomes(calls) -> list[str]:
     return answers(calls)
 
 
-def reset_tokens(identity_db, email: str) -> list[str]:
-    """The raw tokens of the password links sent to `email`, oldest first (from the outbox)."""
+def link_tokens(identity_db, email: str, event_type: str = "identity.user.password_reset_requested.v1",
+                url_field: str = "reset_url") -> list[str]:
+    """The raw tokens of the links sent to `email`, oldest first (from the outbox):
+    password links by default, or those of another event type and URL field."""
     with identity_db.connect() as conn:
         urls = conn.execute(text(
-            "SELECT envelope->'payload'->>'reset_url' FROM kit_outbox "
-            "WHERE event_type = 'identity.user.password_reset_requested.v1' "
-            "AND envelope->'payload'->>'email' = :email ORDER BY id"), {"email": email}).scalars().all()
+            f"SELECT envelope->'payload'->>'{url_field}' FROM kit_outbox "
+            "WHERE event_type = :type AND envelope->'payload'->>'email' = :email ORDER BY id"),
+            {"type": event_type, "email": email}).scalars().all()
     return [url.split("token=", 1)[1] for url in urls]
+
+
+def reset_tokens(identity_db, email: str) -> list[str]:
+    """The raw tokens of the password links sent to `email`, oldest first (from the outbox)."""
+    return link_tokens(identity_db, email)
+
+
+def verify_tokens(identity_db, email: str) -> list[str]:
+    """The raw tokens of the verification links sent to `email`, oldest first (from the outbox)."""
+    return link_tokens(identity_db, email, "identity.user.verification_requested.v1", "verify_url")
