@@ -67,8 +67,8 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "identity": (
             "add_admin", "authenticate_api_token", "confirm_password_reset", "create_api_token",
             "get_organization", "get_person", "get_user", "jwks", "list_admins", "list_api_tokens", "login",
-            "logout", "ping", "refresh", "remove_admin", "request_password_reset", "revoke_api_token",
-            "signup", "token_version", "update_organization", "update_person", "verify_email",
+            "logout", "ping", "refresh", "remove_admin", "request_password_reset", "resend_verification",
+            "revoke_api_token", "signup", "token_version", "update_organization", "update_person", "verify_email",
         ),
         "invitations": (
             "accept", "create_invitation", "get_import", "invitation_page", "join_by_program",
