@@ -198,14 +198,12 @@ def usage_baseline_sql(org_id: str) -> tuple[str, str]:
     """(description, SQL) of the baseline: the Usage report's own SELECT (services/reporting/reports), read
     by COPY in one go instead of through the streaming export; else (reports not there) an equivalent join."""
     try:
-        from services.reporting.reports import definitions, export
+        from services.reporting.reports import export
     except ImportError:
-        definitions = None
-    if definitions is not None:
-        params = {"org_id": org_id, "programs": None, "program_id": None, "course_id": None, "parts": 1,
-                  "part": 0}
-        return "the report's own SELECT (definitions.REPORTS['usage'])", \
-            (export._psycopg(definitions.REPORTS[definitions.USAGE].sql), params)
+        export = None
+    if export is not None and hasattr(export, "org_report_query"):
+        return "the report's own SELECT (export.org_report_query)", \
+            export.org_report_query(export.ExportRequest("usage", org_id))
     sql = """
 SELECT coalesce(pe.full_name, a.full_name), coalesce(pe.email, a.email), pe.external_id, c.name, c.course_id,
        c.slug, c.partner, e.enrolled_at, c.class_start_time, lc.last_activity_at,
