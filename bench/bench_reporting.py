@@ -174,8 +174,10 @@ def bench_ingest(suite, token: str, org_id: str, courses: list[dict]) -> dict:
     before = {name: cpu_seconds(pids) for name, pids in serving.items()}
     client_before, watch = time.process_time(), CpuWatch()
     totals, seconds = send_concurrently(suite.base_url, token, bodies, CLIENTS)
+    serving["reporting's PostgreSQL backends"] = sorted(set(serving["reporting's PostgreSQL backends"]) |
+                                                        set(pids_matching(f" {suite.db_prefix}reporting ")))
     cpu = {name: sum(cpu_seconds(pids).get(pid, 0) - before[name].get(pid, 0) for pid in pids)
-           for name, pids in serving.items()}
+           for name, pids in serving.items()}  # (a backend that ended meanwhile is not counted)
     cpu["benchmark client"] = time.process_time() - client_before
     others = watch.others()
     # a batch retried after a 503 (the gateway's RPC deadline) was stored by its first attempt: duplicates then
@@ -369,6 +371,10 @@ def report(results: dict) -> None:
               f"{ingest['others']:.0%} of the machine meanwhile")
         print("   CPU seconds while ingesting: " + ", ".join(f"{name} {seconds:.1f}"
                                                           for name, seconds in ingest["cpu"].items()))
+        serving_cpu = sum(v for k, v in ingest["cpu"].items() if k != "benchmark client")
+        per = serving_cpu / ingest["statements"]
+        print(f"   CPU per statement (gateway + reporting + its PostgreSQL backends): {per * 1e6:.0f} µs, i.e. at most "
+              f"{os.cpu_count() / per:,.0f} statements/s with all {os.cpu_count()} cores for them")
     elif ingest:
         print(f"1. ingestion: {ingest}")
     usage = results.get("usage")
