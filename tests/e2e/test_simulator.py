@@ -39,4 +39,3 @@ def test_simulator_joins_enrolls_and_is_deterministic(suite, api):
                             enroll_share=0.9, period_end=None)
     assert again["run"].joined_now == 0 and again["run"].enrolled_now == 0
     assert [s["id"] for s in again["statements"]] == [s["id"] for s in statements]
-
