@@ -39,3 +39,17 @@ def test_simulator_joins_enrolls_and_is_deterministic(suite, api):
                             enroll_share=0.9, period_end=None)
     assert again["run"].joined_now == 0 and again["run"].enrolled_now == 0
     assert [s["id"] for s in again["statements"]] == [s["id"] for s in statements]
+
+
+def test_simulated_statements_are_accepted_by_ingestion_and_a_rerun_is_all_duplicates(suite, api):
+    """The real ingestion (POST /v1/activity) accepts every statement the simulator builds; the second run
+    sends the same ids and every one comes back as a duplicate."""
+    domain = f"sim-{uuid.uuid4().hex[:6]}.example"
+    add_org_with_learners(f"Sim {domain}", f"admin@{domain}", PASSWORD, 8, suite.database_url)
+    [first] = simulate_orgs(suite.base_url, [f"admin@{domain}"], PASSWORD, settle=30, retry_for=60)
+    total = len(first["statements"])
+    assert total > 50
+    assert first["rejected"] == [] and first["accepted"] == total and first["duplicates"] == 0
+    [second] = simulate_orgs(suite.base_url, [f"admin@{domain}"], PASSWORD, retry_for=60)
+    assert len(second["statements"]) == total
+    assert second["rejected"] == [] and second["accepted"] == 0 and second["duplicates"] == total
