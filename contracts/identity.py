@@ -71,6 +71,8 @@ class OrgSettingsSchema(Schema):
     region = fields.String(allow_none=True, validate=validate.OneOf(REGIONS))
     timezone = text_field(64)
     subscription_start = fields.Date(allow_none=True)
+    # skills: hide learners' names and emails on the skill mastery leaderboard
+    anonymize_leaderboard = fields.Boolean()
 
 
 class NewOrgSchema(OrgSettingsSchema):
@@ -160,6 +162,7 @@ class OrgCreated(Schema):
     brand_color = fields.String(allow_none=True)
     logo_url = fields.String(allow_none=True)
     timezone = fields.String(allow_none=True)
+    settings = fields.Nested(OrgSettingsSchema, metadata={"description": "every setting at creation (skills)"})
 
 
 ORG_CREATED = Event("identity.org.created.v1", OrgCreated)

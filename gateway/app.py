@@ -15,6 +15,7 @@ from gateway.routes.messaging import MessagingRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.programs import ProgramsRoutes
 from gateway.routes.reporting import ReportingRoutes
+from gateway.routes.skills import SkillsRoutes
 from servicekit.entrypoints import timer
 from servicekit.observability import PREFIX, Observability
 from servicekit.rpc import ServiceRpc
@@ -36,6 +37,7 @@ class Gateway:
     messaging = ServiceRpc("messaging")
     invitations = ServiceRpc("invitations")
     reporting = ServiceRpc("reporting")
+    skills = ServiceRpc("skills")
     # A broker fault is a fast 503 rather than a request held for the whole
     # publish retry (servicekit.broker, applied by servicekit.run).
     publish_retry_seconds = 2.0
@@ -56,4 +58,4 @@ class Gateway:
 
 
 mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, ReportingRoutes, OperationsRoutes,
-      KeysRoutes)
+      KeysRoutes, SkillsRoutes)

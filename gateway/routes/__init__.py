@@ -2,7 +2,7 @@
 that `gateway.http.mount` composes into the gateway service."""
 from gateway.scope import Scope
 
-SERVICES = ("identity", "invitations", "messaging", "programs", "reporting")  # what the gateway calls
+SERVICES = ("identity", "invitations", "messaging", "programs", "reporting", "skills")  # what the gateway calls
 
 
 class Routes:
@@ -16,4 +16,5 @@ class Routes:
         self.invitations = gateway.invitations
         self.messaging = gateway.messaging
         self.reporting = gateway.reporting
+        self.skills = gateway.skills
         self.scope = Scope(self.identity, self.programs, self.invitations, self.messaging)

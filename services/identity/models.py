@@ -2,7 +2,7 @@
 methods, unit-tested without a database)."""
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import ARRAY, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -32,6 +32,7 @@ class Organization(Base):
     region: Mapped[str | None] = mapped_column(String(40))
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     subscription_start: Mapped[date | None] = mapped_column(Date)
+    anonymize_leaderboard: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     created_at: Mapped[datetime] = created_column()
 
     def settings(self) -> dict:

@@ -12,7 +12,7 @@ from services.identity.queries import find_user, get_org
 
 def org_created_payload(org: Organization) -> dict:
     return {"org_id": org.id, "name": org.name, "brand_color": org.brand_color, "logo_url": org.logo_url,
-            "timezone": org.timezone}
+            "timezone": org.timezone, "settings": OrgSettingsSchema().dump(org.settings())}
 
 
 def org_updated_payload(org: Organization, changed: list[str]) -> dict:

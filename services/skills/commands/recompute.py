@@ -1,0 +1,303 @@
+"""The full recompute, the calibration of assessment difficulties and the
+monthly benchmark snapshots.
+
+`recompute` replays every stored attempt against the current difficulty
+snapshot with the vectorised engine (services/skills/engine.py) and rebuilds
+learner_skills and every aggregate from scratch. It holds the exclusive side of
+the advisory lock the event handlers take shared (commands/ratings.py), so no
+incremental update interleaves; the tables are rewritten only at the end, so
+views wait at most for that last step.
+
+`calibrate` rates every assessment that has new attempts since the last
+calibration over one Glicko-2 rating period (its matches: each attempt, scored
+1 - the learner's fraction, against the learner's current rating in each skill
+of the course, weighted by relevance), stores the new snapshot and recomputes,
+so every rating depends only on the learner's own attempts and the snapshot."""
+from __future__ import annotations
+
+import io
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import numpy as np
+import psycopg2.extensions
+from sqlalchemy import text
+
+from servicekit.clock import utcnow
+from servicekit.db import UnitOfWork
+from services.skills import engine
+from services.skills.commands.ratings import HOURS_BUCKETS_PER_HOUR, LEVEL_ORDER, MAX_HOURS_BUCKET, RECOMPUTE_LOCK
+from services.skills.rating import DEFAULT_DEVIATION, DEFAULT_RATING, DEFAULT_VOLATILITY
+from services.skills.settings import SkillsSettings
+
+CALIBRATION_LOCK = 7_140_115
+
+
+def _raw(uow: UnitOfWork):
+    return uow.session.connection().connection.dbapi_connection
+
+
+def copy_in(uow: UnitOfWork, statement: str, buffer) -> None:
+    """COPY FROM STDIN. psycopg2 refuses COPY while a wait callback is set (the
+    eventlet-cooperative driver, servicekit/green.py): it is lifted for the copy,
+    which then blocks this process's other green threads for its duration."""
+    callback = psycopg2.extensions.get_wait_callback()
+    psycopg2.extensions.set_wait_callback(None)
+    try:
+        cursor = _raw(uow).cursor()
+        cursor.copy_expert(statement, buffer)
+        cursor.close()
+    finally:
+        psycopg2.extensions.set_wait_callback(callback)
+
+
+def load_matches(uow: UnitOfWork, until: datetime | None = None) -> dict:
+    """Every stored attempt once per skill of its course, as arrays, with integer
+    codes for learner-skills and assessments (a total order: attempted_at, statement_id)."""
+    cursor = _raw(uow).cursor()
+    cursor.execute(
+        "SELECT org_id::text, user_id, course_id, item_id, fraction, "
+        "(extract(epoch FROM attempted_at) * 1000000)::int8, statement_id "
+        "FROM attempts" + (" WHERE attempted_at <= %(until)s" if until else "")
+        + " ORDER BY attempted_at, statement_id", {"until": until})
+    rows = cursor.fetchall()
+    tags: dict = {}
+    cursor.execute("SELECT course_id, skill_id, relevance FROM course_skills")
+    for course_id, skill_id, relevance in cursor.fetchall():
+        tags.setdefault(course_id, []).append((skill_id, relevance))
+    cursor.execute("SELECT item_id, rating, deviation FROM assessments")
+    snapshot = {r[0]: (r[1], r[2]) for r in cursor.fetchall()}
+    cursor.close()
+    learner_index: dict = {}
+    item_index: dict = {}
+    skill_index: dict = {}
+    course_tags: dict = {}
+    a_learner, a_course, a_item, a_fraction, a_time = [], [], [], [], []
+    course_index: dict = {}
+    for org_id, user_id, course_id, item_id, fraction, epoch, _ in rows:
+        a_learner.append(learner_index.setdefault((org_id, user_id), len(learner_index)))
+        a_course.append(course_index.setdefault(course_id, len(course_index)))
+        a_item.append(item_index.setdefault(item_id, len(item_index)))
+        a_fraction.append(fraction)
+        a_time.append(epoch)
+    n = len(rows)
+    learner = np.fromiter(a_learner, np.int64, n)
+    course = np.fromiter(a_course, np.int64, n)
+    # each course's (skill code, relevance) pairs as a CSR table
+    offsets, skills, weights = [0], [], []
+    for course_id in course_index:
+        for skill_id, relevance in course_tags.setdefault(course_id, tags.get(course_id, [])):
+            skills.append(skill_index.setdefault(skill_id, len(skill_index)))
+            weights.append(relevance)
+        offsets.append(len(skills))
+    offsets = np.array(offsets, np.int64)
+    per_attempt = offsets[course + 1] - offsets[course]
+    attempt_of_match = np.repeat(np.arange(n), per_attempt)
+    first = np.repeat(offsets[course], per_attempt)
+    within = np.arange(len(attempt_of_match)) - np.repeat(np.cumsum(per_attempt) - per_attempt, per_attempt)
+    match_tag = first + within
+    skills = np.array(skills, np.int64)
+    weights = np.array(weights, float)
+    match_skill = skills[match_tag] if len(match_tag) else np.zeros(0, np.int64)
+    n_skills = max(len(skill_index), 1)
+    ls_code = learner[attempt_of_match] * n_skills + match_skill
+    unique_ls, ls_group = np.unique(ls_code, return_inverse=True)
+    items = list(item_index)
+    item_rating = np.array([snapshot.get(i, (DEFAULT_RATING, DEFAULT_DEVIATION))[0] for i in items], float)
+    item_deviation = np.array([snapshot.get(i, (DEFAULT_RATING, DEFAULT_DEVIATION))[1] for i in items], float)
+    item = np.fromiter(a_item, np.int64, n)
+    return {
+        "attempts": n, "statements": [r[6] for r in rows], "learners": list(learner_index),
+        "skills": list(skill_index), "items": items,
+        "n_skills": n_skills, "unique_ls": unique_ls, "ls_group": ls_group.astype(np.int64),
+        "order": attempt_of_match, "match_item": item[attempt_of_match],
+        "opp_rating": item_rating[item[attempt_of_match]], "opp_deviation": item_deviation[item[attempt_of_match]],
+        "fraction": np.fromiter(a_fraction, float, n)[attempt_of_match],
+        "weight": weights[match_tag] if len(match_tag) else np.zeros(0),
+        "time": np.fromiter(a_time, float, n)[attempt_of_match],
+    }
+
+
+def compute(matches: dict, settings: SkillsSettings) -> dict:
+    return engine.replay(matches["ls_group"], matches["order"], matches["opp_rating"], matches["opp_deviation"],
+                         matches["fraction"], matches["weight"], len(matches["unique_ls"]), settings.tau,
+                         settings.scale, times=matches["time"])
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _stamp(micros: float) -> str:
+    """A time kept as microseconds since the epoch (exact in a float64), as text; NaN (never) as empty."""
+    return "" if micros != micros else (EPOCH + timedelta(microseconds=int(micros))).isoformat()
+
+
+def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings: SkillsSettings) -> int:
+    """Replace learner_skills with the recomputed ratings (and hours from course_hours)."""
+    learners, skills = matches["learners"], matches["skills"]
+    n_skills = matches["n_skills"]
+    buffer = io.StringIO()
+    last_rows = result["last_row"].tolist() if "last_row" in result else []
+    times = matches["time"].tolist()
+    order = matches["order"].tolist()
+    statements = matches["statements"]
+    rating, deviation, volatility = (result[k].tolist() for k in ("rating", "deviation", "volatility"))
+    scores, attempts = result["score"].tolist(), result["attempts"].tolist()
+    inter, adv = result["intermediate_at"].tolist(), result["advanced_at"].tolist()
+    level_of = settings.scale.level
+    for i, code in enumerate(matches["unique_ls"].tolist()):
+        org_id, user_id = learners[code // n_skills]
+        level = level_of(scores[i]).value
+        last = last_rows[i]
+        buffer.write("\t".join((
+            org_id, user_id, skills[code % n_skills], repr(rating[i]), repr(deviation[i]), repr(volatility[i]),
+            repr(scores[i]), level, str(LEVEL_ORDER[level]), str(attempts[i]), _stamp(times[last]),
+            statements[order[last]], _stamp(inter[i]), _stamp(adv[i]))) + "\n")
+    buffer.seek(0)
+    session = uow.session
+    session.execute(text(
+        "CREATE TEMP TABLE recomputed (org_id uuid, user_id text, skill_id text, rating float8, deviation float8, "
+        "volatility float8, score float8, level text, level_order smallint, attempts int, last_at timestamptz, "
+        "last_statement text, intermediate_at timestamptz, advanced_at timestamptz) ON COMMIT DROP"))
+    copy_in(uow, "COPY recomputed FROM STDIN WITH (FORMAT text, NULL '')", buffer)
+    session.execute(text("DELETE FROM learner_skills"))
+    session.execute(text(
+        "INSERT INTO learner_skills (org_id, user_id, skill_id, rating, deviation, volatility, score, level, "
+        "level_order, attempts, last_at, last_statement, intermediate_at, advanced_at, hours) "
+        "SELECT coalesce(r.org_id, h.org_id), coalesce(r.user_id, h.user_id), coalesce(r.skill_id, h.skill_id), "
+        "r.rating, r.deviation, r.volatility, r.score, r.level, r.level_order, coalesce(r.attempts, 0), r.last_at, "
+        "r.last_statement, "
+        "r.intermediate_at, r.advanced_at, coalesce(h.hours, 0) "
+        "FROM recomputed r FULL JOIN (SELECT ch.org_id, ch.user_id, cs.skill_id, sum(ch.hours) AS hours "
+        "FROM course_hours ch JOIN course_skills cs ON cs.course_id = ch.course_id GROUP BY 1, 2, 3) h "
+        "ON h.org_id = r.org_id AND h.user_id = r.user_id AND h.skill_id = r.skill_id"))
+    return len(matches["unique_ls"])
+
+
+def rebuild_aggregates(uow: UnitOfWork) -> None:
+    s = uow.session
+    for table in ("skill_stats", "hours_histogram", "mastery_days"):
+        s.execute(text(f"DELETE FROM {table}"))
+    s.execute(text(
+        "INSERT INTO skill_stats (org_id, skill_id, learners, beginner, intermediate, advanced, score_sum, attempts, "
+        "hours_learners, hours_sum) SELECT org_id, skill_id, count(level), "
+        "count(*) FILTER (WHERE level = 'BEGINNER'), count(*) FILTER (WHERE level = 'INTERMEDIATE'), "
+        "count(*) FILTER (WHERE level = 'ADVANCED'), coalesce(sum(score), 0), sum(attempts), "
+        "count(*) FILTER (WHERE hours > 0), sum(hours) FROM learner_skills GROUP BY org_id, skill_id"))
+    s.execute(text(
+        "INSERT INTO hours_histogram (org_id, skill_id, level, bucket, learners) "
+        "SELECT org_id, skill_id, level, LEAST(floor(hours * :per)::int, :most), count(*) FROM learner_skills "
+        "WHERE level IS NOT NULL AND hours > 0 GROUP BY 1, 2, 3, 4"),
+        {"per": HOURS_BUCKETS_PER_HOUR, "most": MAX_HOURS_BUCKET})
+    s.execute(text(
+        "INSERT INTO mastery_days (org_id, skill_id, level, day, learners) SELECT org_id, skill_id, level, day, "
+        "count(*) FROM (SELECT org_id, skill_id, 'INTERMEDIATE' AS level, (intermediate_at AT TIME ZONE 'UTC')::date "
+        "AS day FROM learner_skills WHERE intermediate_at IS NOT NULL UNION ALL SELECT org_id, skill_id, 'ADVANCED', "
+        "(advanced_at AT TIME ZONE 'UTC')::date FROM learner_skills WHERE advanced_at IS NOT NULL) t "
+        "GROUP BY 1, 2, 3, 4"))
+
+
+def recompute(uow: UnitOfWork, settings: SkillsSettings) -> dict:
+    """Every learner-skill and aggregate from the stored attempts and the current snapshot."""
+    started = time.perf_counter()
+    uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RECOMPUTE_LOCK})
+    matches = load_matches(uow)
+    loaded = time.perf_counter()
+    result = compute(matches, settings)
+    computed = time.perf_counter()
+    count = write_learner_skills(uow, matches, result, settings)
+    rebuild_aggregates(uow)
+    return {"attempts": matches["attempts"], "matches": len(matches["order"]), "learner_skills": count,
+            "seconds": {"load": round(loaded - started, 2), "compute": round(computed - loaded, 2),
+                        "write": round(time.perf_counter() - computed, 2),
+                        "total": round(time.perf_counter() - started, 2)}}
+
+
+def calibrate(uow: UnitOfWork, settings: SkillsSettings, force: bool = False) -> dict | None:
+    """A new difficulty snapshot from the attempts since the last calibration, then a
+    recompute. None when another replica is calibrating or it is not due yet."""
+    if not uow.session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": CALIBRATION_LOCK}).scalar():
+        return None
+    started = utcnow()
+    last = uow.session.execute(text("SELECT max(cutoff), max(finished_at) FROM calibrations")).first()
+    if not force and last[1] is not None and \
+            (started - last[1]).total_seconds() < settings.calibration_interval_hours * 3600:
+        return None
+    since = last[0]
+    uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RECOMPUTE_LOCK})
+    rows = uow.session.execute(text(
+        "SELECT a.item_id, a.fraction, cs.relevance, coalesce(ls.rating, :r0), coalesce(ls.deviation, :d0) "
+        "FROM attempts a JOIN course_skills cs ON cs.course_id = a.course_id "
+        "LEFT JOIN learner_skills ls ON ls.org_id = a.org_id AND ls.user_id = a.user_id AND ls.skill_id = cs.skill_id "
+        "WHERE a.received_at <= :cutoff" + (" AND a.received_at > :since" if since else "")),
+        {"cutoff": started, "since": since, "r0": DEFAULT_RATING, "d0": DEFAULT_DEVIATION}).all()
+    items = sorted({r[0] for r in rows})
+    index = {item: i for i, item in enumerate(items)}
+    current = {r[0]: r for r in uow.session.execute(text(
+        "SELECT item_id, rating, deviation, volatility FROM assessments WHERE item_id = ANY(:i)"), {"i": items}).all()}
+    ratings = np.array([current[i][1] if i in current else DEFAULT_RATING for i in items], float)
+    deviations = np.array([current[i][2] if i in current else DEFAULT_DEVIATION for i in items], float)
+    volatilities = np.array([current[i][3] if i in current else DEFAULT_VOLATILITY for i in items], float)
+    if rows:
+        new_r, new_d, new_v = engine.calibrate(
+            ratings, deviations, volatilities, np.array([index[r[0]] for r in rows]),
+            np.array([r[3] for r in rows], float), np.array([r[4] for r in rows], float),
+            np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float), settings.tau)
+        uow.session.execute(text(
+            "INSERT INTO assessments (item_id, rating, deviation, volatility, calibrated_at) "
+            "VALUES (:i, :r, :d, :v, :t) ON CONFLICT (item_id) DO UPDATE SET rating = EXCLUDED.rating, "
+            "deviation = EXCLUDED.deviation, volatility = EXCLUDED.volatility, calibrated_at = EXCLUDED.calibrated_at"),
+            [{"i": item, "r": float(new_r[k]), "d": float(new_d[k]), "v": float(new_v[k]), "t": started}
+             for k, item in enumerate(items)])
+    done = recompute(uow, settings)
+    uow.session.execute(text(
+        "INSERT INTO calibrations (started_at, finished_at, cutoff, assessments, attempts, learner_skills) "
+        "VALUES (:s, :f, :c, :a, :n, :l)"),
+        {"s": started, "f": utcnow(), "c": started, "a": len(items), "n": len(rows), "l": done["learner_skills"]})
+    return {"assessments": len(items), "matches": len(rows), **done}
+
+
+def month_of(day: date) -> date:
+    return day.replace(day=1)
+
+
+def snapshot(uow: UnitOfWork, month: date | None = None) -> int:
+    """Record every organization's current average score per skill as the month's
+    (the current month's row is refreshed until the month ends)."""
+    month = month_of(month or utcnow().date())
+    uow.session.execute(text("DELETE FROM benchmark_snapshots WHERE month = :m"), {"m": month})
+    return uow.session.execute(text(
+        "INSERT INTO benchmark_snapshots (month, org_id, skill_id, average, learners) "
+        "SELECT :m, org_id, skill_id, score_sum / learners, learners FROM skill_stats WHERE learners > 0"),
+        {"m": month}).rowcount
+
+
+def backfill_snapshots(uow: UnitOfWork, settings: SkillsSettings, months: int) -> int:
+    """Snapshots of past months from the stored attempts: each month-end's ratings
+    (every attempt up to then, current difficulty snapshot), averaged per organization."""
+    today = utcnow().date()
+    written = 0
+    for back in range(months, 0, -1):
+        year, month = today.year, today.month - back
+        while month <= 0:
+            year, month = year - 1, month + 12
+        first = date(year, month, 1)
+        next_first = date(year + (month == 12), month % 12 + 1, 1)
+        matches = load_matches(uow, until=datetime(next_first.year, next_first.month, 1, tzinfo=UTC))
+        if not matches["attempts"]:
+            continue
+        result = compute(matches, settings)
+        sums: dict = {}
+        n_skills = matches["n_skills"]
+        for i, code in enumerate(matches["unique_ls"]):
+            org_id = matches["learners"][code // n_skills][0]
+            key = (org_id, matches["skills"][code % n_skills])
+            total, count = sums.get(key, (0.0, 0))
+            sums[key] = (total + float(result["score"][i]), count + 1)
+        uow.session.execute(text("DELETE FROM benchmark_snapshots WHERE month = :m"), {"m": first})
+        uow.session.execute(text(
+            "INSERT INTO benchmark_snapshots (month, org_id, skill_id, average, learners) "
+            "VALUES (:m, :o, :s, :a, :n)"),
+            [{"m": first, "o": o, "s": s, "a": total / count, "n": count} for (o, s), (total, count) in sums.items()])
+        written += len(sums)
+    return written
