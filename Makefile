@@ -15,6 +15,7 @@ run: export PROGRAMS_OPS_PORT ?= 9102
 run: export INVITATIONS_OPS_PORT ?= 9103
 run: export MESSAGING_OPS_PORT ?= 9104
 run: export REPORTING_OPS_PORT ?= 9105
+run: export SKILLS_OPS_PORT ?= 9106
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)

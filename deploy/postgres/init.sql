@@ -40,3 +40,9 @@ CREATE ROLE messaging LOGIN PASSWORD :'messaging_password';
 CREATE DATABASE messaging OWNER messaging;
 REVOKE ALL ON DATABASE messaging FROM PUBLIC;
 GRANT ALL ON DATABASE messaging TO messaging;
+
+-- skills
+CREATE ROLE skills LOGIN PASSWORD :'skills_password';
+CREATE DATABASE skills OWNER skills;
+REVOKE ALL ON DATABASE skills FROM PUBLIC;
+GRANT ALL ON DATABASE skills TO skills;

@@ -20,6 +20,8 @@ import pytest
 import requests
 import yaml
 
+from gateway.routes import SERVICES as GATEWAY_TARGETS
+from servicekit.config import service_names
 from tests.support.suite import Suite
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,8 +29,7 @@ PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 ALERTS_FILE = PROMETHEUS_DIR / "alerts.yml"
 DASHBOARD_FILE = ROOT / "deploy" / "grafana" / "dashboard.json"
 OPERATIONS_DOC = ROOT / "docs" / "operations.md"
-PROCESSES = ("identity", "programs", "invitations", "messaging", "reporting", "gateway")
-SERVICE_COUNT = len(PROCESSES) - 1  # the nameko services (not the gateway)
+PROCESSES = (*service_names(), "gateway")  # every service of the installation, and the gateway
 RABBITMQ_METRICS = "127.0.0.1:15692"
 
 PROMQL_WORDS = {
@@ -285,7 +286,7 @@ def test_counters_exist_at_zero_for_their_known_labels(prometheus):
         assert values(prometheus, f"count by (service) ({metric})") == handlers, metric
         assert values(prometheus, f"sum({metric})") == {"{}": 0.0}, metric
     services = values(prometheus, 'count by (service) (learnadmin_outbox_pending_events)')
-    assert len(services) == SERVICE_COUNT, services
+    assert len(services) == len(service_names()), services
     for metric in ("learnadmin_outbox_publish_failures_total", "learnadmin_outbox_published_total"):
         assert set(values(prometheus, f"count by (service) ({metric})")) == set(services), metric
     assert values(prometheus, "sum(learnadmin_outbox_publish_failures_total)") == {"{}": 0.0}
@@ -297,7 +298,7 @@ def test_counters_exist_at_zero_for_their_known_labels(prometheus):
     server_errors = values(prometheus, 'count by (service) (learnadmin_entrypoint_errors_total{code="INTERNAL"})')
     assert server_errors == values(prometheus, "count by (service) (learnadmin_entrypoint_requests_total)")
     targets = values(prometheus, 'count by (target) (learnadmin_rpc_unavailable_total{caller="gateway"})')
-    assert len(targets) == SERVICE_COUNT and set(targets.values()) == {2.0}, targets
+    assert len(targets) == len(GATEWAY_TARGETS) and set(targets.values()) == {2.0}, targets
     # (no sum == 0 here: the gateway's /readyz may ping services still starting up)
     assert values(prometheus, 'count(learnadmin_messaging_emails_total)') == {"{}": 3.0}
     assert values(prometheus, 'count(learnadmin_invitation_import_rows_total)') == {"{}": 3.0}
@@ -309,7 +310,7 @@ def test_saturation_metrics_describe_every_process(prometheus):
     pools = values(prometheus, 'learnadmin_db_pool_max_connections{pool="main"}')
     assert {json.loads(k)["service"] for k in pools} == set(PROCESSES) - {"gateway"}
     connections = values(prometheus, "learnadmin_postgres_connections")
-    assert len(connections) == SERVICE_COUNT and all(v >= 1 for v in connections.values()), connections
+    assert len(connections) == len(service_names()) and all(v >= 1 for v in connections.values()), connections
     queues = values(prometheus, 'rabbitmq_detailed_queue_consumers{queue=~"rpc-.*"}')
     assert {json.loads(k)["queue"] for k in queues} >= {f"rpc-{name}" for name in PROCESSES if name != "gateway"}
     assert all(v >= 1 for v in queues.values()), queues
