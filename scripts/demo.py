@@ -44,18 +44,36 @@ def add_invitations(org_id: str, academy: dict) -> None:
                          academy["contract_id"], people, message)
 
 
+ORG_SETTINGS = {"brand_color": "#1f4e79", "timezone": "America/New_York", "industry": "Manufacturing",
+                "company_size": "1001-5000", "region": "NORTH_AMERICA",
+                "default_invitation_message": "Welcome to Acme Academy!"}
+
+
+def add_skills(org_id: str, academy: dict) -> dict:
+    """Skill analytics: the taxonomy, Acme's program and synthetic learners, and synthetic
+    peer organizations with simulated activity (services/skills/demo.py)."""
+    from sqlalchemy import select
+
+    from services.programs.models import CollectionItem
+    from services.skills.demo import add_demo as add_skills_demo
+
+    with unit_of_work("programs") as uow:
+        items = uow.session.execute(select(CollectionItem.course_id, CollectionItem.specialization_id).where(
+            CollectionItem.program_id == academy["program_id"])).all()
+    return add_skills_demo(org_id, ORG_SETTINGS, academy["program_id"],
+                           sorted({i.course_id for i in items if i.course_id}),
+                           sorted({i.specialization_id for i in items if i.specialization_id}))
+
+
 def main() -> None:
     with unit_of_work("identity") as uow:
-        org = create_org_with_admin(uow, "Acme", ORG_ADMIN, "Ada Admin", DEMO_PASSWORD,
-                                    settings={"brand_color": "#1f4e79", "timezone": "America/New_York",
-                                              "industry": "Manufacturing", "company_size": "1001-5000",
-                                              "region": "NORTH_AMERICA",
-                                              "default_invitation_message": "Welcome to Acme Academy!"})
+        org = create_org_with_admin(uow, "Acme", ORG_ADMIN, "Ada Admin", DEMO_PASSWORD, settings=ORG_SETTINGS)
     academy = add_programs_demo(org["org_id"])
     add_program_admin(org["org_id"], academy["program_id"])
     add_invitations(org["org_id"], academy)
     add_demo_learners(org["org_id"], {"id": academy["program_id"], "name": academy["program_name"]},
                       academy["contract_id"], DEMO_PASSWORD)
+    skills = add_skills(org["org_id"], academy)
     print("\nDemo data ready:")
     print(f"  organization  Acme ({org['org_id']})")
     print(f"  org admin     {ORG_ADMIN} / {DEMO_PASSWORD}")
@@ -64,6 +82,8 @@ def main() -> None:
     print(f"  invitations   {DEMO_INVITEES[0][0]} (emailed: open its .eml to accept), {DEMO_INVITEES[1][0]}")
     print(f"  learners      {len(demo_learners())} invited (e.g. {demo_learners()[0][0]} / {DEMO_PASSWORD}); "
           "the simulator (python -m scripts.simulate, started by make run) joins, enrolls and sends their activity")
+    print(f"  skills        {skills['skills']} skills benchmarked against {skills['peers']} synthetic peers "
+          f"(quartiles {', '.join(skills['quartiles'])}): GET /v1/orgs/{org['org_id']}/skills/benchmark")
     print(f"  gateway       {config.public_url()}  (API docs: {config.public_url()}/v1/openapi.json)")
     print(f"  emails        {os.path.abspath(os.environ.get('MAILSINK_DIR', 'var/mail'))}/*.eml\n")
 
