@@ -32,6 +32,9 @@ class ProgramFilterQuery(PageQuerySchema):
 
 class MasteryQuery(ProgramFilterQuery):
     since = fields.Date(load_default=None, allow_none=True, metadata={"description": "first day shown (a year ago)"})
+    interval = fields.String(load_default="week", validate=validate.OneOf(["day", "week", "month"]),
+                             metadata={"description": "one point per day, week (from Monday) or month"})
+    limit = QueryInteger(load_default=10, validate=validate.Range(1, 50))
 
 
 class LeaderboardQuery(ProgramFilterQuery):

@@ -133,41 +133,49 @@ def hours_to_mastery(uow, org_id, program_id, limit, cursor) -> dict:
     return {"items": items, "next_cursor": ranked["next_cursor"]}
 
 
-def mastery_over_time(uow, org_id, program_id, since: date | None, limit, cursor) -> dict:
-    """Per skill and day: how many learners had reached Intermediate (or higher) and
-    Advanced by that day (cumulative), over the days on which the counts changed."""
+def mastery_over_time(uow, org_id, program_id, since: date | None, interval: str, limit, cursor) -> dict:
+    """Per skill (skills with scored learners, by id): how many learners had reached
+    Intermediate (or higher) and Advanced by the end of each period (day, week or month,
+    labelled by its first day) since `since` (default: a year ago), where the counts changed."""
     since = since or (utcnow().date() - timedelta(days=365))
     names = skills_by_id(uow)
+    candidates = [{"skill_id": s["skill_id"]} for s in skill_stats(uow, org_id, program_id)
+                  if s["learners"] > 0 and s["skill_id"] in names]
+    page = page_of(candidates, lambda r: (r["skill_id"],), (str,), cursor, limit)
+    wanted = [r["skill_id"] for r in page["items"]]
     if program_id is None:
-        rows = uow.read(text("SELECT skill_id, level, day, learners FROM mastery_days WHERE org_id = :org_id "
-                             "AND learners <> 0 ORDER BY skill_id, day"), {"org_id": org_id}).all()
+        source = "SELECT skill_id, level, day, learners FROM mastery_days WHERE org_id = :org_id " \
+                 "AND skill_id = ANY(:skills)"
     else:
-        rows = uow.read(text(
-            "SELECT skill_id, level, day, count(*) AS learners FROM ("
-            "SELECT skill_id, 'INTERMEDIATE' AS level, (intermediate_at AT TIME ZONE 'UTC')::date AS day "
-            "FROM learner_skills ls WHERE org_id = :org_id AND intermediate_at IS NOT NULL"
-            + _members_filter(program_id) + " UNION ALL "
-            "SELECT skill_id, 'ADVANCED', (advanced_at AT TIME ZONE 'UTC')::date FROM learner_skills ls "
-            "WHERE org_id = :org_id AND advanced_at IS NOT NULL" + _members_filter(program_id)
-            + ") t GROUP BY 1, 2, 3 ORDER BY 1, 3"), {"org_id": org_id, "program_id": program_id}).all()
+        source = ("SELECT skill_id, 'INTERMEDIATE' AS level, (intermediate_at AT TIME ZONE 'UTC')::date AS day, "
+                  "1 AS learners FROM learner_skills ls WHERE org_id = :org_id AND skill_id = ANY(:skills) "
+                  "AND intermediate_at IS NOT NULL" + _members_filter(program_id) + " UNION ALL "
+                  "SELECT skill_id, 'ADVANCED', (advanced_at AT TIME ZONE 'UTC')::date, 1 FROM learner_skills ls "
+                  "WHERE org_id = :org_id AND skill_id = ANY(:skills) AND advanced_at IS NOT NULL"
+                  + _members_filter(program_id))
+    rows = uow.read(text(
+        "SELECT skill_id, level, CASE WHEN day < :since THEN NULL "
+        "ELSE CAST(date_trunc(:interval, day) AS date) END AS period, sum(learners) AS learners "
+        f"FROM ({source}) t GROUP BY 1, 2, 3"),
+        {"org_id": org_id, "skills": wanted, "program_id": program_id, "since": since,
+         "interval": interval}).all()
     per_skill: dict = defaultdict(lambda: defaultdict(lambda: [0, 0]))
-    for skill_id, level, day, n in rows:
-        per_skill[skill_id][day][0 if level == "INTERMEDIATE" else 1] += n
-    out = []
-    for skill_id, days in per_skill.items():
-        if skill_id not in names:
-            continue
+    for skill_id, level, period, n in rows:
+        per_skill[skill_id][period or date.min][0 if level == "INTERMEDIATE" else 1] += int(n)
+    items = []
+    for skill_id in wanted:
+        periods = per_skill.get(skill_id, {})
         intermediate = advanced = 0
         series = []
-        for day in sorted(days):
-            intermediate += days[day][0]
-            advanced += days[day][1]
-            if day >= since:
-                series.append({"date": day.isoformat(), "intermediate": intermediate, "advanced": advanced})
+        for period in sorted(periods):
+            intermediate += periods[period][0]
+            advanced += periods[period][1]
+            if period != date.min:
+                series.append({"date": period.isoformat(), "intermediate": intermediate, "advanced": advanced})
         if not series and (intermediate or advanced):
             series.append({"date": since.isoformat(), "intermediate": intermediate, "advanced": advanced})
-        out.append({**names[skill_id], "series": series})
-    return page_of(out, lambda r: (r["skill_id"],), (str,), cursor, limit)
+        items.append({**names[skill_id], "series": series})
+    return {"items": items, "next_cursor": page["next_cursor"]}
 
 
 def leaderboard(uow, org_id, program_id, skill_id, domain, anonymize: bool, limit, cursor) -> dict:

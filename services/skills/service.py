@@ -57,7 +57,7 @@ class SkillsService(ServiceBase):
     def mastery_over_time(self, org_id, query=None):
         q = load(MasteryQuery(), query)
         return queries.mastery_over_time(self.db, require_uuid(org_id, "organization"), q["program_id"], q["since"],
-                                         q["limit"], q["cursor"])
+                                         q["interval"], q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def leaderboard(self, org_id, query=None):

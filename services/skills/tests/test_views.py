@@ -104,13 +104,21 @@ def test_hours_to_mastery(org):
 
 def test_mastery_over_time(org):
     org_id, program_id = org
-    items = view(queries.mastery_over_time, org_id, None, date(2026, 1, 1), 50, None)["items"]
+    items = view(queries.mastery_over_time, org_id, None, date(2026, 1, 1), "day", 50, None)["items"]
     assert [(i["skill_id"], i["series"]) for i in items] == [
         ("t-alpha", [{"date": "2026-03-01", "intermediate": 1, "advanced": 1},
                      {"date": "2026-03-02", "intermediate": 2, "advanced": 1}]),
         ("t-beta", [{"date": "2026-03-01", "intermediate": 1, "advanced": 1}])]
-    items = view(queries.mastery_over_time, org_id, program_id, date(2026, 1, 1), 50, None)["items"]
+    items = view(queries.mastery_over_time, org_id, program_id, date(2026, 1, 1), "day", 50, None)["items"]
     assert items[0]["series"] == [{"date": "2026-03-01", "intermediate": 1, "advanced": 1}]
+    # by month, and since a later day: the learners reached before are the starting count
+    items = view(queries.mastery_over_time, org_id, None, date(2026, 1, 1), "month", 50, None)["items"]
+    assert items[0]["series"] == [{"date": "2026-03-01", "intermediate": 2, "advanced": 1}]
+    items = view(queries.mastery_over_time, org_id, None, date(2026, 3, 2), "day", 50, None)["items"]
+    assert items[0]["series"] == [{"date": "2026-03-02", "intermediate": 2, "advanced": 1}]
+    assert items[1]["series"] == [{"date": "2026-03-02", "intermediate": 1, "advanced": 1}]
+    first = view(queries.mastery_over_time, org_id, None, None, "week", 1, None)
+    assert [i["skill_id"] for i in first["items"]] == ["t-alpha"] and first["next_cursor"]
 
 
 def test_leaderboard_and_anonymization(org):
