@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import io
 import time
-from datetime import UTC, date, datetime, timedelta
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
 
 import numpy as np
 import psycopg2.extensions
@@ -26,7 +27,8 @@ from sqlalchemy import text
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from services.skills import engine
-from services.skills.commands.ratings import HOURS_BUCKETS_PER_HOUR, LEVEL_ORDER, MAX_HOURS_BUCKET, RECOMPUTE_LOCK
+from services.skills.commands.ratings import HOURS_BUCKETS_PER_HOUR, MAX_HOURS_BUCKET, RECOMPUTE_LOCK
+from services.skills.models import HoursHistogram, LearnerSkill, MasteryDay, SkillStats
 from services.skills.rating import DEFAULT_DEVIATION, DEFAULT_RATING, DEFAULT_VOLATILITY
 from services.skills.settings import SkillsSettings
 
@@ -124,83 +126,103 @@ def compute(matches: dict, settings: SkillsSettings) -> dict:
                          settings.scale, times=matches["time"])
 
 
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _stamp(micros: float) -> str:
-    """A time kept as microseconds since the epoch (exact in a float64), as text; NaN (never) as empty."""
-    return "" if micros != micros else (EPOCH + timedelta(microseconds=int(micros))).isoformat()
+@contextmanager
+def reloading(uow: UnitOfWork, *models):
+    """TRUNCATE the tables, drop their primary keys and indexes, let the caller fill
+    them, and build the keys and indexes once at the end (much cheaper than
+    maintaining them row by row for hundreds of thousands of rows)."""
+    connection = uow.session.connection()
+    uow.session.execute(text("TRUNCATE " + ", ".join(m.__tablename__ for m in models)))
+    for model in models:
+        for index in model.__table__.indexes:
+            index.drop(connection)
+        uow.session.execute(text(f"ALTER TABLE {model.__tablename__} DROP CONSTRAINT {model.__tablename__}_pkey"))
+    yield
+    for model in models:
+        key = ", ".join(c.name for c in model.__table__.primary_key.columns)
+        uow.session.execute(text(f"ALTER TABLE {model.__tablename__} ADD CONSTRAINT {model.__tablename__}_pkey "
+                                 f"PRIMARY KEY ({key})"))
+        for index in model.__table__.indexes:
+            index.create(connection)
+
+
+def _stamps(micros: np.ndarray) -> np.ndarray:
+    """Times kept as microseconds since the epoch (exact in a float64) as ISO text; NaN (never) as empty."""
+    never = np.isnan(micros)
+    text_ = np.datetime_as_string(np.where(never, 0, micros).astype(np.int64).astype("datetime64[us]"), unit="us")
+    return np.where(never, "", np.char.add(text_, "+00:00"))
 
 
 def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings: SkillsSettings) -> int:
-    """Replace learner_skills with the recomputed ratings (and hours from course_hours)."""
-    learners, skills = matches["learners"], matches["skills"]
+    """Replace learner_skills with the recomputed ratings and the hours from course_hours (COPY)."""
+    cursor = _raw(uow).cursor()
+    cursor.execute("SELECT ch.org_id::text, ch.user_id, cs.skill_id, sum(ch.hours) FROM course_hours ch "
+                   "JOIN course_skills cs ON cs.course_id = ch.course_id GROUP BY 1, 2, 3")
+    hours = {(r[0], r[1], r[2]): r[3] for r in cursor.fetchall()}
+    cursor.close()
+    codes = matches["unique_ls"]
     n_skills = matches["n_skills"]
+    learner_orgs = np.array([k[0] for k in matches["learners"]], dtype=object)
+    learner_users = np.array([k[1] for k in matches["learners"]], dtype=object)
+    orgs = learner_orgs[codes // n_skills].tolist() if len(codes) else []
+    users = learner_users[codes // n_skills].tolist() if len(codes) else []
+    skills = np.array(matches["skills"], dtype=object)[codes % n_skills].tolist() if len(codes) else []
+    scale = settings.scale
+    score = result["score"]
+    level = np.where(score >= scale.advanced_from, "ADVANCED",
+                     np.where(score >= scale.intermediate_from, "INTERMEDIATE", "BEGINNER"))
+    order_of = np.where(level == "ADVANCED", "1", np.where(level == "INTERMEDIATE", "2", "3"))
+    last = result["last_row"] if len(codes) else np.zeros(0, np.int64)
+    last_at = _stamps(matches["time"][last]) if len(codes) else []
+    statements = np.array(matches["statements"], dtype=object)
+    last_statement = statements[matches["order"][last]].tolist() if len(codes) else []
+    own_hours = [repr(hours.pop(key, 0.0)) for key in zip(orgs, users, skills, strict=True)]
+    columns = [orgs, users, skills, result["rating"].astype(str).tolist(), result["deviation"].astype(str).tolist(),
+               result["volatility"].astype(str).tolist(), score.astype(str).tolist(), level.tolist(),
+               order_of.tolist(), result["attempts"].astype(str).tolist(), list(last_at), last_statement,
+               _stamps(result["intermediate_at"]).tolist(), _stamps(result["advanced_at"]).tolist(), own_hours]
     buffer = io.StringIO()
-    last_rows = result["last_row"].tolist() if "last_row" in result else []
-    times = matches["time"].tolist()
-    order = matches["order"].tolist()
-    statements = matches["statements"]
-    rating, deviation, volatility = (result[k].tolist() for k in ("rating", "deviation", "volatility"))
-    scores, attempts = result["score"].tolist(), result["attempts"].tolist()
-    inter, adv = result["intermediate_at"].tolist(), result["advanced_at"].tolist()
-    level_of = settings.scale.level
-    for i, code in enumerate(matches["unique_ls"].tolist()):
-        org_id, user_id = learners[code // n_skills]
-        level = level_of(scores[i]).value
-        last = last_rows[i]
-        buffer.write("\t".join((
-            org_id, user_id, skills[code % n_skills], repr(rating[i]), repr(deviation[i]), repr(volatility[i]),
-            repr(scores[i]), level, str(LEVEL_ORDER[level]), str(attempts[i]), _stamp(times[last]),
-            statements[order[last]], _stamp(inter[i]), _stamp(adv[i]))) + "\n")
+    buffer.writelines("\t".join(row) + "\n" for row in zip(*columns, strict=True))
+    for (org_id, user_id, skill_id), value in hours.items():  # hours in a skill without a graded attempt
+        buffer.write(f"{org_id}\t{user_id}\t{skill_id}\t\t\t\t\t\t\t0\t\t\t\t\t{value!r}\n")
     buffer.seek(0)
-    session = uow.session
-    session.execute(text(
-        "CREATE TEMP TABLE recomputed (org_id uuid, user_id text, skill_id text, rating float8, deviation float8, "
-        "volatility float8, score float8, level text, level_order smallint, attempts int, last_at timestamptz, "
-        "last_statement text, intermediate_at timestamptz, advanced_at timestamptz) ON COMMIT DROP"))
-    copy_in(uow, "COPY recomputed FROM STDIN WITH (FORMAT text, NULL '')", buffer)
-    session.execute(text("DELETE FROM learner_skills"))
-    session.execute(text(
-        "INSERT INTO learner_skills (org_id, user_id, skill_id, rating, deviation, volatility, score, level, "
-        "level_order, attempts, last_at, last_statement, intermediate_at, advanced_at, hours) "
-        "SELECT coalesce(r.org_id, h.org_id), coalesce(r.user_id, h.user_id), coalesce(r.skill_id, h.skill_id), "
-        "r.rating, r.deviation, r.volatility, r.score, r.level, r.level_order, coalesce(r.attempts, 0), r.last_at, "
-        "r.last_statement, "
-        "r.intermediate_at, r.advanced_at, coalesce(h.hours, 0) "
-        "FROM recomputed r FULL JOIN (SELECT ch.org_id, ch.user_id, cs.skill_id, sum(ch.hours) AS hours "
-        "FROM course_hours ch JOIN course_skills cs ON cs.course_id = ch.course_id GROUP BY 1, 2, 3) h "
-        "ON h.org_id = r.org_id AND h.user_id = r.user_id AND h.skill_id = r.skill_id"))
-    return len(matches["unique_ls"])
+    with reloading(uow, LearnerSkill):
+        copy_in(uow, "COPY learner_skills (org_id, user_id, skill_id, rating, deviation, volatility, score, level, "
+                     "level_order, attempts, last_at, last_statement, intermediate_at, advanced_at, hours) "
+                     "FROM STDIN WITH (FORMAT text, NULL '')", buffer)
+    return len(codes)
 
 
 def rebuild_aggregates(uow: UnitOfWork) -> None:
     s = uow.session
-    for table in ("skill_stats", "hours_histogram", "mastery_days"):
-        s.execute(text(f"DELETE FROM {table}"))
-    s.execute(text(
-        "INSERT INTO skill_stats (org_id, skill_id, learners, beginner, intermediate, advanced, score_sum, attempts, "
-        "hours_learners, hours_sum) SELECT org_id, skill_id, count(level), "
-        "count(*) FILTER (WHERE level = 'BEGINNER'), count(*) FILTER (WHERE level = 'INTERMEDIATE'), "
-        "count(*) FILTER (WHERE level = 'ADVANCED'), coalesce(sum(score), 0), sum(attempts), "
-        "count(*) FILTER (WHERE hours > 0), sum(hours) FROM learner_skills GROUP BY org_id, skill_id"))
-    s.execute(text(
-        "INSERT INTO hours_histogram (org_id, skill_id, level, bucket, learners) "
-        "SELECT org_id, skill_id, level, LEAST(floor(hours * :per)::int, :most), count(*) FROM learner_skills "
-        "WHERE level IS NOT NULL AND hours > 0 GROUP BY 1, 2, 3, 4"),
-        {"per": HOURS_BUCKETS_PER_HOUR, "most": MAX_HOURS_BUCKET})
-    s.execute(text(
-        "INSERT INTO mastery_days (org_id, skill_id, level, day, learners) SELECT org_id, skill_id, level, day, "
-        "count(*) FROM (SELECT org_id, skill_id, 'INTERMEDIATE' AS level, (intermediate_at AT TIME ZONE 'UTC')::date "
-        "AS day FROM learner_skills WHERE intermediate_at IS NOT NULL UNION ALL SELECT org_id, skill_id, 'ADVANCED', "
-        "(advanced_at AT TIME ZONE 'UTC')::date FROM learner_skills WHERE advanced_at IS NOT NULL) t "
-        "GROUP BY 1, 2, 3, 4"))
+    with reloading(uow, SkillStats, HoursHistogram, MasteryDay):
+        s.execute(text(
+            "INSERT INTO skill_stats (org_id, skill_id, learners, beginner, intermediate, advanced, score_sum, "
+            "attempts, hours_learners, hours_sum) SELECT org_id, skill_id, count(level), "
+            "count(*) FILTER (WHERE level = 'BEGINNER'), count(*) FILTER (WHERE level = 'INTERMEDIATE'), "
+            "count(*) FILTER (WHERE level = 'ADVANCED'), coalesce(sum(score), 0), sum(attempts), "
+            "count(*) FILTER (WHERE hours > 0), sum(hours) FROM learner_skills GROUP BY org_id, skill_id"))
+        s.execute(text(
+            "INSERT INTO hours_histogram (org_id, skill_id, level, bucket, learners) "
+            "SELECT org_id, skill_id, level, LEAST(floor(hours * :per)::int, :most), count(*) FROM learner_skills "
+            "WHERE level IS NOT NULL AND hours > 0 GROUP BY 1, 2, 3, 4"),
+            {"per": HOURS_BUCKETS_PER_HOUR, "most": MAX_HOURS_BUCKET})
+        s.execute(text(
+            "INSERT INTO mastery_days (org_id, skill_id, level, day, learners) SELECT org_id, skill_id, level, day, "
+            "count(*) FROM (SELECT org_id, skill_id, 'INTERMEDIATE' AS level, "
+            "(intermediate_at AT TIME ZONE 'UTC')::date AS day FROM learner_skills WHERE intermediate_at IS NOT NULL "
+            "UNION ALL SELECT org_id, skill_id, 'ADVANCED', (advanced_at AT TIME ZONE 'UTC')::date "
+            "FROM learner_skills WHERE advanced_at IS NOT NULL) t GROUP BY 1, 2, 3, 4"))
 
 
 def recompute(uow: UnitOfWork, settings: SkillsSettings) -> dict:
     """Every learner-skill and aggregate from the stored attempts and the current snapshot."""
     started = time.perf_counter()
     uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RECOMPUTE_LOCK})
+    uow.session.execute(text("SET LOCAL work_mem = '256MB'"))
+    uow.session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
     matches = load_matches(uow)
     loaded = time.perf_counter()
     result = compute(matches, settings)
