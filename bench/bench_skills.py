@@ -114,9 +114,10 @@ def bench_recompute() -> dict:
         item = np_rng.integers(0, 10, ATTEMPTS)
         minutes = np_rng.integers(0, 300 * 24 * 60, ATTEMPTS)
         score = np_rng.integers(0, 11, ATTEMPTS) / 10
-        lines = (f"s{i}\t{orgs[learner[i] % 20]}\tu{learner[i]}\tcourse-{course[i]:03d}\tcourse-{course[i]:03d}-i{item[i]}"
-                 f"\t{score[i]}\t{(start + timedelta(minutes=int(minutes[i]))).isoformat()}\n"
-                 for i in range(ATTEMPTS))
+        stamps = [(start + timedelta(minutes=m)).isoformat() for m in range(300 * 24 * 60)]
+        lines = (f"s{i}\t{orgs[u % 20]}\tu{u}\tcourse-{c:03d}\tcourse-{c:03d}-i{k}\t{f}\t{stamps[m]}\n"
+                 for i, (u, c, k, f, m) in enumerate(zip(learner.tolist(), course.tolist(), item.tolist(),
+                                                         score.tolist(), minutes.tolist(), strict=True)))
         began = time.perf_counter()
         copy_rows(engine, "attempts", "statement_id, org_id, user_id, course_id, item_id, fraction, attempted_at",
                   lines)
@@ -182,8 +183,9 @@ def seed_views(suite, org_id: str) -> str:
                 order = {"ADVANCED": 1, "INTERMEDIATE": 2, "BEGINNER": 3}[level]
                 reached_i = (now - timedelta(days=int(np_rng.integers(0, 365)))).isoformat() if order < 3 else "\\N"
                 reached_a = (now - timedelta(days=int(np_rng.integers(0, 365)))).isoformat() if order < 2 else "\\N"
+                hours = round(float(np_rng.uniform(0, 40)), 1)
                 yield (f"{org_id}\tu{u}\tskill-{s:03d}\t1500\t80\t0.06\t{score}\t{level}\t{order}\t"
-                       f"{int(np_rng.integers(1, 30))}\t{reached_i}\t{reached_a}\t{round(float(np_rng.uniform(0, 40)), 1)}\n")
+                       f"{int(np_rng.integers(1, 30))}\t{reached_i}\t{reached_a}\t{hours}\n")
 
     copy_rows(engine, "learner_skills", "org_id, user_id, skill_id, rating, deviation, volatility, score, level, "
               "level_order, attempts, intermediate_at, advanced_at, hours", learner_skills())
