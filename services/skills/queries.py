@@ -12,7 +12,6 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
-from contracts.errors import invalid
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.pagination import check_limit, decode_cursor, encode_cursor
@@ -352,7 +351,3 @@ def benchmark_over_time(uow, org_id, filters: dict, skill_id: str | None, settin
 def anonymized(uow: UnitOfWork, org_id: str) -> bool:
     return bool(uow.read(text("SELECT anonymize_leaderboard FROM orgs WHERE org_id = :o"), {"o": org_id}).scalar())
 
-
-def require_skill(uow: UnitOfWork, skill_id: str | None) -> None:
-    if skill_id and uow.read(text("SELECT 1 FROM skills WHERE id = :s"), {"s": skill_id}).first() is None:
-        raise invalid({"skill_id": ["unknown skill"]})

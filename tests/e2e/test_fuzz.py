@@ -77,6 +77,8 @@ def fuzz_operation(operation, mode, world, base_url, stats) -> list[str]:
     return failures
 
 
+# Bounded by EXAMPLES per operation; the time grows with the number of operations (and the machine's load).
+@pytest.mark.timeout(1500)
 def test_every_operation_survives_fuzzing(suite, world):
     stats = {"requests": 0, "5xx": 0, "operations": 0, "no_negative": 0}
     failures: list[str] = []

@@ -33,6 +33,7 @@ from services.skills.rating import DEFAULT_DEVIATION, DEFAULT_RATING, DEFAULT_VO
 from services.skills.settings import SkillsSettings
 
 CALIBRATION_LOCK = 7_140_115
+SNAPSHOT_LOCK = 7_140_116
 
 
 def _raw(uow: UnitOfWork):
@@ -287,6 +288,7 @@ def snapshot(uow: UnitOfWork, month: date | None = None) -> int:
     """Record every organization's current average score per skill as the month's
     (the current month's row is refreshed until the month ends)."""
     month = month_of(month or utcnow().date())
+    uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": SNAPSHOT_LOCK})  # replicas in turn
     uow.session.execute(text("DELETE FROM benchmark_snapshots WHERE month = :m"), {"m": month})
     return uow.session.execute(text(
         "INSERT INTO benchmark_snapshots (month, org_id, skill_id, average, learners) "
