@@ -90,6 +90,10 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "update_contract", "update_program",
         ),
         "reporting": ("funnel", "ingest_activity", "ingest_xapi", "ping", "summary"),
+        "skills": (
+            "assessments", "benchmark", "benchmark_over_time", "distribution", "glossary", "hours",
+            "hours_to_mastery", "leaderboard", "mastery_over_time", "ping", "relevant_courses",
+        ),
     },
     "invitations": {
         "identity": ("account_for_invitation", "ensure_people", "ensure_person", "find_user", "get_organization",
