@@ -149,11 +149,15 @@ def reloading(uow: UnitOfWork, *models):
             index.create(connection)
 
 
-def _stamps(micros: np.ndarray) -> np.ndarray:
-    """Times kept as microseconds since the epoch (exact in a float64) as ISO text; NaN (never) as empty."""
+def _stamps(micros: np.ndarray) -> list[str]:
+    """Times kept as microseconds since the epoch (exact in a float64) as ISO text in UTC; NaN (never) as empty."""
     never = np.isnan(micros)
-    text_ = np.datetime_as_string(np.where(never, 0, micros).astype(np.int64).astype("datetime64[us]"), unit="us")
-    return np.where(never, "", np.char.add(text_, "+00:00"))
+    stamps = np.datetime_as_string(np.where(never, 0, micros).astype(np.int64).astype("datetime64[us]"),
+                                   unit="us", timezone="UTC").tolist()
+    if never.any():
+        for i in np.nonzero(never)[0].tolist():
+            stamps[i] = ""
+    return stamps
 
 
 def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings: SkillsSettings) -> int:
@@ -180,10 +184,13 @@ def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings:
     statements = np.array(matches["statements"], dtype=object)
     last_statement = statements[matches["order"][last]].tolist() if len(codes) else []
     own_hours = [repr(hours.pop(key, 0.0)) for key in zip(orgs, users, skills, strict=True)]
-    columns = [orgs, users, skills, result["rating"].astype(str).tolist(), result["deviation"].astype(str).tolist(),
-               result["volatility"].astype(str).tolist(), score.astype(str).tolist(), level.tolist(),
-               order_of.tolist(), result["attempts"].astype(str).tolist(), list(last_at), last_statement,
-               _stamps(result["intermediate_at"]).tolist(), _stamps(result["advanced_at"]).tolist(), own_hours]
+    def texts(values: np.ndarray) -> list[str]:
+        return list(map(repr, values.tolist()))  # the shortest exact form, as float8 reads it back
+
+    columns = [orgs, users, skills, texts(result["rating"]), texts(result["deviation"]), texts(result["volatility"]),
+               texts(score), level.tolist(), order_of.tolist(), list(map(str, result["attempts"].tolist())),
+               last_at, last_statement, _stamps(result["intermediate_at"]), _stamps(result["advanced_at"]),
+               own_hours]
     buffer = io.StringIO()
     buffer.writelines("\t".join(row) + "\n" for row in zip(*columns, strict=True))
     for (org_id, user_id, skill_id), value in hours.items():  # hours in a skill without a graded attempt
