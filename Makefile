@@ -16,6 +16,9 @@ run: export INVITATIONS_OPS_PORT ?= 9103
 run: export MESSAGING_OPS_PORT ?= 9104
 run: export REPORTING_OPS_PORT ?= 9105
 run: export SKILLS_OPS_PORT ?= 9106
+run: export CONSOLE_OPS_PORT ?= 9108
+# Every emailed or printed link opens a page of the web console (console/, port 8080).
+run: export PUBLIC_URL ?= http://127.0.0.1:8080
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
@@ -48,9 +51,11 @@ run: demo
 simulate: setup
 	$(PY) -m scripts.simulate
 
-## Set everything up and run all the tests.
+## Set everything up and run all the tests; the console's real-browser tests run in
+## their own pytest process (Playwright's sync API does not run under eventlet's patching).
 test: setup
 	$(PY) -m pytest
+	$(PY) -m pytest --confcutdir=tests/browser tests/browser
 
 lint: setup
 	ruff check .

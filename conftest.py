@@ -18,6 +18,10 @@ os.environ.setdefault("DB_POOL_IDLE", "2")
 
 import pytest  # noqa: E402
 
+# The console's real-browser tests run in their own pytest process, without
+# eventlet's patching: `pytest --confcutdir=tests/browser tests/browser` (make test).
+collect_ignore = ["tests/browser"]
+
 
 @pytest.fixture(scope="session")
 def service_databases():

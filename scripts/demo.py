@@ -84,7 +84,9 @@ def main() -> None:
           "the simulator (python -m scripts.simulate, started by make run) joins, enrolls and sends their activity")
     print(f"  skills        {skills['skills']} skills benchmarked against {skills['peers']} synthetic peers "
           f"(quartiles {', '.join(skills['quartiles'])}): GET /v1/orgs/{org['org_id']}/skills/benchmark")
-    print(f"  gateway       {config.public_url()}  (API docs: {config.public_url()}/v1/openapi.json)")
+    gateway = "http://" + os.environ.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000")
+    print(f"  console       {config.public_url()}  (sign in with the logins above; every emailed link opens it)")
+    print(f"  gateway API   {gateway}  (OpenAPI: {gateway}/v1/openapi.json)")
     print(f"  emails        {os.path.abspath(os.environ.get('MAILSINK_DIR', 'var/mail'))}/*.eml\n")
 
 

@@ -68,4 +68,13 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null || ! c
     prometheus prometheus-alertmanager >/dev/null \
     || echo "could not install prometheus: tests/deploy/test_monitoring.py and test_alerting.py will fail" >&2
 fi
+# Debian's Chromium: the console's real-browser tests (tests/browser) drive it headless through
+# Playwright, by its executable path (Playwright's own browser download is not used).
+if ! command -v chromium >/dev/null; then
+  echo "installing Debian's chromium"
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  "${apt_get[@]}" update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq chromium >/dev/null \
+    || echo "could not install chromium: tests/browser will fail" >&2
+fi
 echo "infrastructure ready: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 (management :15672, metrics :15692; a broker user per process)"

@@ -22,6 +22,7 @@ from contracts.programs import (
     NewContractSchema,
     NewProgramSchema,
     ProgramFieldsSchema,
+    ProgramRefSchema,
     ProgramSchema,
     SpecializationSchema,
 )
@@ -58,6 +59,18 @@ class EnrollBody(Schema):
     def one_item(self, data, **kwargs):
         if bool(data.get("course_id")) == bool(data.get("specialization_id")):
             raise ValidationError("give exactly one of course_id and specialization_id")
+
+
+class Branding(Schema):
+    name = fields.String()
+    brand_color = fields.String(allow_none=True)
+    logo_url = fields.String(allow_none=True)
+
+
+class LearnerCurriculum(Schema):
+    program = fields.Nested(ProgramRefSchema)
+    collections = fields.List(fields.Nested(CollectionSchema))
+    organization = fields.Nested(Branding)
 
 
 class ProgramRemoved(Schema):
@@ -218,6 +231,17 @@ class ProgramsRoutes(Routes):
            summary="The programs I joined or am invited to")
     def my_programs(self, call):
         return self.programs.my_programs(call.principal.user_id, **page_args(call.query))
+
+    @route("GET", "/v1/me/programs/{program_id}/curriculum", response=LearnerCurriculum, tags=("me",),
+           summary="A program I am a member of, with its curriculum (collections in order with their items) and "
+                   "the organization's branding; 404 unless the caller is a member")
+    def my_curriculum(self, call, program_id):
+        if self.programs.membership_state(program_id, call.principal.user_id) != "MEMBER":
+            raise AppError(ErrorCode.NOT_FOUND, "no such program among yours")
+        program = self.programs.locate_program(program_id)
+        org = self.identity.get_organization(program["org_id"])
+        return {"program": program, "collections": self.programs.list_collections(program["org_id"], program_id),
+                "organization": {key: org.get(key) for key in ("name", "brand_color", "logo_url")}}
 
     @route("GET", "/v1/me/enrollments", query=PageQuerySchema, response=page_of(EnrollmentSchema), tags=("me",),
            summary="My enrollments (downgraded ones show downgraded_at)")

@@ -41,9 +41,10 @@ TEST_PROXY = "127.0.0.2"
 
 
 class Suite:
-    def __init__(self, workdir: Path, broker_port: int = 5672, env: dict | None = None):
+    def __init__(self, workdir: Path, broker_port: int = 5672, env: dict | None = None, console: bool = False):
         """`broker_port`: where the processes reach RabbitMQ (a TcpProxy in fault
-        tests); `env`: more environment for every process."""
+        tests); `env`: more environment for every process; `console`: start the web
+        console too, and make it PUBLIC_URL (every emailed link opens a console page)."""
         self.workdir = workdir
         run = uuid.uuid4().hex[:8]
         self.vhost = f"e2e-{run}"
@@ -54,12 +55,17 @@ class Suite:
         self.logs = workdir / "logs"
         self.processes: dict[str, subprocess.Popen] = {}
         self.base_url = f"http://127.0.0.1:{self.port}"
+        self.with_console = console
+        self.console_port = free_port()
+        self.console_url = f"http://127.0.0.1:{self.console_port}"
         self.env = dict(
             os.environ,
             BROKER_URL=f"amqp://guest:guest@127.0.0.1:{broker_port}/{self.vhost}",
             DATABASE_PREFIX=self.db_prefix,
             WEB_SERVER_ADDRESS=f"127.0.0.1:{self.port}",
-            PUBLIC_URL=self.base_url,
+            PUBLIC_URL=self.console_url if console else self.base_url,
+            CONSOLE_ADDRESS=f"127.0.0.1:{self.console_port}",
+            GATEWAY_URL=self.base_url,
             OPS_PORT="0",
             SMTP_HOST="127.0.0.1",
             SMTP_PORT=str(self.smtp_port),
@@ -89,6 +95,8 @@ class Suite:
         subprocess.run([sys.executable, "-m", "tests.support.fresh_databases"], env=self.env, cwd=ROOT, check=True)
         self.logs.mkdir(parents=True, exist_ok=True)
         for name, command in procfile().items():
+            if name == "console" and not self.with_console:
+                continue
             argv = shlex.split(command)
             if argv[0] == "python":
                 argv[0] = sys.executable
@@ -129,10 +137,12 @@ class Suite:
             try:
                 last = requests.get(f"{self.base_url}/readyz", timeout=3)
                 waiting = [service for service in self.services if not self.serving(service)]
-                if last.status_code == 200 and not waiting:
-                    return
                 if waiting:
                     last = f"not answering yet: {waiting}"
+                elif self.with_console and requests.get(f"{self.console_url}/healthz", timeout=3).status_code != 200:
+                    last = "console not answering yet"
+                elif last.status_code == 200:
+                    return
             except requests.RequestException as exc:
                 last = exc
             time.sleep(0.5)
