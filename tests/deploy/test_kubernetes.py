@@ -149,7 +149,7 @@ def test_migrations_run_before_the_new_pods():
         assert [e["name"] for e in wait["env"]] == database_urls
 
 
-def test_network_is_denied_by_default_and_only_the_gateway_is_exposed():
+def test_network_is_denied_by_default_and_only_the_gateway_and_console_are_exposed():
     policies = of_kind("NetworkPolicy")
     deny = policies.get("default-deny")
     assert deny and deny["spec"]["podSelector"] == {} and set(deny["spec"]["policyTypes"]) == {"Ingress", "Egress"}
@@ -161,7 +161,7 @@ def test_network_is_denied_by_default_and_only_the_gateway_is_exposed():
                        for s in rule.get("from", [])}
             if "ingress-nginx" in sources:
                 exposed.add(policy["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/name"])
-    assert exposed == {"gateway"}
+    assert exposed == {"gateway", "console"}
     smtp = [p for p in policies.values() if any(port["port"] in (25, 465, 587)
                                                  for rule in p["spec"].get("egress", [])
                                                  for port in rule.get("ports", []))]
