@@ -52,6 +52,12 @@ def start_session(tokens: dict) -> None:
     _store_tokens(tokens)
     session["user"] = gateway().call("GET", "/v1/me", tokens["access_token"])
     session.permanent = True
+    if is_admin() and org_id():  # the organization's branding on every admin page
+        try:
+            org = gateway().call("GET", f"/v1/orgs/{org_id()}", tokens["access_token"])
+            session["brand"] = {k: org.get(k) for k in ("name", "brand_color", "logo_url")}
+        except ApiError as exc:
+            log.warning("no branding: %s", exc.code)
 
 
 def _store_tokens(tokens: dict) -> None:

@@ -427,7 +427,8 @@ def messages(program_id):
             draft = api("POST", f"/v1/orgs/{org_id()}/messages", json=body)
             return redirect(url_for("admin.message", program_id=program_id, message_id=draft["id"]))
         except ApiError as exc:
-            errors, error = exc.field_errors(), None if exc.field_errors() else message_of(exc)
+            errors = {key.replace("cta.", "cta_"): value for key, value in exc.field_errors().items()}
+            error = None if errors else message_of(exc)
     return render_template("admin/messages.html", program=prog, presets=presets, sent=sent, values=values,
                            errors=errors, error=error, preset_help=PRESET_HELP, tab="messages"), \
         400 if errors or error else 200

@@ -119,8 +119,9 @@ def world(suite):
 
 @pytest.fixture(scope="session")
 def playwright_instance():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
+    expect.set_options(timeout=15_000)  # the machine is shared: pages may take seconds under load
     with sync_playwright() as playwright:
         yield playwright
 
@@ -133,16 +134,28 @@ def browser(playwright_instance):
     browser.close()
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.failed_call = report.failed
+
+
 @pytest.fixture
-def page(browser, suite):
+def page(browser, suite, request):
     context = browser.new_context(base_url=suite.console_url, viewport={"width": 1280, "height": 900})
     context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    # JavaScript errors and CSP refusals (an error status of a page is not one: 4xx pages are tested)
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
     page.js_errors = errors
     yield page
+    if getattr(request.node, "failed_call", False):
+        shoot(page, f"failed-{request.node.name}")  # what the browser showed when the test failed
     context.close()
 
 
@@ -158,8 +171,8 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
     page.goto("/sign-in")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
 
 
 # ---------------------------------------------------------------- email
