@@ -42,8 +42,11 @@ def chromium_path() -> str:
 
 
 @pytest.fixture(scope="session")
-def suite(tmp_path_factory):
-    running = Suite(tmp_path_factory.mktemp("suite"), console=True).start()
+def suite():
+    workdir = ROOT / "var" / "browser-suite"  # its logs stay there after the run
+    shutil.rmtree(workdir, ignore_errors=True)
+    workdir.mkdir(parents=True)
+    running = Suite(workdir, console=True).start()
     yield running
     running.stop()
 

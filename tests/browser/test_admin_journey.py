@@ -169,7 +169,7 @@ def test_org_admin_journey(page, suite, world, tmp_path):
     page.get_by_label("Email address").fill(new_admin)
     page.get_by_label(program_name).check()
     page.get_by_role("button", name="Add administrator").click()
-    expect(page.get_by_role("cell", name=new_admin)).to_be_visible()
+    expect(page.get_by_role("cell", name=new_admin, exact=True)).to_be_visible()
     shoot(page, "settings-administrators")
 
     # Remove the program: the typed name is required.
