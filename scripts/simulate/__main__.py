@@ -228,7 +228,9 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m scripts.simulate", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
                                      epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--base-url", default=os.environ.get("PUBLIC_URL", "http://127.0.0.1:8000"))
+    # The gateway's API (PUBLIC_URL is the web console under `make run`).
+    parser.add_argument("--base-url", default=os.environ.get("GATEWAY_URL") or "http://"
+                        + os.environ.get("WEB_SERVER_ADDRESS", "127.0.0.1:8000"))
     parser.add_argument("--admin", action="append", help=f"org admin email (repeat for several orgs; default "
                         f"{DEFAULT_ADMIN})")
     parser.add_argument("--password", default=DEFAULT_PASSWORD, help="the admins' password (default: demo's)")
