@@ -598,3 +598,23 @@ def test_parallel_enrollments_cannot_pass_the_limit(api, suite, make_org, rpc, l
         "program_id": program["id"], "course_id": cid}).status_code, course_ids))
     assert sorted(statuses) == [201] * 3 + [422] * 9
     assert len(learner.get("/v1/me/enrollments").json()["items"]) == 3
+
+
+def test_a_member_reads_the_curriculum_of_their_program_only(suite, api, make_org, rpc, loaded_catalog):
+    """GET /v1/me/programs/{id}/curriculum (the console's learner page): members only, 404 for others."""
+    org_id, admin, _ = make_org()
+    contract = make_contract(admin, org_id)
+    program = make_program(admin, org_id, [contract["id"]])
+    collection = make_collection(admin, program["id"], [AI_FOR_EVERYONE], [])
+    learner, user_id, email = make_learner(api, "Cy Curriculum")
+    path = f"/v1/me/programs/{program['id']}/curriculum"
+    assert learner.get(path).status_code == 404  # not a member
+    join(rpc, org_id, program, contract, user_id, email, "Cy Curriculum")
+    answer = learner.get(path)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["program"]["id"] == program["id"] and body["organization"]["name"]
+    assert [c["id"] for c in body["collections"]] == [collection["id"]]
+    assert [i["course_id"] for i in body["collections"][0]["items"]] == [AI_FOR_EVERYONE]
+    assert admin.get(path).status_code == 404  # an admin who is not a member
+    assert learner.get(f"/v1/me/programs/{uuid.uuid4()}/curriculum").status_code == 404
