@@ -1,4 +1,4 @@
 """The console's pages, one blueprint per area."""
-from console.pages import admin, auth, learner, ops, settings
+from console.pages import admin, analytics, auth, learner, ops, reporting, settings
 
-BLUEPRINTS = [auth.pages, learner.pages, admin.pages, settings.pages, ops.pages]
+BLUEPRINTS = [auth.pages, learner.pages, admin.pages, settings.pages, reporting.pages, analytics.pages, ops.pages]

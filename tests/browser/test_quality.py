@@ -64,7 +64,9 @@ def test_every_page_is_accessible_and_has_no_inline_script(page, browser, suite,
                  f"/admin/programs/{program_id}/invitations", f"/admin/programs/{program_id}/messages",
                  f"/admin/programs/{program_id}/messages/{draft['id']}", f"/admin/programs/{program_id}/remove",
                  "/admin/settings/", "/admin/settings/administrators", "/admin/settings/api-tokens",
-                 "/admin/settings/contracts", "/learn", "/account/email-preferences"):
+                 "/admin/settings/contracts", "/admin/settings/api-reference", "/admin/reports",
+                 f"/admin/reports?program_id={program_id}", "/admin/analytics/",
+                 "/admin/analytics/benchmark", "/learn", "/account/email-preferences"):
         page.goto(path)
         check_page(page, "admin" + re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].replace(program_id, "p")
                                           .replace(collection_id, "c").replace(draft["id"], "m")), problems)
