@@ -191,11 +191,14 @@ def grant(process: Process) -> Grant:
              for method in methods]
     topics = [(RPC_EXCHANGE, f"^({_alternatives([*calls, REPLY_KEY])})$",
                f"^({_alternatives([REPLY_KEY] + ([re.escape(f'{process.name}.*')] if process.serves_rpc else []))})$")]
+    # one entry per exchange (a later one would replace an earlier): a process may consume its own events too
+    events: dict[str, list[str]] = {}
     if process.publishes:
-        topics.append((f"{process.name}.events", f"^{name}\\..+$", "^$"))
+        events[process.name] = [f"^{name}\\..+$", "^$"]
     for source in sources:
         keys = [re.escape(event_type) for event_type in process.consumes[source]]
-        topics.append((f"{source}.events", "^$", f"^({_alternatives(keys)})$"))
+        events.setdefault(source, ["^$", "^$"])[1] = f"^({_alternatives(keys)})$"
+    topics += [(f"{source}.events", write, read) for source, (write, read) in events.items()]
     return Grant(
         user=config.broker_user(process.name),
         configure=f"^({_alternatives([*exchanges, *source_exchanges, *own_queues])})$",

@@ -113,3 +113,26 @@ def test_the_rabbitmqctl_form_sets_the_same_permissions():
     assert any(line.startswith("rabbitmqctl set_topic_permissions -p / learnadmin-gateway nameko-rpc")
                for line in lines)
     assert sum(line.startswith("rabbitmqctl set_permissions") for line in lines) == len(broker_users.grants())
+
+
+def test_a_process_that_handles_its_own_events_may_still_publish_them():
+    consumes = {"audit": {"audit.entry.added.v1"}, "identity": {"identity.org.created.v1"}}
+    process = broker_users.Process(name="audit", class_path="x:Y", serves_rpc=True, publishes=True, consumes=consumes)
+    topics = {}
+    for exchange, write, read in broker_users.grant(process).topics:
+        assert exchange not in topics, f"two topic permissions for {exchange}: the second would replace the first"
+        topics[exchange] = (write, read)
+    assert re.fullmatch(topics["audit.events"][0], "audit.entry.added.v1")
+    assert re.fullmatch(topics["audit.events"][1], "audit.entry.added.v1")
+    assert not re.fullmatch(topics["identity.events"][0], "identity.org.created.v1")
+
+
+def test_outside_development_a_process_without_its_broker_password_does_not_start():
+    import os
+    import subprocess
+    import sys
+
+    environ = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "PROGRAMS_BROKER_PASSWORD")}
+    started = subprocess.run([sys.executable, "-m", "servicekit.run", "services.programs.service:ProgramsService"],
+                             env=environ, cwd=broker_users.ROOT, capture_output=True, text=True, timeout=60)
+    assert started.returncode != 0 and "PROGRAMS_BROKER_PASSWORD must be set" in started.stderr
