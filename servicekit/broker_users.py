@@ -281,8 +281,9 @@ def calls_in_code(package: Path) -> dict[str, set[str]]:
     """The RPC methods a package calls, target -> methods: every `X.method`
     (called or passed on) where X names one of the package's
     `ServiceRpc("target")` proxies (`target`, `self.target`, `target_rpc`, also
-    through `.with_timeout(...)` / `.with_long_timeout()`), and
-    `getattr(..., name).method` on all of them."""
+    through `.with_timeout(...)` / `.with_long_timeout()`, or handed on as
+    `f(other=self.target)` / `other = self.target`), and
+    `getattr(self, name).method` on all of them."""
     files = [path for path in package.rglob("*.py") if "tests" not in path.relative_to(package).parts]
     trees = [ast.parse(path.read_text(), str(path)) for path in files]
     targets = set()
@@ -291,6 +292,22 @@ def calls_in_code(package: Path) -> dict[str, set[str]]:
             if (isinstance(node, ast.Call) and _name(node.func) == "ServiceRpc" and node.args
                     and isinstance(node.args[0], ast.Constant)):
                 targets.add(node.args[0].value)
+    names = {name: target for target in targets for name in (target, f"{target}_rpc")}
+    # a proxy handed on under another name: `f(activity=self.reporting)`, `peer = self.programs`
+    def proxy(node) -> str | None:  # `self.target` or `target`
+        if isinstance(node, ast.Name) and node.id in targets:
+            return node.id
+        if isinstance(node, ast.Attribute) and node.attr in targets and _name(node.value) == "self":
+            return node.attr
+        return None
+
+    for tree in trees:
+        for node in ast.walk(tree):
+            if isinstance(node, ast.keyword) and node.arg and proxy(node.value):
+                names.setdefault(node.arg, proxy(node.value))
+            elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)
+                  and proxy(node.value)):
+                names.setdefault(node.targets[0].id, proxy(node.value))
     found: dict[str, set[str]] = {}
     for tree in trees:
         for node in ast.walk(tree):
@@ -303,14 +320,14 @@ def calls_in_code(package: Path) -> dict[str, set[str]]:
             while (isinstance(receiver, ast.Call) and isinstance(receiver.func, ast.Attribute)
                    and receiver.func.attr in ("with_timeout", "with_long_timeout")):
                 receiver = receiver.func.value
-            if isinstance(receiver, ast.Call) and _name(receiver.func) == "getattr":
+            if (isinstance(receiver, ast.Call) and _name(receiver.func) == "getattr" and receiver.args
+                    and _name(receiver.args[0]) == "self"):  # getattr(self, service): any of them
                 for target in targets:
                     found.setdefault(target, set()).add(method)
                 continue
-            name = _name(receiver)
-            for target in targets:
-                if name in (target, f"{target}_rpc"):
-                    found.setdefault(target, set()).add(method)
+            target = names.get(_name(receiver))
+            if target is not None:
+                found.setdefault(target, set()).add(method)
     return found
 
 

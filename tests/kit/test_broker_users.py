@@ -43,9 +43,16 @@ def test_the_scan_sees_calls_through_every_shape_of_proxy(tmp_path):
         "        self.programs.with_long_timeout().remove_program(1)\n"
         "        getattr(self, 'x').with_timeout(2).ping()\n"
         "        invitations.append(1)  # not a proxy of this package\n"
-        "        retry(self.identity.ensure_person, 1)  # passed on, called elsewhere\n")
+        "        retry(self.identity.ensure_person, 1)  # passed on, called elsewhere\n"
+        "        audience(1, activity=self.programs)\n"
+        "        getattr(Model, 'column').is_(True)  # not a proxy\n"
+        "        now = rows[0].programs  # not a proxy either\n"
+        "        now.timestamp()\n"
+        "def audience(q, activity):\n"
+        "    return activity.active_learners(q)\n")
     assert broker_users.calls_in_code(tmp_path) == {
-        "identity": {"issue_tokens", "token_version", "ping", "ensure_person"}, "programs": {"remove_program", "ping"}}
+        "identity": {"issue_tokens", "token_version", "ping", "ensure_person"},
+        "programs": {"remove_program", "ping", "active_learners"}}
 
 
 def _callers_of(method: str) -> set[str]:
