@@ -53,6 +53,8 @@ class ErrorCode(StrEnum):
     # messaging
     TERMS_NOT_ACCEPTED = "TERMS_NOT_ACCEPTED"
     MESSAGE_NOT_EDITABLE = "MESSAGE_NOT_EDITABLE"
+    # reporting
+    REPORT_LINK_EXPIRED = "REPORT_LINK_EXPIRED"
 
 
 @deserialize_to_instance

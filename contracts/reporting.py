@@ -102,3 +102,25 @@ class FunnelSchema(FunnelStage):
     org_id = fields.String(required=True)
     programs = fields.List(fields.Nested(ProgramFunnel), required=True)
     as_of = fields.AwareDateTime()
+
+
+# ---- reports (emailed links) ----------------------------------------------
+
+
+class ReportReady(Schema):
+    """A report link for one admin: asked for ("email me the report") or a
+    scheduled run's. Messaging emails it; the link is a bearer secret for
+    24 h: consumers must not keep it once the email is sent."""
+    org_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.String(required=True)
+    full_name = fields.String(allow_none=True)
+    report = fields.String(required=True, metadata={"description": "usage, membership or specialization"})
+    report_name = fields.String(required=True, metadata={"description": "e.g. Usage report"})
+    program_name = fields.String(allow_none=True, metadata={"description": "when the report is for one program"})
+    download_url = fields.String(required=True)
+    expires_at = fields.AwareDateTime(required=True)
+    scheduled = fields.Boolean(required=True, metadata={"description": "from the organization's report schedule"})
+
+
+REPORT_READY = Event("reporting.report.ready.v1", ReportReady)

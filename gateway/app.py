@@ -15,6 +15,7 @@ from gateway.routes.messaging import MessagingRoutes
 from gateway.routes.operations import OperationsRoutes
 from gateway.routes.programs import ProgramsRoutes
 from gateway.routes.reporting import ReportingRoutes
+from gateway.routes.reports import ReportsRoutes
 from gateway.routes.skills import SkillsRoutes
 from servicekit.entrypoints import timer
 from servicekit.observability import PREFIX, Observability
@@ -58,4 +59,4 @@ class Gateway:
 
 
 mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, ReportingRoutes, OperationsRoutes,
-      KeysRoutes, SkillsRoutes)
+      KeysRoutes, ReportsRoutes, SkillsRoutes)

@@ -52,6 +52,7 @@ MAX_URI_BYTES = 8192  # path + query string; longer is 414 URI_TOO_LONG
 # the JSON 414 above answers any URI a client is likely to send.
 MAX_REQUEST_LINE_BYTES = 1024 * 1024
 MAX_JSON_DEPTH = 32
+CATALOG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
 PUBLIC = "public"  # no credentials
 USER = "user"  # any signed-in person (access token)
@@ -311,9 +312,13 @@ def load_query(request: Request, schema: Schema) -> dict:
     return schema.load(values, unknown=EXCLUDE)
 
 
+# Catalog ids (courses, specializations) are the catalog's own ids, not UUIDs.
+CATALOG_ID_PARAMETERS = frozenset({"course_id", "specialization_id"})
+
+
 def is_id_parameter(name: str) -> bool:
-    """Path parameters named `*_id` are UUIDs; others (`token`, `slug`) are text."""
-    return name.endswith("_id")
+    """Path parameters named `*_id` are UUIDs (catalog ids excepted); others (`token`, `slug`) are text."""
+    return name.endswith("_id") and name not in CATALOG_ID_PARAMETERS
 
 
 def check_path(path_values: dict) -> dict:
@@ -327,6 +332,8 @@ def check_path(path_values: dict) -> dict:
             value = value.lower()
         else:
             refuse_characters(value, name)
+            if name in CATALOG_ID_PARAMETERS and not CATALOG_ID_PATTERN.match(value):
+                raise AppError(ErrorCode.NOT_FOUND, f"{name.removesuffix('_id')} not found")
         checked[name] = value
     return checked
 

@@ -31,6 +31,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.INTERNAL: 500,
     ErrorCode.INVITATION_EXPIRED: 410,
     ErrorCode.INVITATION_REVOKED: 410,
+    ErrorCode.REPORT_LINK_EXPIRED: 410,
 }
 # Every other code is a rule refusing the request.
 DEFAULT_STATUS = 422

@@ -77,3 +77,10 @@ def invitation(common: dict, item: dict) -> Email:
 def enroll_reminder(org_id: str, person, program_name: str, program_url: str | None) -> Email:
     return Email("enroll_reminder", person.email, org_id, person.user_id, person.full_name,
                  {"program_name": program_name, "program_url": program_url})
+
+
+def report_link(p: dict) -> Email:
+    """A report link for an admin (reporting.report.ready.v1): asked for, or from the schedule."""
+    return Email("scheduled_report" if p.get("scheduled") else "report_ready", p["email"], p["org_id"], p["user_id"],
+                 p.get("full_name"), {"report_name": p["report_name"], "program_name": p.get("program_name"),
+                                      "download_url": p["download_url"], "expires_at": when(p["expires_at"])})

@@ -100,3 +100,11 @@ def on_invitation_resent(uow: UnitOfWork, event: Envelope) -> None:
 def on_invitation_closed(uow: UnitOfWork, event: Envelope) -> None:
     """Accepted, revoked or expired: no longer pending."""
     projection.close_invitation(uow, event.payload["invitation_id"])
+
+
+# ---- reporting
+
+
+def on_report_ready(uow: UnitOfWork, event: Envelope) -> None:
+    """A report link for an admin; its URL is erased from the delivery once sent (render.SECRET_LINK_FIELDS)."""
+    queue_email(uow, event.id, emails.report_link(event.payload))

@@ -56,6 +56,11 @@ TEMPLATES = {
     "enroll_reminder": Template(PROGRAM, "Enroll in your first course of {{ program_name }}", "Find a course",
                                 "program_url"),
     "admin_message": Template(PROGRAM, "{{ subject }}"),
+    # A report link opens the organization's data for 24 h: a bearer secret, erased once sent.
+    "report_ready": Template(ACCOUNT, "Your {{ report_name }} for {{ org_name }} is ready", "Download the report",
+                             "download_url", True),
+    "scheduled_report": Template(ACCOUNT, "Scheduled {{ report_name }} for {{ org_name }}", "Download the report",
+                                 "download_url", True),
 }
 
 # Context keys holding login links: erased from a delivery once it is final (sender.py).

@@ -38,6 +38,7 @@ from contracts.programs import (
     PROGRAM_REMOVED,
     PROGRAM_UPDATED,
 )
+from contracts.reporting import REPORT_READY
 from servicekit.db import UnitOfWork
 from servicekit.entrypoints import rpc
 from servicekit.events import handled_by
@@ -92,6 +93,11 @@ class MessagingService(ServiceBase):
     on_invitation_accepted = handled_by(INVITATION_ACCEPTED, handlers.on_invitation_closed)
     on_invitation_revoked = handled_by(INVITATION_REVOKED, handlers.on_invitation_closed)
     on_invitation_expired = handled_by(INVITATION_EXPIRED, handlers.on_invitation_closed)
+
+    # ---- reporting
+    @handle_event(REPORT_READY)
+    def on_report_ready(self, event):
+        handlers.on_report_ready(self.db, event)
 
     # ---- admin messages
     @rpc

@@ -1,0 +1,191 @@
+"""The reports: their exact header rows (domain.md "Reports") and the SQL
+that makes each row as one finished CSV line (`cells`).
+
+Every query reads reporting's own projections (services/reporting/models.py)
+and is scoped by organization and, for program admins or `?program_id=`, by
+a list of program ids (`:programs`, NULL for every program of the org). The
+queries have no ORDER BY where the row count can reach millions (a sort
+would hold them all in PostgreSQL's memory or on disk before the first byte)
+except where an index gives the order for free."""
+from dataclasses import dataclass
+
+from services.reporting.reports.cells import sql_integer, sql_number, sql_row, sql_text, sql_time, sql_yes_no
+
+USAGE, MEMBERSHIP, SPECIALIZATION = "usage", "membership", "specialization"
+ATTEMPTS, GRADEBOOK = "assessment_attempts", "gradebook"
+ORG_REPORTS = (USAGE, MEMBERSHIP, SPECIALIZATION)
+COURSE_REPORTS = (ATTEMPTS, GRADEBOOK)
+
+PROFILE_HEADERS = ["Manager Name", "Manager Email", "Job Title", "Job Type", "Business Unit", "Business Unit 2",
+                   "Location City", "Location Country", "Location Region"]
+PROFILE_COLUMNS = ["manager_name", "manager_email", "job_title", "job_type", "business_unit", "business_unit_2",
+                   "location_city", "location_country", "location_region"]
+
+USAGE_HEADERS = [
+    "Name", "Email", "External Id", "Course", "Course ID", "Course Slug", "University", "Enrollment Time",
+    "Class Start Time", "Last Course Activity Time", "Overall Progress", "Estimated Learning Hours", "Completed",
+    "Removed From Program", "Program Slug", "Program Name", "Enrollment Source", "Completion Time", "Course Grade",
+    "Contract", *PROFILE_HEADERS,
+]
+MEMBERSHIP_HEADERS = [
+    "Name", "Email", "External Id", "Program Name", "Program Slug", "# Enrolled Courses", "# Completed Courses",
+    "Member State", "Join Date", "Invitation Date", "Last Activity Time", "Contract(s)", *PROFILE_HEADERS,
+]
+SPECIALIZATION_HEADERS = [
+    "Name", "Email", "External Id", "Specialization", "Specialization Slug", "University", "Enrollment Time",
+    "Last Specialization Activity Time", "Completed", "Removed From Program", "Program Slug", "Program Name",
+    "Enrollment Source", "Specialization Completion Time", "Contract", *PROFILE_HEADERS,
+]
+ATTEMPTS_HEADERS = ["Name", "Email", "External Id", "Course", "Course Slug", "Assessment", "Attempt", "Score",
+                    "Max Score", "Passed", "Attempt Time"]
+GRADEBOOK_LEADING = ["Name", "Email", "External Id"]
+GRADEBOOK_TRAILING = ["Course Grade"]
+
+FILENAMES = {USAGE: "usage.csv", MEMBERSHIP: "membership.csv", SPECIALIZATION: "specialization.csv",
+             ATTEMPTS: "assessment_attempts.csv", GRADEBOOK: "gradebook.csv"}
+
+
+text, time, yes_no, number, integer = sql_text, sql_time, sql_yes_no, sql_number, sql_integer
+
+
+def select_rows(cell_exprs: list[str], rest: str) -> str:
+    """SELECT line, cells FROM <rest>, the lateral join that makes them placed before WHERE."""
+    select, lateral = sql_row(cell_exprs)
+    body, where, tail = rest.partition("\nWHERE ")
+    return f"SELECT {select}\n{body}\n{lateral}\n{where}{tail}"
+
+
+# The name and address the organization sees: its profile's where set, else the account's, else the membership's.
+NAME = "coalesce(nullif(pe.full_name, ''), a.full_name, m.full_name)"
+EMAIL = "coalesce(pe.email, a.email, m.email)"
+PERSON = [text(NAME), text(EMAIL), text("pe.external_id")]
+PROFILE = [text(f"pe.{column}") for column in PROFILE_COLUMNS]
+PEOPLE_JOINS = """
+LEFT JOIN people pe ON pe.org_id = {alias}.org_id AND pe.user_id = {alias}.user_id
+LEFT JOIN accounts a ON a.user_id = {alias}.user_id"""
+PROGRAM_SCOPE = "(CAST(:programs AS uuid[]) IS NULL OR {alias}.program_id = ANY(CAST(:programs AS uuid[])))"
+REMOVED = "coalesce(m.state = 'DELETED_MEMBER', false)"
+# The collection the course was found in (empty if found by search). Not projected yet: exported empty.
+ENROLLMENT_SOURCE = "NULL::text"
+
+USAGE_SQL = select_rows([
+    *PERSON,
+    text("c.name"), text("e.course_id"), text("c.slug"), text("c.partner"),
+    time("e.enrolled_at"), time("c.class_start_time"), time("lc.last_activity_at"),
+    number("least(100.0, 100.0 * coalesce(lc.items_completed, 0) / nullif(c.item_count, 0))"),
+    number("coalesce(lc.hours_us, 0) / 3600000000.0"),
+    yes_no("lc.completed_at IS NOT NULL"), yes_no(REMOVED),
+    text("p.slug"), text("p.name"), text(ENROLLMENT_SOURCE), time("lc.completed_at"), number("lc.grade_pct"),
+    text("k.name"), *PROFILE,
+], f"""FROM enrollments e
+JOIN programs p ON p.program_id = e.program_id
+LEFT JOIN memberships m ON m.program_id = e.program_id AND m.user_id = e.user_id
+{PEOPLE_JOINS.format(alias="e")}
+LEFT JOIN courses c ON c.course_id = e.course_id
+LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
+LEFT JOIN contracts k ON k.contract_id = m.contract_id
+WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'COURSE' AND p.removed_at IS NULL
+  AND {PROGRAM_SCOPE.format(alias="e")}
+""")
+
+MEMBERSHIP_SQL = f"""
+WITH courses_of AS (
+  SELECT e.program_id, e.user_id, count(*) AS enrolled, count(lc.completed_at) AS completed
+  FROM enrollments e
+  LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
+  WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'COURSE' AND {PROGRAM_SCOPE.format(alias="e")}
+  GROUP BY e.program_id, e.user_id
+)
+""" + select_rows([
+    *PERSON, text("p.name"), text("p.slug"),
+    integer("coalesce(co.enrolled, 0)"), integer("coalesce(co.completed, 0)"),
+    text("m.state"), time("m.joined_at"), time("m.invited_at"), time("l.last_activity_at"),
+    text("k.name"), *PROFILE,
+], f"""FROM memberships m
+JOIN programs p ON p.program_id = m.program_id
+{PEOPLE_JOINS.format(alias="m")}
+LEFT JOIN courses_of co ON co.program_id = m.program_id AND co.user_id = m.user_id
+LEFT JOIN learners l ON l.org_id = m.org_id AND l.user_id = m.user_id
+LEFT JOIN contracts k ON k.contract_id = m.contract_id
+WHERE m.org_id = CAST(:org_id AS uuid) AND p.removed_at IS NULL AND {PROGRAM_SCOPE.format(alias="m")}
+""")
+
+SPECIALIZATION_SQL = select_rows([
+    *PERSON, text("s.name"), text("e.specialization_id"), text("s.partner"),
+    time("e.enrolled_at"), time("sp.last_activity_at"),
+    yes_no("sp.done"), yes_no(REMOVED), text("p.slug"), text("p.name"), text(ENROLLMENT_SOURCE),
+    time("CASE WHEN sp.done THEN sp.completed_at END"), text("k.name"), *PROFILE,
+], f"""FROM enrollments e
+JOIN programs p ON p.program_id = e.program_id
+LEFT JOIN memberships m ON m.program_id = e.program_id AND m.user_id = e.user_id
+{PEOPLE_JOINS.format(alias="e")}
+LEFT JOIN specializations s ON s.specialization_id = e.specialization_id
+LEFT JOIN LATERAL (
+  SELECT max(lc.last_activity_at) AS last_activity_at, max(lc.completed_at) AS completed_at,
+         coalesce(cardinality(s.course_ids) > 0
+                  AND count(lc.completed_at) >= cardinality(s.course_ids), false) AS done
+  FROM learner_courses lc
+  WHERE lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = ANY(s.course_ids)
+) sp ON true
+LEFT JOIN contracts k ON k.contract_id = m.contract_id
+WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'SPECIALIZATION' AND p.removed_at IS NULL
+  AND {PROGRAM_SCOPE.format(alias="e")}
+""")
+
+# The learners of a program's course gradebook: everyone who has joined the program (current or former members).
+GRADEBOOK_PEOPLE = """
+SELECT m.org_id, m.user_id, m.program_id, m.full_name, m.email, m.state
+FROM memberships m
+WHERE m.program_id = CAST(:program_id AS uuid) AND m.org_id = CAST(:org_id AS uuid) AND m.joined_at IS NOT NULL
+"""
+
+ATTEMPTS_SQL = f"WITH m AS ({GRADEBOOK_PEOPLE})\n" + select_rows([
+    *PERSON, text("c.name"), text("c.slug"), text("st.item_id"), integer("st.attempt"),
+    number("st.score"), number("st.max_score"), yes_no("st.passed"), time("st.ts"),
+], f"""FROM m
+{PEOPLE_JOINS.format(alias="m")}
+JOIN statements st ON st.org_id = m.org_id AND st.user_id = m.user_id AND st.course_id = :course_id
+                   AND st.verb = 'graded'
+LEFT JOIN courses c ON c.course_id = st.course_id
+WHERE true
+ORDER BY x.line""")
+
+# The graded items of the course attempted by anyone of the program, as gradebook columns.
+GRADEBOOK_ITEMS_SQL = f"""
+WITH m AS ({GRADEBOOK_PEOPLE})
+SELECT DISTINCT li.item_id
+FROM m JOIN learner_items li ON li.org_id = m.org_id AND li.user_id = m.user_id AND li.course_id = :course_id
+WHERE li.best_pct IS NOT NULL
+ORDER BY li.item_id
+"""
+
+
+def gradebook_sql(item_count: int) -> str:
+    """One row per learner of the program with activity in the course: the
+    best score % of each graded item (`:item_0`.. in header order), then the course grade."""
+    items = [number(f"g.best[{i + 1}]") for i in range(item_count)]
+    best = ", ".join(f"max(li.best_pct) FILTER (WHERE li.item_id = :item_{i})" for i in range(item_count))
+    return f"WITH m AS ({GRADEBOOK_PEOPLE})\n" + select_rows([*PERSON, *items, number("lc.grade_pct")], f"""FROM m
+{PEOPLE_JOINS.format(alias="m")}
+JOIN learner_courses lc ON lc.org_id = m.org_id AND lc.user_id = m.user_id AND lc.course_id = :course_id
+CROSS JOIN LATERAL (
+  SELECT ARRAY[{best or "NULL"}]::float8[] AS best
+  FROM learner_items li WHERE li.org_id = m.org_id AND li.user_id = m.user_id AND li.course_id = :course_id
+) g
+WHERE true
+ORDER BY x.line""")
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    headers: list
+    sql: str
+
+
+REPORTS = {
+    USAGE: Report(USAGE, USAGE_HEADERS, USAGE_SQL),
+    MEMBERSHIP: Report(MEMBERSHIP, MEMBERSHIP_HEADERS, MEMBERSHIP_SQL),
+    SPECIALIZATION: Report(SPECIALIZATION, SPECIALIZATION_HEADERS, SPECIALIZATION_SQL),
+    ATTEMPTS: Report(ATTEMPTS, ATTEMPTS_HEADERS, ATTEMPTS_SQL),
+}

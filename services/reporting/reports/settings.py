@@ -1,0 +1,51 @@
+"""The reports' configuration (part of reporting's), read when the service starts.
+
+REPORT_LINK_SECRET signs the emailed download links and the gateway's export
+tickets (reports.links): its own key, required outside APP_ENV=development
+(at least 32 random characters, not an example value), kept only in the
+environment: no table or log holds it or a link made with it."""
+from dataclasses import dataclass
+
+from servicekit import config
+from servicekit.config import Settings, setting
+
+DEV_REPORT_LINK_SECRET = "dev-only-report-link-secret-0123456789abcdef"
+
+
+def _base_url(raw: str) -> str:
+    return raw.rstrip("/")
+
+
+@dataclass(frozen=True)
+class ReportsSettings(Settings):
+    report_link_secret: str | None = setting("REPORT_LINK_SECRET", None, secret=True)
+    public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=_base_url)  # base of emailed links
+    link_ttl_hours: float = setting("REPORT_LINK_TTL_HOURS", 24.0)
+    # The internal export server (the gateway streams CSVs from it; never exposed publicly).
+    export_host: str = setting("REPORTING_EXPORT_HOST", "127.0.0.1")
+    export_port: int = setting("REPORTING_EXPORT_PORT", 0)  # 0: any free port (tests); make run: 9115
+    # How the gateway reaches this replica's export server; default http://<host>:<port>.
+    export_url: str = setting("REPORTING_EXPORT_URL", "", parse=_base_url)
+    export_concurrency: int = setting("REPORTING_EXPORT_CONCURRENCY", 4)  # exports at once per replica
+    ticket_ttl_seconds: float = setting("REPORTING_EXPORT_TICKET_SECONDS", 60.0)
+    # Schedules: how often each replica looks for due runs, and how long a claimed run may take
+    # before another replica takes it over (its claimer is presumed dead).
+    schedule_interval: float = setting("REPORT_SCHEDULE_INTERVAL_SECONDS", 30.0)
+    run_lease_seconds: float = setting("REPORT_RUN_LEASE_SECONDS", 120.0)
+    # Test hook (development mode only): a replica pauses this long after claiming a run, so a
+    # test can kill it mid-run.
+    run_pause_seconds: float = setting("REPORT_RUN_PAUSE_SECONDS", 0.0)
+
+    def __post_init__(self):
+        self.link_key  # a missing or weak REPORT_LINK_SECRET stops the start  # noqa: B018
+
+    @property
+    def link_key(self) -> bytes:
+        return config.required_secret("REPORT_LINK_SECRET", self.report_link_secret,
+                                      DEV_REPORT_LINK_SECRET).encode()
+
+    def download_link(self, token: str) -> str:
+        return f"{self.public_url}/v1/reports/download/{token}"
+
+    def pause_after_claim(self) -> float:
+        return self.run_pause_seconds if config.development_mode() else 0.0
