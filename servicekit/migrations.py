@@ -77,7 +77,9 @@ def new_revision(service: str, message: str) -> None:
     """Autogenerate the next revision of the service's own branch (`0003` after
     `0002`) into its `versions/`."""
     cfg = alembic_config(service)
-    (head,) = [head for head in ScriptDirectory.from_config(cfg).get_heads() if not head.startswith("kit")]
+    # The service's numbered branch (`kit…` is the kit's; a service may keep a labelled branch of its own,
+    # e.g. reporting's `reports…`).
+    (head,) = [head for head in ScriptDirectory.from_config(cfg).get_heads() if head.isdigit()]
     command.revision(cfg, message=message, autogenerate=True, head=head, version_path=str(versions_folder(service)),
                      rev_id=f"{int(head) + 1:04d}" if head.isdigit() else None)
 

@@ -56,6 +56,10 @@ class Claim:
     due_at: datetime
 
 
+def schedule_digest(sched: dict) -> str:
+    return hashlib.sha256(json.dumps(sched, sort_keys=True).encode()).hexdigest()
+
+
 def schedules(uow: UnitOfWork, now: datetime) -> list[tuple[str, str | None, dict, datetime]]:
     """(org_id, time zone, schedule, since) of every organization with an active
     schedule. `since` is when this schedule (its settings) was first seen: a run
@@ -65,8 +69,7 @@ def schedules(uow: UnitOfWork, now: datetime) -> list[tuple[str, str | None, dic
         "WHERE report_schedule->>'frequency' = ANY(:active)"), {"active": list(ACTIVE)}).all()
     if not rows:
         return []
-    digests = {org_id: hashlib.sha256(json.dumps(sched, sort_keys=True).encode()).hexdigest()
-               for org_id, _, sched in rows}
+    digests = {org_id: schedule_digest(sched) for org_id, _, sched in rows}
     uow.session.execute(text(
         "INSERT INTO report_schedules_seen (org_id, digest, since) "
         "SELECT CAST(o AS uuid), d, :now FROM unnest(CAST(:orgs AS text[]), CAST(:digests AS text[])) AS t(o, d) "
