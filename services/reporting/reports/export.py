@@ -87,7 +87,7 @@ def stream(engine: Engine, request: ExportRequest) -> Iterator[bytes]:
             plain.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             # JIT compiling the wide row expressions costs seconds per export and gains nothing here;
             # a larger work_mem keeps the hash joins of a big report in memory.
-            plain.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '{WORK_MEM}'")
+            plain.execute(f"SET LOCAL jit = off; SET LOCAL work_mem = '{WORK_MEM}'; SET LOCAL cursor_tuple_fraction = 1")
             params = _params(request)
             if request.report == definitions.GRADEBOOK:
                 plain.execute(_psycopg(definitions.GRADEBOOK_ITEMS_SQL), params)
