@@ -85,10 +85,11 @@ def line(values) -> str:
 
 
 def finish(row) -> str:
-    """A row of the export query (`sql_row`): its line, or its cells finished here when risky (without CRLF)."""
+    """A row of the export query (`sql_row`) as a CSV line (without CRLF):
+    its SEP-joined line with commas, or its cells finished here when risky."""
     line_text, risky_cells = row
     if risky_cells is None:
-        return line_text
+        return line_text.replace(SEP, ",")
     return ",".join(quote(neutralise(v)) if v else "" for v in risky_cells)
 
 
@@ -121,19 +122,25 @@ def sql_text(expr: str) -> str:
     return f"(({expr})::text)"
 
 
-# A line joined from raw cells is final unless a cell holds a quote, comma, CR
-# or LF (it needs quoting; in a line without commas inside cells, a comma is
-# a cell boundary) or a cell starts with a formula character. Few rows do:
-# only those come with their cells, which Python finishes (`line`). Checking
-# one regular expression per row costs PostgreSQL far less than quoting and
-# neutralising each cell in SQL (measured: docs/reporting.md "Reports").
-RISKY = "E'[\",\\r\\n]|(^|,)[-=+@\\t]'"
+# In SQL a row's cells are joined with SEP (U+001F, a control character no
+# text field accepts), not commas, so that a comma inside a cell stays
+# visible. The line is final (Python turns SEP into commas) unless a cell
+# holds a quote, comma, CR or LF (it needs quoting), a cell starts with a
+# formula character (it needs neutralising), or a cell holds SEP itself (the
+# count of SEPs is off). Few rows are such: only those come with their cells,
+# which Python finishes (`finish`). One regular expression and one count per
+# row cost PostgreSQL far less than quoting and neutralising every cell in
+# SQL (measured: docs/reporting.md "Reports").
+SEP = "\x1f"
+RISKY = "E'[\",\\r\\n]|(^|\\x1f)[-=+@\\t]'"
 
 
 def sql_row(cell_exprs: list[str]) -> tuple[str, str]:
-    """(select list, lateral join) for one row: `line` (the cells joined,
-    NULL as empty) and `cells` (NULL unless the line is risky; evaluated
+    """(select list, lateral join) for one row: `line` (the cells joined by
+    SEP, NULL as empty) and `cells` (NULL unless the line is risky; evaluated
     only then)."""
-    joined = "concat_ws(',', " + ", ".join(f"coalesce({e}, '')" for e in cell_exprs) + ")"
-    select = "x.line, CASE WHEN x.line ~ " + RISKY + " THEN ARRAY[" + ", ".join(cell_exprs) + "]::text[] END AS cells"
+    joined = "concat_ws(E'\\x1f', " + ", ".join(f"coalesce({e}, '')" for e in cell_exprs) + ")"
+    separators = len(cell_exprs) - 1
+    risky = (f"x.line ~ {RISKY} OR length(x.line) - length(replace(x.line, E'\\x1f', '')) <> {separators}")
+    select = f"x.line, CASE WHEN {risky} THEN ARRAY[" + ", ".join(cell_exprs) + "]::text[] END AS cells"
     return select, f"CROSS JOIN LATERAL (SELECT {joined} AS line) x"

@@ -14,6 +14,7 @@ from services.reporting.reports.cells import sql_integer, sql_number, sql_row, s
 USAGE, MEMBERSHIP, SPECIALIZATION = "usage", "membership", "specialization"
 ATTEMPTS, GRADEBOOK = "assessment_attempts", "gradebook"
 ORG_REPORTS = (USAGE, MEMBERSHIP, SPECIALIZATION)
+PARTITIONED = ORG_REPORTS  # read in shares at once when large (export.stream)
 COURSE_REPORTS = (ATTEMPTS, GRADEBOOK)
 
 PROFILE_HEADERS = ["Manager Name", "Manager Email", "Job Title", "Job Type", "Business Unit", "Business Unit 2",
@@ -60,9 +61,13 @@ NAME = "coalesce(nullif(pe.full_name, ''), a.full_name, m.full_name)"
 EMAIL = "coalesce(pe.email, a.email, m.email)"
 PERSON = [text(NAME), text(EMAIL), text("pe.external_id")]
 PROFILE = [text(f"pe.{column}") for column in PROFILE_COLUMNS]
+# An export may be read in `:parts` shares at once (export.stream): share `:part` holds the people whose id's
+# last byte modulo :parts is :part. Every table joined on the person carries the same condition, so each share
+# reads (and hashes) only its people's rows. With :parts = 1 it holds everyone.
+PART = "(get_byte(uuid_send({a}.user_id), 15) % CAST(:parts AS int) = CAST(:part AS int))"
 PEOPLE_JOINS = """
-LEFT JOIN people pe ON pe.org_id = {alias}.org_id AND pe.user_id = {alias}.user_id
-LEFT JOIN accounts a ON a.user_id = {alias}.user_id"""
+LEFT JOIN people pe ON pe.org_id = {alias}.org_id AND pe.user_id = {alias}.user_id AND """ + PART.format(a="pe") + """
+LEFT JOIN accounts a ON a.user_id = {alias}.user_id AND """ + PART.format(a="a")
 PROGRAM_SCOPE = "(CAST(:programs AS uuid[]) IS NULL OR {alias}.program_id = ANY(CAST(:programs AS uuid[])))"
 REMOVED = "coalesce(m.state = 'DELETED_MEMBER', false)"
 # The collection the course was found in (empty if found by search). Not projected yet: exported empty.
@@ -79,13 +84,14 @@ USAGE_SQL = select_rows([
     text("k.name"), *PROFILE,
 ], f"""FROM enrollments e
 JOIN programs p ON p.program_id = e.program_id
-LEFT JOIN memberships m ON m.program_id = e.program_id AND m.user_id = e.user_id
+LEFT JOIN memberships m ON m.program_id = e.program_id AND m.user_id = e.user_id AND {PART.format(a="m")}
 {PEOPLE_JOINS.format(alias="e")}
 LEFT JOIN courses c ON c.course_id = e.course_id
 LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
+                            AND {PART.format(a="lc")}
 LEFT JOIN contracts k ON k.contract_id = m.contract_id
 WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'COURSE' AND p.removed_at IS NULL
-  AND {PROGRAM_SCOPE.format(alias="e")}
+  AND {PROGRAM_SCOPE.format(alias="e")} AND {PART.format(a="e")}
 """)
 
 MEMBERSHIP_SQL = f"""
@@ -94,6 +100,7 @@ WITH courses_of AS (
   FROM enrollments e
   LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
   WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'COURSE' AND {PROGRAM_SCOPE.format(alias="e")}
+    AND {PART.format(a="e")}
   GROUP BY e.program_id, e.user_id
 )
 """ + select_rows([
@@ -105,9 +112,10 @@ WITH courses_of AS (
 JOIN programs p ON p.program_id = m.program_id
 {PEOPLE_JOINS.format(alias="m")}
 LEFT JOIN courses_of co ON co.program_id = m.program_id AND co.user_id = m.user_id
-LEFT JOIN learners l ON l.org_id = m.org_id AND l.user_id = m.user_id
+LEFT JOIN learners l ON l.org_id = m.org_id AND l.user_id = m.user_id AND {PART.format(a="l")}
 LEFT JOIN contracts k ON k.contract_id = m.contract_id
 WHERE m.org_id = CAST(:org_id AS uuid) AND p.removed_at IS NULL AND {PROGRAM_SCOPE.format(alias="m")}
+  AND {PART.format(a="m")}
 """)
 
 SPECIALIZATION_SQL = select_rows([
@@ -129,7 +137,7 @@ LEFT JOIN LATERAL (
 ) sp ON true
 LEFT JOIN contracts k ON k.contract_id = m.contract_id
 WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'SPECIALIZATION' AND p.removed_at IS NULL
-  AND {PROGRAM_SCOPE.format(alias="e")}
+  AND {PROGRAM_SCOPE.format(alias="e")} AND {PART.format(a="e")}
 """)
 
 # The learners of a program's course gradebook: everyone who has joined the program (current or former members).

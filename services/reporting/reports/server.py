@@ -53,7 +53,8 @@ class ExportServer(DependencyProvider):
 
     def setup(self):
         self.settings = ReportsSettings.from_env()
-        self.engine = export.make_export_engine(self.container.service_name, self.settings.export_concurrency)
+        self.engine = export.make_export_engine(self.container.service_name,
+                                                self.settings.export_concurrency * self.settings.export_parts)
         self.slots = Semaphore(self.settings.export_concurrency)
         self.base_url = None
 
@@ -105,7 +106,7 @@ class ExportServer(DependencyProvider):
         with self.slots:
             EXPORTS_RUNNING.inc()
             try:
-                for chunk in export.stream(self.engine, request):
+                for chunk in export.stream(self.engine, request, self.settings.export_parts):
                     EXPORT_BYTES.inc(len(chunk))
                     yield chunk
                 outcome = "ok"

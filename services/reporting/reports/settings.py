@@ -27,6 +27,8 @@ class ReportsSettings(Settings):
     # How the gateway reaches this replica's export server; default http://<host>:<port>.
     export_url: str = setting("REPORTING_EXPORT_URL", "", parse=_base_url)
     export_concurrency: int = setting("REPORTING_EXPORT_CONCURRENCY", 4)  # exports at once per replica
+    # Connections one org report is read with at once (shares of its rows on one snapshot; export.stream).
+    export_parts: int = setting("REPORTING_EXPORT_PARTS", 2)
     ticket_ttl_seconds: float = setting("REPORTING_EXPORT_TICKET_SECONDS", 60.0)
     # Schedules: how often each replica looks for due runs, and how long a claimed run may take
     # before another replica takes it over (its claimer is presumed dead).
