@@ -89,7 +89,8 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "remove_program", "search_courses", "search_specializations", "update_collection",
             "update_contract", "update_program",
         ),
-        "reporting": ("funnel", "ingest_activity", "ingest_xapi", "ping", "summary"),
+        "reporting": ("email_report", "funnel", "ingest_activity", "ingest_xapi", "open_report_link", "ping",
+                      "report_export", "summary"),
         "skills": (
             "assessments", "benchmark", "benchmark_over_time", "distribution", "glossary", "hours",
             "hours_to_mastery", "leaderboard", "mastery_over_time", "ping", "relevant_courses",

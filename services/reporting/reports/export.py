@@ -182,3 +182,10 @@ def _psycopg(sql: str) -> str:
     """The definitions use `:name` parameters (SQLAlchemy style); psycopg2 takes `%(name)s`."""
     sql = sql.replace("%", "%%")
     return re.sub(r"(?<![:\w]):([a-z_][a-z0-9_]*)", r"%(\1)s", sql)
+
+
+def org_report_query(request: ExportRequest) -> tuple[str, dict]:
+    """(psycopg2 SQL, parameters) of an organization report read as one share:
+    the rows `stream` sends (each a line and, when risky, its cells), for a
+    baseline such as `COPY (...) TO STDOUT` (bench/bench_reporting.py)."""
+    return _psycopg(definitions.REPORTS[request.report].sql), _params(request)
