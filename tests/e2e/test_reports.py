@@ -75,7 +75,13 @@ def acme(suite, api, rpc, reporting_db):
     learner = api.as_user(learner_email, "correct horse battery")
     rpc.programs.join_program(org_id, p1["id"], learner_id, contract["id"], str(uuid.uuid4()),
                               email=learner_email, full_name=EVIL_NAME)
-    enrolled = learner.post("/v1/enrollments", json={"program_id": p1["id"], "course_id": course["id"]})
+    collection = admin.post(f"/v1/programs/{p1['id']}/collections", json={"name": "Picked", "description": None})
+    assert collection.status_code == 201, collection.text
+    items = admin.post(f"/v1/collections/{collection.json()['id']}/items",
+                       json={"course_ids": [course["id"]], "specialization_ids": []})
+    assert items.status_code == 200, items.text
+    enrolled = learner.post("/v1/enrollments", json={"program_id": p1["id"], "course_id": course["id"],
+                                                     "collection_id": collection.json()["id"]})
     assert enrolled.status_code == 201, enrolled.text
     token = admin.post(f"/v1/orgs/{org_id}/api-tokens", json={"name": unique("t"), "scopes": ["reports:read",
                                                                                               "activity:write"]})

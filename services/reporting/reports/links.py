@@ -24,9 +24,9 @@ EXPORT = "report-export"
 MAX_TOKEN_LENGTH = 8192
 
 
-class LinkExpired(AppError):
-    def __init__(self):
-        super().__init__(ErrorCode.REPORT_LINK_EXPIRED, "this report link has expired; ask for the report again")
+def link_expired() -> AppError:
+    # A plain AppError: it crosses RPC as one (nameko rebuilds it from its arguments).
+    return AppError(ErrorCode.REPORT_LINK_EXPIRED, "this report link has expired; ask for the report again")
 
 
 def link_invalid() -> AppError:
@@ -67,5 +67,5 @@ def verify(key: bytes, purpose: str, token: str, now: datetime) -> dict:
     if not isinstance(claims, dict) or not isinstance(claims.get("exp"), int):
         raise link_invalid()
     if now.timestamp() >= claims["exp"]:
-        raise LinkExpired()
+        raise link_expired()
     return claims
