@@ -44,6 +44,9 @@ def replicas(tmp_path, monkeypatch):
                BROKER_URL=f"amqp://guest:guest@127.0.0.1:5672/{vhost}", PYTHONUNBUFFERED="1",
                REPORT_SCHEDULE_INTERVAL_SECONDS="0.5", REPORT_RUN_LEASE_SECONDS=str(LEASE_SECONDS),
                REPORTING_CATALOG_REFRESH_SECONDS="3600", DB_POOL_IDLE="1")
+    # each process connects as its own broker user (servicekit.broker_users), as in the suite
+    subprocess.run([sys.executable, "-m", "servicekit.broker_users", "--vhost", vhost], env=env, cwd=ROOT,
+                   check=True, stdout=subprocess.DEVNULL)
     started: dict[str, subprocess.Popen] = {}
 
     def start(name: str, **extra) -> subprocess.Popen:
