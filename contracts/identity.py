@@ -40,7 +40,7 @@ API_TOKEN_SCOPES = {
     "invitations:read": "invitations of programs, bulk imports and their rejected rows",
     "messages:read": "admin messages and their delivery counts",
     "activity:write": "send learning activity (POST /v1/activity, POST /v1/xapi/statements)",
-    "reports:read": "reserved: reports (the reporting service)",
+    "reports:read": "the Usage, Membership and Specialization CSVs and course gradebooks (not emailed links)",
     "people:write": "reserved: people provisioning (identity provider sync)",
 }
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
