@@ -9,7 +9,15 @@ would hold them all in PostgreSQL's memory or on disk before the first byte)
 except where an index gives the order for free."""
 from dataclasses import dataclass
 
-from services.reporting.reports.cells import sql_integer, sql_number, sql_row, sql_text, sql_time, sql_yes_no
+from services.reporting.reports.cells import (
+    sql_hundredths,
+    sql_integer,
+    sql_number,
+    sql_row,
+    sql_text,
+    sql_time,
+    sql_yes_no,
+)
 
 USAGE, MEMBERSHIP, SPECIALIZATION = "usage", "membership", "specialization"
 ATTEMPTS, GRADEBOOK = "assessment_attempts", "gradebook"
@@ -46,7 +54,8 @@ FILENAMES = {USAGE: "usage.csv", MEMBERSHIP: "membership.csv", SPECIALIZATION: "
              ATTEMPTS: "assessment_attempts.csv", GRADEBOOK: "gradebook.csv"}
 
 
-text, time, yes_no, number, integer = sql_text, sql_time, sql_yes_no, sql_number, sql_integer
+text, time, yes_no, number, integer, hundredths = sql_text, sql_time, sql_yes_no, sql_number, sql_integer, \
+    sql_hundredths
 
 
 def select_rows(cell_exprs: list[str], rest: str) -> str:
@@ -77,8 +86,11 @@ USAGE_SQL = select_rows([
     *PERSON,
     text("c.name"), text("e.course_id"), text("c.slug"), text("c.partner"),
     time("e.enrolled_at"), time("c.class_start_time"), time("lc.last_activity_at"),
-    number("least(100.0, 100.0 * coalesce(lc.items_completed, 0) / nullif(c.item_count, 0))"),
-    number("coalesce(lc.hours_us, 0) / 3600000000.0"),
+    # hundredths of a percent, half up: (2 × 10000 × items + count) div (2 × count), at most 100.00
+    hundredths("least(10000, (20000 * coalesce(lc.items_completed, 0)::bigint + c.item_count) "
+               "/ nullif(2 * c.item_count, 0))"),
+    # hundredths of an hour, half up: (µs + 18,000,000) div 36,000,000
+    hundredths("(coalesce(lc.hours_us, 0) + 18000000) / 36000000"),
     yes_no("lc.completed_at IS NOT NULL"), yes_no(REMOVED),
     text("p.slug"), text("p.name"), text(ENROLLMENT_SOURCE), time("lc.completed_at"), number("lc.grade_pct"),
     text("k.name"), *PROFILE,
