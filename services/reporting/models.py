@@ -315,3 +315,7 @@ class CourseDay(Base):
     user_id: Mapped[str] = uuid_column(primary_key=True)
     course_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     hours_us: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+# The reports' own tables (services/reporting/reports/models.py) on this Base, so that autogenerate sees them.
+from services.reporting.reports import models as _reports_models  # noqa: E402,F401

@@ -48,6 +48,7 @@ from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.reporting import handlers, queries
 from services.reporting.commands import catalog, ingestion
+from services.reporting.reports.entrypoints import ReportsEntrypoints
 from services.reporting.settings import ReportingSettings
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ def _program_scope(program_ids) -> list[str] | None:
     return [require_uuid(p, "program") for p in program_ids]
 
 
-class ReportingService(ServiceBase):
+class ReportingService(ReportsEntrypoints, ServiceBase):
     name = "reporting"
     programs = ServiceRpc("programs")
     settings = ServiceSettings(ReportingSettings)

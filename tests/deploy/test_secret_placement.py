@@ -55,3 +55,13 @@ def test_only_the_broker_users_job_holds_the_broker_admin():
                       for key, value in env_of(service).items())}
     assert holders <= {"broker-users", "rabbitmq"}, holders
     assert command_of(services["broker-users"]) == "python -m servicekit.broker_users"
+
+
+def test_the_report_link_secret_reaches_reporting_only():
+    """REPORT_LINK_SECRET signs report links and export tickets: reporting alone holds it (compose, Kubernetes)."""
+    services = compose_services()
+    holders = {name for name, service in services.items() if env_of(service).get("REPORT_LINK_SECRET")}
+    assert holders == {"reporting"}, f"docker-compose.yml gives REPORT_LINK_SECRET to {sorted(holders)}"
+    in_k8s = {d["metadata"]["name"] for d in k8s_documents() if d.get("kind") == "Deployment"
+              and "REPORT_LINK_SECRET" in k8s_env(d["metadata"]["name"])}
+    assert in_k8s == {"reporting"}, f"deploy/k8s gives REPORT_LINK_SECRET to {sorted(in_k8s)}"
