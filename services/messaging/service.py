@@ -95,9 +95,7 @@ class MessagingService(ServiceBase):
     on_invitation_expired = handled_by(INVITATION_EXPIRED, handlers.on_invitation_closed)
 
     # ---- reporting
-    @handle_event(REPORT_READY)
-    def on_report_ready(self, event):
-        handlers.on_report_ready(self.db, event)
+    on_report_ready = handled_by(REPORT_READY, handlers.on_report_ready)
 
     # ---- admin messages
     @rpc
