@@ -14,6 +14,7 @@ run: export IDENTITY_OPS_PORT ?= 9101
 run: export PROGRAMS_OPS_PORT ?= 9102
 run: export INVITATIONS_OPS_PORT ?= 9103
 run: export MESSAGING_OPS_PORT ?= 9104
+run: export AUDIT_OPS_PORT ?= 9107
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)

@@ -39,6 +39,7 @@ API_TOKEN_SCOPES = {
     "programs:read": "catalog, contracts, programs, their members and curricula",
     "invitations:read": "invitations of programs, bulk imports and their rejected rows",
     "messages:read": "admin messages and their delivery counts",
+    "audit:read": "the organization's audit log and its CSV export",
     "activity:write": "reserved: learning activity (the reporting service)",
     "reports:read": "reserved: reports (the reporting service)",
     "people:write": "reserved: people provisioning (identity provider sync)",
@@ -171,6 +172,8 @@ class OrgUpdated(Schema):
     org_id = fields.String(required=True)
     changed = fields.List(fields.String(), required=True)
     settings = fields.Nested(OrgSettingsSchema, required=True)
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "the changed fields' values before the change (audit log)"})
 
 
 ORG_UPDATED = Event("identity.org.updated.v1", OrgUpdated)
@@ -242,6 +245,8 @@ USER_PASSWORD_RESET_REQUESTED = Event("identity.user.password_reset_requested.v1
 
 class ProfileUpdated(PersonSchema):
     """The person's organization profile after the change."""
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "the profile before the change (audit log)"})
 
 
 PROFILE_UPDATED = Event("identity.profile.updated.v1", ProfileUpdated)

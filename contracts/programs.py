@@ -239,6 +239,8 @@ PROGRAM_CREATED = Event("programs.program.created.v1", ProgramCreated)
 
 class ProgramUpdated(ProgramCreated):
     changed = fields.List(fields.String(), required=True)
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "the changed fields' values before the change (audit log)"})
 
 
 PROGRAM_UPDATED = Event("programs.program.updated.v1", ProgramUpdated)
@@ -262,6 +264,8 @@ class ContractEvent(Schema):
     license_count = fields.Integer(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "updated: the fields' values before the change (audit log)"})
 
 
 CONTRACT_CREATED = Event("programs.contract.created.v1", ContractEvent, public=True)

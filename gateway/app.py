@@ -7,6 +7,7 @@ from prometheus_client import Gauge
 
 from gateway.http import mount
 from gateway.routes import SERVICES
+from gateway.routes.audit import AuditRoutes
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.invitations import InvitationsRoutes
 from gateway.routes.keys import KeysRoutes
@@ -31,6 +32,7 @@ class Gateway:
     programs = ServiceRpc("programs")
     messaging = ServiceRpc("messaging")
     invitations = ServiceRpc("invitations")
+    audit = ServiceRpc("audit")
     # A broker fault is a fast 503 rather than a request held for the whole
     # publish retry (servicekit.broker, applied by servicekit.run).
     publish_retry_seconds = 2.0
@@ -50,4 +52,5 @@ class Gateway:
             SERVICE_REACHABLE.labels(service).set(up)
 
 
-mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, OperationsRoutes, KeysRoutes)
+mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, OperationsRoutes, KeysRoutes,
+      AuditRoutes)

@@ -9,4 +9,5 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
   -v programs_password="$PROGRAMS_DB_PASSWORD" \
   -v invitations_password="$INVITATIONS_DB_PASSWORD" \
   -v messaging_password="$MESSAGING_DB_PASSWORD" \
+  -v audit_password="$AUDIT_DB_PASSWORD" \
   -f /learnadmin/init.sql

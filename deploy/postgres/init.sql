@@ -34,3 +34,9 @@ CREATE ROLE messaging LOGIN PASSWORD :'messaging_password';
 CREATE DATABASE messaging OWNER messaging;
 REVOKE ALL ON DATABASE messaging FROM PUBLIC;
 GRANT ALL ON DATABASE messaging TO messaging;
+
+-- audit
+CREATE ROLE audit LOGIN PASSWORD :'audit_password';
+CREATE DATABASE audit OWNER audit;
+REVOKE ALL ON DATABASE audit FROM PUBLIC;
+GRANT ALL ON DATABASE audit TO audit;

@@ -2,7 +2,7 @@
 that `gateway.http.mount` composes into the gateway service."""
 from gateway.scope import Scope
 
-SERVICES = ("identity", "invitations", "messaging", "programs")  # what the gateway calls
+SERVICES = ("audit", "identity", "invitations", "messaging", "programs")  # what the gateway calls
 
 
 class Routes:
@@ -15,4 +15,5 @@ class Routes:
         self.programs = gateway.programs
         self.invitations = gateway.invitations
         self.messaging = gateway.messaging
+        self.audit = gateway.audit
         self.scope = Scope(self.identity, self.programs, self.invitations, self.messaging)
