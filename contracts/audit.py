@@ -5,7 +5,8 @@ from marshmallow import Schema, fields, validate
 from contracts.common import PageQuerySchema, text_field
 from contracts.fields import Id
 
-ACTOR_KINDS = ("person", "api_token", "system")  # "system": no one acted (a timer, an import's engine)
+ACTOR_KINDS = ("person", "api_token", "anonymous", "system")
+# "anonymous": not signed in (a refused sign-in; the label is the address tried); "system": no one acted (a timer)
 MAX_EXPORT_ROWS = 100_000
 
 

@@ -283,3 +283,46 @@ class AdminRevoked(Schema):
 
 
 ADMIN_REVOKED = Event("identity.admin.revoked.v1", AdminRevoked, public=True)
+
+
+# ---- security events (the audit log, docs/audit.md) ----------------------------
+
+
+class SignInMethod(StrEnum):
+    PASSWORD = "PASSWORD"  # SSO (issue 17) adds SAML and OIDC
+
+
+class SignInSucceeded(Schema):
+    """A person signed in; `org_ids`: the organizations they belong to (each audit log shows it)."""
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(values(SignInMethod)))
+    org_ids = fields.List(fields.String(), required=True)
+
+
+SIGN_IN_SUCCEEDED = Event("identity.sign_in.succeeded.v1", SignInSucceeded)
+
+
+class SignInFailed(Schema):
+    """A refused sign-in: a wrong password, too many attempts, ...; `user_id`
+    and `org_ids` when the address is an account's (else none: the platform's log)."""
+    email = fields.String(required=True)
+    user_id = fields.String(allow_none=True)
+    method = fields.String(required=True, validate=validate.OneOf(values(SignInMethod)))
+    reason = fields.String(required=True, metadata={"description": "the refusal's error code"})
+    org_ids = fields.List(fields.String(), required=True)
+
+
+SIGN_IN_FAILED = Event("identity.sign_in.failed.v1", SignInFailed)
+
+
+class ApiTokenEvent(Schema):
+    token_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    scopes = fields.List(fields.String(), required=True)
+    created_by = fields.String(allow_none=True)
+
+
+API_TOKEN_CREATED = Event("identity.api_token.created.v1", ApiTokenEvent)
+API_TOKEN_REVOKED = Event("identity.api_token.revoked.v1", ApiTokenEvent)

@@ -339,3 +339,27 @@ class CurriculumChanged(Schema):
 
 
 CURRICULUM_CHANGED = Event("programs.curriculum.changed.v1", CurriculumChanged, public=True)
+
+
+class CollectionChange(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    ITEMS_ADDED = "ITEMS_ADDED"
+    ITEM_REMOVED = "ITEM_REMOVED"
+
+
+class CollectionChanged(Schema):
+    """An admin's change of one collection (the audit log's; the resulting
+    curriculum is programs.curriculum.changed.v1's)."""
+    collection_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    name = fields.String(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(values(CollectionChange)))
+    changes = fields.Dict(allow_none=True, metadata={"description": "UPDATED: {field: {before, after}}"})
+    course_ids = fields.List(fields.String(), load_default=list, metadata={"description": "added or removed"})
+    specialization_ids = fields.List(fields.String(), load_default=list)
+
+
+COLLECTION_CHANGED = Event("programs.collection.changed.v1", CollectionChanged)

@@ -12,14 +12,19 @@ from contracts.envelope import Envelope
 from contracts.identity import (
     ADMIN_GRANTED,
     ADMIN_REVOKED,
+    API_TOKEN_CREATED,
+    API_TOKEN_REVOKED,
     ORG_CREATED,
     ORG_UPDATED,
     PROFILE_UPDATED,
     PROFILES_UPDATED,
+    SIGN_IN_FAILED,
+    SIGN_IN_SUCCEEDED,
     USER_PASSWORD_RESET_REQUESTED,
 )
 from contracts.invitations import (
     IMPORT_COMPLETED,
+    IMPORT_STARTED,
     INVITATION_ACCEPTED,
     INVITATION_CREATED,
     INVITATION_EXPIRED,
@@ -27,11 +32,18 @@ from contracts.invitations import (
     INVITATION_REVOKED,
     INVITATIONS_CREATED,
 )
-from contracts.messaging import MESSAGE_SENT
+from contracts.messaging import (
+    MESSAGE_DISCARDED,
+    MESSAGE_DRAFTED,
+    MESSAGE_SEND_REQUESTED,
+    MESSAGE_SENT,
+    MESSAGE_UPDATED,
+    REMINDER_REQUESTED,
+)
 from contracts.programs import (
+    COLLECTION_CHANGED,
     CONTRACT_CREATED,
     CONTRACT_UPDATED,
-    CURRICULUM_CHANGED,
     MEMBER_JOINED,
     MEMBER_REMOVED,
     PROGRAM_CREATED,
@@ -124,8 +136,32 @@ def profiles_updated(e: Envelope) -> list[Draft]:
 def password_reset_requested(e: Envelope) -> list[Draft]:
     p = e.payload
     return [Draft(p.get("org_id"), "sign_in.password_reset_requested", "person", p["user_id"], p["email"],
-                  details={"reason": p["reason"]}, actor_kind="person", actor_id=p["user_id"],
-                  actor_label=p["email"])]
+                  details={"reason": p["reason"]}, actor_kind="anonymous", actor_label=p["email"])]
+
+
+def _orgs(org_ids: list) -> list:
+    return list(org_ids) or [None]  # no organization: the platform's chain
+
+
+def sign_in_succeeded(e: Envelope) -> list[Draft]:
+    p = e.payload
+    return [Draft(org, "sign_in.succeeded", "person", p["user_id"], p["email"], details={"method": p["method"]},
+                  actor_kind="person", actor_id=p["user_id"], actor_label=p["email"]) for org in _orgs(p["org_ids"])]
+
+
+def sign_in_failed(e: Envelope) -> list[Draft]:
+    p = e.payload
+    return [Draft(org, "sign_in.failed", "person", p.get("user_id"), p["email"],
+                  details={"method": p["method"], "reason": p["reason"]},
+                  actor_kind="anonymous", actor_label=p["email"]) for org in _orgs(p["org_ids"])]
+
+
+def api_token_event(action: str) -> Callable[[Envelope], list[Draft]]:
+    def drafts(e: Envelope) -> list[Draft]:
+        p = e.payload
+        return [Draft(p["org_id"], action, "api_token", p["token_id"], p["name"],
+                      details={"scopes": p["scopes"], "created_by": p.get("created_by")})]
+    return drafts
 
 
 # ---- programs ----------------------------------------------------------------
@@ -183,10 +219,13 @@ def member_removed(e: Envelope) -> list[Draft]:
                   details={"program_name": p["program_name"], "reason": p["reason"]})]
 
 
-def curriculum_changed(e: Envelope) -> list[Draft]:
+def collection_changed(e: Envelope) -> list[Draft]:
+    """Curriculum changes, one collection at a time (programs.curriculum.changed.v1, the resulting
+    item set, is not recorded: this event says who changed what)."""
     p = e.payload
-    return [Draft(p["org_id"], "curriculum.changed", "program", p["program_id"], program_id=p["program_id"],
-                  details={"course_ids": p["course_ids"], "specialization_ids": p["specialization_ids"]})]
+    items = {key: p[key] for key in ("course_ids", "specialization_ids") if p.get(key)}
+    return [Draft(p["org_id"], f"curriculum.collection_{p['change'].lower()}", "collection", p["collection_id"],
+                  p["name"], program_id=p["program_id"], changes=p.get("changes"), details=items or None)]
 
 
 # ---- invitations -------------------------------------------------------------
@@ -221,6 +260,13 @@ def invitation_event(action: str) -> Callable[[Envelope], list[Draft]]:
     return drafts
 
 
+def import_started(e: Envelope) -> list[Draft]:
+    p = e.payload
+    return [Draft(p["org_id"], "invitation.import_started", "import", p["import_id"], p.get("filename"),
+                  program_id=p["program_id"],
+                  details={k: p[k] for k in ("program_name", "contract_id", "total_rows", "size_bytes", "send_email")})]
+
+
 def import_completed(e: Envelope) -> list[Draft]:
     p = e.payload
     return [Draft(p["org_id"], "invitation.import_completed", "import", p["import_id"], program_id=p["program_id"],
@@ -235,6 +281,25 @@ def message_sent(e: Envelope) -> list[Draft]:
                   details={k: p[k] for k in ("recipients", "sent", "suppressed", "failed")})]
 
 
+def message_action(action: str) -> Callable[[Envelope], list[Draft]]:
+    def drafts(e: Envelope) -> list[Draft]:
+        p = e.payload
+        programs = p.get("program_ids") or []
+        details = {"audience": p["audience"]}
+        if p.get("recipients") is not None:
+            details["recipients"] = p["recipients"]
+        return [Draft(p["org_id"], action, "message", p["message_id"], p["subject"],
+                      program_id=programs[0] if len(programs) == 1 else None, changes=p.get("changes"),
+                      details=details)]
+    return drafts
+
+
+def reminder_requested(e: Envelope) -> list[Draft]:
+    p = e.payload
+    return [Draft(p["org_id"], "message.enroll_reminder_sent", "program", p["program_id"], p["program_name"],
+                  program_id=p["program_id"], details={k: p[k] for k in ("recipients", "queued", "suppressed")})]
+
+
 # event -> drafts of its entries (service.py subscribes to each, one handler per event)
 ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     ORG_CREATED: org_created,
@@ -244,6 +309,10 @@ ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     PROFILE_UPDATED: profile_updated,
     PROFILES_UPDATED: profiles_updated,
     USER_PASSWORD_RESET_REQUESTED: password_reset_requested,
+    SIGN_IN_SUCCEEDED: sign_in_succeeded,
+    SIGN_IN_FAILED: sign_in_failed,
+    API_TOKEN_CREATED: api_token_event("api_token.created"),
+    API_TOKEN_REVOKED: api_token_event("api_token.revoked"),
     PROGRAM_CREATED: program_created,
     PROGRAM_UPDATED: program_updated,
     PROGRAM_REMOVED: program_removed,
@@ -251,15 +320,21 @@ ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     CONTRACT_UPDATED: contract_updated,
     MEMBER_JOINED: member_joined,
     MEMBER_REMOVED: member_removed,
-    CURRICULUM_CHANGED: curriculum_changed,
+    COLLECTION_CHANGED: collection_changed,
     INVITATION_CREATED: invitation_created,
     INVITATIONS_CREATED: invitations_created,
+    IMPORT_STARTED: import_started,
     INVITATION_REVOKED: invitation_event("invitation.revoked"),
     INVITATION_RESENT: invitation_event("invitation.resent"),
     INVITATION_ACCEPTED: invitation_event("invitation.accepted"),
     INVITATION_EXPIRED: invitation_event("invitation.expired"),
     IMPORT_COMPLETED: import_completed,
+    MESSAGE_DRAFTED: message_action("message.drafted"),
+    MESSAGE_UPDATED: message_action("message.updated"),
+    MESSAGE_DISCARDED: message_action("message.discarded"),
+    MESSAGE_SEND_REQUESTED: message_action("message.send_requested"),
     MESSAGE_SENT: message_sent,
+    REMINDER_REQUESTED: reminder_requested,
 }
 
 
