@@ -53,6 +53,25 @@ from contracts.programs import (
 from contracts.registry import Event
 
 
+def actors_named(e: Envelope) -> list[tuple[str, str, str]]:
+    """(kind, id, label) of the people and API tokens an event names with
+    their email or name: the log labels actors with them (services/audit/models.AuditActor)."""
+    found = []
+
+    def person(item):
+        if isinstance(item, dict) and item.get("user_id") and isinstance(item.get("email"), str):
+            found.append(("person", str(item["user_id"]), item["email"]))
+
+    p = e.payload
+    person(p)
+    for key in ("users", "people", "invitations"):
+        for item in p.get(key) or ():
+            person(item)
+    if e.type.startswith("identity.api_token.") and p.get("token_id"):
+        found.append(("api_token", str(p["token_id"]), p["name"]))
+    return found
+
+
 @dataclass
 class Draft:
     org_id: str | None
@@ -241,10 +260,12 @@ def invitation_created(e: Envelope) -> list[Draft]:
 def invitations_created(e: Envelope) -> list[Draft]:
     p = e.payload
     items = p["invitations"]
+    # the import's engine publishes it (no caller): the admin who uploaded the file acted
+    by = {"actor_kind": "person", "actor_id": p["invited_by"]} if p.get("invited_by") else {}
     return [Draft(p["org_id"], "invitation.imported", "program", p["program_id"], p["program_name"],
                   program_id=p["program_id"],
                   details={"import_id": p["import_id"], "count": len(items), "contract_id": p["contract_id"],
-                           "emails": [i["email"] for i in items]})]
+                           "emails": [i["email"] for i in items]}, **by)]
 
 
 def invitation_event(action: str) -> Callable[[Envelope], list[Draft]]:

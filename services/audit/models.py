@@ -105,6 +105,16 @@ class AuditHead(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
+class AuditActor(Base):
+    """Who an actor id is, as the events have told: a person's email, an API
+    token's name (a label for the entries they make; not part of any chain)."""
+    __tablename__ = "audit_actors"
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    label: Mapped[str] = mapped_column(String(320), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
 class AuditCheckpoint(Base):
     """Where a retention purge cut an organization's chain: the last purged
     entry's seq and hash (the first kept entry's prev_hash), signed with

@@ -4,8 +4,14 @@ the audit service records it, and GET /v1/orgs/{org_id}/audit shows it to
 the right people only (docs/audit.md)."""
 import csv
 import io
+import subprocess
+import sys
 import uuid
 
+import kombu
+
+from contracts.envelope import make_envelope
+from contracts.programs import PROGRAM_CREATED
 from tests.e2e.conftest import Api, unique
 from tests.e2e.helpers import add_program_admin, program_with_contract
 from tests.e2e.test_programs_tenancy import invited_person
@@ -39,7 +45,7 @@ def test_an_admin_action_is_recorded_with_who_where_and_the_request(suite, api, 
                           headers={"X-Request-Id": request_id})
     assert renamed.status_code == 200, renamed.text
     entry = entry_for(admin, org_id, "program.updated", program["id"])
-    assert entry["actor"] == {"kind": "person", "id": me(admin)["id"], "label": None}
+    assert entry["actor"] == {"kind": "person", "id": me(admin)["id"], "label": admin_email}
     assert entry["request_id"] == request_id
     assert entry["client_address"] == "127.0.0.1"
     assert entry["changes"] == {"name": {"before": program["name"], "after": "Renamed Academy"}}
@@ -137,3 +143,34 @@ def test_csv_export_is_utf8_and_injection_safe(suite, api, make_org):
     only = admin.get(f"/v1/orgs/{org_id}/audit.csv", params={"action": "contract.created"})
     actions = {row["action"] for row in csv.DictReader(io.StringIO(only.content.decode("utf-8-sig")))}
     assert actions == {"contract.created"}
+
+
+def test_a_redelivered_event_makes_one_entry(suite, api, make_org):
+    """The same event (same id) delivered three times, as a broker redelivers."""
+    org_id, admin, _ = make_org()
+    program_id = str(uuid.uuid4())
+    envelope = make_envelope(PROGRAM_CREATED, {
+        "program_id": program_id, "org_id": org_id, "name": "Twice", "slug": "twice", "tagline": None,
+        "join_url": "http://x/j", "contract_ids": [], "enrollment_limit": None}, source="programs", org_id=org_id,
+        actor={"kind": "person", "id": str(uuid.uuid4())}, client_address="192.0.2.1")
+    with kombu.Connection(suite.env["BROKER_URL"]) as conn:
+        exchange = kombu.Exchange("programs.events", type="topic", durable=True)
+        for _ in range(3):
+            conn.Producer().publish(envelope, exchange=exchange, routing_key=PROGRAM_CREATED.type,
+                                    declare=[exchange], serializer="json")
+    wait_for(lambda: entries(admin, org_id, target=program_id))
+    later = program_with_contract(admin, org_id)[0]  # events after the copies: they have all been handled
+    wait_for(lambda: entries(admin, org_id, target=later["id"]))
+    found = entries(admin, org_id, target=program_id)
+    assert len(found) == 1 and found[0]["event_id"] == envelope["id"]
+    assert found[0]["client_address"] == "192.0.2.1"
+
+
+def test_the_chains_of_a_running_suite_verify(suite, api, make_org):
+    org_id, admin, _ = make_org()
+    program_with_contract(admin, org_id)
+    wait_for(lambda: entries(admin, org_id, action="program.created"))
+    verified = subprocess.run([sys.executable, "-m", "services.audit.cli", "verify"], env=suite.env,
+                              capture_output=True, text=True, timeout=120)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"{org_id}: " in verified.stdout and " 0 broken" in verified.stdout

@@ -10,8 +10,8 @@ from contracts.envelope import Envelope
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
-from services.audit.actions import Draft, drafts_of
-from services.audit.models import PLATFORM_ORG, AuditEntry, AuditHead
+from services.audit.actions import Draft, actors_named, drafts_of
+from services.audit.models import PLATFORM_ORG, AuditActor, AuditEntry, AuditHead
 
 
 def lock_head(uow: UnitOfWork, org_id: str) -> AuditHead:
@@ -26,12 +26,31 @@ def record_event(uow: UnitOfWork, event: Envelope) -> list[AuditEntry]:
     """The entries an event makes (actions.py), appended to their chains.
     An entry already recorded for this event and organization (a redelivery,
     even after kit_processed_events forgot it) is not appended again."""
+    remember_actors(uow, event)
     drafts = drafts_of(event)
     # one organization at a time, in a fixed order: no deadlock between events of several
     by_org: dict[str, Draft] = {}
     for draft in drafts:
         by_org.setdefault(parse_uuid(draft.org_id) or PLATFORM_ORG, draft)
     return [entry for org_id in sorted(by_org) if (entry := append(uow, org_id, event, by_org[org_id]))]
+
+
+def remember_actors(uow: UnitOfWork, event: Envelope) -> None:
+    """Labels of the people and tokens the event names (the latest wins)."""
+    named = {(kind, actor_id): label[:320] for kind, actor_id, label in actors_named(event)}
+    for (kind, actor_id), label in sorted(named.items()):
+        uow.session.execute(text(
+            "INSERT INTO audit_actors (kind, id, label) VALUES (:kind, :id, :label) "
+            "ON CONFLICT (kind, id) DO UPDATE SET label = EXCLUDED.label, updated_at = now() "
+            "WHERE audit_actors.label IS DISTINCT FROM EXCLUDED.label"), {"kind": kind, "id": actor_id[:64],
+                                                                          "label": label})
+
+
+def actor_label(uow: UnitOfWork, kind: str | None, actor_id: str | None) -> str | None:
+    if not kind or not actor_id:
+        return None
+    found = uow.session.get(AuditActor, (kind, str(actor_id)[:64]))
+    return found.label if found else None
 
 
 def append(uow: UnitOfWork, org_id: str, event: Envelope, draft: Draft) -> AuditEntry | None:
@@ -46,6 +65,8 @@ def append(uow: UnitOfWork, org_id: str, event: Envelope, draft: Draft) -> Audit
         kind, actor_id, label = draft.actor_kind, draft.actor_id, draft.actor_label
     elif kind and draft.actor_kind == kind and draft.actor_id == actor_id:
         label = draft.actor_label
+    if label is None:
+        label = actor_label(uow, kind, actor_id)
     entry = AuditEntry(
         id=_entry_id(event.id, org_id), org_id=org_id, seq=head.last_seq + 1, event_id=event.id,
         event_type=event.type, action=draft.action, occurred_at=event.occurred_at, recorded_at=utcnow(),

@@ -50,6 +50,14 @@ def upgrade():
         sa.PrimaryKeyConstraint("org_id"),
     )
     op.create_table(
+        "audit_actors",
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("label", sa.String(length=320), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "id"),
+    )
+    op.create_table(
         "audit_checkpoints",
         sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
         sa.Column("org_id", UUID, nullable=False),
@@ -92,5 +100,6 @@ def downgrade():
         op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
     op.execute("DROP FUNCTION IF EXISTS audit_entries_append_only()")
     op.drop_table("audit_checkpoints")
+    op.drop_table("audit_actors")
     op.drop_table("audit_heads")
     op.drop_table("audit_entries")
