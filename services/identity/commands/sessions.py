@@ -35,7 +35,8 @@ def login(uow: UnitOfWork, email: str, password: str, client: str | None = None)
     try:
         password_hash, rehashed = check_password(uow, email, password, client)
     except AppError as refused:
-        record_sign_in_failure(uow, email, refused.code)
+        if refused.code not in UNRECORDED_REFUSALS:
+            record_sign_in_failure(uow, email, refused.code)
         raise
     user = find_user(uow, email)
     if rehashed and user.password_hash == password_hash:
@@ -43,6 +44,11 @@ def login(uow: UnitOfWork, email: str, password: str, client: str | None = None)
     uow.publish(SIGN_IN_SUCCEEDED, {"user_id": user.id, "email": user.email, "method": SignInMethod.PASSWORD,
                                     "org_ids": orgs_of(uow.session, user.id)})
     return issue_tokens(uow, user)
+
+
+# Refusals not recorded one by one: the throttle's (an attacker would write the audit log at
+# request rate; the failures that tripped it are recorded) and an unavailable service's.
+UNRECORDED_REFUSALS = {ErrorCode.TOO_MANY_REQUESTS, ErrorCode.SERVICE_UNAVAILABLE}
 
 
 def orgs_of(session, user_id: str) -> list[str]:
