@@ -1,6 +1,8 @@
 """audit: the audit log's RPC payloads. The log publishes no events: it is
 built from every other service's events (docs/audit.md)."""
-from marshmallow import Schema, fields, validate
+from datetime import UTC, datetime
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from contracts.common import PageQuerySchema, text_field
 from contracts.fields import Id
@@ -8,6 +10,24 @@ from contracts.fields import Id
 ACTOR_KINDS = ("person", "api_token", "anonymous", "system")
 # "anonymous": not signed in (a refused sign-in; the label is the address tried); "system": no one acted (a timer)
 MAX_EXPORT_ROWS = 100_000
+
+
+class Instant(fields.AwareDateTime):
+    """A point in time with an offset, answered in UTC; refused (400) when
+    PostgreSQL could not take it (an offset beyond ±15:59, a year out of range)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        offset = parsed.utcoffset()
+        try:
+            if offset is None or abs(offset.total_seconds()) >= 16 * 3600:
+                raise ValueError("offset")
+            utc = parsed.astimezone(UTC)
+        except (ValueError, OverflowError):
+            raise ValidationError("not a valid time: an ISO 8601 time with an offset of at most ±15:59") from None
+        if not datetime(1900, 1, 1, tzinfo=UTC) <= utc < datetime(9000, 1, 1, tzinfo=UTC):
+            raise ValidationError("must be between the years 1900 and 9000")
+        return utc
 
 
 class AuditQuerySchema(PageQuerySchema):
@@ -18,9 +38,9 @@ class AuditQuerySchema(PageQuerySchema):
     action = text_field(100, load_default=None, allow_none=True,
                         validate=validate.Regexp(r"^[a-z_]+(\.[a-z_]*)*$"))
     target = text_field(200, load_default=None, allow_none=True)
-    from_ = fields.AwareDateTime(data_key="from", load_default=None, allow_none=True,
+    from_ = Instant(data_key="from", load_default=None, allow_none=True,
                                  metadata={"description": "entries at or after this time (ISO 8601 with offset)"})
-    to = fields.AwareDateTime(load_default=None, allow_none=True,
+    to = Instant(load_default=None, allow_none=True,
                               metadata={"description": "entries before this time"})
 
 

@@ -108,3 +108,15 @@ def test_the_checkpoint_secret_is_required_outside_development(monkeypatch):
         .retention_days is None
     with pytest.raises(ConfigError):
         AuditSettings.from_env({"AUDIT_CHECKPOINT_SECRET": "x" * 40, "AUDIT_RETENTION_DAYS": "-1"})
+
+
+def test_time_filters_postgresql_could_not_take_are_refused():
+    from marshmallow import ValidationError
+
+    from contracts.audit import AuditQuerySchema
+
+    for bad in ("0602-07-25T14:57:21.881-20:24", "0001-01-01T00:00:00+01:00", "2026-01-01T00:00:00"):
+        with pytest.raises(ValidationError):
+            AuditQuerySchema().load({"from": bad})
+    loaded = AuditQuerySchema().load({"from": "2026-12-01T18:00:00+01:00", "to": "2026-12-01T17:30:00Z"})
+    assert loaded["from_"] == datetime(2026, 12, 1, 17, 0, tzinfo=UTC) and loaded["to"].tzinfo == UTC
