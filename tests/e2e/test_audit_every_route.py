@@ -74,6 +74,9 @@ def test_every_admin_route_is_walked(suite, api):
     routes = admin_routes(api)
     assert routes - NOT_ADMIN - READ_ONLY - set(AUDITED) == set(), "admin routes without an audit expectation"
     assert set(AUDITED) | READ_ONLY | NOT_ADMIN <= routes, "routes listed here that the API no longer has"
+    document = api.get("/v1/openapi.json").json()
+    audit_paths = {path: set(operations) for path, operations in document["paths"].items() if "/audit" in path}
+    assert audit_paths and all(methods == {"get"} for methods in audit_paths.values()), audit_paths  # read-only
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,7 @@ def record_event(uow: UnitOfWork, event: Envelope) -> list[AuditEntry]:
 
 def remember_actors(uow: UnitOfWork, event: Envelope) -> None:
     """Labels of the people and tokens the event names (the latest wins)."""
-    named = {(kind, actor_id): label[:320] for kind, actor_id, label in actors_named(event)}
+    named = {(kind, storable(actor_id)): storable(label[:320]) for kind, actor_id, label in actors_named(event)}
     for (kind, actor_id), label in sorted(named.items()):
         uow.session.execute(text(
             "INSERT INTO audit_actors (kind, id, label) VALUES (:kind, :id, :label) "
@@ -71,8 +71,8 @@ def append(uow: UnitOfWork, org_id: str, event: Envelope, draft: Draft) -> Audit
         id=_entry_id(event.id, org_id), org_id=org_id, seq=head.last_seq + 1, event_id=event.id,
         event_type=event.type, action=draft.action, occurred_at=event.occurred_at, recorded_at=utcnow(),
         actor_kind=kind or "system", actor_id=_clip(actor_id, 64), actor_label=_clip(label, 320),
-        target_type=draft.target_type, target_id=_clip(draft.target_id, 200), target_label=draft.target_label,
-        program_id=parse_uuid(draft.program_id), changes=draft.changes, details=draft.details,
+        target_type=draft.target_type, target_id=_clip(draft.target_id, 200), target_label=storable(draft.target_label),
+        program_id=parse_uuid(draft.program_id), changes=storable(draft.changes), details=storable(draft.details),
         request_id=_clip(event.correlation_id, 128), client_address=_clip(event.client_address, 64))
     entry.seal(head.last_hash)
     uow.session.add(entry)
@@ -81,10 +81,24 @@ def append(uow: UnitOfWork, org_id: str, event: Envelope, draft: Draft) -> Audit
     return entry
 
 
+def storable(value):
+    """Text PostgreSQL can keep (no NUL, no lone surrogate), in nested values
+    too: an event is recorded whole, never parked for one odd character."""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            return "".join("\ufffd" if ch == "\x00" or "\ud800" <= ch <= "\udfff" else ch for ch in value)
+        return value
+    if isinstance(value, dict):
+        return {storable(str(key)): storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
 def _entry_id(event_id: str, org_id: str) -> str:
     """A stable id per (event, organization): the same entry whoever records it."""
     return str(uuid.uuid5(uuid.UUID(event_id), org_id))
 
 
 def _clip(value, length: int):
-    return None if value is None else str(value)[:length]
+    return None if value is None else storable(str(value)[:length])

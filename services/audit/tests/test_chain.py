@@ -185,3 +185,13 @@ def test_an_event_without_actor_is_the_systems(service_databases):
     org = str(uuid.uuid4())
     record(program_created(org, actor=None, client=None))
     assert sql("SELECT actor_kind, actor_id FROM audit_entries WHERE org_id = :o", o=org)[0] == ("system", None)
+
+
+def test_text_postgresql_cannot_keep_is_recorded_replaced_not_parked(service_databases):
+    from services.audit.tests.support import contract_updated
+
+    org = str(uuid.uuid4())
+    record(contract_updated(org, name="nul\x00 and \ud800 lone"))
+    (label,) = sql("SELECT target_label FROM audit_entries WHERE org_id = :o", o=org)[0]
+    assert label == "nul\ufffd and \ufffd lone"
+    assert verify(org).ok
