@@ -20,7 +20,7 @@ class AuditSettings(Settings):
     # Entries older than this many days are purged (a signed checkpoint stays at the cut); 0 keeps them forever.
     retention_days: int | None = setting("AUDIT_RETENTION_DAYS", 365, parse=_retention_days)
     purge_interval: float = setting("AUDIT_PURGE_INTERVAL_SECONDS", 3600.0)
-    # Signs the retention checkpoints (HMAC-SHA256): required outside development mode, like JWT_SECRET.
+    # Signs the retention checkpoints (HMAC-SHA256): required outside development mode, like UNSUBSCRIBE_SECRET.
     checkpoint_secret: str | None = setting("AUDIT_CHECKPOINT_SECRET", None, secret=True)
     export_max_rows: int = setting("AUDIT_EXPORT_MAX_ROWS", 100_000)
 
