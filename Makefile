@@ -20,6 +20,7 @@ run: export CONSOLE_OPS_PORT ?= 9108
 # Every emailed or printed link opens a page of the web console (console/, port 8080).
 run: export PUBLIC_URL ?= http://127.0.0.1:8080
 run: export REPORTING_EXPORT_PORT ?= 9115
+run: export AUDIT_OPS_PORT ?= 9107
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)

@@ -1,9 +1,15 @@
-"""The event envelope every event travels in (architecture.md, rule 4)."""
+"""The event envelope every event travels in (architecture.md, rule 4).
+
+Envelope fields grow only additively, as payloads do: `actor` (who acted: a
+person or an API token, `{"kind", "id"}`; null for the system itself) and
+`client_address` were added for the audit log (docs/audit.md). A consumer
+ignores envelope fields it does not know (`unknown=EXCLUDE`), so a later
+field never parks an event at a consumer of an older release."""
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate
 
 from contracts.errors import AppError, ErrorCode
 from contracts.registry import Event, lookup, payload_schema
@@ -11,17 +17,31 @@ from contracts.registry import Event, lookup, payload_schema
 EVENT_TYPE_PATTERN = r"^[a-z_]+\.[a-z_]+(\.[a-z_]+)*\.v[0-9]+$"
 
 
+ACTOR_KINDS = ("person", "api_token")  # servicekit.context.ActorKind
+
+
+class ActorSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(ACTOR_KINDS))
+    id = fields.String(required=True, validate=validate.Length(1, 64))
+
+
 class EnvelopeSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE  # a newer publisher's envelope fields are ignored, never a parked event
+
     id = fields.UUID(required=True)
     type = fields.String(required=True, validate=validate.Regexp(EVENT_TYPE_PATTERN))
     occurred_at = fields.AwareDateTime(required=True)
     source = fields.String(required=True)
     org_id = fields.String(allow_none=True, load_default=None)
     correlation_id = fields.String(allow_none=True, load_default=None)
+    actor = fields.Nested(ActorSchema, allow_none=True, load_default=None)
+    client_address = fields.String(allow_none=True, load_default=None, validate=validate.Length(max=64))
     payload = fields.Dict(required=True)
 
 
-def make_envelope(event_type: "str | Event", payload: dict, *, source: str, org_id=None, correlation_id=None) -> dict:
+def make_envelope(event_type: "str | Event", payload: dict, *, source: str, org_id=None, correlation_id=None,
+                  actor: dict | None = None, client_address: str | None = None) -> dict:
     """Validate the payload against its registered schema and wrap it.
 
     A batch event (thousands of items, built by one function) is checked on
@@ -48,19 +68,22 @@ def make_envelope(event_type: "str | Event", payload: dict, *, source: str, org_
         "source": source,
         "org_id": None if org_id is None else str(org_id),
         "correlation_id": correlation_id,
+        "actor": actor,
+        "client_address": client_address,
         "payload": jsonable(loaded),
     }
 
 
 def make_envelopes(event_type: "str | Event", items: list[tuple[dict, object]], *, source: str,
-                   correlation_id=None) -> list[dict]:
+                   correlation_id=None, actor: dict | None = None, client_address: str | None = None) -> list[dict]:
     """Envelopes for many events of one type, given as (payload, org_id): a
     bulk operation's, whose payloads are built by one function. As for a
     batch event's items, the first payload is validated against the contract
     and every other must have exactly its fields."""
     if not items:
         return []
-    first = make_envelope(event_type, items[0][0], source=source, org_id=items[0][1], correlation_id=correlation_id)
+    first = make_envelope(event_type, items[0][0], source=source, org_id=items[0][1], correlation_id=correlation_id,
+                          actor=actor, client_address=client_address)
     _same_shape(first["type"], "payloads", [payload for payload, _ in items])
     return [first] + [{**first, "id": str(uuid.uuid4()), "org_id": None if org_id is None else str(org_id),
                        "payload": jsonable(payload)} for payload, org_id in items[1:]]
@@ -89,7 +112,8 @@ def jsonable(value):
 class Envelope:
     """A received event: envelope fields as attributes, payload loaded by its schema."""
 
-    __slots__ = ("id", "type", "occurred_at", "source", "org_id", "correlation_id", "payload")
+    __slots__ = ("id", "type", "occurred_at", "source", "org_id", "correlation_id", "actor", "client_address",
+                 "payload")
 
     def __init__(self, **values):
         for key in self.__slots__:

@@ -39,6 +39,7 @@ API_TOKEN_SCOPES = {
     "programs:read": "catalog, contracts, programs, their members and curricula",
     "invitations:read": "invitations of programs, bulk imports and their rejected rows",
     "messages:read": "admin messages and their delivery counts",
+    "audit:read": "the organization's audit log and its CSV export",
     "activity:write": "send learning activity (POST /v1/activity, POST /v1/xapi/statements)",
     "reports:read": "the Usage, Membership and Specialization CSVs and course gradebooks (not emailed links)",
     "people:write": "reserved: people provisioning (identity provider sync)",
@@ -174,6 +175,8 @@ class OrgUpdated(Schema):
     org_id = fields.String(required=True)
     changed = fields.List(fields.String(), required=True)
     settings = fields.Nested(OrgSettingsSchema, required=True)
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "the changed fields' values before the change (audit log)"})
 
 
 ORG_UPDATED = Event("identity.org.updated.v1", OrgUpdated)
@@ -237,6 +240,8 @@ USER_PASSWORD_RESET_REQUESTED = Event("identity.user.password_reset_requested.v1
 
 class ProfileUpdated(PersonSchema):
     """The person's organization profile after the change."""
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "the profile before the change (audit log)"})
 
 
 PROFILE_UPDATED = Event("identity.profile.updated.v1", ProfileUpdated)
@@ -270,3 +275,46 @@ class AdminRevoked(Schema):
 
 
 ADMIN_REVOKED = Event("identity.admin.revoked.v1", AdminRevoked, public=True)
+
+
+# ---- security events (the audit log, docs/audit.md) ----------------------------
+
+
+class SignInMethod(StrEnum):
+    PASSWORD = "PASSWORD"  # SSO (issue 17) adds SAML and OIDC
+
+
+class SignInSucceeded(Schema):
+    """A person signed in; `org_ids`: the organizations they belong to (each audit log shows it)."""
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    method = fields.String(required=True, validate=validate.OneOf(values(SignInMethod)))
+    org_ids = fields.List(fields.String(), required=True)
+
+
+SIGN_IN_SUCCEEDED = Event("identity.sign_in.succeeded.v1", SignInSucceeded)
+
+
+class SignInFailed(Schema):
+    """A refused sign-in: a wrong password, too many attempts, ...; `user_id`
+    and `org_ids` when the address is an account's (else none: the platform's log)."""
+    email = fields.String(required=True)
+    user_id = fields.String(allow_none=True)
+    method = fields.String(required=True, validate=validate.OneOf(values(SignInMethod)))
+    reason = fields.String(required=True, metadata={"description": "the refusal's error code"})
+    org_ids = fields.List(fields.String(), required=True)
+
+
+SIGN_IN_FAILED = Event("identity.sign_in.failed.v1", SignInFailed)
+
+
+class ApiTokenEvent(Schema):
+    token_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    name = fields.String(required=True)
+    scopes = fields.List(fields.String(), required=True)
+    created_by = fields.String(allow_none=True)
+
+
+API_TOKEN_CREATED = Event("identity.api_token.created.v1", ApiTokenEvent)
+API_TOKEN_REVOKED = Event("identity.api_token.revoked.v1", ApiTokenEvent)

@@ -145,6 +145,24 @@ class ImportCompleted(ImportCounts):
 IMPORT_COMPLETED = _Event("invitations.import.completed.v1", ImportCompleted, public=True)
 
 
+class ImportStarted(_Schema):
+    """An admin uploaded a CSV of invitations (the audit log's; the rows are
+    announced by invitations.invitations.created.v1 as they are processed)."""
+    import_id = _fields.String(required=True)
+    org_id = _fields.String(required=True)
+    program_id = _fields.String(required=True)
+    program_name = _fields.String(required=True)
+    contract_id = _fields.String(required=True)
+    filename = _fields.String(allow_none=True)
+    size_bytes = _fields.Integer(required=True)
+    total_rows = _fields.Integer(required=True)
+    send_email = _fields.Boolean(required=True)
+    invited_by = _fields.String(allow_none=True)
+
+
+IMPORT_STARTED = _Event("invitations.import.started.v1", ImportStarted)
+
+
 class InvitationFieldsSchema(_Schema):
     """The person to invite (a preview takes just this)."""
     program_id = _Id(required=True, not_found="program")

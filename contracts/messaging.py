@@ -181,3 +181,36 @@ class DeliveryFailed(Schema):
 
 
 DELIVERY_FAILED = Event("messaging.delivery.failed.v1", DeliveryFailed, public=True)
+
+
+class MessageAction(Schema):
+    """An admin's action on a message: a draft written, changed or discarded,
+    or sending started (the audit log's; the deliveries' outcome is
+    messaging.message.sent.v1)."""
+    message_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    subject = fields.String(required=True)
+    audience = fields.Dict(required=True)
+    program_ids = fields.List(fields.String(), allow_none=True,
+                              metadata={"description": "the programs a program admin's message is limited to"})
+    changes = fields.Dict(allow_none=True, metadata={"description": "updated: {field: {before, after}}"})
+    recipients = fields.Integer(allow_none=True, metadata={"description": "send requested: deliveries queued"})
+
+
+MESSAGE_DRAFTED = Event("messaging.message.drafted.v1", MessageAction)
+MESSAGE_UPDATED = Event("messaging.message.updated.v1", MessageAction)
+MESSAGE_DISCARDED = Event("messaging.message.discarded.v1", MessageAction)
+MESSAGE_SEND_REQUESTED = Event("messaging.message.send_requested.v1", MessageAction)
+
+
+class ReminderRequested(Schema):
+    """An admin asked to remind a program's members who have not enrolled."""
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    program_name = fields.String(required=True)
+    recipients = fields.Integer(required=True)
+    queued = fields.Integer(required=True)
+    suppressed = fields.Integer(required=True)
+
+
+REMINDER_REQUESTED = Event("messaging.reminder.requested.v1", ReminderRequested)

@@ -232,6 +232,8 @@ PROGRAM_CREATED = Event("programs.program.created.v1", ProgramCreated)
 
 class ProgramUpdated(ProgramCreated):
     changed = fields.List(fields.String(), required=True)
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "the changed fields' values before the change (audit log)"})
 
 
 PROGRAM_UPDATED = Event("programs.program.updated.v1", ProgramUpdated)
@@ -255,6 +257,8 @@ class ContractEvent(Schema):
     license_count = fields.Integer(required=True)
     starts_on = fields.Date(required=True)
     ends_on = fields.Date(required=True)
+    previous = fields.Dict(allow_none=True, load_default=None,
+                           metadata={"description": "updated: the fields' values before the change (audit log)"})
 
 
 CONTRACT_CREATED = Event("programs.contract.created.v1", ContractEvent, public=True)
@@ -328,3 +332,27 @@ class CurriculumChanged(Schema):
 
 
 CURRICULUM_CHANGED = Event("programs.curriculum.changed.v1", CurriculumChanged, public=True)
+
+
+class CollectionChange(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+    ITEMS_ADDED = "ITEMS_ADDED"
+    ITEM_REMOVED = "ITEM_REMOVED"
+
+
+class CollectionChanged(Schema):
+    """An admin's change of one collection (the audit log's; the resulting
+    curriculum is programs.curriculum.changed.v1's)."""
+    collection_id = fields.String(required=True)
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    name = fields.String(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(values(CollectionChange)))
+    changes = fields.Dict(allow_none=True, metadata={"description": "UPDATED: {field: {before, after}}"})
+    course_ids = fields.List(fields.String(), load_default=list, metadata={"description": "added or removed"})
+    specialization_ids = fields.List(fields.String(), load_default=list)
+
+
+COLLECTION_CHANGED = Event("programs.collection.changed.v1", CollectionChanged)

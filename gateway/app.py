@@ -8,6 +8,7 @@ from prometheus_client import Gauge
 from gateway.client import GatewaySettings
 from gateway.http import mount
 from gateway.routes import SERVICES
+from gateway.routes.audit import AuditRoutes
 from gateway.routes.identity import IdentityRoutes
 from gateway.routes.invitations import InvitationsRoutes
 from gateway.routes.keys import KeysRoutes
@@ -39,6 +40,7 @@ class Gateway:
     invitations = ServiceRpc("invitations")
     reporting = ServiceRpc("reporting")
     skills = ServiceRpc("skills")
+    audit = ServiceRpc("audit")
     # A broker fault is a fast 503 rather than a request held for the whole
     # publish retry (servicekit.broker, applied by servicekit.run).
     publish_retry_seconds = 2.0
@@ -59,4 +61,4 @@ class Gateway:
 
 
 mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, ReportingRoutes, OperationsRoutes,
-      KeysRoutes, ReportsRoutes, SkillsRoutes)
+      KeysRoutes, ReportsRoutes, SkillsRoutes, AuditRoutes)

@@ -37,6 +37,7 @@ from gateway.auth import Principal, authenticate
 from gateway.client import request_client
 from gateway.statuses import http_status
 from servicekit import broker, config
+from servicekit.context import ActorKind, set_caller
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,24 @@ class Call:
     query: dict
     request_id: str
     client: str | None = None  # the client's address (gateway.client: X-Forwarded-For from trusted proxies only)
+
+
+def client_address(request: Request) -> str | None:
+    """The address the request came from: what the audit log and the
+    per-client throttles record (the one place to resolve trusted proxies'
+    X-Forwarded-For)."""
+    return request.remote_addr
+
+
+def name_caller(request: Request, principal: Principal | None) -> None:
+    """Who calls, for every event the request causes (servicekit.context:
+    travels in the RPC headers to every service, into every event envelope)."""
+    if principal is None:
+        set_caller(None, None, client_address(request))
+    elif principal.is_machine:
+        set_caller(ActorKind.API_TOKEN, principal.api_token_id, client_address(request))
+    else:
+        set_caller(ActorKind.PERSON, principal.user_id, client_address(request))
 
 
 def json_response(payload, status: int = 200, headers=None) -> Response:
@@ -382,12 +401,14 @@ def refuse_unscoped(principal: Principal, scope: str | None) -> None:
 def _entrypoint(module, handler, spec: RouteSpec):
     def endpoint(service, request, **path_values):
         principal = None
+        name_caller(request, None)  # the client address, for unauthenticated routes too (sign-ins)
         if spec.auth != PUBLIC:
             principal = authenticate(request, service.identity)
             if principal.is_machine:
                 refuse_unscoped(principal, spec.scope)
             elif spec.auth == MACHINE:
                 raise AppError(ErrorCode.FORBIDDEN, "this endpoint takes an API token")
+            name_caller(request, principal)
         path_values = check_path(path_values)
         if request.query_string:
             check_query(request)

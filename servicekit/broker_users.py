@@ -64,6 +64,7 @@ MANAGEMENT_URL = "http://guest:guest@127.0.0.1:15672/api"
 # are reachable from the gateway (login, admin routes) and invitations (accepting) only.
 RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
     "gateway": {
+        "audit": ("export_csv", "list_entries", "ping"),
         "identity": (
             "add_admin", "authenticate_api_token", "confirm_password_reset", "create_api_token",
             "get_organization", "get_person", "get_user", "jwks", "list_admins", "list_api_tokens", "login",

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from contracts.envelope import Envelope
 from contracts.errors import AppError, ErrorCode
 from contracts.registry import Event
+from servicekit.context import set_caller
 from servicekit.db import Database
 from servicekit.entrypoints import units_of_work
 
@@ -143,6 +144,9 @@ def handle_event(event: Event, max_attempts: int = DEFAULT_MAX_ATTEMPTS, **kwarg
         @functools.wraps(fn)
         def wrapper(self, body):
             envelope = Envelope.load(body)
+            # The events that follow from this one name its actor (servicekit.context).
+            actor = envelope.actor or {}
+            set_caller(actor.get("kind"), actor.get("id"), envelope.client_address)
             name = handler_name(self.name, fn.__name__)
             (uow,) = units_of_work(self)
             if not uow.claim_event(envelope.id, name):

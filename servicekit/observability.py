@@ -40,7 +40,8 @@ from sqlalchemy.pool import QueuePool
 
 from contracts.errors import AppError, ErrorCode
 from servicekit import config
-from servicekit.context import ensure_correlation_id, set_correlation_id
+from servicekit.context import clear as clear_context
+from servicekit.context import ensure_correlation_id
 
 log = logging.getLogger(__name__)
 
@@ -317,4 +318,4 @@ class Observability(DependencyProvider):
 
     def worker_teardown(self, worker_ctx):
         self.started.pop(worker_ctx, None)
-        set_correlation_id(None)
+        clear_context()

@@ -22,7 +22,7 @@ from contracts.registry import Event
 from servicekit import config
 from servicekit.broker import CONNECTION_ERRORS
 from servicekit.bulk import insert_rows
-from servicekit.context import correlation_id
+from servicekit.context import actor, client_address, correlation_id
 from servicekit.observability import record_postgres_connections
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,8 @@ def exchange_name(source_service: str) -> str:
 
 def record_event(session: Session, source: str, event: Event | str, payload: dict, org_id: str | None) -> str:
     """Record one event in the caller's transaction; returns its id."""
-    envelope = make_envelope(event, payload, source=source, org_id=org_id, correlation_id=correlation_id())
+    envelope = make_envelope(event, payload, source=source, org_id=org_id, correlation_id=correlation_id(),
+                             actor=actor(), client_address=client_address())
     _insert_envelopes(session, source, envelope["type"], [envelope])
     return envelope["id"]
 
@@ -58,7 +59,8 @@ def record_events(session: Session, source: str, event: Event | str, items: list
     """Record many events of one type, given as (payload, org_id), with one
     statement (bulk operations; checked as `make_envelopes` says)."""
     if items:
-        envelopes = make_envelopes(event, items, source=source, correlation_id=correlation_id())
+        envelopes = make_envelopes(event, items, source=source, correlation_id=correlation_id(), actor=actor(),
+                                   client_address=client_address())
         _insert_envelopes(session, source, envelopes[0]["type"], envelopes)
 
 

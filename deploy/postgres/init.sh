@@ -11,4 +11,5 @@ psql -v ON_ERROR_STOP=1 --username "$POSTGRES_USER" --dbname postgres \
   -v messaging_password="$MESSAGING_DB_PASSWORD" \
   -v reporting_password="$REPORTING_DB_PASSWORD" \
   -v skills_password="$SKILLS_DB_PASSWORD" \
+  -v audit_password="$AUDIT_DB_PASSWORD" \
   -f /learnadmin/init.sql

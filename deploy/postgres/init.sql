@@ -46,3 +46,8 @@ CREATE ROLE skills LOGIN PASSWORD :'skills_password';
 CREATE DATABASE skills OWNER skills;
 REVOKE ALL ON DATABASE skills FROM PUBLIC;
 GRANT ALL ON DATABASE skills TO skills;
+-- audit
+CREATE ROLE audit LOGIN PASSWORD :'audit_password';
+CREATE DATABASE audit OWNER audit;
+REVOKE ALL ON DATABASE audit FROM PUBLIC;
+GRANT ALL ON DATABASE audit TO audit;

@@ -2,7 +2,8 @@
 that `gateway.http.mount` composes into the gateway service."""
 from gateway.scope import Scope
 
-SERVICES = ("identity", "invitations", "messaging", "programs", "reporting", "skills")  # what the gateway calls
+# what the gateway calls
+SERVICES = ("audit", "identity", "invitations", "messaging", "programs", "reporting", "skills")
 
 
 class Routes:
@@ -17,4 +18,5 @@ class Routes:
         self.messaging = gateway.messaging
         self.reporting = gateway.reporting
         self.skills = gateway.skills
+        self.audit = gateway.audit
         self.scope = Scope(self.identity, self.programs, self.invitations, self.messaging)

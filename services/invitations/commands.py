@@ -7,6 +7,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from contracts.errors import AppError, ErrorCode, not_found
 from contracts.invitations import (
+    IMPORT_STARTED,
     INVITATION_ACCEPTED,
     INVITATION_CREATED,
     INVITATION_EXPIRED,
@@ -258,6 +259,10 @@ def start_import(uow: UnitOfWork, org_id: str, program: dict, contract_id: str, 
                     duplicates=0, invalid=0, attempts=0)
     uow.session.add(job)
     uow.session.flush()
+    uow.publish(IMPORT_STARTED, {
+        "import_id": job.id, "org_id": org_id, "program_id": job.program_id, "program_name": job.program_name,
+        "contract_id": job.contract_id, "filename": job.filename, "size_bytes": job.size_bytes, "total_rows": total,
+        "send_email": send_email, "invited_by": invited_by}, org_id=org_id)
     return job
 
 

@@ -21,15 +21,16 @@ import requests
 import yaml
 
 from gateway.routes import SERVICES as GATEWAY_TARGETS
-from servicekit.config import service_names
-from tests.support.suite import Suite
+from tests.support.suite import Suite, procfile
 
 ROOT = Path(__file__).resolve().parents[2]
 PROMETHEUS_DIR = ROOT / "deploy" / "prometheus"
 ALERTS_FILE = PROMETHEUS_DIR / "alerts.yml"
 DASHBOARD_FILE = ROOT / "deploy" / "grafana" / "dashboard.json"
 OPERATIONS_DOC = ROOT / "docs" / "operations.md"
-PROCESSES = (*service_names(), "gateway")  # every service of the installation, and the gateway
+# The Procfile's nameko services and the gateway (each new service joins by its Procfile line).
+SERVICES = tuple(name for name, command in procfile().items() if " services." in command)
+PROCESSES = (*SERVICES, "gateway")
 RABBITMQ_METRICS = "127.0.0.1:15692"
 
 PROMQL_WORDS = {
@@ -286,7 +287,7 @@ def test_counters_exist_at_zero_for_their_known_labels(prometheus):
         assert values(prometheus, f"count by (service) ({metric})") == handlers, metric
         assert values(prometheus, f"sum({metric})") == {"{}": 0.0}, metric
     services = values(prometheus, 'count by (service) (learnadmin_outbox_pending_events)')
-    assert len(services) == len(service_names()), services
+    assert len(services) == len(SERVICES), services
     for metric in ("learnadmin_outbox_publish_failures_total", "learnadmin_outbox_published_total"):
         assert set(values(prometheus, f"count by (service) ({metric})")) == set(services), metric
     assert values(prometheus, "sum(learnadmin_outbox_publish_failures_total)") == {"{}": 0.0}
@@ -310,7 +311,7 @@ def test_saturation_metrics_describe_every_process(prometheus):
     pools = values(prometheus, 'learnadmin_db_pool_max_connections{pool="main"}')
     assert {json.loads(k)["service"] for k in pools} == set(PROCESSES) - {"gateway"}
     connections = values(prometheus, "learnadmin_postgres_connections")
-    assert len(connections) == len(service_names()) and all(v >= 1 for v in connections.values()), connections
+    assert len(connections) == len(SERVICES) and all(v >= 1 for v in connections.values()), connections
     queues = values(prometheus, 'rabbitmq_detailed_queue_consumers{queue=~"rpc-.*"}')
     assert {json.loads(k)["queue"] for k in queues} >= {f"rpc-{name}" for name in PROCESSES if name != "gateway"}
     assert all(v >= 1 for v in queues.values()), queues

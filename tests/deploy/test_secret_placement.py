@@ -1,13 +1,15 @@
 """Issue 11 (item 2): a secret is injected only where it is used, in compose and
 Kubernetes alike: JWT_PRIVATE_KEY into identity alone (it signs access tokens;
 the gateway verifies with public keys), UNSUBSCRIBE_SECRET into messaging, each
-process's broker password into that process (and the broker-users job) only."""
+process's broker password into that process (and the broker-users job) only,
+AUDIT_CHECKPOINT_SECRET into audit."""
 import pytest
 
 from tests.deploy.test_compose import command_of, compose_services, env_of, k8s_documents
 
-USED_BY = {"JWT_PRIVATE_KEY": {"identity"}, "JWT_SECRET": set(), "UNSUBSCRIBE_SECRET": {"messaging"}}
-PROCESSES = ("identity", "programs", "invitations", "messaging", "gateway")
+USED_BY = {"JWT_PRIVATE_KEY": {"identity"}, "JWT_SECRET": set(), "UNSUBSCRIBE_SECRET": {"messaging"},
+           "AUDIT_CHECKPOINT_SECRET": {"audit"}}
+PROCESSES = ("identity", "programs", "invitations", "messaging", "audit", "gateway")
 
 
 def k8s_env(name: str) -> set[str]:

@@ -334,3 +334,58 @@ def test_expired_outbox_rows_and_processed_records_are_purged(clean):
     assert scalar(engine, "SELECT count(*) FROM kit_outbox") == 2
     assert scalar(engine, "SELECT count(*) FROM kit_outbox WHERE published_at IS NULL") == 1
     assert scalar(engine, "SELECT event_id FROM kit_processed_events") == "new"
+
+
+class ThingFollowed(Schema):
+    thing_id = fields.String(required=True)
+
+
+THING_FOLLOWED = Event("kitsink.thing.followed.v1", ThingFollowed)
+CALLER = {"actor_kind": "person", "actor_id": "8a6f1f4e-5d1e-4a43-9a55-0a2f1c1d2e3f", "client_address": "198.51.100.9"}
+
+
+class Follower(ServiceBase):
+    """A handler that publishes an event of its own: it names the actor of the event it handles."""
+    name = "kitsink"
+
+    @handle_event(THING_HAPPENED)
+    def on_thing(self, event):
+        self.db.publish(THING_FOLLOWED, {"thing_id": event.payload["thing_id"]}, org_id=event.org_id)
+
+
+def test_events_name_the_caller_and_handlers_pass_it_on(container_factory, rabbit_config, clean):
+    """The caller in the RPC's context data (what the gateway sets) is in the
+    envelope of every event the call publishes, and of the events a handler
+    publishes for it; a call without a caller publishes actor null."""
+    container_factory(Source, rabbit_config).start()
+    container_factory(Follower, rabbit_config).start()
+    with ServiceRpcProxy("kitsource", rabbit_config, context_data=dict(CALLER)) as proxy:
+        proxy.create("t-actor")
+    with ServiceRpcProxy("kitsource", rabbit_config) as proxy:
+        proxy.create("t-nobody")
+    source, sink = clean["kitsource"], clean["kitsink"]
+    envelope = scalar(source, "SELECT envelope FROM kit_outbox WHERE envelope->'payload'->>'thing_id' = 't-actor'")
+    assert envelope["actor"] == {"kind": "person", "id": CALLER["actor_id"]}
+    assert envelope["client_address"] == "198.51.100.9"
+    nobody = scalar(source, "SELECT envelope FROM kit_outbox WHERE envelope->'payload'->>'thing_id' = 't-nobody'")
+    assert nobody["actor"] is None and nobody["client_address"] is None
+    followed = wait_for(lambda: scalar(
+        sink, "SELECT envelope FROM kit_outbox WHERE envelope->'payload'->>'thing_id' = 't-actor'"))
+    assert followed["actor"] == envelope["actor"] and followed["client_address"] == "198.51.100.9"
+    assert followed["correlation_id"] == envelope["correlation_id"]
+    plain = wait_for(lambda: scalar(
+        sink, "SELECT envelope FROM kit_outbox WHERE envelope->'payload'->>'thing_id' = 't-nobody'"))
+    assert plain["actor"] is None  # the previous worker's caller is not carried over
+
+
+def test_an_envelope_field_a_consumer_does_not_know_is_ignored():
+    from contracts.envelope import Envelope
+
+    body = make_envelope(THING_HAPPENED, {"thing_id": "x"}, source="kitsource", org_id="o",
+                         actor={"kind": "api_token", "id": "tok-1"}, client_address="2001:db8::1")
+    loaded = Envelope.load({**body, "field_of_a_later_release": {"any": "thing"}})
+    assert loaded.actor == {"kind": "api_token", "id": "tok-1"} and loaded.client_address == "2001:db8::1"
+    old = {key: value for key, value in body.items() if key not in ("actor", "client_address")}
+    assert Envelope.load(old).actor is None  # an event of the previous release
+    with pytest.raises(AppError):
+        Envelope.load({**body, "actor": {"kind": "robot", "id": "x"}})

@@ -15,8 +15,12 @@ def org_created_payload(org: Organization) -> dict:
             "timezone": org.timezone, "settings": OrgSettingsSchema().dump(org.settings())}
 
 
-def org_updated_payload(org: Organization, changed: list[str]) -> dict:
-    return {"org_id": org.id, "changed": sorted(changed), "settings": OrgSettingsSchema().dump(org.settings())}
+def org_updated_payload(org: Organization, changed: list[str], before: dict | None = None) -> dict:
+    """`before`: the settings before the change (the audit log's before/after of the changed fields)."""
+    payload = {"org_id": org.id, "changed": sorted(changed), "settings": OrgSettingsSchema().dump(org.settings())}
+    if before is not None:
+        payload["previous"] = {name: before.get(name) for name in changed}
+    return payload
 
 
 def create_org(uow: UnitOfWork, settings: dict) -> Organization:
@@ -29,10 +33,11 @@ def create_org(uow: UnitOfWork, settings: dict) -> Organization:
 
 def update_org(uow: UnitOfWork, org_id: str, changes: dict) -> Organization:
     org = get_org(uow, org_id)
+    before = OrgSettingsSchema().dump(org.settings())
     changed = org.apply(changes)
     if changed:
         uow.session.flush()
-        uow.publish(ORG_UPDATED, org_updated_payload(org, changed), org_id=org.id)
+        uow.publish(ORG_UPDATED, org_updated_payload(org, changed, before), org_id=org.id)
     return org
 
 

@@ -25,6 +25,7 @@ def update_person(uow: UnitOfWork, org_id: str, user_id: str, changes: dict) -> 
     """Change the organization's profile of a person. A `full_name` is the
     organization's own name for them: the account's name stays the person's."""
     user, profile = get_person(uow, org_id, user_id)
+    before = person_view(user, profile)
     if "external_id" in changes:
         _check_external_id(uow, org_id, user_id, changes["external_id"])
     full_name = changes.pop("full_name", None)
@@ -34,7 +35,8 @@ def update_person(uow: UnitOfWork, org_id: str, user_id: str, changes: dict) -> 
         setattr(profile, name, value)
     uow.session.flush()
     view = person_view(user, profile)
-    uow.publish(PROFILE_UPDATED, view, org_id=org_id)
+    previous = {name: before.get(name) for name in view if name != "previous" and before.get(name) != view[name]}
+    uow.publish(PROFILE_UPDATED, {**view, "previous": previous}, org_id=org_id)
     return view
 
 

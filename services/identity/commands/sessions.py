@@ -2,12 +2,14 @@
 from sqlalchemy import select, update
 
 from contracts.errors import AppError, ErrorCode
+from contracts.identity import SIGN_IN_FAILED, SIGN_IN_SUCCEEDED, SignInMethod
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
+from servicekit.outbox import record_event
 from services.identity import credentials
 from services.identity.commands import throttle
-from services.identity.models import RefreshToken, User
+from services.identity.models import AdminRole, Profile, RefreshToken, User
 from services.identity.queries import find_user, get_user, roles_of
 from services.identity.settings import settings
 
@@ -30,13 +32,20 @@ def issue_tokens_for(uow: UnitOfWork, user_id: str) -> dict:
 def login(uow: UnitOfWork, email: str, password: str, client: str | None = None) -> dict:
     """`client`: the caller's address, as the gateway saw it (throttle.py)."""
     email = normalize_email(email)
-    password_hash, rehashed = check_password(uow, email, password, client)
+    try:
+        password_hash, rehashed = check_password(uow, email, password, client)
+    except AppError as refused:
+        if refused.code not in UNRECORDED_REFUSALS:
+            record_sign_in_failure(uow, email, refused.code)
+        raise
     user = find_user(uow, email)
     if rehashed and user.password_hash == password_hash:
         user.password_hash = rehashed
     if not user.email_verified:
         uow.commit()  # the right password: the throttle takes this attempt back although sign-in is refused
         raise email_not_verified()
+    uow.publish(SIGN_IN_SUCCEEDED, {"user_id": user.id, "email": user.email, "method": SignInMethod.PASSWORD,
+                                    "org_ids": orgs_of(uow.session, user.id)})
     return issue_tokens(uow, user)
 
 
@@ -50,6 +59,29 @@ def email_not_verified() -> AppError:
     return AppError(ErrorCode.EMAIL_NOT_VERIFIED,
                     "confirm your email address first: use the link we emailed you, or ask for a new one "
                     f"({RESEND_ROUTE} with your email)", {"resend": RESEND_ROUTE})
+
+
+# Refusals not recorded one by one: the throttle's (an attacker would write the audit log at
+# request rate; the failures that tripped it are recorded) and an unavailable service's.
+UNRECORDED_REFUSALS = {ErrorCode.TOO_MANY_REQUESTS, ErrorCode.SERVICE_UNAVAILABLE}
+
+
+def orgs_of(session, user_id: str) -> list[str]:
+    """The organizations a person belongs to (an admin role or a profile): whose audit logs see their sign-ins."""
+    roles = select(AdminRole.org_id).where(AdminRole.user_id == user_id)
+    profiles = select(Profile.org_id).where(Profile.user_id == user_id)
+    return sorted(str(org_id) for org_id in session.scalars(roles.union(profiles)))
+
+
+def record_sign_in_failure(uow: UnitOfWork, email: str, reason: str) -> None:
+    """identity.sign_in.failed.v1, kept although the login is refused (its
+    own transaction, as the failure count is)."""
+    with uow.independent_session() as session:
+        user_id = session.scalar(select(User.id).where(User.email == email))
+        record_event(session, uow.source, SIGN_IN_FAILED,
+                     {"email": email[:320], "user_id": user_id, "method": SignInMethod.PASSWORD, "reason": str(reason),
+                      "org_ids": orgs_of(session, user_id) if user_id else []}, None)
+        session.commit()
 
 
 def check_password(uow: UnitOfWork, email: str, password: str, client: str | None = None) -> tuple:

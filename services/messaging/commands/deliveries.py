@@ -7,7 +7,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from contracts.errors import not_found
-from contracts.messaging import DeliveryState, Preset
+from contracts.messaging import REMINDER_REQUESTED, DeliveryState, Preset
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
 from servicekit.models import normalize_email
@@ -87,7 +87,10 @@ def remind_enroll(uow: UnitOfWork, settings: MessagingSettings, org_id: str, pro
     if states:
         quotas.use(uow, settings, org_id, "reminders_per_program_per_day", 1, program_id=program_id)
         quotas.use(uow, settings, org_id, "recipients_per_day", len(states))
-    return {"recipients": len(states), "queued": queued, "suppressed": len(states) - queued}
+    result = {"recipients": len(states), "queued": queued, "suppressed": len(states) - queued}
+    uow.publish(REMINDER_REQUESTED, {"org_id": org_id, "program_id": program_id, "program_name": program.name,
+                                     **result}, org_id=org_id)  # the audit log's
+    return result
 
 
 def purge_old_deliveries(session: Session, days: int) -> int:

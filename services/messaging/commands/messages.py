@@ -4,7 +4,17 @@ from sqlalchemy import case, literal, select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 
 from contracts.errors import AppError, ErrorCode
-from contracts.messaging import MESSAGE_SENT, DeliveryState, EmailCategory, MessageState
+from contracts.messaging import (
+    MESSAGE_DISCARDED,
+    MESSAGE_DRAFTED,
+    MESSAGE_SEND_REQUESTED,
+    MESSAGE_SENT,
+    MESSAGE_UPDATED,
+    DeliveryState,
+    EmailCategory,
+    MessageState,
+)
+from contracts.registry import Event
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import normalize_email
@@ -16,6 +26,14 @@ from services.messaging.settings import MessagingSettings
 from services.messaging.text import NAME_COLUMN, single_line
 
 
+def announce(uow: UnitOfWork, event: Event, message: Message, changes: dict | None = None,
+             recipients: int | None = None) -> None:
+    """An admin's action on a message, for the audit log."""
+    uow.publish(event, {"message_id": message.id, "org_id": message.org_id, "subject": message.subject,
+                        "audience": message.audience or {}, "program_ids": message.program_scope,
+                        "changes": changes, "recipients": recipients}, org_id=message.org_id)
+
+
 def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: list[str] | None,
                    data: dict, activity=None) -> Message:
     Message.check_text(data)
@@ -25,6 +43,7 @@ def create_message(uow: UnitOfWork, org_id: str, author: dict, program_scope: li
                       **{k: data.get(k) for k in Message.EDITABLE})
     uow.session.add(message)
     uow.session.flush()
+    announce(uow, MESSAGE_DRAFTED, message)
     return message
 
 
@@ -35,13 +54,19 @@ def update_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict, 
     Message.check_text(changes)
     if "audience" in changes:
         audiences.checked(uow.session, org_id, changes["audience"], viewer.get("program_scope"), activity)
+    before = {key: getattr(message, key) for key in Message.EDITABLE}
     message.change(changes, utcnow())
     uow.session.flush()
+    changed = {key: {"before": before[key], "after": getattr(message, key)} for key in Message.EDITABLE
+               if getattr(message, key) != before[key]}
+    announce(uow, MESSAGE_UPDATED, message, changed or None)
     return message
 
 
 def discard_message(uow: UnitOfWork, org_id: str, message_id: str, viewer: dict) -> None:
-    get_message(uow, org_id, message_id, viewer).discard(utcnow())
+    message = get_message(uow, org_id, message_id, viewer)
+    message.discard(utcnow())
+    announce(uow, MESSAGE_DISCARDED, message)
 
 
 def send_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, message_id: str, viewer: dict,
@@ -75,6 +100,7 @@ def send_message(uow: UnitOfWork, settings: MessagingSettings, org_id: str, mess
     quotas.use(uow, settings, org_id, "messages_per_day", 1)
     quotas.use(uow, settings, org_id, "recipients_per_day", recipients)
     uow.session.flush()
+    announce(uow, MESSAGE_SEND_REQUESTED, locked, recipients=recipients)
     complete_messages(uow, {locked.id})
     return locked
 

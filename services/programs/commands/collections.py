@@ -4,7 +4,7 @@ whole curriculum."""
 from sqlalchemy import delete, func, select
 
 from contracts.errors import invalid, not_found
-from contracts.programs import CURRICULUM_CHANGED, ItemKind
+from contracts.programs import COLLECTION_CHANGED, CURRICULUM_CHANGED, CollectionChange, ItemKind
 from servicekit.db import UnitOfWork
 from services.programs.commands import conflict_on_duplicate
 from services.programs.models import Collection, CollectionItem, Program, order_items, place_at
@@ -27,6 +27,15 @@ def curriculum_changed(uow: UnitOfWork, program: Program) -> None:
     }, org_id=program.org_id)
 
 
+def collection_changed(uow: UnitOfWork, collection: Collection, change: CollectionChange, changes: dict | None = None,
+                       course_ids=(), specialization_ids=()) -> None:
+    """The admin's change of one collection (the audit log's event)."""
+    uow.publish(COLLECTION_CHANGED, {
+        "collection_id": collection.id, "org_id": collection.org_id, "program_id": collection.program_id,
+        "name": collection.name, "change": change, "changes": changes, "course_ids": sorted(course_ids),
+        "specialization_ids": sorted(specialization_ids)}, org_id=collection.org_id)
+
+
 def _locked(uow: UnitOfWork, org_id: str, collection_id: str) -> tuple[Collection, Program]:
     """The collection and its program, both rows locked: the program's lock
     serializes changes of its curriculum. The collection is read again once
@@ -44,11 +53,17 @@ def create_collection(uow: UnitOfWork, org_id: str, program_id: str, data: dict)
                             description=data.get("description"), position=(last or 0) + 1)
     uow.session.add(collection)
     conflict_on_duplicate(uow, "collection", "name")
+    collection_changed(uow, collection, CollectionChange.CREATED,
+                       {name: {"before": None, "after": getattr(collection, name)} for name in ("name", "description")})
     return collection_view(uow, collection)
 
 
 def update_collection(uow: UnitOfWork, org_id: str, collection_id: str, changes: dict) -> dict:
     collection, program = _locked(uow, org_id, collection_id)
+    changed = {}
+    for name in ("name", "description", "position"):
+        if name in changes and getattr(collection, name) != changes[name]:
+            changed[name] = {"before": getattr(collection, name), "after": changes[name]}
     for name in ("name", "description"):
         if name in changes:
             setattr(collection, name, changes[name])
@@ -59,7 +74,9 @@ def update_collection(uow: UnitOfWork, org_id: str, collection_id: str, changes:
     if "item_ids" in changes:
         items = uow.session.scalars(select(CollectionItem).where(CollectionItem.collection_id == collection.id)).all()
         order_items(items, changes["item_ids"])
+        changed["item_ids"] = {"before": None, "after": [str(i) for i in changes["item_ids"]]}
     conflict_on_duplicate(uow, "collection", "name")
+    collection_changed(uow, collection, CollectionChange.UPDATED, changed or None)
     return collection_view(uow, collection)
 
 
@@ -67,6 +84,7 @@ def delete_collection(uow: UnitOfWork, org_id: str, collection_id: str) -> None:
     collection, program = _locked(uow, org_id, collection_id)
     had_items = uow.session.scalar(select(func.count()).where(CollectionItem.collection_id == collection.id))
     uow.session.execute(delete(CollectionItem).where(CollectionItem.collection_id == collection.id))
+    collection_changed(uow, collection, CollectionChange.DELETED)
     uow.session.delete(collection)
     uow.session.flush()
     if had_items:
@@ -105,13 +123,20 @@ def add_items(uow: UnitOfWork, org_id: str, collection_id: str, course_ids: list
     uow.session.flush()
     if added:
         curriculum_changed(uow, program)
+        collection_changed(uow, collection, CollectionChange.ITEMS_ADDED, None,
+                           [i for k, i in wanted if k == ItemKind.COURSE and (k, i) not in existing],
+                           [i for k, i in wanted if k == ItemKind.SPECIALIZATION and (k, i) not in existing])
     return collection_view(uow, collection)
 
 
 def remove_item(uow: UnitOfWork, org_id: str, collection_id: str, item_id: str) -> None:
     collection, program = _locked(uow, org_id, collection_id)
     removed = uow.session.execute(delete(CollectionItem).where(CollectionItem.id == str(item_id),
-                                                               CollectionItem.collection_id == collection.id))
-    if removed.rowcount == 0:
+                                                               CollectionItem.collection_id == collection.id)
+                                  .returning(CollectionItem.course_id, CollectionItem.specialization_id)).all()
+    if not removed:
         raise not_found("item")
     curriculum_changed(uow, program)
+    collection_changed(uow, collection, CollectionChange.ITEM_REMOVED, None,
+                       [r.course_id for r in removed if r.course_id],
+                       [r.specialization_id for r in removed if r.specialization_id])

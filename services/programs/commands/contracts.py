@@ -22,7 +22,10 @@ def create_contract(uow: UnitOfWork, org_id: str, data: dict) -> dict:
 
 def update_contract(uow: UnitOfWork, org_id: str, contract_id: str, changes: dict) -> dict:
     contract = get_contract(uow, org_id, contract_id, lock=True)  # joins wait while the count changes
+    before = contract_event(contract)
     if contract.change(changes):
         conflict_on_duplicate(uow, "contract", "name")
-        uow.publish(CONTRACT_UPDATED, contract_event(contract), org_id=org_id)
+        after = contract_event(contract)
+        previous = {name: value for name, value in before.items() if after[name] != value}  # the audit log's before
+        uow.publish(CONTRACT_UPDATED, {**after, "previous": previous}, org_id=org_id)
     return contract_view(contract)

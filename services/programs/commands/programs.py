@@ -48,19 +48,23 @@ def update_program(uow: UnitOfWork, org_id: str, program_id: str, changes: dict,
     program = get_program(uow, org_id, program_id, lock=True)
     changes = dict(changes)
     changed = []
+    previous = {}  # the changed fields' values before (the audit log's before/after)
     if "contract_ids" in changes:
         wanted = sorted(set(changes.pop("contract_ids")))
-        if wanted != contract_ids_of(uow, program.id):
+        current = contract_ids_of(uow, program.id)
+        if wanted != current:
             _set_contracts(uow, program, wanted)
             changed.append("contract_ids")
+            previous["contract_ids"] = current
     for name, value in changes.items():
         if getattr(program, name) != value:
+            previous[name] = getattr(program, name)
             setattr(program, name, value)
             changed.append(name)
     if changed:
         conflict_on_duplicate(uow, "program", "name")
-        uow.publish(PROGRAM_UPDATED,
-                    {**program_event(uow, program, public_url), "changed": sorted(changed)}, org_id=org_id)
+        uow.publish(PROGRAM_UPDATED, {**program_event(uow, program, public_url), "changed": sorted(changed),
+                                      "previous": previous}, org_id=org_id)
     return program_view(uow, program, public_url, with_counts=True)
 
 
