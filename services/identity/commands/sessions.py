@@ -35,7 +35,9 @@ def login(uow: UnitOfWork, email: str, password: str, client: str | None = None)
     try:
         password_hash, rehashed = check_password(uow, email, password, client)
     except AppError as refused:
-        if refused.code not in UNRECORDED_REFUSALS:
+        # Only an account's refusals are recorded (one more short transaction): guesses at
+        # addresses that are no account's would let a flood cost two transactions per attempt.
+        if refused.code not in UNRECORDED_REFUSALS and getattr(refused, "account_known", False):
             record_sign_in_failure(uow, email, refused.code)
         raise
     user = find_user(uow, email)
@@ -95,7 +97,9 @@ def check_password(uow: UnitOfWork, email: str, password: str, client: str | Non
         session.commit()
     matches, rehashed = credentials.verify_password(password_hash, password)
     if not matches:
-        raise AppError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
+        refused = AppError(ErrorCode.INVALID_CREDENTIALS, "wrong email or password")
+        refused.account_known = password_hash is not None  # (sign-in failures of accounts are audited)
+        raise refused
     throttle.succeeded(uow.session, keys)
     return password_hash, rehashed
 
