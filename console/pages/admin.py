@@ -455,7 +455,7 @@ def message(program_id, message_id):
     msg = api("GET", f"/v1/messages/{message_id}")
     error = None
     if request.method == "POST":
-        action = request.form.get("action")
+        action = request.form.get("step")  # not "action": a control named so shadows form.action in the DOM
         try:
             if action == "send":
                 if request.form.get("accept_terms") != "on":

@@ -120,7 +120,11 @@ def test_org_admin_journey(page, suite, world, tmp_path):
     expect(page.get_by_text("1 person will receive this message.")).to_be_visible()
     expect(page.frame_locator("iframe.preview").get_by_text("See you at the kick-off.")).to_be_visible()
     shoot(page, "messaging-preview")
-    page.get_by_role("button", name="Send message").click()
+    # The refused send renders the draft again (message, preview, audience: 4 gateway calls): slow under load.
+    with page.expect_response(lambda r: r.request.method == "POST" and "/messages/" in r.url,
+                              timeout=60_000) as refused:
+        page.get_by_role("button", name="Send message").click()
+    assert refused.value.status == 422
     expect(page.get_by_text("Accept the terms before sending.")).to_be_visible()
     page.get_by_label("I confirm this message follows the terms of use").check()
     page.get_by_role("button", name="Send message").click()

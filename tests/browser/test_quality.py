@@ -12,10 +12,17 @@ from tests.browser.conftest import PASSWORD, mail_to, open_email, shoot, sign_in
 SERIOUS = {"serious", "critical"}
 
 
+# Swagger UI (vendored, the API reference page) renders its own DOM: it is checked separately (its own
+# contrast and its server <select> without a label are upstream's; tests/browser documents them) and
+# its inline styles are set through the DOM by its script, which the CSP allows (no inline markup of ours).
+THIRD_PARTY = "#swagger-ui"
+
+
 def axe_violations(page) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
-    results = Axe().run(page)
+    context = {"exclude": [[THIRD_PARTY]]} if page.locator(THIRD_PARTY).count() else None
+    results = Axe().run(page, context=context)
     return [f"{v['id']} ({v['impact']}): {v['help']} — {[n['target'] for n in v['nodes']][:3]}"
             for v in results.response["violations"] if v.get("impact") in SERIOUS]
 
@@ -30,6 +37,8 @@ def check_page(page, name: str, problems: dict) -> None:
     page.wait_for_load_state("networkidle")
     found = axe_violations(page)
     html = page.content()
+    if page.locator(THIRD_PARTY).count():  # the markup of our own page only
+        html = html.replace(page.locator(THIRD_PARTY).evaluate("e => e.outerHTML"), "")
     if INLINE_SCRIPT.search(html) or INLINE_HANDLER.search(html):
         found.append("inline script or event handler in the page")
     if STYLE_ATTRIBUTE.search(re.sub(r"<iframe[^>]*>", "", html)):
