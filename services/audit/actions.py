@@ -51,6 +51,7 @@ from contracts.programs import (
     PROGRAM_UPDATED,
 )
 from contracts.registry import Event
+from contracts.reporting import REPORT_READY
 
 
 def actors_named(e: Envelope) -> list[tuple[str, str, str]]:
@@ -321,6 +322,16 @@ def reminder_requested(e: Envelope) -> list[Draft]:
                   program_id=p["program_id"], details={k: p[k] for k in ("recipients", "queued", "suppressed")})]
 
 
+def report_ready(e: Envelope) -> list[Draft]:
+    """A report link emailed to an admin (asked for, or a scheduled run's).
+    The link itself is a bearer secret: never part of the entry."""
+    p = e.payload
+    action = "report.scheduled_sent" if p["scheduled"] else "report.emailed"
+    return [Draft(p["org_id"], action, "report", p["report"], p["report_name"],
+                  details={"recipient": p["email"], "program_name": p.get("program_name"),
+                           "expires_at": p["expires_at"].isoformat()})]
+
+
 # event -> drafts of its entries (service.py subscribes to each, one handler per event)
 ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     ORG_CREATED: org_created,
@@ -356,6 +367,7 @@ ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     MESSAGE_SEND_REQUESTED: message_action("message.send_requested"),
     MESSAGE_SENT: message_sent,
     REMINDER_REQUESTED: reminder_requested,
+    REPORT_READY: report_ready,
 }
 
 

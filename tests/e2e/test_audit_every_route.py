@@ -52,6 +52,7 @@ AUDITED = {
     "DELETE /v1/messages/{message_id}": "message.discarded",
     "POST /v1/messages/{message_id}/send": "message.send_requested",
     "POST /v1/programs/{program_id}/remind-enroll": "message.enroll_reminder_sent",
+    "POST /v1/orgs/{org_id}/reports/email": "report.emailed",
     "DELETE /v1/programs/{program_id}/members/{user_id}": "member.removed",
     "DELETE /v1/programs/{program_id}": "program.removed",
 }
@@ -159,6 +160,7 @@ def test_every_admin_action_leaves_an_audit_entry(suite, api, world):
         "audience": {"preset": "ALL_MEMBERS"}, "subject": "Draft", "content": "x", "sender_name": "Team"}).json()
     call("DELETE /v1/messages/{message_id}", f"/v1/messages/{other['id']}", 204)
     call("POST /v1/programs/{program_id}/remind-enroll", f"/v1/programs/{program['id']}/remind-enroll", 202)
+    call("POST /v1/orgs/{org_id}/reports/email", f"/v1/orgs/{org_id}/reports/email", 202, json={"report": "usage"})
     call("DELETE /v1/programs/{program_id}/members/{user_id}",
          f"/v1/programs/{program['id']}/members/{world['learner_id']}", 204)
     call("DELETE /v1/programs/{program_id}", f"/v1/programs/{doomed['id']}", 200, params={"confirm": "true"})
