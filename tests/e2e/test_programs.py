@@ -606,7 +606,7 @@ def test_a_member_reads_the_curriculum_of_their_program_only(suite, api, make_or
     contract = make_contract(admin, org_id)
     program = make_program(admin, org_id, [contract["id"]])
     collection = make_collection(admin, program["id"], [AI_FOR_EVERYONE], [])
-    learner, user_id, email = make_learner(api, "Cy Curriculum")
+    learner, user_id, email = make_learner(api, suite, "Cy Curriculum")
     path = f"/v1/me/programs/{program['id']}/curriculum"
     assert learner.get(path).status_code == 404  # not a member
     join(rpc, org_id, program, contract, user_id, email, "Cy Curriculum")
