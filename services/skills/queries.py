@@ -318,18 +318,19 @@ def benchmark_over_time(uow, org_id, filters: dict, skill_id: str | None, settin
     """Monthly snapshots: the organization's average (one skill, or overall over its
     current top skills) and its percentile rank in the reference group, month by month."""
     where, params = _group_filter(filters)
-    rows = uow.read(text(
-        "SELECT b.month, b.org_id, b.skill_id, b.average, b.learners FROM benchmark_snapshots b "
-        "JOIN orgs o ON o.org_id = b.org_id WHERE b.org_id <> :org_id" + where +
-        " UNION ALL SELECT month, org_id, skill_id, average, learners FROM benchmark_snapshots "
-        "WHERE org_id = :org_id"), {"org_id": org_id, **params}).all()
-    months: dict = defaultdict(list)
-    for month, row_org, row_skill, average, learners in rows:
-        months[month].append((row_org, row_skill, average, learners))
     current = {r.skill_id: (float(r.score_sum / r.learners), r.learners) for r in uow.read(text(
         "SELECT skill_id, score_sum, learners FROM skill_stats WHERE org_id = :org_id AND learners > 0"),
         {"org_id": org_id}).all()}
     top = top_skills(current, settings.benchmark_top_skills)
+    wanted = [skill_id] if skill_id else top  # only the rows the answer needs
+    rows = uow.read(text(
+        "SELECT b.month, b.org_id, b.skill_id, b.average, b.learners FROM benchmark_snapshots b "
+        "JOIN orgs o ON o.org_id = b.org_id WHERE b.org_id <> :org_id AND b.skill_id = ANY(:skills)" + where +
+        " UNION ALL SELECT month, org_id, skill_id, average, learners FROM benchmark_snapshots "
+        "WHERE org_id = :org_id AND skill_id = ANY(:skills)"), {"org_id": org_id, "skills": wanted, **params}).all()
+    months: dict = defaultdict(list)
+    for month, row_org, row_skill, average, learners in rows:
+        months[month].append((row_org, row_skill, average, learners))
     minimum = settings.benchmark_min_group
     items = []
     for month, month_rows in months.items():
