@@ -257,3 +257,4 @@ class BenchmarkSnapshot(Base):
     skill_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     average: Mapped[float] = mapped_column(Float)
     learners: Mapped[int] = mapped_column(Integer)
+    __table_args__ = (Index("benchmark_snapshots_skill", "skill_id", "org_id", "month"),)
