@@ -25,7 +25,7 @@ import psycopg2
 import requests
 from sqlalchemy.engine import make_url
 
-from bench.harness import create_admin, login, running_suite
+from bench.harness import admin_session, running_suite
 from tests.support.csvfiles import invitations_csv
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
@@ -92,10 +92,7 @@ def wait_invited(database_url: str, program_id: str, began: float) -> float:
 
 def main():
     with running_suite() as suite:
-        email, password = create_admin(suite)
-        headers = {"Authorization": f"Bearer {login(suite.base_url, email, password)}"}
-        me = requests.get(f"{suite.base_url}/v1/me", headers=headers, timeout=10).json()
-        org_id = me["roles"][0]["org_id"]
+        headers, org_id = admin_session(suite)
         contract = requests.post(f"{suite.base_url}/v1/orgs/{org_id}/contracts", headers=headers, timeout=30, json={
             "name": "Bench contract", "license_count": ROWS, "starts_on": str(date.today() - timedelta(days=1)),
             "ends_on": str(date.today() + timedelta(days=365))}).json()

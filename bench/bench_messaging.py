@@ -23,7 +23,7 @@ from pathlib import Path
 import requests
 from sqlalchemy import create_engine, text
 
-from bench.harness import create_admin, login, running_suite
+from bench.harness import admin_session, running_suite
 
 RECIPIENTS = int(os.environ.get("BENCH_MESSAGING_RECIPIENTS", "10000"))
 
@@ -84,9 +84,7 @@ def sent_count(engine, message_id: str) -> int:
 
 def main() -> dict:
     with running_suite() as suite:
-        token = login(suite.base_url, *create_admin(suite))
-        headers = {"Authorization": f"Bearer {token}"}
-        org_id = requests.get(f"{suite.base_url}/v1/me", headers=headers, timeout=30).json()["roles"][0]["org_id"]
+        headers, org_id = admin_session(suite)
         program_id = seed_members(suite, org_id, RECIPIENTS)
 
         before = eml_count(suite.mail_dir)

@@ -32,8 +32,7 @@ from sqlalchemy import create_engine, text
 from bench.harness import (
     CONNECTIONS,
     DURATION,
-    create_admin,
-    login,
+    admin_session,
     nameko_processes,
     run_clients,
     running_suite,
@@ -138,10 +137,7 @@ def main() -> dict:
     from services.identity import credentials
 
     with running_suite() as suite:
-        email, password = create_admin(suite)
-        token = login(suite.base_url, email, password)
-        auth = {"Authorization": f"Bearer {token}"}
-        org_id = requests.get(f"{suite.base_url}/v1/me", headers=auth, timeout=10).json()["roles"][0]["org_id"]
+        auth, org_id = admin_session(suite)
         with unit_of_work("programs", suite.database_url("programs")) as uow:
             catalog.load_catalog_file(uow, catalog.DEMO_CATALOG)
         contract = requests.post(f"{suite.base_url}/v1/orgs/{org_id}/contracts", headers=auth, timeout=30, json={

@@ -31,7 +31,14 @@ import numpy as np
 import requests
 from sqlalchemy import create_engine, text
 
-from bench.harness import cpu_seconds, create_admin, login, nameko_processes, running_suite, wait_http, wait_until_quiet
+from bench.harness import (
+    admin_session,
+    cpu_seconds,
+    nameko_processes,
+    running_suite,
+    wait_http,
+    wait_until_quiet,
+)
 
 ATTEMPTS = int(os.environ.get("BENCH_SKILLS_ATTEMPTS", "1000000"))
 LEARNERS = int(os.environ.get("BENCH_SKILLS_LEARNERS", "100000"))
@@ -249,10 +256,7 @@ def sequential_p50(targets: dict[str, tuple[str, dict]], samples: int) -> dict[s
 
 def bench_views() -> dict:
     with running_suite() as suite:
-        email, password = create_admin(suite)
-        token = login(suite.base_url, email, password)
-        headers = {"Authorization": f"Bearer {token}"}
-        org_id = requests.get(f"{suite.base_url}/v1/me", headers=headers, timeout=10).json()["roles"][0]["org_id"]
+        headers, org_id = admin_session(suite)
         seed_views(suite, org_id)
         with nameko_processes(suite, "bench.bare:EchoService", "bench.bare:HttpRpcEcho") as urls:
             echo = urls["bench.bare:HttpRpcEcho"] + "/echo"

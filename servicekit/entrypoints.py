@@ -11,9 +11,17 @@ from nameko.timer import Timer
 from nameko.timer import timer as nameko_timer
 from sqlalchemy.exc import DBAPIError
 
-from contracts.errors import AppError, ErrorCode
+from contracts.errors import AppError, ErrorCode, invalid
 from servicekit.db import UnitOfWork
 from servicekit.unavailable import database_unavailable
+
+
+def load_input(schema, data) -> dict:
+    """RPC input from another service that does not fit the contract is a 400, not a crash."""
+    try:
+        return schema.load(data if data is not None else {})
+    except ValidationError as exc:
+        raise invalid(exc.messages) from None
 
 
 def units_of_work(service) -> list[UnitOfWork]:

@@ -15,14 +15,15 @@ and in events, so nothing converts back and forth.
 """
 import uuid
 
-from sqlalchemy import DateTime, func
+from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.orm import mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from contracts.common import normalize_email
 from contracts.errors import not_found
 
-__all__ = ["created_column", "id_column", "new_id", "normalize_email", "parse_uuid", "require_uuid", "uuid_column"]
+__all__ = ["OrgProfileColumns", "created_column", "id_column", "new_id", "normalize_email", "now_column", "parse_uuid",
+           "require_uuid", "uuid_column"]
 
 
 def new_id() -> str:
@@ -39,9 +40,28 @@ def id_column(**kwargs):
     return uuid_column(primary_key=True, default=new_id, **kwargs)
 
 
-def created_column(**kwargs):
-    """When the row was created, set by the database."""
+def now_column(**kwargs):
+    """A timestamp the database sets to now() when the row is inserted."""
     return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False, **kwargs)
+
+
+created_column = now_column  # when the row was created
+
+
+class OrgProfileColumns:
+    """A person's profile in one organization (the reports' profile columns): identity's
+    `profiles` table owns it and reporting's `people` projection copies it, column for column."""
+    full_name: Mapped[str | None] = mapped_column(String(200))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    manager_name: Mapped[str | None] = mapped_column(String(200))
+    manager_email: Mapped[str | None] = mapped_column(String(254))
+    job_title: Mapped[str | None] = mapped_column(String(200))
+    job_type: Mapped[str | None] = mapped_column(String(200))
+    business_unit: Mapped[str | None] = mapped_column(String(200))
+    business_unit_2: Mapped[str | None] = mapped_column(String(200))
+    location_city: Mapped[str | None] = mapped_column(String(200))
+    location_country: Mapped[str | None] = mapped_column(String(200))
+    location_region: Mapped[str | None] = mapped_column(String(200))
 
 
 def parse_uuid(value) -> str | None:

@@ -4,24 +4,15 @@ log, and the retention timer.
 
 The handlers are made from `actions.ACTIONS` (the events the log consumes and
 what each means) rather than written out one by one: they are identical."""
-from marshmallow import ValidationError
 
 from contracts.audit import AuditEntrySchema, AuditQuerySchema, AuditScopeSchema
-from contracts.errors import invalid
-from servicekit.entrypoints import rpc, settings_timer
+from servicekit.entrypoints import load_input, rpc, settings_timer
 from servicekit.events import handle_event
 from servicekit.service import ServiceBase, ServiceSettings
 from services.audit import handlers, queries
 from services.audit.actions import ACTIONS
 from services.audit.commands import retention
 from services.audit.settings import AuditSettings
-
-
-def load(schema, data) -> dict:
-    try:
-        return schema.load(data if data is not None else {})
-    except ValidationError as exc:
-        raise invalid(exc.messages) from None
 
 
 class AuditService(ServiceBase):
@@ -31,14 +22,14 @@ class AuditService(ServiceBase):
     @rpc(read_only=True)
     def list_entries(self, org_id, query=None, program_ids=None):
         """One page of the organization's log, newest first; `program_ids`: only those programs' entries."""
-        scope = load(AuditScopeSchema(), {"program_ids": program_ids})["program_ids"]
-        result = queries.list_entries(self.db, org_id, load(AuditQuerySchema(), query), scope)
+        scope = load_input(AuditScopeSchema(), {"program_ids": program_ids})["program_ids"]
+        result = queries.list_entries(self.db, org_id, load_input(AuditQuerySchema(), query), scope)
         return {"items": AuditEntrySchema(many=True).dump(result["items"]), "next_cursor": result["next_cursor"]}
 
     @rpc  # streams rows with a server-side cursor: in a transaction, not on the autocommit read-only pool
     def export_csv(self, org_id, query=None, program_ids=None):
-        scope = load(AuditScopeSchema(), {"program_ids": program_ids})["program_ids"]
-        return queries.export_csv(self.db, org_id, load(AuditQuerySchema(), query), scope,
+        scope = load_input(AuditScopeSchema(), {"program_ids": program_ids})["program_ids"]
+        return queries.export_csv(self.db, org_id, load_input(AuditQuerySchema(), query), scope,
                                   self.settings.export_max_rows)
 
     @settings_timer(AuditSettings, lambda s: s.purge_interval)

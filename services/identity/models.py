@@ -9,7 +9,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from contracts.common import AdminRole as Role
 from contracts.errors import AppError, ErrorCode
 from contracts.identity import OrgSettingsSchema
-from servicekit.models import created_column, id_column, new_id, uuid_column
+from servicekit.models import OrgProfileColumns, created_column, id_column, new_id, uuid_column
 
 ORG_FIELDS = tuple(OrgSettingsSchema().fields)
 
@@ -80,24 +80,13 @@ class User(Base):
         return True
 
 
-class Profile(Base):
-    """A person's place in one organization."""
+class Profile(OrgProfileColumns, Base):
+    """A person's place in one organization. `full_name` is the organization's own name for
+    the person; the account's name (users.full_name) is the person's."""
 
     __tablename__ = "profiles"
     org_id: Mapped[str] = uuid_column(ForeignKey("organizations.id"), primary_key=True)
     user_id: Mapped[str] = uuid_column(ForeignKey("users.id"), primary_key=True)
-    # The organization's own name for the person; the account's name (users.full_name) is the person's.
-    full_name: Mapped[str | None] = mapped_column(String(200))
-    external_id: Mapped[str | None] = mapped_column(String(200))
-    manager_name: Mapped[str | None] = mapped_column(String(200))
-    manager_email: Mapped[str | None] = mapped_column(String(254))
-    job_title: Mapped[str | None] = mapped_column(String(200))
-    job_type: Mapped[str | None] = mapped_column(String(200))
-    business_unit: Mapped[str | None] = mapped_column(String(200))
-    business_unit_2: Mapped[str | None] = mapped_column(String(200))
-    location_city: Mapped[str | None] = mapped_column(String(200))
-    location_country: Mapped[str | None] = mapped_column(String(200))
-    location_region: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (
         Index("profiles_external_id", "org_id", "external_id", unique=True,

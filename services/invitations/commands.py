@@ -5,18 +5,9 @@ from prometheus_client import Counter
 from sqlalchemy import and_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from contracts import invitations as events
 from contracts.errors import AppError, ErrorCode, not_found
-from contracts.invitations import (
-    IMPORT_STARTED,
-    INVITATION_ACCEPTED,
-    INVITATION_CREATED,
-    INVITATION_EXPIRED,
-    INVITATION_RESENT,
-    INVITATION_REVOKED,
-    ImportStatus,
-    InvitationState,
-    RevokeReason,
-)
+from contracts.invitations import ImportStatus, InvitationState, RevokeReason
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
@@ -118,7 +109,7 @@ def create_invitation(uow: UnitOfWork, org_id: str, program: dict, contract_id: 
     if inserted is None:
         raise AppError(ErrorCode.DUPLICATE_INVITATION, "a pending invitation to this program exists for this email",
                        {"email": [values["email"]]})
-    uow.publish(INVITATION_CREATED,
+    uow.publish(events.INVITATION_CREATED,
                 _created_payload(settings, values, program["name"], raw, custom_message), org_id=org_id)
     return uow.session.get(Invitation, inserted)
 
@@ -150,7 +141,7 @@ def _renew(uow: UnitOfWork, settings: InvitationSettings, inv: Invitation, progr
     raw = new_token()
     inv.renew_link(hash_token(raw), utcnow(), settings.ttl)
     uow.session.flush()
-    uow.publish(INVITATION_RESENT, _resent_payload(settings, inv, program_name, raw, custom_message),
+    uow.publish(events.INVITATION_RESENT, _resent_payload(settings, inv, program_name, raw, custom_message),
                 org_id=inv.org_id)
 
 
@@ -167,7 +158,7 @@ def revoke(uow: UnitOfWork, org_id: str, invitation_ids: list[str], program_id: 
         inv.revoke(utcnow(), RevokeReason.ADMIN)
         invitations.append(inv)
     uow.session.flush()
-    uow.publish_many(INVITATION_REVOKED, [(_revoked_payload(inv, RevokeReason.ADMIN), org_id)
+    uow.publish_many(events.INVITATION_REVOKED, [(_revoked_payload(inv, RevokeReason.ADMIN), org_id)
                                           for inv in invitations])
     return invitations
 
@@ -182,7 +173,7 @@ def revoke_pending_of(uow: UnitOfWork, program_id: str, reason: RevokeReason, us
                                                   close_reason=reason)
         .returning(Invitation.id, Invitation.org_id, Invitation.program_id, Invitation.user_id, Invitation.email)
     ).all()
-    uow.publish_many(INVITATION_REVOKED, [(_revoked_payload(r, reason), r.org_id) for r in rows])
+    uow.publish_many(events.INVITATION_REVOKED, [(_revoked_payload(r, reason), r.org_id) for r in rows])
     return len(rows)
 
 
@@ -195,7 +186,7 @@ def expire_due(uow: UnitOfWork, limit: int = 500) -> int:
         "             ORDER BY expires_at LIMIT :limit FOR UPDATE SKIP LOCKED) "
         "RETURNING id, org_id, program_id, user_id, email"),
         {"limit": limit, "expired": InvitationState.EXPIRED, "pending": InvitationState.PENDING}).all()
-    uow.publish_many(INVITATION_EXPIRED, [(_expired_payload(r), str(r.org_id)) for r in rows])
+    uow.publish_many(events.INVITATION_EXPIRED, [(_expired_payload(r), str(r.org_id)) for r in rows])
     EXPIRED.inc(len(rows))
     return len(rows)
 
@@ -238,7 +229,7 @@ def join_by_program(uow: UnitOfWork, peers: Peers, org_id: str, program_id: str,
 def _mark_accepted(uow: UnitOfWork, inv: Invitation, user_id: str) -> None:
     inv.accept(utcnow())
     uow.session.flush()
-    uow.publish(INVITATION_ACCEPTED, _accepted_payload(inv, user_id), org_id=inv.org_id)
+    uow.publish(events.INVITATION_ACCEPTED, _accepted_payload(inv, user_id), org_id=inv.org_id)
 
 
 # ---------------------------------------------------------------- bulk import
@@ -259,7 +250,7 @@ def start_import(uow: UnitOfWork, org_id: str, program: dict, contract_id: str, 
                     duplicates=0, invalid=0, attempts=0)
     uow.session.add(job)
     uow.session.flush()
-    uow.publish(IMPORT_STARTED, {
+    uow.publish(events.IMPORT_STARTED, {
         "import_id": job.id, "org_id": org_id, "program_id": job.program_id, "program_name": job.program_name,
         "contract_id": job.contract_id, "filename": job.filename, "size_bytes": job.size_bytes, "total_rows": total,
         "send_email": send_email, "invited_by": invited_by}, org_id=org_id)

@@ -3,6 +3,7 @@ Projection and system-email handlers, admin-message RPC, preferences, and the
 sender and purge timers."""
 from marshmallow import Schema, fields, validate
 
+from contracts import invitations as invitation_events
 from contracts.identity import (
     ADMIN_GRANTED,
     ORG_CREATED,
@@ -10,14 +11,6 @@ from contracts.identity import (
     PROFILE_UPDATED,
     USER_PASSWORD_RESET_REQUESTED,
     USER_VERIFICATION_REQUESTED,
-)
-from contracts.invitations import (
-    INVITATION_ACCEPTED,
-    INVITATION_CREATED,
-    INVITATION_EXPIRED,
-    INVITATION_RESENT,
-    INVITATION_REVOKED,
-    INVITATIONS_CREATED,
 )
 from contracts.messaging import (
     AudienceSchema,
@@ -87,12 +80,12 @@ class MessagingService(ServiceBase):
     on_member_removed = handled_by(MEMBER_REMOVED, handlers.on_member_removed)
     on_enrollment_created = handled_by(ENROLLMENT_CREATED, handlers.on_enrollment_created)
     # ---- invitations
-    on_invitation_created = handled_by(INVITATION_CREATED, handlers.on_invitation_created)
-    on_invitations_created = handled_by(INVITATIONS_CREATED, handlers.on_invitations_created)
-    on_invitation_resent = handled_by(INVITATION_RESENT, handlers.on_invitation_resent)
-    on_invitation_accepted = handled_by(INVITATION_ACCEPTED, handlers.on_invitation_closed)
-    on_invitation_revoked = handled_by(INVITATION_REVOKED, handlers.on_invitation_closed)
-    on_invitation_expired = handled_by(INVITATION_EXPIRED, handlers.on_invitation_closed)
+    on_invitation_created = handled_by(invitation_events.INVITATION_CREATED, handlers.on_invitation_created)
+    on_invitations_created = handled_by(invitation_events.INVITATIONS_CREATED, handlers.on_invitations_created)
+    on_invitation_resent = handled_by(invitation_events.INVITATION_RESENT, handlers.on_invitation_resent)
+    on_invitation_accepted = handled_by(invitation_events.INVITATION_ACCEPTED, handlers.on_invitation_closed)
+    on_invitation_revoked = handled_by(invitation_events.INVITATION_REVOKED, handlers.on_invitation_closed)
+    on_invitation_expired = handled_by(invitation_events.INVITATION_EXPIRED, handlers.on_invitation_closed)
 
     # ---- reporting
     on_report_ready = handled_by(REPORT_READY, handlers.on_report_ready)

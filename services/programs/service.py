@@ -5,9 +5,6 @@ Every organization-level RPC takes the org_id first and the commands and
 queries filter by it; learner RPCs are scoped by the signed-in user's id."""
 import logging
 
-from marshmallow import Schema, ValidationError
-
-from contracts.errors import invalid
 from contracts.identity import PROFILE_UPDATED
 from contracts.invitations import INVITATION_CREATED, INVITATION_EXPIRED, INVITATION_REVOKED, INVITATIONS_CREATED
 from contracts.programs import (
@@ -29,6 +26,7 @@ from contracts.programs import (
     ProgramSchema,
     SpecializationSchema,
 )
+from servicekit.entrypoints import load_input
 from servicekit.events import handled_by
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
@@ -40,13 +38,6 @@ from services.programs.settings import ProgramsSettings
 log = logging.getLogger(__name__)
 IDENTITY_TIMEOUT_SECONDS = 5.0  # a join asks identity for a name at most this long
 
-
-def load(schema: Schema, data):
-    """Input from another service that does not fit the contract is a 400, not a crash."""
-    try:
-        return schema.load(data if data is not None else {})
-    except ValidationError as exc:
-        raise invalid(exc.messages) from None
 
 
 def page(item_schema, result: dict) -> dict:
@@ -78,7 +69,7 @@ class ProgramsService(ServiceBase):
     # ---- contracts
     @rpc
     def create_contract(self, org_id, data):
-        return ContractSchema().dump(contracts.create_contract(self.db, org_id, load(NewContractSchema(), data)))
+        return ContractSchema().dump(contracts.create_contract(self.db, org_id, load_input(NewContractSchema(), data)))
 
     @rpc
     def list_contracts(self, org_id, limit=50, cursor=None):
@@ -95,12 +86,12 @@ class ProgramsService(ServiceBase):
     @rpc
     def update_contract(self, org_id, contract_id, changes):
         return ContractSchema().dump(contracts.update_contract(self.db, org_id, contract_id,
-                                                               load(ContractFieldsSchema(), changes)))
+                                                               load_input(ContractFieldsSchema(), changes)))
 
     # ---- programs
     @rpc
     def create_program(self, org_id, data):
-        return ProgramSchema().dump(programs.create_program(self.db, org_id, load(NewProgramSchema(), data),
+        return ProgramSchema().dump(programs.create_program(self.db, org_id, load_input(NewProgramSchema(), data),
                                                             self.settings.public_url))
 
     @rpc
@@ -122,7 +113,7 @@ class ProgramsService(ServiceBase):
     @rpc
     def update_program(self, org_id, program_id, changes):
         return ProgramSchema().dump(programs.update_program(self.db, org_id, program_id,
-                                                            load(ProgramFieldsSchema(), changes),
+                                                            load_input(ProgramFieldsSchema(), changes),
                                                             self.settings.public_url))
 
     @rpc
@@ -153,12 +144,12 @@ class ProgramsService(ServiceBase):
     @rpc
     def create_collection(self, org_id, program_id, data):
         return CollectionSchema().dump(collections.create_collection(self.db, org_id, program_id,
-                                                                     load(NewCollectionSchema(), data)))
+                                                                     load_input(NewCollectionSchema(), data)))
 
     @rpc
     def update_collection(self, org_id, collection_id, changes):
         return CollectionSchema().dump(collections.update_collection(self.db, org_id, collection_id,
-                                                                     load(CollectionFieldsSchema(), changes)))
+                                                                     load_input(CollectionFieldsSchema(), changes)))
 
     @rpc
     def delete_collection(self, org_id, collection_id):
@@ -198,7 +189,7 @@ class ProgramsService(ServiceBase):
 
     @rpc
     def list_members(self, org_id, program_id, query=None):
-        params = load(MemberQuerySchema(), query or {})
+        params = load_input(MemberQuerySchema(), query or {})
         return page(MemberSchema, queries.list_members(self.db, org_id, program_id, params["state"], params["q"],
                                                        params["limit"], params["cursor"]))
 
@@ -217,7 +208,7 @@ class ProgramsService(ServiceBase):
     # ---- enrollments and learners
     @rpc
     def enroll(self, org_id, program_id, user_id, data):
-        data = load(EnrollmentInputSchema(), data)
+        data = load_input(EnrollmentInputSchema(), data)
         return EnrollmentSchema().dump(enrollments.enroll(self.db, org_id, program_id, user_id, data["kind"],
                                                           data["item_id"], data["collection_id"]))
 

@@ -21,13 +21,12 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from servicekit.models import uuid_column
+from servicekit.models import OrgProfileColumns, now_column, uuid_column
 
 SESSION_GAP_SECONDS = 60 * 60  # a gap longer than this ends a session (domain.md)
 
@@ -38,9 +37,6 @@ class Base(DeclarativeBase):
 
 UNMANAGED_DB_OBJECTS: set[str] = set()
 
-
-def _now_column(**kwargs):
-    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False, **kwargs)
 
 
 # ---------------------------------------------------------------- projections: identity
@@ -55,7 +51,7 @@ class Org(Base):
     subscription_start: Mapped[date | None] = mapped_column(Date)
     report_schedule: Mapped[dict | None] = mapped_column(JSONB)
     settings: Mapped[dict] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
-    updated_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = now_column()
 
 
 class Account(Base):
@@ -66,25 +62,14 @@ class Account(Base):
     full_name: Mapped[str | None] = mapped_column(String(200))
 
 
-class Person(Base):
+class Person(OrgProfileColumns, Base):
     """A person's organization profile (identity.profile(s).updated). `full_name`
     is the name the organization sees (its own where set, else the account's)."""
     __tablename__ = "people"
     org_id: Mapped[str] = uuid_column(primary_key=True)
     user_id: Mapped[str] = uuid_column(primary_key=True)
     email: Mapped[str | None] = mapped_column(String(254))
-    full_name: Mapped[str | None] = mapped_column(String(200))
-    external_id: Mapped[str | None] = mapped_column(String(200))
-    manager_name: Mapped[str | None] = mapped_column(String(200))
-    manager_email: Mapped[str | None] = mapped_column(String(254))
-    job_title: Mapped[str | None] = mapped_column(String(200))
-    job_type: Mapped[str | None] = mapped_column(String(200))
-    business_unit: Mapped[str | None] = mapped_column(String(200))
-    business_unit_2: Mapped[str | None] = mapped_column(String(200))
-    location_city: Mapped[str | None] = mapped_column(String(200))
-    location_country: Mapped[str | None] = mapped_column(String(200))
-    location_region: Mapped[str | None] = mapped_column(String(200))
-    updated_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = now_column()
     __table_args__ = (Index("people_email", "org_id", "email"),)
 
 
@@ -111,7 +96,7 @@ class Program(Base):
     slug: Mapped[str] = mapped_column(String(200))
     contract_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = _now_column()
+    created_at: Mapped[datetime] = now_column()
 
 
 class Contract(Base):
@@ -193,7 +178,7 @@ class Course(Base):
     lesson_count: Mapped[int] = mapped_column(Integer, server_default="0")
     graded_item_count: Mapped[int] = mapped_column(Integer, server_default="0")
     class_start_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    refreshed_at: Mapped[datetime] = _now_column()
+    refreshed_at: Mapped[datetime] = now_column()
 
 
 class Specialization(Base):
@@ -203,7 +188,7 @@ class Specialization(Base):
     name: Mapped[str] = mapped_column(String(200))
     partner: Mapped[str] = mapped_column(String(200))
     course_ids: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
-    refreshed_at: Mapped[datetime] = _now_column()
+    refreshed_at: Mapped[datetime] = now_column()
 
 
 # ---------------------------------------------------------------- learning activity (owned)
@@ -236,7 +221,7 @@ class Statement(Base):
     digest: Mapped[str | None] = mapped_column(String(64))  # xAPI: the statement's content hash (409 on change)
     credit_us: Mapped[int | None] = mapped_column(BigInteger)
     session_start: Mapped[bool | None] = mapped_column(Boolean)
-    stored_at: Mapped[datetime] = _now_column()
+    stored_at: Mapped[datetime] = now_column()
     __table_args__ = (
         Index("statements_learner_time", "org_id", "user_id", "ts", "statement_id"),
         Index("statements_graded", "org_id", "course_id", "user_id", postgresql_where=text("verb = 'graded'")),

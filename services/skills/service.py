@@ -3,9 +3,6 @@ dump output. Every view takes the org_id first and filters by it; the gateway
 has checked the caller is an org admin of that organization."""
 import logging
 
-from marshmallow import Schema, ValidationError
-
-from contracts.errors import invalid
 from contracts.identity import ORG_CREATED, ORG_UPDATED, PROFILE_UPDATED, PROFILES_UPDATED
 from contracts.programs import CURRICULUM_CHANGED, MEMBER_JOINED, MEMBER_REMOVED, PROGRAM_REMOVED
 from contracts.reporting import ATTEMPTS_GRADED, LEARNING_HOURS_UPDATED
@@ -18,7 +15,7 @@ from contracts.skills import (
     ProgramFilterQuery,
     RelevantCoursesQuery,
 )
-from servicekit.entrypoints import rpc, settings_timer
+from servicekit.entrypoints import load_input, rpc, settings_timer
 from servicekit.events import handle_event
 from servicekit.models import require_uuid
 from servicekit.service import ServiceBase, ServiceSettings
@@ -29,12 +26,6 @@ from services.skills.settings import SkillsSettings
 log = logging.getLogger(__name__)
 
 
-def load(schema: Schema, data):
-    try:
-        return schema.load(data if data is not None else {})
-    except ValidationError as exc:
-        raise invalid(exc.messages) from None
-
 
 class SkillsService(ServiceBase):
     name = "skills"
@@ -43,61 +34,61 @@ class SkillsService(ServiceBase):
     # ---- the ten views (org admins; read-only pool)
     @rpc(read_only=True)
     def distribution(self, org_id, query=None):
-        q = load(ProgramFilterQuery(), query)
+        q = load_input(ProgramFilterQuery(), query)
         return queries.distribution(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"],
                                     q["cursor"])
 
     @rpc(read_only=True)
     def hours_to_mastery(self, org_id, query=None):
-        q = load(ProgramFilterQuery(), query)
+        q = load_input(ProgramFilterQuery(), query)
         return queries.hours_to_mastery(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"],
                                         q["cursor"])
 
     @rpc(read_only=True)
     def mastery_over_time(self, org_id, query=None):
-        q = load(MasteryQuery(), query)
+        q = load_input(MasteryQuery(), query)
         return queries.mastery_over_time(self.db, require_uuid(org_id, "organization"), q["program_id"], q["since"],
                                          q["interval"], q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def leaderboard(self, org_id, query=None):
-        q = load(LeaderboardQuery(), query)
+        q = load_input(LeaderboardQuery(), query)
         org_id = require_uuid(org_id, "organization")
         return queries.leaderboard(self.db, org_id, q["program_id"], q["skill_id"], q["domain"],
                                    queries.anonymized(self.db, org_id), q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def assessments(self, org_id, query=None):
-        q = load(ProgramFilterQuery(), query)
+        q = load_input(ProgramFilterQuery(), query)
         return queries.assessments(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"],
                                    q["cursor"])
 
     @rpc(read_only=True)
     def hours(self, org_id, query=None):
-        q = load(ProgramFilterQuery(), query)
+        q = load_input(ProgramFilterQuery(), query)
         return queries.hours(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def relevant_courses(self, org_id, query=None):
-        q = load(RelevantCoursesQuery(), query)
+        q = load_input(RelevantCoursesQuery(), query)
         return queries.relevant_courses(self.db, require_uuid(org_id, "organization"), q["program_id"],
                                         q["per_level"], q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def glossary(self, org_id, query=None):
-        q = load(GlossaryQuery(), query)
+        q = load_input(GlossaryQuery(), query)
         require_uuid(org_id, "organization")
         return queries.glossary(self.db, q["domain"], q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def benchmark(self, org_id, query=None):
-        q = load(BenchmarkQuery(), query)
+        q = load_input(BenchmarkQuery(), query)
         return queries.benchmark(self.db, require_uuid(org_id, "organization"), q, self.settings, q["limit"],
                                  q["cursor"])
 
     @rpc(read_only=True)
     def benchmark_over_time(self, org_id, query=None):
-        q = load(BenchmarkOverTimeQuery(), query)
+        q = load_input(BenchmarkOverTimeQuery(), query)
         return queries.benchmark_over_time(self.db, require_uuid(org_id, "organization"), q, q["skill_id"],
                                            self.settings, q["limit"], q["cursor"])
 
