@@ -4,6 +4,7 @@ sender and purge timers."""
 from marshmallow import Schema, fields, validate
 
 from contracts import invitations as invitation_events
+from contracts import messaging as schemas
 from contracts.identity import (
     ADMIN_GRANTED,
     ORG_CREATED,
@@ -11,17 +12,6 @@ from contracts.identity import (
     PROFILE_UPDATED,
     USER_PASSWORD_RESET_REQUESTED,
     USER_VERIFICATION_REQUESTED,
-)
-from contracts.messaging import (
-    AudienceSchema,
-    AuthorSchema,
-    MessageFieldsSchema,
-    MessageSchema,
-    NewMessageSchema,
-    PreferencesSchema,
-    PresetSchema,
-    PreviewSchema,
-    UnsubscribeResultSchema,
 )
 from contracts.programs import (
     ENROLLMENT_CREATED,
@@ -93,11 +83,11 @@ class MessagingService(ServiceBase):
     # ---- admin messages
     @rpc
     def presets(self):
-        return PresetSchema(many=True).dump(audience.presets())
+        return schemas.PresetSchema(many=True).dump(audience.presets())
 
     @rpc
     def count_audience(self, org_id, audience_spec, program_scope=None):
-        return {"count": queries.count_audience(self.db, org_id, AudienceSchema().load(audience_spec),
+        return {"count": queries.count_audience(self.db, org_id, schemas.AudienceSchema().load(audience_spec),
                                                 program_scope, activity=self.reporting)}
 
     @rpc
@@ -106,26 +96,26 @@ class MessagingService(ServiceBase):
 
     @rpc
     def create_message(self, org_id, author, message, program_scope=None):
-        created = messages.create_message(self.db, org_id, AuthorSchema().load(author), program_scope,
-                                          NewMessageSchema().load(message), activity=self.reporting)
-        return MessageSchema().dump(queries.message_view(self.db, created))
+        created = messages.create_message(self.db, org_id, schemas.AuthorSchema().load(author), program_scope,
+                                          schemas.NewMessageSchema().load(message), activity=self.reporting)
+        return schemas.MessageSchema().dump(queries.message_view(self.db, created))
 
     @rpc
     def list_messages(self, org_id, viewer, limit=50, cursor=None):
         page = queries.list_messages(self.db, org_id, ViewerSchema().load(viewer), limit, cursor)
-        return {"items": MessageSchema(many=True).dump([queries.message_view(self.db, m) for m in page.items]),
+        return {"items": schemas.MessageSchema(many=True).dump([queries.message_view(self.db, m) for m in page.items]),
                 "next_cursor": page.next_cursor}
 
     @rpc
     def get_message(self, org_id, message_id, viewer):
         message = queries.get_message(self.db, org_id, message_id, ViewerSchema().load(viewer))
-        return MessageSchema().dump(queries.message_view(self.db, message))
+        return schemas.MessageSchema().dump(queries.message_view(self.db, message))
 
     @rpc
     def update_message(self, org_id, message_id, viewer, changes):
         message = messages.update_message(self.db, org_id, message_id, ViewerSchema().load(viewer),
-                                          MessageFieldsSchema().load(changes), activity=self.reporting)
-        return MessageSchema().dump(queries.message_view(self.db, message))
+                                          schemas.MessageFieldsSchema().load(changes), activity=self.reporting)
+        return schemas.MessageSchema().dump(queries.message_view(self.db, message))
 
     @rpc
     def discard_message(self, org_id, message_id, viewer):
@@ -133,14 +123,14 @@ class MessagingService(ServiceBase):
 
     @rpc
     def preview_message(self, org_id, message_id, viewer):
-        return PreviewSchema().dump(queries.preview_message(self.db, self.settings, org_id, message_id,
+        return schemas.PreviewSchema().dump(queries.preview_message(self.db, self.settings, org_id, message_id,
                                                             ViewerSchema().load(viewer), activity=self.reporting))
 
     @rpc
     def send_message(self, org_id, message_id, viewer, accept_terms):
         message = messages.send_message(self.db, self.settings, org_id, message_id, ViewerSchema().load(viewer),
                                         accept_terms, activity=self.reporting)
-        return MessageSchema().dump(queries.message_view(self.db, message))
+        return schemas.MessageSchema().dump(queries.message_view(self.db, message))
 
     @rpc
     def remind_enroll(self, org_id, program_id, request_id):
@@ -159,19 +149,20 @@ class MessagingService(ServiceBase):
     # ---- preferences
     @rpc
     def get_preferences(self, email):
-        return PreferencesSchema().dump(queries.get_preferences(self.db, email))
+        return schemas.PreferencesSchema().dump(queries.get_preferences(self.db, email))
 
     @rpc
     def set_preferences(self, email, changes):
-        return PreferencesSchema().dump(preferences.set_preferences(self.db, email, PreferencesSchema().load(changes)))
+        changed = preferences.set_preferences(self.db, email, schemas.PreferencesSchema().load(changes))
+        return schemas.PreferencesSchema().dump(changed)
 
     @rpc
     def describe_unsubscribe(self, token):
-        return UnsubscribeResultSchema().dump(queries.describe_unsubscribe(self.db, self.settings, token))
+        return schemas.UnsubscribeResultSchema().dump(queries.describe_unsubscribe(self.db, self.settings, token))
 
     @rpc
     def unsubscribe(self, token):
-        return UnsubscribeResultSchema().dump(preferences.unsubscribe(self.db, self.settings, token))
+        return schemas.UnsubscribeResultSchema().dump(preferences.unsubscribe(self.db, self.settings, token))
 
     # ---- delivery
     @settings_timer(lambda s: s.send_interval)
