@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from scripts.simulate.platform import wait_http  # noqa: F401 (the benches import it from here)
 from tests.support.suite import ROOT, Suite, free_port
 
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))  # seconds measured per target
@@ -231,19 +232,6 @@ def nameko_processes(suite: Suite, *services: str):
                 process.wait()
 
 
-def wait_http(url: str, timeout: float = 60, headers: dict | None = None) -> None:
-    """Until `url` answers 200 (for an HTTP→RPC route: until the RPC is answered too)."""
-    deadline = time.monotonic() + timeout
-    last: object = None
-    while time.monotonic() < deadline:
-        try:
-            last = requests.get(url, headers=headers, timeout=5)
-            if last.status_code == 200:
-                return
-        except requests.RequestException as exc:
-            last = exc
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} not ready: {getattr(last, 'text', last)}")
 
 
 # ------------------------------------------------------------------ load ---

@@ -68,18 +68,23 @@ class Api:
         return tokens
 
 
-def wait_for_gateway(base_url: str, timeout: float) -> None:
+def wait_http(url: str, timeout: float = 60, headers: dict | None = None, interval: float = 0.3) -> None:
+    """Until `url` answers 200 (for an HTTP→RPC route: until the RPC is answered too)."""
     deadline = time.monotonic() + timeout
-    last = None
+    last: object = None
     while time.monotonic() < deadline:
         try:
-            last = requests.get(base_url.rstrip("/") + "/readyz", timeout=3)
+            last = requests.get(url, headers=headers, timeout=5)
             if last.status_code == 200:
                 return
         except requests.RequestException as exc:
             last = exc
-        time.sleep(1)
-    raise RuntimeError(f"the gateway at {base_url} is not ready after {timeout:.0f} s: {getattr(last, 'text', last)}")
+        time.sleep(interval)
+    raise RuntimeError(f"{url} not ready: {getattr(last, 'text', last)}")
+
+
+def wait_for_gateway(base_url: str, timeout: float) -> None:
+    wait_http(base_url.rstrip("/") + "/readyz", timeout, interval=1)
 
 
 def admin_org(admin: Api) -> str:
