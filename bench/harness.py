@@ -31,7 +31,7 @@ from urllib.parse import urlsplit
 import requests
 
 from scripts.simulate.platform import wait_http  # noqa: F401 (the benches import it from here)
-from tests.support.suite import ROOT, Suite, free_port
+from tests.support.suite import ROOT, Suite, free_port, stop_processes
 
 DURATION = float(os.environ.get("BENCH_DURATION", "10"))  # seconds measured per target
 WARMUP = float(os.environ.get("BENCH_WARMUP", "2"))  # seconds of load before measuring, not counted
@@ -222,14 +222,7 @@ def nameko_processes(suite: Suite, *services: str):
             urls.pids[service] = processes[-1].pid
         yield urls
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(processes)
 
 
 

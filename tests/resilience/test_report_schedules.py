@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, text
 from servicekit import config
 from servicekit.migrations import drop_database, migrate
 from services.reporting.reports import runs
-from tests.support.suite import AUTH, MANAGEMENT
+from tests.support.suite import AUTH, MANAGEMENT, stop_processes
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE_SECONDS = 4
@@ -57,14 +57,7 @@ def replicas(tmp_path, monkeypatch):
         return started[name]
 
     yield start, engine, tmp_path
-    for process in started.values():
-        if process.poll() is None:
-            process.terminate()
-    for process in started.values():
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    stop_processes(started.values())
     engine.dispose()
     requests.delete(f"{MANAGEMENT}/vhosts/{vhost}", auth=AUTH, timeout=10)
     drop_database("reporting")

@@ -40,6 +40,20 @@ def procfile() -> dict[str, str]:
 TEST_PROXY = "127.0.0.2"
 
 
+
+def stop_processes(processes) -> None:
+    """Terminate the processes still running, then wait for each (kill after 15 s)."""
+    processes = list(processes)
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
 class Suite:
     def __init__(self, workdir: Path, broker_port: int = 5672, env: dict | None = None, console: bool = False):
         """`broker_port`: where the processes reach RabbitMQ (a TcpProxy in fault
@@ -165,14 +179,7 @@ class Suite:
         return path.read_text(errors="replace") if path.exists() else ""
 
     def stop(self) -> None:
-        for process in self.processes.values():
-            process.terminate()
-        for process in self.processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(self.processes.values())
         requests.delete(f"{MANAGEMENT}/vhosts/{self.vhost}", auth=AUTH, timeout=10)
         subprocess.run([sys.executable, "-m", "tests.support.fresh_databases", "--drop"], env=self.env, cwd=ROOT)
 
