@@ -178,6 +178,19 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
         page.get_by_role("button", name="Sign in").click()
 
 
+
+def signed_in_learner(page, suite, world, name: str = "Lu Learner") -> str:
+    """A new person signs up, confirms the emailed link and signs in (no role anywhere): their email."""
+    email = f"{unique('lrn')}@example.com"
+    world["api"].call("POST", "/v1/auth/signup", json={"email": email, "full_name": name, "password": PASSWORD})
+    open_email(page, mail_to(suite, email, "Confirm your email"))
+    page.get_by_role("link", name="Confirm my email").click()
+    page.get_by_role("button", name="Confirm my email address").click()
+    sign_in(page, email)
+    page.wait_for_url("**/learn")
+    return email
+
+
 # ---------------------------------------------------------------- email
 
 

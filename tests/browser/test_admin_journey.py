@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, mail_to, open_email, shoot, sign_in, unique
+from tests.browser.conftest import PASSWORD, mail_to, open_email, shoot, sign_in, signed_in_learner, unique
 
 
 def test_org_admin_journey(page, suite, world, tmp_path):
@@ -233,14 +233,7 @@ def test_program_admin_sees_only_their_program(page, suite, world):
 
 
 def test_learner_sees_no_admin_page(page, suite, world):
-    email = f"{unique('lrn')}@example.com"
-    world["api"].call("POST", "/v1/auth/signup", json={"email": email, "full_name": "Lu Learner",
-                                                       "password": PASSWORD})
-    open_email(page, mail_to(suite, email, "Confirm your email"))
-    page.get_by_role("link", name="Confirm my email").click()
-    page.get_by_role("button", name="Confirm my email address").click()
-    sign_in(page, email)
-    page.wait_for_url("**/learn")
+    signed_in_learner(page, suite, world)
     expect(page.get_by_role("link", name="Admin home")).to_have_count(0)
     for path in ("/admin/", f"/admin/programs/{world['program']['id']}", "/admin/settings/api-tokens"):
         page.goto(path)

@@ -6,7 +6,7 @@ import time
 import requests
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, mail_to, open_email, sign_in, unique
+from tests.browser.conftest import sign_in, signed_in_learner, unique
 from tests.browser.test_quality import axe_violations
 
 
@@ -79,14 +79,7 @@ def test_program_admin_sees_only_their_programs_entries(page, suite, world):
 
 
 def test_a_learner_gets_no_audit_page(page, suite, world):
-    email = f"{unique('lrn')}@example.com"
-    world["api"].call("POST", "/v1/auth/signup", json={"email": email, "full_name": "Lee Learner",
-                                                       "password": PASSWORD})
-    open_email(page, mail_to(suite, email, "Confirm your email"))
-    page.get_by_role("link", name="Confirm my email").click()
-    page.get_by_role("button", name="Confirm my email address").click()
-    sign_in(page, email)
-    page.wait_for_url("**/learn")
+    signed_in_learner(page, suite, world, "Lee Learner")
     expect(page.get_by_role("link", name="Audit log")).to_have_count(0)
     page.goto("/admin/audit")
     expect(page.get_by_role("heading", name="You do not have access to this page")).to_be_visible()
