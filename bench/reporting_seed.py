@@ -6,13 +6,16 @@ enrollments) would take many minutes and measure the handlers, not what these be
 (ingestion, the Usage export, the admin home). The rows are those of reporting's own tables
 (services/reporting/models.py); `figures=True` also fills the per-learner and per-course figures the
 statements would have produced (hours, progress, grades, completions, lessons, days) so that the Usage
-report and the summary have real work to do.
+report and the summary have real work to do. The admin home's counters are then computed from those rows
+(services/reporting/home.py `rebuild`), as the handlers and ingestion would have kept them.
 
 User ids are `md5('bench|<org>|<n>')::uuid`, n = 1..members (`user_id(org, n)` gives the same in Python)."""
 import hashlib
 import uuid
 
 from sqlalchemy import text
+
+from services.reporting import home
 
 
 def user_id(org_id: str, n: int) -> str:
@@ -76,6 +79,7 @@ def seed_org(engine, org_id: str, program_id: str, contract_id: str, members: in
              org=org_id, p=program_id, c=contract_id, n=people, members=members)
         if enrollments_per_member:
             _seed_enrollments(conn, org_id, program_id, members, courses, enrollments_per_member, figures, log)
+        home.rebuild(conn, org_id)  # the admin home's counters, as the handlers and ingestion keep them
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
 

@@ -110,7 +110,7 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "reporting": ("active_learners", "course_completers"),  # the activity audience presets
     },
     "reporting": {
-        "programs": ("get_courses", "get_specializations"),  # catalog reference data
+        "programs": ("find_courses", "get_courses", "get_specializations"),  # catalog reference data
     },
 }
 

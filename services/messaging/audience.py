@@ -11,7 +11,7 @@ to PRESETS."""
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from sqlalchemy import and_, exists, func, literal, null, select, union_all
+from sqlalchemy import ARRAY, String, and_, any_, bindparam, exists, func, literal, null, select, union_all
 from sqlalchemy.sql import Select
 
 from contracts.errors import AppError, ErrorCode, invalid
@@ -56,22 +56,43 @@ def _enrolled(q: AudienceQuery):
                           Enrollment.active.is_(True))
 
 
+def _named_by_reporting(q: AudienceQuery):
+    """`Membership.user_id = ANY(:activity_user_ids)`: one array parameter whatever the
+    number of people (an IN list of 100,000 would be 100,000 parameters to compile and send)."""
+    return Membership.user_id == any_(bindparam("activity_user_ids", q.activity_user_ids, type_=ARRAY(String)))
+
+
 def _inactive(q: AudienceQuery) -> Select:
     """Members with a current enrollment and no learning activity in the last `days` days."""
-    return _members(q).where(_enrolled(q), Membership.user_id.not_in(q.activity_user_ids))
+    return _members(q).where(_enrolled(q), ~_named_by_reporting(q))
 
 
 def _completed(q: AudienceQuery) -> Select:
     """Members who completed one of the courses (filters.course_ids)."""
-    return _members(q).where(Membership.user_id.in_(q.activity_user_ids))
+    return _members(q).where(_named_by_reporting(q))
+
+
+ACTIVITY_PAGE = 10_000  # user ids per RPC answer (reporting's largest page)
+
+
+def _pages(call) -> list[str]:
+    """Every user id reporting names, asked a page at a time (`call(after, limit)`)."""
+    found, after = [], None
+    while True:
+        page = call(after, ACTIVITY_PAGE)
+        found += page["user_ids"]
+        after = page["next_after"]
+        if after is None:
+            return found
 
 
 def _active_since(reporting, q: AudienceQuery) -> list[str]:
-    return reporting.active_learners(q.org_id, (utcnow() - timedelta(days=q.days)).isoformat())
+    since = (utcnow() - timedelta(days=q.days)).isoformat()
+    return _pages(lambda after, limit: reporting.active_learners(q.org_id, since, after, limit))
 
 
 def _completers(reporting, q: AudienceQuery) -> list[str]:
-    return reporting.course_completers(q.org_id, q.course_ids)
+    return _pages(lambda after, limit: reporting.course_completers(q.org_id, q.course_ids, after, limit))
 
 
 def _custom(q: AudienceQuery) -> Select:

@@ -104,6 +104,15 @@ def courses_view(uow: UnitOfWork, course_ids) -> list[dict]:
     return [course_view(c) for c in courses_by_id(uow, course_ids).values()]
 
 
+def courses_by_ref(uow: UnitOfWork, refs) -> list[dict]:
+    """The courses whose id or slug is one of `refs` (a learning platform may name a course either way)."""
+    refs = sorted({str(r) for r in refs})
+    if not refs:
+        return []
+    return [course_view(c) for c in uow.session.scalars(
+        select(Course).where(or_(Course.id.in_(refs), Course.slug.in_(refs))).order_by(Course.id))]
+
+
 def specializations_view(uow: UnitOfWork, specialization_ids) -> list[dict]:
     return [specialization_view(s) for s in specializations_by_id(uow, specialization_ids).values()]
 

@@ -62,6 +62,14 @@ class ProgramsService(ServiceBase):
     def get_courses(self, course_ids):
         return CourseSchema(many=True).dump(queries.courses_view(self.db, course_ids))
 
+    @rpc(read_only=True)
+    def find_courses(self, refs):
+        """The courses whose id or slug is one of `refs` (reporting resolves xAPI course IRIs with it)."""
+        if not isinstance(refs, list | tuple) or len(refs) > 1000 or \
+                not all(isinstance(r, str) and 0 < len(r) <= 255 for r in refs):
+            raise invalid({"refs": ["a list of at most 1000 course ids or slugs"]})
+        return CourseSchema(many=True).dump(queries.courses_by_ref(self.db, refs))
+
     @rpc
     def get_specializations(self, specialization_ids):
         return SpecializationSchema(many=True).dump(queries.specializations_view(self.db, specialization_ids))

@@ -9,8 +9,9 @@ from sqlalchemy import text
 
 from contracts.envelope import Envelope
 from contracts.identity import ProfileFieldsSchema
-from contracts.programs import MemberState
+from contracts.programs import CollectionChange, MemberState
 from servicekit.db import UnitOfWork
+from services.reporting import home
 
 PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
 
@@ -112,17 +113,31 @@ def on_contract_saved(uow: UnitOfWork, event: Envelope) -> None:
          "starts": p["starts_on"], "ends": p["ends_on"]})
 
 
+# This join is the latest thing known of the person in the program: no later removal, no later join. An
+# earlier join arriving late (after the removal that followed it) only records that they joined.
+LATEST_JOIN = ("((memberships.removed_at IS NULL OR memberships.removed_at <= EXCLUDED.joined_at) "
+               "AND (memberships.joined_at IS NULL OR memberships.joined_at <= EXCLUDED.joined_at))")
+
+
 def on_member_joined(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
+    with home.counted(uow, places=[(p["program_id"], p["user_id"])]):
+        _member_joined(uow, p)
+
+
+def _member_joined(uow: UnitOfWork, p: dict) -> None:
     uow.session.execute(text(
         "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, invitation_id, "
         "email, full_name, joined_at) VALUES (:program, :user, :org, :membership, :state, :contract, :invitation, "
         "lower(:email), :name, :at) ON CONFLICT (program_id, user_id) DO UPDATE SET "
-        "membership_id = EXCLUDED.membership_id, state = EXCLUDED.state, contract_id = EXCLUDED.contract_id, "
+        f"membership_id = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.membership_id ELSE memberships.membership_id END, "
+        f"state = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.state ELSE memberships.state END, "
+        f"contract_id = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.contract_id ELSE memberships.contract_id END, "
         "invitation_id = coalesce(EXCLUDED.invitation_id, memberships.invitation_id), "
         "email = coalesce(EXCLUDED.email, memberships.email), full_name = coalesce(EXCLUDED.full_name, "
-        "memberships.full_name), joined_at = EXCLUDED.joined_at, removed_at = NULL "
-        "WHERE memberships.removed_at IS NULL OR memberships.removed_at <= EXCLUDED.joined_at"),
+        f"memberships.full_name), joined_at = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.joined_at "
+        "ELSE coalesce(memberships.joined_at, EXCLUDED.joined_at) END, "
+        f"removed_at = CASE WHEN {LATEST_JOIN} THEN NULL ELSE memberships.removed_at END"),
         {"program": p["program_id"], "user": p["user_id"], "org": p["org_id"], "membership": p["membership_id"],
          "state": MemberState.MEMBER.value, "contract": p["contract_id"], "invitation": p.get("invitation_id"),
          "email": p.get("email"), "name": p.get("full_name"), "at": p["joined_at"]})
@@ -130,6 +145,11 @@ def on_member_joined(uow: UnitOfWork, event: Envelope) -> None:
 
 def on_member_removed(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
+    with home.counted(uow, places=[(p["program_id"], p["user_id"])]):
+        _member_removed(uow, p)
+
+
+def _member_removed(uow: UnitOfWork, p: dict) -> None:
     uow.session.execute(text(
         "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, email, full_name, "
         "removed_at) VALUES (:program, :user, :org, :membership, :state, :contract, lower(:email), :name, :at) "
@@ -141,21 +161,46 @@ def on_member_removed(uow: UnitOfWork, event: Envelope) -> None:
 
 
 def on_enrollment_created(uow: UnitOfWork, event: Envelope) -> None:
+    """The enrollment, counted once on its day (a redelivery inserts nothing)
+    and in its program's funnel (the person is now enrolled there)."""
     p = event.payload
-    uow.session.execute(text(
+    with home.counted(uow, places=[(p["program_id"], p["user_id"])]):
+        day = _enrollment_created(uow, p)
+    if day is not None:
+        home.enrollment_added(uow, p["org_id"], p["program_id"], p["kind"], day)
+
+
+def _enrollment_created(uow: UnitOfWork, p: dict):
+    return uow.session.execute(text(
         "INSERT INTO enrollments (enrollment_id, org_id, program_id, user_id, kind, course_id, specialization_id, "
         "collection_id, item_name, item_slug, enrolled_at) VALUES (:id, :org, :program, :user, :kind, :course, "
-        ":spec, :collection, :name, :slug, :at) ON CONFLICT (enrollment_id) DO NOTHING"),
+        ":spec, :collection, :name, :slug, :at) ON CONFLICT (enrollment_id) DO NOTHING "
+        "RETURNING (enrolled_at AT TIME ZONE 'UTC')::date"),
         {"id": p["enrollment_id"], "org": p["org_id"], "program": p["program_id"], "user": p["user_id"],
          "kind": p["kind"], "course": p.get("course_id"), "spec": p.get("specialization_id"),
          "collection": p.get("collection_id"), "name": p["item_name"], "slug": p["item_slug"],
-         "at": p["enrolled_at"]})
+         "at": p["enrolled_at"]}).scalar()
 
 
 def on_enrollment_downgraded(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
     uow.session.execute(text("UPDATE enrollments SET downgraded_at = :at WHERE enrollment_id = :id"),
                         {"id": p["enrollment_id"], "at": p["downgraded_at"]})
+
+
+def on_collection_changed(uow: UnitOfWork, event: Envelope) -> None:
+    """A collection's name as of its latest change (every change carries it);
+    deleted: marked, its name kept (the enrollments made through it still name it)."""
+    p = event.payload
+    deleted = event.occurred_at if p["change"] == CollectionChange.DELETED else None
+    uow.session.execute(text(
+        "INSERT INTO collections (collection_id, org_id, program_id, name, deleted_at, changed_at) "
+        "VALUES (:id, :org, :program, :name, :deleted, :at) ON CONFLICT (collection_id) DO UPDATE SET "
+        "name = CASE WHEN collections.changed_at <= EXCLUDED.changed_at THEN EXCLUDED.name ELSE collections.name END, "
+        "changed_at = GREATEST(collections.changed_at, EXCLUDED.changed_at), "
+        "deleted_at = coalesce(collections.deleted_at, EXCLUDED.deleted_at)"),
+        {"id": p["collection_id"], "org": p["org_id"], "program": p["program_id"], "name": p["name"],
+         "deleted": deleted, "at": event.occurred_at})
 
 
 # ---------------------------------------------------------------- invitations
@@ -165,12 +210,25 @@ INVITATION_COLUMNS = ("invitation_id", "user_id", "email", "full_name", "externa
 
 def on_invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) -> None:
     p = event.payload
+    with home.counted(uow, places=[(p["program_id"], i["user_id"]) for i in items if i.get("user_id")],
+                      invitations=[i["invitation_id"] for i in items]):
+        _invitations_created(uow, event, items)
+
+
+def _invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) -> None:
+    p = event.payload
     for item in sorted(items, key=lambda i: i["invitation_id"]):
+        # a row already there was made by an event that followed this one (accepted, revoked,
+        # expired: its created_at is that later time): it keeps its state and gets the creation's fields
         uow.session.execute(text(
             "INSERT INTO invitations (invitation_id, org_id, program_id, contract_id, user_id, email, full_name, "
             "external_id, state, send_email, import_id, created_at, last_sent_at) VALUES (:invitation_id, :org, "
             ":program, :contract, :user_id, lower(:email), :full_name, :external_id, 'PENDING', :send, :import_id, "
-            ":at, CASE WHEN :send THEN CAST(:at AS timestamptz) END) ON CONFLICT (invitation_id) DO NOTHING"),
+            ":at, CASE WHEN :send THEN CAST(:at AS timestamptz) END) ON CONFLICT (invitation_id) DO UPDATE SET "
+            "contract_id = EXCLUDED.contract_id, full_name = EXCLUDED.full_name, external_id = EXCLUDED.external_id, "
+            "send_email = EXCLUDED.send_email, import_id = EXCLUDED.import_id, created_at = EXCLUDED.created_at, "
+            "last_sent_at = GREATEST(invitations.last_sent_at, EXCLUDED.last_sent_at) "
+            "WHERE invitations.created_at > EXCLUDED.created_at"),
             {"org": p["org_id"], "program": p["program_id"], "contract": p.get("contract_id"),
              "send": bool(p.get("send_email")), "import_id": p.get("import_id"), "at": event.occurred_at,
              **{c: item.get(c) for c in INVITATION_COLUMNS}})
@@ -187,9 +245,17 @@ def on_invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) 
 
 
 def on_invitation_closed(uow: UnitOfWork, event: Envelope, state: str) -> None:
-    uow.session.execute(text(
-        "UPDATE invitations SET state = :state, closed_at = :at WHERE invitation_id = :id"),
-        {"id": event.payload["invitation_id"], "state": state, "at": event.occurred_at})
+    """Accepted, revoked or expired. Arriving before the invitation's creation
+    (another queue, a redelivery), it records the invitation with its state;
+    the creation then fills in the rest (on_invitations_created)."""
+    p = event.payload
+    with home.counted(uow, invitations=[p["invitation_id"]]):
+        uow.session.execute(text(
+            "INSERT INTO invitations (invitation_id, org_id, program_id, user_id, email, state, created_at, "
+            "closed_at) VALUES (:id, :org, :program, :user, lower(:email), :state, :at, :at) "
+            "ON CONFLICT (invitation_id) DO UPDATE SET state = EXCLUDED.state, closed_at = EXCLUDED.closed_at"),
+            {"id": p["invitation_id"], "org": p["org_id"], "program": p["program_id"], "user": p.get("user_id"),
+             "email": p.get("email"), "state": state, "at": event.occurred_at})
 
 
 def on_invitation_resent(uow: UnitOfWork, event: Envelope) -> None:

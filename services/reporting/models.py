@@ -19,6 +19,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    SmallInteger,
     String,
     Text,
     text,
@@ -191,6 +192,18 @@ class Specialization(Base):
     refreshed_at: Mapped[datetime] = now_column()
 
 
+class Collection(Base):
+    """A collection of a program's curriculum (programs.collection.changed.v1): the
+    reports' Enrollment Source. A deleted collection keeps its name (its enrollments still name it)."""
+    __tablename__ = "collections"
+    collection_id: Mapped[str] = uuid_column(primary_key=True)
+    org_id: Mapped[str] = uuid_column()
+    program_id: Mapped[str] = uuid_column()
+    name: Mapped[str] = mapped_column(String(200))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 # ---------------------------------------------------------------- learning activity (owned)
 
 
@@ -226,6 +239,17 @@ class Statement(Base):
         Index("statements_learner_time", "org_id", "user_id", "ts", "statement_id"),
         Index("statements_graded", "org_id", "course_id", "user_id", postgresql_where=text("verb = 'graded'")),
     )
+
+
+class ItemName(Base):
+    """The name a learning platform gives an item (native `object.name`, xAPI
+    `object.definition.name`): the gradebooks' Assessment. The latest statement's name wins."""
+    __tablename__ = "item_names"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    item_id: Mapped[str] = mapped_column(String(500), primary_key=True)
+    name: Mapped[str] = mapped_column(String(500))
+    named_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Learner(Base):
@@ -300,6 +324,41 @@ class CourseDay(Base):
     user_id: Mapped[str] = uuid_column(primary_key=True)
     course_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     hours_us: Mapped[int] = mapped_column(BigInteger, server_default="0")
+
+
+# ---------------------------------------------------------------- the admin home's counters (home.py)
+
+
+class HomeFunnel(Base):
+    """Per program: the funnel's counts, kept by the event handlers (home.counted)."""
+    __tablename__ = "home_funnel"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    program_id: Mapped[str] = uuid_column(primary_key=True)
+    invited: Mapped[int] = mapped_column(Integer, server_default="0")
+    pending: Mapped[int] = mapped_column(Integer, server_default="0")
+    joined: Mapped[int] = mapped_column(Integer, server_default="0")
+    enrolled: Mapped[int] = mapped_column(Integer, server_default="0")
+    joined_not_enrolled: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class HomeEnrollmentDay(Base):
+    """Per program and UTC day: enrollments made (the summary's, since the subscription start)."""
+    __tablename__ = "home_enrollment_days"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    program_id: Mapped[str] = uuid_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    course_enrollments: Mapped[int] = mapped_column(Integer, server_default="0")
+    specialization_enrollments: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class HomeActivityDay(Base):
+    """Per UTC day and shard: the organization's learning time and lessons taken (ingestion's deltas)."""
+    __tablename__ = "home_activity_days"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    hours_us: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    lessons: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 # The reports' own tables (services/reporting/reports/models.py) on this Base, so that autogenerate sees them.

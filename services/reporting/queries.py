@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from sqlalchemy import text
 
 from servicekit.db import UnitOfWork
+from services.reporting import home
 from services.reporting.commands.activity import US_PER_HOUR
+
+NIL_UUID = "00000000-0000-0000-0000-000000000000"
 
 
 def _hours(us) -> float:
@@ -33,22 +36,18 @@ def summary(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict
     """Enrollments, estimated learning hours and lessons taken since the
     subscription start (all time when the organization has none). An org
     admin's hours and lessons are all of the organization's learners'; a
-    program admin's those in courses enrolled through their programs."""
+    program admin's those in courses enrolled through their programs.
+    Enrollments and an org admin's figures come from the home's counters
+    (home.py: a few rows per day); a program admin's hours and lessons are
+    summed from their learners' figures."""
     params = {"org": org_id, "programs": program_ids or []}
     start = uow.read(text("SELECT subscription_start FROM orgs WHERE org_id = :org"), params).scalar()
     params["start"] = start.isoformat() if start else "1970-01-01"
-    scope = _scope(program_ids, "e.program_id")
-    counts = uow.read(text(
-        "SELECT count(*) AS enrollments, count(*) FILTER (WHERE kind = 'COURSE') AS courses, "
-        "count(*) FILTER (WHERE kind = 'SPECIALIZATION') AS specializations FROM enrollments e "
-        f"WHERE e.org_id = :org AND e.enrolled_at >= CAST(:start AS date){scope}"), params).one()
+    counts = home.summary_counts(uow, org_id, params["start"], program_ids)
     if program_ids is None:
-        hours = uow.read(text("SELECT sum(hours_us) FROM course_days WHERE org_id = :org AND day >= :start"),
-                         params).scalar()
-        lessons = uow.read(text("SELECT count(*) FROM learner_lessons WHERE org_id = :org "
-                                "AND first_completed_at >= CAST(:start AS date)"), params).scalar()
+        hours, lessons = home.organization_activity(uow, org_id, params["start"])
     else:
-        enrolled = ENROLLED_COURSES.format(scope=scope)
+        enrolled = ENROLLED_COURSES.format(scope=_scope(program_ids, "e.program_id"))
         hours = uow.read(text(
             f"WITH ec AS ({enrolled}) SELECT sum(cd.hours_us) FROM course_days cd JOIN ec "
             "ON ec.user_id = cd.user_id AND ec.course_id = cd.course_id WHERE cd.org_id = :org "
@@ -57,7 +56,7 @@ def summary(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict
             f"WITH ec AS ({enrolled}) SELECT count(*) FROM learner_lessons ll JOIN ec "
             "ON ec.user_id = ll.user_id AND ec.course_id = ll.course_id WHERE ll.org_id = :org "
             "AND ll.first_completed_at >= CAST(:start AS date)"), params).scalar()
-    return {"org_id": org_id, "since": start, "enrollments": counts.enrollments,
+    return {"org_id": org_id, "since": start, "enrollments": counts.courses + counts.specializations,
             "course_enrollments": counts.courses, "specialization_enrollments": counts.specializations,
             "learning_hours": _hours(hours), "learning_hours_estimated": True, "lessons_taken": lessons or 0,
             "as_of": datetime.now(UTC)}
@@ -67,25 +66,11 @@ def funnel(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict:
     """invited (every invitation created, emailed or not) → joined (people who
     joined, removed since or not) → enrolled (of those, people with an
     enrollment), per program and overall (programs not removed); plus the
-    quick actions' counts: pending invitations, current members not enrolled."""
-    params = {"org": org_id, "programs": program_ids or []}
-    rows = uow.read(text(f"""
-        SELECT p.program_id::text, p.name, p.slug,
-          (SELECT count(*) FROM invitations i WHERE i.org_id = p.org_id AND i.program_id = p.program_id) AS invited,
-          (SELECT count(*) FROM invitations i WHERE i.org_id = p.org_id AND i.program_id = p.program_id
-              AND i.state = 'PENDING') AS pending,
-          (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.joined_at IS NOT NULL) AS joined,
-          (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.joined_at IS NOT NULL
-              AND EXISTS (SELECT 1 FROM enrollments e WHERE e.org_id = p.org_id AND e.program_id = m.program_id
-                          AND e.user_id = m.user_id)) AS enrolled,
-          (SELECT count(*) FROM memberships m WHERE m.program_id = p.program_id AND m.state = 'MEMBER'
-              AND NOT EXISTS (SELECT 1 FROM enrollments e WHERE e.org_id = p.org_id AND e.program_id = m.program_id
-                              AND e.user_id = m.user_id)) AS joined_not_enrolled
-        FROM programs p WHERE p.org_id = :org AND p.removed_at IS NULL{_scope(program_ids, "p.program_id")}
-        ORDER BY p.name, p.program_id"""), params).all()
+    quick actions' counts: pending invitations, current members not enrolled.
+    Read from the counters the handlers keep (home.py)."""
     programs = [{"program_id": r.program_id, "name": r.name, "slug": r.slug, "invited": r.invited,
                  "joined": r.joined, "enrolled": r.enrolled, "pending_invitations": r.pending,
-                 "joined_not_enrolled": r.joined_not_enrolled} for r in rows]
+                 "joined_not_enrolled": r.joined_not_enrolled} for r in home.funnel_rows(uow, org_id, program_ids)]
     overall = {key: sum(p[key] for p in programs) for key in ("invited", "joined", "enrolled",
                                                                "pending_invitations", "joined_not_enrolled")}
     return {"org_id": org_id, **overall, "programs": programs, "as_of": datetime.now(UTC)}
@@ -126,18 +111,37 @@ def progress(items_completed: int, item_count: int | None) -> float | None:
     return round(min(100.0, 100.0 * items_completed / item_count), 2)
 
 
-def active_learners(uow: UnitOfWork, org_id: str, since: datetime) -> list[str]:
-    """People of the organization with activity at or after `since` (messaging's INACTIVE_FOR_DAYS)."""
-    return list(uow.read(text("SELECT user_id::text FROM learners WHERE org_id = :org AND last_activity_at >= :since"),
-                         {"org": org_id, "since": since}).scalars())
+AUDIENCE_PAGE = 10_000  # user ids per page of an activity audience (about 370 KB of JSON)
 
 
-def course_completers(uow: UnitOfWork, org_id: str, course_ids: list[str]) -> list[str]:
-    """People of the organization who completed one of the courses (messaging's COMPLETED_COURSE)."""
-    return list(uow.read(text(
+def _page(rows: list[str], limit: int | None):
+    """A whole list (callers that ask for no page), or {user_ids, next_after} (None: the last page)."""
+    if limit is None:
+        return rows
+    return {"user_ids": rows, "next_after": rows[-1] if len(rows) == limit else None}
+
+
+def active_learners(uow: UnitOfWork, org_id: str, since: datetime, after: str | None = None,
+                    limit: int | None = None):
+    """People of the organization with activity at or after `since`
+    (messaging's INACTIVE_FOR_DAYS), in user id order, a page of `limit` after `after`."""
+    rows = list(uow.read(text(
+        "SELECT user_id::text FROM learners WHERE org_id = :org AND last_activity_at >= :since "
+        "AND user_id > CAST(:after AS uuid) ORDER BY user_id LIMIT :limit"),
+        {"org": org_id, "since": since, "after": after or NIL_UUID, "limit": limit}).scalars())
+    return _page(rows, limit)
+
+
+def course_completers(uow: UnitOfWork, org_id: str, course_ids: list[str], after: str | None = None,
+                      limit: int | None = None):
+    """People of the organization who completed one of the courses (messaging's
+    COMPLETED_COURSE), in user id order, a page of `limit` after `after`."""
+    rows = list(uow.read(text(
         "SELECT DISTINCT user_id::text FROM learner_courses WHERE org_id = :org "
-        "AND course_id = ANY(CAST(:courses AS text[])) AND completed_at IS NOT NULL"),
-        {"org": org_id, "courses": list(course_ids)}).scalars())
+        "AND course_id = ANY(CAST(:courses AS text[])) AND completed_at IS NOT NULL "
+        "AND user_id > CAST(:after AS uuid) ORDER BY 1 LIMIT :limit"),
+        {"org": org_id, "courses": list(course_ids), "after": after or NIL_UUID, "limit": limit}).scalars())
+    return _page(rows, limit)
 
 
 def course_enrollment_figures(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> list[dict]:

@@ -30,6 +30,7 @@ from contracts.invitations import (
     INVITATIONS_CREATED,
 )
 from contracts.programs import (
+    COLLECTION_CHANGED,
     CONTRACT_CREATED,
     CONTRACT_UPDATED,
     CURRICULUM_CHANGED,
@@ -43,7 +44,7 @@ from contracts.programs import (
 )
 from servicekit.entrypoints import rpc, settings_timer
 from servicekit.events import handle_event
-from servicekit.models import require_uuid
+from servicekit.models import parse_uuid, require_uuid
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.reporting import handlers, queries
@@ -62,6 +63,17 @@ def _program_scope(program_ids) -> list[str] | None:
     return [require_uuid(p, "program") for p in program_ids]
 
 
+def _audience_page(after, limit) -> tuple[str | None, int | None]:
+    if after is not None:
+        after = parse_uuid(after)
+        if after is None:
+            raise invalid({"after": ["a user id (the last of the previous page)"]})
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
+                              or not 1 <= limit <= queries.AUDIENCE_PAGE):
+        raise invalid({"limit": [f"an integer from 1 to {queries.AUDIENCE_PAGE}"]})
+    return after, limit
+
+
 class ReportingService(ReportsEntrypoints, ServiceBase):
     name = "reporting"
     programs = ServiceRpc("programs")
@@ -69,6 +81,9 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
 
     def _fetch_courses(self, course_ids):
         return self.programs.get_courses(list(course_ids))
+
+    def _find_courses(self, refs):
+        return self.programs.find_courses(list(refs))
 
     def _fetch_specializations(self, specialization_ids):
         return self.programs.get_specializations(list(specialization_ids))
@@ -84,7 +99,7 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
     def ingest_xapi(self, org_id, body):
         """xAPI statements (one or a list), all or nothing: their ids."""
         return ingestion.ingest_xapi(self.db, require_uuid(org_id, "organization"), body, self._fetch_courses,
-                                     self.settings.max_future)
+                                     self.settings.max_future, self._find_courses)
 
     # ---- admin home
     @rpc(read_only=True)
@@ -100,22 +115,24 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
         return jsonable(queries.learner(self.db, require_uuid(org_id, "organization"),
                                         require_uuid(user_id, "person")))
 
-    # ---- messaging's activity audiences
+    # ---- messaging's activity audiences: a page of user ids at a time (limit), or all of them (no limit)
     @rpc(read_only=True)
-    def active_learners(self, org_id, since):
+    def active_learners(self, org_id, since, after=None, limit=None):
         try:
             since = datetime.fromisoformat(since) if isinstance(since, str) else None
         except ValueError:
             since = None
         if since is None or since.tzinfo is None:
             raise invalid({"since": ["an ISO-8601 time with a time zone"]})
-        return queries.active_learners(self.db, require_uuid(org_id, "organization"), since)
+        return queries.active_learners(self.db, require_uuid(org_id, "organization"), since,
+                                       *_audience_page(after, limit))
 
     @rpc(read_only=True)
-    def course_completers(self, org_id, course_ids):
+    def course_completers(self, org_id, course_ids, after=None, limit=None):
         if not isinstance(course_ids, list | tuple) or not all(isinstance(c, str) for c in course_ids):
             raise invalid({"course_ids": ["a list of course ids"]})
-        return queries.course_completers(self.db, require_uuid(org_id, "organization"), list(course_ids))
+        return queries.course_completers(self.db, require_uuid(org_id, "organization"), list(course_ids),
+                                         *_audience_page(after, limit))
 
     # ---- catalog
     @settings_timer(ReportingSettings, lambda s: s.catalog_refresh_seconds)
@@ -197,6 +214,10 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
     @handle_event(ENROLLMENT_DOWNGRADED)
     def on_enrollment_downgraded(self, event):
         handlers.on_enrollment_downgraded(self.db, event)
+
+    @handle_event(COLLECTION_CHANGED)
+    def on_collection_changed(self, event):
+        handlers.on_collection_changed(self.db, event)
 
     @handle_event(CURRICULUM_CHANGED)
     def on_curriculum_changed(self, event):

@@ -52,6 +52,7 @@ class Parsed:
     source: str = "native"
     credit_us: int | None = None  # set when stored (commands/activity.py)
     session_start: bool | None = None
+    item_name: str | None = None  # the item's name as the platform calls it (gradebooks' Assessment)
 
 
 def bad(message: str) -> Rejected:
@@ -117,7 +118,7 @@ def actor_of(actor) -> tuple[str | None, str | None]:
 
 
 NATIVE_KEYS = {"id", "actor", "verb", "object", "result", "timestamp"}
-ITEM_KEYS = {"type", "id", "course_id", "lesson_id", "item_type"}
+ITEM_KEYS = {"type", "id", "course_id", "lesson_id", "item_type", "name"}
 RESULT_KEYS = {"score", "max_score", "passed", "attempt"}
 
 
@@ -137,13 +138,14 @@ def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
     if not isinstance(obj, dict):
         raise bad("object: an object is required")
     kind = obj.get("type")
-    item_id = lesson_id = item_type = None
+    item_id = lesson_id = item_type = item_name = None
     if kind == "item":
         if set(obj) - ITEM_KEYS:
             raise bad("object: unknown field(s)")
         item_id = text_id(obj.get("id"), "object.id")
         course = course_id(obj.get("course_id"))
         lesson_id = text_id(obj.get("lesson_id"), "object.lesson_id", required=False)
+        item_name = text_id(obj.get("name"), "object.name", required=False)
         item_type = obj.get("item_type")
         if item_type not in ITEM_TYPES:
             raise bad(f"object.item_type: one of {', '.join(ITEM_TYPES)}")
@@ -175,7 +177,7 @@ def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
         raise bad("result: only for verb graded")
     ts = timestamp(raw.get("timestamp"), now, max_future)
     return Parsed(sid, email, user_id, verb, kind, item_id, course, lesson_id, item_type, score, max_score,
-                  passed, attempt, ts)
+                  passed, attempt, ts, item_name=item_name)
 
 
 def digest(raw: dict) -> str:

@@ -4,9 +4,10 @@ what is ignored). Pure functions: `parse(raw, now)` answers a `Parsed` row
 whose `course_id` is still the course reference (the last path segment of
 the course activity's IRI: a catalog course id or slug, resolved by the
 command), or raises `Rejected`."""
+import re
 import uuid
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from services.reporting.statements import MAX_ID_LENGTH, Parsed, Rejected, bad, digest, number, timestamp
 
@@ -47,15 +48,62 @@ def iri(value, field: str) -> str:
 
 
 def course_ref(activity_id: str) -> str:
-    """The catalog course id or slug an activity IRI names: its last path segment."""
+    """The course an activity IRI names: its last path segment (percent-decoded),
+    a catalog course id or slug, or an Open edX course key (openedx_candidates)."""
     path = urlsplit(activity_id).path.rstrip("/")
-    return path.rsplit("/", 1)[-1] if path else ""
+    return unquote(path.rsplit("/", 1)[-1]) if path else ""
+
+
+# Open edX keys: course-v1:ORG+COURSE+RUN (a course) and block-v1:ORG+COURSE+RUN+type@…+block@… (one of its
+# blocks: problems, videos, sequentials), as event-routing-backends puts them in activity IRIs.
+OPENEDX_COURSE = re.compile(r"^course-v1:([^+/\s]+)\+([^+/\s]+)\+([^+/\s]+)$")
+OPENEDX_BLOCK = re.compile(r"block-v1:([^+/\s]+)\+([^+/\s]+)\+([^+/\s]+)\+type@")
+MAX_COURSE_REF = 255
+
+
+def openedx_candidates(ref: str) -> list[str]:
+    """The catalog course ids or slugs an Open edX course key may name, in the
+    order tried: the course code as it is (`course-v1:DeepLearningAI+ai-for-everyone+2026_T1` →
+    `ai-for-everyone`), then as a slug (lower case, other characters than letters
+    and digits → `-`: `AI_101` → `ai-101`). Empty for anything else."""
+    found = OPENEDX_COURSE.match(ref)
+    if not found:
+        return []
+    code = found.group(2)
+    slug = re.sub(r"[^a-z0-9]+", "-", code.lower()).strip("-")
+    return list(dict.fromkeys(c for c in (code, slug) if c))
+
+
+def openedx_course_of_block(activity_id: str) -> str | None:
+    """The course key of an Open edX block IRI (a statement without a course in its context)."""
+    found = OPENEDX_BLOCK.search(unquote(activity_id))
+    return f"course-v1:{found.group(1)}+{found.group(2)}+{found.group(3)}" if found else None
 
 
 def activity_type(activity: dict) -> str | None:
     definition = activity.get("definition")
     if isinstance(definition, dict) and isinstance(definition.get("type"), str):
         return definition["type"]
+    return None
+
+
+NAME_LANGUAGES = ("en-US", "en", "en-GB")
+
+
+def display_name(activity: dict) -> str | None:
+    """An activity's `definition.name` (a language map): English where given,
+    else the first language in tag order; whitespace collapsed, at most 500
+    characters. The gradebooks show it as the Assessment."""
+    definition = activity.get("definition")
+    names = definition.get("name") if isinstance(definition, dict) else None
+    if names is None:
+        return None
+    if not isinstance(names, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+        raise bad("object.definition.name: a language map ({\"en-US\": \"...\"})")
+    for tag in (*NAME_LANGUAGES, *sorted(names)):
+        value = " ".join("".join(c if c.isprintable() else " " for c in names.get(tag, "")).split())
+        if value:
+            return value[:MAX_ID_LENGTH]
     return None
 
 
@@ -146,16 +194,20 @@ def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
     if verb_id == ADL + "answered" and score is None:
         mapped = "viewed"
     if kind == COURSE_TYPE:
-        object_type, item_id, lesson_id, item_type = "course", None, None, None
+        object_type, item_id, lesson_id, item_type, item_name = "course", None, None, None, None
         course = course_ref(object_id)
         if mapped == "graded":
             raise bad("a course is not graded: send graded statements about its assessments")
     else:
         object_type, item_id = "item", object_id
+        item_name = display_name(obj)
         courses = [a for a in parents if activity_type(a) == COURSE_TYPE] or parents[:1]
-        if not courses:
-            raise bad("context.contextActivities.parent or grouping: the course is required")
-        course = course_ref(courses[0]["id"])
+        if courses:
+            course = course_ref(courses[0]["id"])
+        else:
+            course = openedx_course_of_block(object_id)
+            if course is None:
+                raise bad("context.contextActivities.parent or grouping: the course is required")
         lessons = [a for a in parents if activity_type(a) in LESSON_TYPES]
         lesson_id = lessons[0]["id"] if lessons else None
         item_type = ("quiz" if kind in QUIZ_TYPES else "video" if kind in VIDEO_TYPES
@@ -165,7 +217,7 @@ def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
                 raise bad("result.score: required for passed, failed and scored")
             if item_type not in ("quiz", "assignment"):
                 item_type = "quiz"
-    if not course or len(course) > 64:
+    if not course or len(course) > (MAX_COURSE_REF if OPENEDX_COURSE.match(course) else 64):
         raise bad("the course activity's IRI must end in a catalog course id or slug")
     passed = None
     if mapped == "graded":
@@ -175,7 +227,7 @@ def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
     ts = timestamp(raw["timestamp"], now, max_future) if "timestamp" in raw else now
     content = {k: v for k, v in raw.items() if k not in IGNORED_FOR_DIGEST}
     row = Parsed(sid, email, user_id, mapped, object_type, item_id, course, lesson_id, item_type, score, max_score,
-                 passed, None, ts, digest(content), "xapi")
+                 passed, None, ts, digest(content), "xapi", item_name=item_name)
     return row
 
 

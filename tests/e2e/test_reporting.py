@@ -251,6 +251,49 @@ def test_xapi_subset_through_the_gateway(world, suite):
     engine.dispose()
 
 
+def test_openedx_course_keys_through_the_gateway(world, suite):
+    """Statements as Open edX's event-routing-backends emit them: the course named by its
+    course-v1 key (plain, percent-encoded, or only inside a block key), mapped to the catalog
+    course whose slug is the key's course code; the problem's name becomes the gradebook's
+    Assessment; a key naming no catalog course is refused (400 UNKNOWN_COURSE, nothing stored)."""
+    from sqlalchemy import create_engine, text
+
+    from services.reporting.tests.test_xapi import openedx_problem_check
+
+    ada, lms, course = world["people"]["ada"], world["lms"], world["courses"][2]
+    key = f"course-v1:DemoX+{course['slug']}+2026_T1"
+    block = f"https://lms.example.com/xblock/block-v1:DemoX+{course['slug']}+2026_T1+type@problem+block@p9"
+
+    def shaped(minutes, course_iri):
+        s = openedx_problem_check(actor={"objectType": "Agent", "mbox": f"mailto:{ada['email']}"},
+                                  timestamp=iso(datetime.now(UTC) - timedelta(minutes=minutes)))
+        s["object"]["id"] = block
+        s["object"]["definition"]["name"] = {"en-US": "Final check"}
+        if course_iri is None:
+            del s["context"]
+        else:
+            s["context"]["contextActivities"]["parent"][0]["id"] = course_iri
+        return s
+
+    batch = [shaped(15, f"https://lms.example.com/course/{key}"),
+             shaped(14, "https://lms.example.com/course/" + key.replace(":", "%3A").replace("+", "%2B")),
+             shaped(13, None)]
+    answer = lms.post("/v1/xapi/statements", json=batch, headers=dict(XAPI))
+    assert answer.status_code == 200, answer.text
+    engine = create_engine(suite.database_url("reporting"))
+    with engine.connect() as conn:
+        stored = conn.execute(text("SELECT DISTINCT course_id FROM statements WHERE statement_id = ANY(:ids)"),
+                              {"ids": [uuid.UUID(s["id"]) for s in batch]}).scalars().all()
+        name = conn.execute(text("SELECT name FROM item_names WHERE org_id = :o AND item_id = :i"),
+                            {"o": world["org_id"], "i": block}).scalar()
+    engine.dispose()
+    assert stored == [course["id"]] and name == "Final check"
+    unknown = shaped(12, "https://lms.example.com/course/course-v1:DemoX+no-such-course+2026_T1")
+    refused = lms.post("/v1/xapi/statements", json=[unknown], headers=dict(XAPI))
+    assert refused.status_code == 400
+    assert refused.json()["error"]["details"]["statements"][0]["code"] == "UNKNOWN_COURSE"
+
+
 def expected_figures(statements: list[dict]) -> tuple[int, dict]:
     """An independent sorted replay: (sessions, {course: credited microseconds})."""
     def when(s):

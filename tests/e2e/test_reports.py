@@ -88,6 +88,8 @@ def acme(suite, api, rpc, reporting_db):
     weak = admin.post(f"/v1/orgs/{org_id}/api-tokens", json={"name": unique("t"), "scopes": ["programs:read"]})
     wait_for(lambda: scalar(reporting_db, "SELECT count(*) FROM enrollments WHERE user_id = :u AND course_id = :c",
                             u=learner_id, c=course["id"]) == 1, timeout=60)
+    wait_for(lambda: scalar(reporting_db, "SELECT count(*) FROM collections WHERE collection_id = :c",
+                            c=collection.json()["id"]) == 1, timeout=60)
     wait_for(lambda: scalar(reporting_db, "SELECT count(*) FROM programs WHERE org_id IN (:a, :b)",
                             a=org_id, b=other_org) == 3, timeout=60)
     wait_for(lambda: scalar(reporting_db, "SELECT count(*) FROM admins WHERE org_id = :o", o=org_id) >= 2,
@@ -135,6 +137,8 @@ def test_usage_report_streams_the_enrollment_neutralised(acme):
     assert row["Course ID"] == acme["course"]["id"] and row["Program Name"] == acme["p1"]["name"]
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", row["Enrollment Time"])
     assert (row["Completed"], row["Removed From Program"], row["Overall Progress"]) == ("No", "No", "0.00")
+    # the collection the learner found the course in (programs.collection.changed.v1, consumed by reporting)
+    assert row["Enrollment Source"] == "Picked"
 
 
 def test_tenancy_of_the_csvs(api, acme):
@@ -169,7 +173,7 @@ def test_tenancy_of_the_csvs(api, acme):
 def test_gradebooks_from_graded_activity(api, acme):
     statements = [{"id": str(uuid.uuid4()), "actor": {"user_id": acme["learner_id"]}, "verb": "graded",
                    "object": {"type": "item", "id": "quiz-1", "course_id": acme["course"]["id"],
-                              "lesson_id": "l1", "item_type": "quiz"},
+                              "lesson_id": "l1", "item_type": "quiz", "name": "Quiz: Week 1"},
                    "result": {"score": score, "max_score": 10, "passed": score >= 8, "attempt": attempt},
                    "timestamp": (datetime.now(UTC) - timedelta(minutes=10 - attempt)).isoformat()}
                   for attempt, score in ((1, 6), (2, 9))]
@@ -185,9 +189,9 @@ def test_gradebooks_from_graded_activity(api, acme):
     assert rows[0] == ["Name", "Email", "External Id", "Course", "Course Slug", "Assessment", "Attempt", "Score",
                        "Max Score", "Passed", "Attempt Time"]
     assert sorted((r[5], r[6], r[7], r[8], r[9]) for r in rows[1:]) == [
-        ("quiz-1", "1", "6.00", "10.00", "No"), ("quiz-1", "2", "9.00", "10.00", "Yes")]
+        ("Quiz: Week 1", "1", "6.00", "10.00", "No"), ("Quiz: Week 1", "2", "9.00", "10.00", "Yes")]
     book = parse(acme["admin"].get(f"{base}/gradebook.csv"))
-    assert book[0] == ["Name", "Email", "External Id", "quiz-1", "Course Grade"]
+    assert book[0] == ["Name", "Email", "External Id", "Quiz: Week 1", "Course Grade"]
     assert book[1][3:] == ["90.00", "90.00"]
 
 
@@ -248,3 +252,23 @@ def test_email_me_the_report_tenancy(api, acme):
     assert acme["admin"].post(path, json={"report": "usage", "program_id": acme["q"]["id"]}).status_code == 404
     assert acme["admin"].post(path, json={"report": "gradebook"}).status_code == 400
     assert bearer(api, acme["token"]).post(path, json={"report": "usage"}).status_code == 403  # people only
+
+
+def test_email_me_the_report_is_rate_limited_per_organization(suite, api):
+    """REPORT_EMAILS_PER_ORG_PER_HOUR (30) links an hour per organization, then 429 TOO_MANY_REQUESTS with
+    Retry-After; another organization is not affected."""
+    from tests.e2e.conftest import create_org
+
+    org_id, admin, _ = create_org(suite, api)
+    other_org, other_admin, _ = create_org(suite, api)
+    path = f"/v1/orgs/{org_id}/reports/email"
+    wait_for(lambda: admin.post(path, json={"report": "membership"}).status_code == 202, timeout=60)  # org known
+    answers = [admin.post(path, json={"report": "membership"}).status_code for _ in range(29)]
+    assert answers == [202] * 29
+    refused = admin.post(path, json={"report": "usage"})
+    assert refused.status_code == 429, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "TOO_MANY_REQUESTS" and error["details"]["quota"] == "report_emails_per_org_per_hour"
+    assert 0 < int(refused.headers["Retry-After"]) <= 3600
+    assert error["details"]["retry_after_seconds"] == int(refused.headers["Retry-After"])
+    assert other_admin.post(f"/v1/orgs/{other_org}/reports/email", json={"report": "usage"}).status_code == 202

@@ -75,6 +75,7 @@ def test_unstorable_text_in_searches_and_lookups_is_refused(programs):
         "search_courses": lambda bad: programs.search_courses(bad, 10, None),
         "search_specializations": lambda bad: programs.search_specializations(bad, 10, None),
         "get_courses": lambda bad: programs.get_courses([bad]),
+        "find_courses": lambda bad: programs.find_courses([bad]),
         "locate_program": lambda bad: programs.locate_program(bad),
         "get_program": lambda bad: programs.get_program(org_id, bad),
         "get_program (org)": lambda bad: programs.get_program(bad, program["id"]),
@@ -120,6 +121,15 @@ def test_an_event_naming_people_with_unstorable_text_still_records_every_row(pro
     assert sorted((m["user_id"], m["full_name"], m["state"]) for m in members) == [
         ("u-nul", "Nul\ufffdName", "INVITED"), ("u-ok", "Plain\ufffdRenamed", "INVITED"),
         ("u-sur", "Sur\ufffd", "INVITED")]
+
+
+def test_find_courses_by_id_or_slug(programs):
+    """reporting resolves xAPI course IRIs (a slug, an Open edX course code) with it."""
+    found = programs.find_courses(["ai-for-everyone", "daG-a-O1EeijKBISCWxf6g", "no-such-course"])
+    assert [(c["id"], c["slug"]) for c in found] == [("daG-a-O1EeijKBISCWxf6g", "ai-for-everyone")]
+    assert programs.find_courses([]) == []
+    for bad in ("not a list", [""], ["x" * 256], [1], ["a"] * 1001):
+        assert refusal(programs.find_courses, bad) == "INVALID_INPUT"
 
 
 def test_catalog_search_takes_wildcards_literally(programs):

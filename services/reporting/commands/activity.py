@@ -25,6 +25,7 @@ from contracts.errors import AppError, ErrorCode
 from contracts.reporting import ATTEMPTS_GRADED, LEARNING_HOURS_UPDATED
 from servicekit.bulk import unnest
 from servicekit.db import UnitOfWork
+from services.reporting import home, item_names
 from services.reporting.commands.catalog import ensure_courses
 from services.reporting.models import SESSION_GAP_SECONDS
 from services.reporting.statements import ID_CONFLICT, UNKNOWN_COURSE, UNKNOWN_LEARNER, Parsed
@@ -199,6 +200,7 @@ def store(uow: UnitOfWork, org_id: str, rows: list[Parsed], outcome: Outcome, al
     if all_or_nothing and len(new) < len(rows):
         _refuse_changed(uow, org_id, [r for r in rows if r.statement_id not in inserted])
     outcome.stored_ids = [r.statement_id for r in rows]
+    item_names.record(session, org_id, new)
     if new:
         update_figures(uow, org_id, new, appended, recheck)
 
@@ -315,10 +317,14 @@ def update_figures(uow: UnitOfWork, org_id: str, new: list[Parsed], appended: se
             attempts.append(r)
 
     _upsert_items(session, org_id, items)
-    _upsert_lessons(session, org_id, lessons)
+    lessons_by_day = _upsert_lessons(session, org_id, lessons)
     hours = _upsert_courses(session, org_id, per_course)
     _upsert_learners(session, org_id, per_learner)
     _upsert_days(session, org_id, per_day)
+    hours_by_day = defaultdict(int)
+    for (day, _, _), credit in per_day.items():
+        hours_by_day[day] += credit
+    home.add_activity(session, org_id, hours_by_day, lessons_by_day)
     _publish(uow, org_id, attempts, hours)
 
 
@@ -350,18 +356,34 @@ def _upsert_items(session, org_id: str, items: dict) -> None:
         "last_activity_at = GREATEST(learner_items.last_activity_at, EXCLUDED.last_activity_at)"), params)
 
 
-def _upsert_lessons(session, org_id: str, lessons: dict) -> None:
+def _upsert_lessons(session, org_id: str, lessons: dict) -> dict:
+    """Record first completions per lesson; answers the lessons taken per UTC
+    day that changed (a new lesson +1 on its day; a late statement moving a
+    lesson's first completion to an earlier day: -1 and +1), for the home's counters."""
+    by_day: dict = defaultdict(int)
     if not lessons:
-        return
+        return by_day
     keys = sorted(lessons)
     columns = {"user_id": "uuid", "course_id": "text", "lesson_id": "text", "first_completed_at": "timestamptz"}
     names = ", ".join(columns)
-    session.execute(text(
-        f"INSERT INTO learner_lessons (org_id, {names}) SELECT CAST(:org AS uuid), {names} FROM {unnest(columns)} "
-        "ON CONFLICT (org_id, user_id, course_id, lesson_id) DO UPDATE SET "
-        "first_completed_at = LEAST(learner_lessons.first_completed_at, EXCLUDED.first_completed_at)"),
+    rows = session.execute(text(
+        f"WITH old AS (SELECT ll.user_id, ll.course_id, ll.lesson_id, ll.first_completed_at FROM learner_lessons ll "
+        f"JOIN {unnest(columns)} ON ll.user_id = v.user_id AND ll.course_id = v.course_id "
+        "AND ll.lesson_id = v.lesson_id WHERE ll.org_id = :org), "
+        f"up AS (INSERT INTO learner_lessons (org_id, {names}) SELECT CAST(:org AS uuid), {names} "
+        f"FROM {unnest(columns)} ON CONFLICT (org_id, user_id, course_id, lesson_id) DO UPDATE SET "
+        "first_completed_at = LEAST(learner_lessons.first_completed_at, EXCLUDED.first_completed_at) "
+        "RETURNING user_id, course_id, lesson_id, first_completed_at) "
+        "SELECT (old.first_completed_at AT TIME ZONE 'UTC')::date, (up.first_completed_at AT TIME ZONE 'UTC')::date "
+        "FROM up LEFT JOIN old USING (user_id, course_id, lesson_id)"),
         {"org": org_id, "user_id": [k[0] for k in keys], "course_id": [k[1] for k in keys],
-         "lesson_id": [k[2] for k in keys], "first_completed_at": [_iso(lessons[k]) for k in keys]})
+         "lesson_id": [k[2] for k in keys], "first_completed_at": [_iso(lessons[k]) for k in keys]}).all()
+    for old_day, new_day in rows:
+        if old_day != new_day:
+            by_day[new_day] += 1
+            if old_day is not None:
+                by_day[old_day] -= 1
+    return by_day
 
 
 COURSE_COLUMNS = {"user_id": "uuid", "course_id": "text", "hours_us": "bigint", "statements": "integer",

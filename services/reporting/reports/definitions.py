@@ -79,8 +79,9 @@ LEFT JOIN people pe ON pe.org_id = {alias}.org_id AND pe.user_id = {alias}.user_
 LEFT JOIN accounts a ON a.user_id = {alias}.user_id AND """ + PART.format(a="a")
 PROGRAM_SCOPE = "(CAST(:programs AS uuid[]) IS NULL OR {alias}.program_id = ANY(CAST(:programs AS uuid[])))"
 REMOVED = "coalesce(m.state = 'DELETED_MEMBER', false)"
-# The collection the course was found in (empty if found by search). Not projected yet: exported empty.
-ENROLLMENT_SOURCE = "NULL::text"
+# The collection the course was found in (empty if found by search): its name as of its latest change.
+ENROLLMENT_SOURCE = "col.name"
+COLLECTION_JOIN = "LEFT JOIN collections col ON col.collection_id = e.collection_id"
 
 USAGE_SQL = select_rows([
     *PERSON,
@@ -102,6 +103,7 @@ LEFT JOIN courses c ON c.course_id = e.course_id
 LEFT JOIN learner_courses lc ON lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = e.course_id
                             AND {PART.format(a="lc")}
 LEFT JOIN contracts k ON k.contract_id = m.contract_id
+{COLLECTION_JOIN}
 WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'COURSE' AND p.removed_at IS NULL
   AND {PROGRAM_SCOPE.format(alias="e")} AND {PART.format(a="e")}
 """)
@@ -148,6 +150,7 @@ LEFT JOIN LATERAL (
   WHERE lc.org_id = e.org_id AND lc.user_id = e.user_id AND lc.course_id = ANY(s.course_ids)
 ) sp ON true
 LEFT JOIN contracts k ON k.contract_id = m.contract_id
+{COLLECTION_JOIN}
 WHERE e.org_id = CAST(:org_id AS uuid) AND e.kind = 'SPECIALIZATION' AND p.removed_at IS NULL
   AND {PROGRAM_SCOPE.format(alias="e")} AND {PART.format(a="e")}
 """)
@@ -160,24 +163,35 @@ WHERE m.program_id = CAST(:program_id AS uuid) AND m.org_id = CAST(:org_id AS uu
 """
 
 ATTEMPTS_SQL = f"WITH m AS ({GRADEBOOK_PEOPLE})\n" + select_rows([
-    *PERSON, text("c.name"), text("c.slug"), text("st.item_id"), integer("st.attempt"),
+    *PERSON, text("c.name"), text("c.slug"), text("coalesce(n.name, st.item_id)"), integer("st.attempt"),
     number("st.score"), number("st.max_score"), yes_no("st.passed"), time("st.ts"),
 ], f"""FROM m
 {PEOPLE_JOINS.format(alias="m")}
 JOIN statements st ON st.org_id = m.org_id AND st.user_id = m.user_id AND st.course_id = :course_id
                    AND st.verb = 'graded'
 LEFT JOIN courses c ON c.course_id = st.course_id
+LEFT JOIN item_names n ON n.org_id = st.org_id AND n.course_id = st.course_id AND n.item_id = st.item_id
 WHERE true
 ORDER BY x.line""")
 
-# The graded items of the course attempted by anyone of the program, as gradebook columns.
+# The graded items of the course attempted by anyone of the program, as gradebook columns (in item id
+# order): the item's id and its name where the learning platform gave one (gradebook_headers).
 GRADEBOOK_ITEMS_SQL = f"""
 WITH m AS ({GRADEBOOK_PEOPLE})
-SELECT DISTINCT li.item_id
-FROM m JOIN learner_items li ON li.org_id = m.org_id AND li.user_id = m.user_id AND li.course_id = :course_id
-WHERE li.best_pct IS NOT NULL
-ORDER BY li.item_id
+SELECT i.item_id, n.name
+FROM (SELECT DISTINCT li.org_id, li.item_id
+      FROM m JOIN learner_items li ON li.org_id = m.org_id AND li.user_id = m.user_id AND li.course_id = :course_id
+      WHERE li.best_pct IS NOT NULL) i
+LEFT JOIN item_names n ON n.org_id = i.org_id AND n.course_id = :course_id AND n.item_id = i.item_id
+ORDER BY i.item_id
 """
+
+
+def gradebook_headers(items: list[tuple[str, str | None]]) -> list[str]:
+    """A column per graded item: its name, else its id; a name two items share is followed by the item id."""
+    names = [name or item_id for item_id, name in items]
+    return [f"{name} ({item_id})" if names.count(name) > 1 else name
+            for name, (item_id, _) in zip(names, items, strict=True)]
 
 
 def gradebook_sql(item_count: int) -> str:

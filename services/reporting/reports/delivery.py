@@ -8,6 +8,7 @@ then; it works only while the admin still holds that scope (`holds_scope`,
 reporting's projection of admin roles): an admin removed, or a program admin
 no longer admin of one of the link's programs, makes it 404 (issue 11,
 item 10)."""
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -91,6 +92,29 @@ def link_events(settings: ReportsSettings, uow: UnitOfWork, org_id: str, people:
                 reports: list[str], now: datetime, scheduled: bool, **extra) -> list[dict]:
     return [link_event(settings, uow, org_id, person, report, now, scheduled, **extra)
             for person in people for report in reports if report in REPORT_NAMES]
+
+
+EMAIL_QUOTA = "report_emails_per_org_per_hour"
+
+
+def check_email_rate(uow: UnitOfWork, org_id: str, limit: int, now: datetime) -> None:
+    """Count one emailed link against the organization's hour (all its admins
+    together; every replica shares the row). Over `limit`: 429 TOO_MANY_REQUESTS
+    with `quota`, `limit` and `retry_after_seconds` (until the hour ends); the
+    refused request counts nothing (its transaction is rolled back)."""
+    window = now.replace(minute=0, second=0, microsecond=0)
+    params = {"org": org_id, "window": window}
+    uow.session.execute(text(
+        "DELETE FROM report_email_windows WHERE org_id = CAST(:org AS uuid) AND window_start < :window"), params)
+    sent = uow.session.execute(text(
+        "INSERT INTO report_email_windows (org_id, window_start, emails) VALUES (:org, :window, 1) "
+        "ON CONFLICT (org_id, window_start) DO UPDATE SET emails = report_email_windows.emails + 1 "
+        "RETURNING emails"), params).scalar()
+    if sent > limit:
+        retry_after = max(1, math.ceil((window + timedelta(hours=1) - now).total_seconds()))
+        raise AppError(ErrorCode.TOO_MANY_REQUESTS,
+                       f"at most {limit} report links an hour can be emailed to an organization's admins",
+                       {"quota": EMAIL_QUOTA, "limit": limit, "retry_after_seconds": retry_after})
 
 
 def export_request_for_link(uow: UnitOfWork, settings: ReportsSettings, token: str, now: datetime) -> ExportRequest:

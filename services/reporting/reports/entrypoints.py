@@ -86,6 +86,7 @@ class ReportsEntrypoints:
         q = load(EmailQuery(), {"org_id": org_id, "user_id": user_id, "report": report, "programs": programs,
                                 "email": email, "full_name": full_name})
         check_programs(self.db, q["org_id"], q["programs"])
+        delivery.check_email_rate(self.db, q["org_id"], self.reports_settings.email_links_per_hour, utcnow())
         known = delivery.admin_scopes(self.db, q["org_id"], q["user_id"])
         address = known[0].email if known else q["email"]
         if not address:

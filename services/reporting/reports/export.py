@@ -118,8 +118,10 @@ def stream(engine: Engine, request: ExportRequest, parts: int = 1) -> Iterator[b
             params = _params(request)
             if request.report == definitions.GRADEBOOK:
                 plain.execute(_psycopg(definitions.GRADEBOOK_ITEMS_SQL), params)
-                items = [row[0] for row in plain.fetchall()]
-                headers = [*definitions.GRADEBOOK_LEADING, *items, *definitions.GRADEBOOK_TRAILING]
+                found = plain.fetchall()
+                items = [row[0] for row in found]
+                headers = [*definitions.GRADEBOOK_LEADING, *definitions.gradebook_headers(found),
+                           *definitions.GRADEBOOK_TRAILING]
                 sql = definitions.gradebook_sql(len(items))
                 params.update({f"item_{i}": item for i, item in enumerate(items)})
             else:

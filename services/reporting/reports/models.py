@@ -31,3 +31,11 @@ class ReportScheduleSeen(Base):
     org_id: Mapped[str] = uuid_column(primary_key=True)
     digest: Mapped[str] = mapped_column(String(64))
     since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ReportEmailWindow(Base):
+    """How many report links an organization's admins had emailed in one hour (delivery.check_email_rate)."""
+    __tablename__ = "report_email_windows"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    emails: Mapped[int] = mapped_column(Integer, server_default="0")

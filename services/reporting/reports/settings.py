@@ -21,6 +21,8 @@ class ReportsSettings(Settings):
     report_link_secret: str | None = setting("REPORT_LINK_SECRET", None, secret=True)
     public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=_base_url)  # base of emailed links
     link_ttl_hours: float = setting("REPORT_LINK_TTL_HOURS", 24.0)
+    # "Email me the report": links per organization per clock hour (all its admins together), then 429.
+    email_links_per_hour: int = setting("REPORT_EMAILS_PER_ORG_PER_HOUR", 30)
     # The internal export server (the gateway streams CSVs from it; never exposed publicly).
     export_host: str = setting("REPORTING_EXPORT_HOST", "127.0.0.1")
     export_port: int = setting("REPORTING_EXPORT_PORT", 0)  # 0: any free port (tests); make run: 9115

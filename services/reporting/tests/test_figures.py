@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from contracts.envelope import jsonable
+from contracts.errors import AppError
 from servicekit.standalone import unit_of_work
 from services.reporting import queries
 from services.reporting.commands import ingestion
@@ -302,3 +303,35 @@ def test_each_batch_publishes_graded_attempts_and_learning_hours():
     # the late statement moved 10 minutes from C to D: both courses again, each with a later as_of
     assert second[C]["hours"] == 40 / 60 and second[D]["hours"] == 24 / 60
     assert second[C]["as_of"] > first[C]["as_of"] and second[D]["as_of"] > first[D]["as_of"]
+
+
+def test_openedx_course_keys_and_item_names():
+    """xAPI statements naming their course by an Open edX key are stored against the
+    catalog course; the items' names are kept (the latest statement's name wins)."""
+    from services.reporting.tests.test_xapi import openedx_problem_check
+
+    seed_course("edx-C1", slug="ai-for-everyone-edx")
+    member = seed_member()
+
+    def statement(minute, name):
+        s = openedx_problem_check(actor={"mbox": f"mailto:{member['email']}"}, timestamp=at(f"09:{minute:02d}"))
+        s["context"]["contextActivities"]["parent"][0]["id"] = \
+            "https://lms.example.com/course/course-v1:DeepLearningAI+ai-for-everyone-edx+2026_T1"
+        s["object"]["definition"]["name"] = {"en-US": name}
+        return s
+
+    with unit_of_work("reporting") as uow:
+        ingestion.ingest_xapi(uow, member["org_id"], [statement(30, "Renamed quiz")], None)
+    with unit_of_work("reporting") as uow:
+        ingestion.ingest_xapi(uow, member["org_id"], [statement(10, "Old name")], None)  # older: not the name
+    with unit_of_work("reporting") as uow:
+        stored = uow.session.execute(text("SELECT DISTINCT course_id FROM statements WHERE org_id = :o"),
+                                     {"o": member["org_id"]}).scalars().all()
+        names = uow.session.execute(text("SELECT course_id, name FROM item_names WHERE org_id = :o"),
+                                    {"o": member["org_id"]}).all()
+    assert stored == ["edx-C1"] and names == [("edx-C1", "Renamed quiz")]
+    unknown = statement(40, "x")
+    unknown["context"]["contextActivities"]["parent"][0]["id"] = "https://lms.example.com/course/course-v1:X+nope+1"
+    with pytest.raises(AppError) as refused, unit_of_work("reporting") as uow:
+        ingestion.ingest_xapi(uow, member["org_id"], [unknown], None)
+    assert refused.value.details["statements"][0]["code"] == "UNKNOWN_COURSE"

@@ -12,7 +12,8 @@ from services.reporting.statements import Rejected
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 FUTURE = timedelta(minutes=5)
 LMS = "https://lms.example.com"
-COURSE_IRI = f"{LMS}/course/ai-for-everyone"
+COURSE_KEY = "course-v1:DeepLearningAI+ai-for-everyone+2026_T1"  # an Open edX course key
+COURSE_IRI = f"{LMS}/course/{COURSE_KEY}"  # as event-routing-backends names the course
 
 
 def openedx_problem_check(**changes) -> dict:
@@ -62,7 +63,8 @@ def openedx_video_played() -> dict:
 def test_answered_with_a_score_is_a_graded_attempt():
     row = xapi.parse(openedx_problem_check(), NOW, FUTURE)
     assert (row.verb, row.object_type, row.item_type) == ("graded", "item", "quiz")
-    assert row.course_id == "ai-for-everyone" and row.email == "ada@acme.example"
+    assert row.course_id == COURSE_KEY and row.email == "ada@acme.example"
+    assert row.item_name == "Check your understanding"  # object.definition.name (the gradebooks' Assessment)
     assert (row.score, row.max_score, row.passed) == (8.0, 10.0, True)
     assert row.lesson_id.endswith("block@week1") and row.item_id.endswith("block@q1")
     assert row.ts == datetime(2026, 3, 2, 9, 15, 0, 123000, tzinfo=UTC) and row.source == "xapi"
@@ -94,8 +96,7 @@ def test_completing_the_course_and_account_actors():
         object={"id": COURSE_IRI, "definition": {"type": "http://adlnet.gov/expapi/activities/course"}})
     del statement["result"]
     row = xapi.parse(statement, NOW, FUTURE)
-    assert (row.verb, row.object_type, row.course_id, row.user_id) == ("completed", "course", "ai-for-everyone",
-                                                                       user_id)
+    assert (row.verb, row.object_type, row.course_id, row.user_id) == ("completed", "course", COURSE_KEY, user_id)
 
 
 def test_digest_ignores_what_the_spec_ignores_and_ids_are_made_when_missing():
@@ -120,7 +121,8 @@ def test_digest_ignores_what_the_spec_ignores_and_ids_are_made_when_missing():
     {"verb": {"id": "not an iri"}},
     {"verb": {"id": "http://adlnet.gov/expapi/verbs/voided"}},
     {"object": {"objectType": "StatementRef", "id": str(uuid.uuid4())}},
-    {"context": {"contextActivities": {}}},
+    {"context": {"contextActivities": {}}, "object": {"id": f"{LMS}/activities/q1"}},  # no course anywhere
+    {"object": {"id": f"{LMS}/activities/q1", "definition": {"name": "Quiz"}}},  # a name is a language map
     {"result": {"score": {"raw": 11, "max": 10}}},
     {"result": {"score": {"scaled": 2}}},
     {"timestamp": "2026-03-02T09:15:00"},
@@ -131,3 +133,33 @@ def test_invalid_statements_are_rejected(change):
     with pytest.raises(Rejected) as refused:
         xapi.parse(openedx_problem_check(**change), NOW, FUTURE)
     assert refused.value.code == "INVALID_STATEMENT" and refused.value.message
+
+
+def test_openedx_course_keys_name_catalog_courses():
+    """course-v1:ORG+COURSE+RUN names the catalog course whose id or slug is COURSE (docs/reporting.md)."""
+    assert xapi.openedx_candidates(COURSE_KEY) == ["ai-for-everyone"]
+    assert xapi.openedx_candidates("course-v1:MITx+6.00.1x+2T2026") == ["6.00.1x", "6-00-1x"]
+    assert xapi.openedx_candidates("course-v1:Acme+AI_101+run") == ["AI_101", "ai-101"]
+    assert xapi.openedx_candidates("ai-for-everyone") == [] and xapi.openedx_candidates("course-v1:a+b") == []
+    # percent-encoded in the IRI, as some forwarders send it
+    encoded = openedx_problem_check()
+    encoded["context"]["contextActivities"]["parent"][0]["id"] = f"{LMS}/course/course-v1%3ADeepLearningAI%2B" \
+                                                                 "ai-for-everyone%2B2026_T1"
+    assert xapi.parse(encoded, NOW, FUTURE).course_id == COURSE_KEY
+    # no course in the context: the course of the Open edX block the object is
+    bare = openedx_problem_check()
+    del bare["context"]
+    assert xapi.parse(bare, NOW, FUTURE).course_id == "course-v1:acme+AI+2026"
+
+
+def test_display_names():
+    def named(name):
+        statement = openedx_problem_check()
+        statement["object"]["definition"]["name"] = name
+        return xapi.parse(statement, NOW, FUTURE).item_name
+
+    assert named({"fr": "Vérifiez", "en": "Check"}) == "Check"  # English first
+    assert named({"fr": "Vérifiez", "de": "Prüfen"}) == "Prüfen"  # else the first tag in order
+    assert named({"en-US": "  Two\nlines\t "}) == "Two lines"
+    assert named({"en-US": ""}) is None and named({}) is None
+    assert len(named({"en-US": "x" * 900})) == 500

@@ -30,11 +30,11 @@ def member(engine, org_id, program_id, user_id, email, state="MEMBER", contract_
             r=utc(2026, 11, 20) if state == "DELETED_MEMBER" else None)
 
 
-def enroll(engine, org_id, program_id, user_id, course_id=None, specialization_id=None):
+def enroll(engine, org_id, program_id, user_id, course_id=None, specialization_id=None, collection_id=None):
     execute(engine, "INSERT INTO enrollments (enrollment_id, org_id, program_id, user_id, kind, course_id, "
-                    "specialization_id, enrolled_at) VALUES (:e, :o, :p, :u, :k, :c, :s, :t)",
+                    "specialization_id, collection_id, enrolled_at) VALUES (:e, :o, :p, :u, :k, :c, :s, :col, :t)",
             e=new_id(), o=org_id, p=program_id, u=user_id, k="COURSE" if course_id else "SPECIALIZATION",
-            c=course_id, s=specialization_id, t=utc(2026, 10, 3, 10, 0, 0, 5000))
+            c=course_id, s=specialization_id, col=collection_id, t=utc(2026, 10, 3, 10, 0, 0, 5000))
 
 
 @pytest.fixture
@@ -72,12 +72,16 @@ def world(engine):
     member(engine, org, p1, gone, "gus@acme.example", state="DELETED_MEMBER")
     member(engine, org, p1, invited, "ivy@acme.example", state="INVITED")
     member(engine, other_org, q, outsider, "olga@globex.example")
-    enroll(engine, org, p1, ann, c1)
-    enroll(engine, org, p1, ann, c2)
+    foundations, risky = new_id(), new_id()  # collections (programs.collection.changed.v1's projection)
+    execute(engine, "INSERT INTO collections (collection_id, org_id, program_id, name, changed_at) VALUES "
+                    "(:a, :o, :p, 'Data Foundations', now()), (:b, :o, :p, '=cmd()', now())",
+            a=foundations, b=risky, o=org, p=p1)
+    enroll(engine, org, p1, ann, c1, collection_id=foundations)
+    enroll(engine, org, p1, ann, c2)  # found by search: no collection
     enroll(engine, org, p2, ann, c3)
-    enroll(engine, org, p1, evil, c1)
+    enroll(engine, org, p1, evil, c1, collection_id=risky)
     enroll(engine, org, p1, gone, c1)
-    enroll(engine, org, p1, ann, specialization_id=spec)
+    enroll(engine, org, p1, ann, specialization_id=spec, collection_id=foundations)
     enroll(engine, other_org, q, outsider, c1)
     execute(engine, "INSERT INTO learner_courses (org_id, user_id, course_id, hours_us, statements, last_activity_at, "
                     "items_completed, lessons_taken, graded_items, grade_pct, completed_at) VALUES "
@@ -96,6 +100,8 @@ def world(engine):
                         "'item', :i, :c, 'quiz', :sc, :mx, :p, :a, :ts, 'native')",
                 o=org, s=new_id(), u=ann, i="quiz-1" if attempt < 3 else "quiz-2", c=c1, sc=score,
                 mx=10 if attempt < 3 else 20, p=passed, a=1 if attempt == 3 else attempt, ts=ts)
+    execute(engine, "INSERT INTO item_names (org_id, course_id, item_id, name, named_at) "
+                    "VALUES (:o, :c, 'quiz-1', 'Week 1: Linear Regression', now())", o=org, c=c1)
     return {"org": org, "other_org": other_org, "p1": p1, "p2": p2, "q": q, "c1": c1, "c2": c2, "c3": c3,
             "spec": spec, "ann": ann, "evil": evil}
 
@@ -158,7 +164,7 @@ def test_usage_report_rows_and_formats(export_engine, world):
         "Enrollment Time": "2026-10-03T10:00:00.005Z", "Class Start Time": "2019-12-23T06:18:32.782Z",
         "Last Course Activity Time": "2026-11-05T14:00:01.999Z", "Overall Progress": "12.82",
         "Estimated Learning Hours": "0.29", "Completed": "No", "Removed From Program": "No",
-        "Program Slug": "data-skills", "Program Name": "Data Skills", "Enrollment Source": "",
+        "Program Slug": "data-skills", "Program Name": "Data Skills", "Enrollment Source": "Data Foundations",
         "Completion Time": "", "Course Grade": "88.25", "Contract": "Main contract", "Manager Name": "Mo Boss",
         "Manager Email": "mo@acme.example", "Job Title": "Engineer", "Job Type": "Full-time",
         "Business Unit": "R&D", "Business Unit 2": "ML", "Location City": "Paris", "Location Country": "France",
@@ -170,6 +176,7 @@ def test_usage_report_rows_and_formats(export_engine, world):
     sql = next(r for r in got if r["Course ID"] == world["c3"])  # enrolled, no activity yet
     assert (sql["Program Name"], sql["Overall Progress"], sql["Estimated Learning Hours"], sql["Completed"],
             sql["Last Course Activity Time"], sql["Course Grade"]) == ("Leadership", "0.00", "0.00", "No", "", "")
+    assert py["Enrollment Source"] == ""  # found by search
     gone = next(r for r in got if r["Email"] == "gus@acme.example")
     assert gone["Removed From Program"] == "Yes"
 
@@ -187,6 +194,8 @@ def test_every_formula_start_is_neutralised(export_engine, world):
             assert row["Location City"] == "'\tTabbed"
             assert row["Location Region"] == "'\rReturn"
             assert row["Manager Name"] == 'Smith, "Jo"\nJr'  # quoted, intact
+            if report == "usage":
+                assert row["Enrollment Source"] == "'=cmd()"  # a collection's name too
         for row in rows[1:]:
             for value in row:
                 assert value[:1] not in ("=", "+", "-", "@", "\t", "\r"), (report, value)
@@ -226,6 +235,7 @@ def test_specialization_report(export_engine, world, engine):
     assert (row["Specialization"], row["Specialization Slug"], row["University"], row["Completed"],
             row["Last Specialization Activity Time"], row["Specialization Completion Time"]) == (
         "Data Specialization", world["spec"], "Stanford", "No", "2026-11-06T08:00:00.000Z", "")
+    assert row["Enrollment Source"] == "Data Foundations"
     execute(engine, "UPDATE learner_courses SET completed_at = :t WHERE user_id = :u AND course_id = :c",
             t=utc(2026, 11, 7, 12), u=world["ann"], c=world["c1"])
     (row,) = by_name(*(lambda r: (r[1:], r[0]))(read(export_engine, "specialization", world["org"])))
@@ -238,13 +248,14 @@ def test_gradebooks(export_engine, world):
     got = by_name(rows[1:], rows[0])
     assert [(r["Assessment"], r["Attempt"], r["Score"], r["Max Score"], r["Passed"], r["Attempt Time"])
             for r in sorted(got, key=lambda r: r["Attempt Time"])] == [
-        ("quiz-1", "1", "6.00", "10.00", "No", "2026-11-05T13:00:00.000Z"),
-        ("quiz-1", "2", "8.00", "10.00", "Yes", "2026-11-05T14:00:00.000Z"),
+        ("Week 1: Linear Regression", "1", "6.00", "10.00", "No", "2026-11-05T13:00:00.000Z"),
+        ("Week 1: Linear Regression", "2", "8.00", "10.00", "Yes", "2026-11-05T14:00:00.000Z"),
         ("quiz-2", "1", "19.30", "20.00", "Yes", "2026-11-05T14:30:00.000Z")]
     assert {(r["Name"], r["Course"], r["Course Slug"]) for r in got} == {
         ("Ann Lee", "Machine Learning, Part 1", world["c1"] + "-slug")}
     book = read(export_engine, "gradebook", world["org"], program_id=world["p1"], course_id=world["c1"])
-    assert book[0] == ["Name", "Email", "External Id", "quiz-1", "quiz-2", "Course Grade"]
+    # a column per graded item: its name where the platform gave one (quiz-2 has none: its id)
+    assert book[0] == ["Name", "Email", "External Id", "Week 1: Linear Regression", "quiz-2", "Course Grade"]
     assert book[1:] == [["Ann Lee", "ann@acme.example", "E-1", "80.00", "96.49", "88.25"]]
     # another program of the organization: Ann is a member of p2, her c1 grades show there too; nobody else's
     other = read(export_engine, "gradebook", world["org"], program_id=world["p2"], course_id=world["c1"])
@@ -280,7 +291,7 @@ def test_one_snapshot_for_the_whole_export(export_engine, engine, world, monkeyp
     execute(engine, "INSERT INTO learner_items (org_id, user_id, course_id, item_id, item_type, best_pct, attempts) "
                     "VALUES (:o, :u, :c, 'quiz-3', 'quiz', 50, 1)", o=world["org"], u=world["ann"], c=world["c1"])
     rows = list(csv.reader(io.StringIO(b"".join([header, *chunks]).decode("utf-8-sig"), newline="")))
-    assert rows[0] == ["Name", "Email", "External Id", "quiz-1", "quiz-2", "Course Grade"]
+    assert rows[0] == ["Name", "Email", "External Id", "Week 1: Linear Regression", "quiz-2", "Course Grade"]
     assert rows[1] == ["Ann Lee", "ann@acme.example", "E-1", "80.00", "96.49", "88.25"]
 
 
