@@ -130,7 +130,9 @@ class ReportsRoutes(Routes):
         return self._gradebook(call, program_id, course_id, "gradebook")
 
     @route("POST", "/v1/orgs/{org_id}/reports/email", body=EmailBody, response=EmailSent, status=202,
-           tags=("reports",), summary="Email me the report: a link valid 24 hours, for my scope now")
+           tags=("reports",), errors=("TOO_MANY_REQUESTS",),
+           summary="Email me the report: a link valid 24 hours, for my scope now (at most "
+                   "REPORT_EMAILS_PER_ORG_PER_HOUR an hour per organization: 429 with Retry-After)")
     def email_report(self, call, org_id):
         programs = self._programs(call.principal, org_id, call.body.get("program_id"))
         if programs == []:
