@@ -5,6 +5,7 @@ Every organization-level RPC takes the org_id first and the commands and
 queries filter by it; learner RPCs are scoped by the signed-in user's id."""
 import logging
 
+from contracts.errors import invalid
 from contracts.identity import PROFILE_UPDATED
 from contracts.invitations import INVITATION_CREATED, INVITATION_EXPIRED, INVITATION_REVOKED, INVITATIONS_CREATED
 from contracts.programs import (
