@@ -295,7 +295,8 @@ def check_json_strings(data) -> None:
             pending.extend((item, f"{where}.{index}", depth + 1) for index, item in enumerate(value))
 
 
-def load_json(request: Request, schema: Schema, max_bytes: int):
+def read_json(request: Request, max_bytes: int):
+    """The JSON body, whatever its type: at most `max_bytes`, sent as application/json, valid JSON."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {max_bytes} bytes")
     if request.mimetype != "application/json":
@@ -304,11 +305,15 @@ def load_json(request: Request, schema: Schema, max_bytes: int):
     if len(raw) > max_bytes:
         raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {max_bytes} bytes")
     try:
-        data = json.loads(raw or b"null")
+        return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
         raise AppError(ErrorCode.MALFORMED_JSON, "the body is not valid JSON") from None
     except RecursionError:
         raise too_deep() from None
+
+
+def load_json(request: Request, schema: Schema, max_bytes: int):
+    data = read_json(request, max_bytes)
     if not isinstance(data, dict):
         raise AppError(ErrorCode.INVALID_INPUT, "the body must be a JSON object", {"_schema": ["expected an object"]})
     check_json_strings(data)

@@ -6,13 +6,12 @@ Activity is always the token's own organization's: the organization comes
 from the token, never from the body. Admin-home reads are scoped like other
 organization routes: org admins see every program, program admins theirs
 (`Principal.program_scope`), anyone else the 404 of an unknown organization."""
-import json
 
 from marshmallow import Schema, fields, validate
 
 from contracts.errors import AppError, ErrorCode
 from contracts.reporting import MAX_STATEMENTS, ActivityResult, FunnelSchema, SummarySchema
-from gateway.http import MACHINE, Reply, check_json_strings, route, too_deep
+from gateway.http import MACHINE, Reply, check_json_strings, read_json, route
 from gateway.routes import Routes
 
 ACTIVITY_SCOPE = "activity:write"
@@ -34,19 +33,7 @@ class XapiAnswer(Schema):
 
 def read_xapi_body(request) -> object:
     """A statement or a list of statements, as JSON (the shared loader takes objects only)."""
-    if request.content_length is not None and request.content_length > MAX_ACTIVITY_BYTES:
-        raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {MAX_ACTIVITY_BYTES} bytes")
-    if request.mimetype != "application/json":
-        raise AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the statements as application/json")
-    raw = request.stream.read(MAX_ACTIVITY_BYTES + 1)
-    if len(raw) > MAX_ACTIVITY_BYTES:
-        raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {MAX_ACTIVITY_BYTES} bytes")
-    try:
-        data = json.loads(raw or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise AppError(ErrorCode.MALFORMED_JSON, "the body is not valid JSON") from None
-    except RecursionError:
-        raise too_deep() from None
+    data = read_json(request, MAX_ACTIVITY_BYTES)
     if not isinstance(data, dict | list):
         raise AppError(ErrorCode.INVALID_INPUT, "send a statement or a list of statements",
                        {"_schema": ["expected an object or a list"]})

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from contracts.envelope import Envelope
 from contracts.identity import ProfileFieldsSchema
 from contracts.programs import CollectionChange, MemberState
+from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
 from services.reporting import home
 
@@ -205,9 +206,6 @@ def on_collection_changed(uow: UnitOfWork, event: Envelope) -> None:
 
 # ---------------------------------------------------------------- invitations
 
-INVITATION_COLUMNS = ("invitation_id", "user_id", "email", "full_name", "external_id")
-
-
 def on_invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) -> None:
     p = event.payload
     with home.counted(uow, places=[(p["program_id"], i["user_id"]) for i in items if i.get("user_id")],
@@ -215,33 +213,40 @@ def on_invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) 
         _invitations_created(uow, event, items)
 
 
+INVITATION_ROWS = {"invitation_id": "uuid", "user_id": "uuid", "email": "text", "full_name": "text",
+                   "external_id": "text"}
+
+
 def _invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) -> None:
+    """The invitations and their invitees' INVITED memberships, one statement each (a CSV import's
+    thousands too), rows in a stable order."""
     p = event.payload
-    for item in sorted(items, key=lambda i: i["invitation_id"]):
-        # a row already there was made by an event that followed this one (accepted, revoked,
-        # expired: its created_at is that later time): it keeps its state and gets the creation's fields
-        uow.session.execute(text(
-            "INSERT INTO invitations (invitation_id, org_id, program_id, contract_id, user_id, email, full_name, "
-            "external_id, state, send_email, import_id, created_at, last_sent_at) VALUES (:invitation_id, :org, "
-            ":program, :contract, :user_id, lower(:email), :full_name, :external_id, 'PENDING', :send, :import_id, "
-            ":at, CASE WHEN :send THEN CAST(:at AS timestamptz) END) ON CONFLICT (invitation_id) DO UPDATE SET "
-            "contract_id = EXCLUDED.contract_id, full_name = EXCLUDED.full_name, external_id = EXCLUDED.external_id, "
-            "send_email = EXCLUDED.send_email, import_id = EXCLUDED.import_id, created_at = EXCLUDED.created_at, "
-            "last_sent_at = GREATEST(invitations.last_sent_at, EXCLUDED.last_sent_at) "
-            "WHERE invitations.created_at > EXCLUDED.created_at"),
-            {"org": p["org_id"], "program": p["program_id"], "contract": p.get("contract_id"),
-             "send": bool(p.get("send_email")), "import_id": p.get("import_id"), "at": event.occurred_at,
-             **{c: item.get(c) for c in INVITATION_COLUMNS}})
+    rows = [{"invitation_id": i["invitation_id"], "user_id": i.get("user_id"),
+             "email": i["email"].lower() if i.get("email") else None, "full_name": i.get("full_name"),
+             "external_id": i.get("external_id")} for i in items]
+    send = bool(p.get("send_email"))
+    shared = {"org_id": ("uuid", p["org_id"]), "program_id": ("uuid", p["program_id"]),
+              "contract_id": ("uuid", p.get("contract_id"))}
+    # a row already there was made by an event that followed this one (accepted, revoked,
+    # expired: its created_at is that later time): it keeps its state and gets the creation's fields
+    once = {r["invitation_id"]: r for r in rows}.values()  # ON CONFLICT touches a row once per statement
+    insert_rows(uow.session, "invitations", INVITATION_ROWS, sorted(once, key=lambda r: r["invitation_id"]),
+                "ON CONFLICT (invitation_id) DO UPDATE SET contract_id = EXCLUDED.contract_id, "
+                "full_name = EXCLUDED.full_name, external_id = EXCLUDED.external_id, send_email = EXCLUDED.send_email, "
+                "import_id = EXCLUDED.import_id, created_at = EXCLUDED.created_at, "
+                "last_sent_at = GREATEST(invitations.last_sent_at, EXCLUDED.last_sent_at) "
+                "WHERE invitations.created_at > EXCLUDED.created_at",
+                constants={**shared, "state": ("text", "PENDING"), "send_email": ("boolean", send),
+                           "import_id": ("uuid", p.get("import_id")), "created_at": ("timestamptz", event.occurred_at),
+                           "last_sent_at": ("timestamptz", event.occurred_at if send else None)})
     # invitees are INVITED members of the program until they join (a member stays a member)
-    for item in sorted(items, key=lambda i: i["user_id"]):
-        uow.session.execute(text(
-            "INSERT INTO memberships (program_id, user_id, org_id, state, contract_id, invitation_id, email, "
-            "full_name, invited_at) VALUES (:program, :user_id, :org, 'INVITED', :contract, :invitation_id, "
-            "lower(:email), :full_name, :at) ON CONFLICT (program_id, user_id) DO UPDATE SET "
-            "invited_at = EXCLUDED.invited_at, invitation_id = EXCLUDED.invitation_id, "
-            "contract_id = EXCLUDED.contract_id WHERE memberships.state <> 'MEMBER'"),
-            {"org": p["org_id"], "program": p["program_id"], "contract": p.get("contract_id"),
-             "at": event.occurred_at, **{c: item.get(c) for c in INVITATION_COLUMNS}})
+    members = sorted({r["user_id"]: r for r in rows if r["user_id"]}.values(), key=lambda r: r["user_id"])
+    insert_rows(uow.session, "memberships", {c: INVITATION_ROWS[c] for c in ("user_id", "invitation_id", "email",
+                                                                             "full_name")}, members,
+                "ON CONFLICT (program_id, user_id) DO UPDATE SET invited_at = EXCLUDED.invited_at, "
+                "invitation_id = EXCLUDED.invitation_id, contract_id = EXCLUDED.contract_id "
+                "WHERE memberships.state <> 'MEMBER'",
+                constants={**shared, "state": ("text", "INVITED"), "invited_at": ("timestamptz", event.occurred_at)})
 
 
 def on_invitation_closed(uow: UnitOfWork, event: Envelope, state: str) -> None:

@@ -122,13 +122,19 @@ ITEM_KEYS = {"type", "id", "course_id", "lesson_id", "item_type", "name"}
 RESULT_KEYS = {"score", "max_score", "passed", "attempt"}
 
 
-def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
-    """One native statement, or Rejected."""
+def an_object(raw, allowed: set[str]) -> dict:
+    """A statement: an object with no other keys than `allowed`."""
     if not isinstance(raw, dict):
         raise bad("a statement is an object")
-    unknown = set(raw) - NATIVE_KEYS
+    unknown = set(raw) - allowed
     if unknown:
         raise bad(f"unknown field(s): {', '.join(sorted(map(str, unknown)))[:200]}")
+    return raw
+
+
+def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
+    """One native statement, or Rejected."""
+    an_object(raw, NATIVE_KEYS)
     sid = statement_id(raw.get("id"))
     email, user_id = actor_of(raw.get("actor"))
     verb = raw.get("verb")

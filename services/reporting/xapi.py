@@ -9,7 +9,17 @@ import uuid
 from datetime import datetime, timedelta
 from urllib.parse import unquote, urlsplit
 
-from services.reporting.statements import MAX_ID_LENGTH, Parsed, Rejected, bad, digest, number, timestamp
+from services.reporting.statements import (
+    MAX_ID_LENGTH,
+    Parsed,
+    Rejected,
+    an_object,
+    bad,
+    digest,
+    number,
+    statement_id,
+    timestamp,
+)
 
 ADL = "http://adlnet.gov/expapi/verbs/"
 VERB_MAP = {
@@ -152,20 +162,8 @@ def _context_activities(raw: dict) -> list[dict]:
 
 
 def parse(raw, now: datetime, max_future: timedelta) -> Parsed:
-    if not isinstance(raw, dict):
-        raise bad("a statement is an object")
-    unknown = set(raw) - TOP_KEYS
-    if unknown:
-        raise bad(f"unknown property: {sorted(map(str, unknown))[0][:100]}")
-    if "id" in raw:
-        if not isinstance(raw["id"], str):
-            raise bad("id: a UUID")
-        try:
-            sid = str(uuid.UUID(raw["id"]))
-        except ValueError:
-            raise bad("id: a UUID") from None
-    else:
-        sid = str(uuid.uuid4())
+    an_object(raw, TOP_KEYS)
+    sid = statement_id(raw["id"]) if "id" in raw else str(uuid.uuid4())
     email, user_id = actor_of(raw.get("actor"))
     verb = raw.get("verb")
     if not isinstance(verb, dict):

@@ -12,12 +12,10 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
+from servicekit.bulk import arrays, unnest
 from servicekit.db import UnitOfWork
 
 log = logging.getLogger(__name__)
-
-COURSE_FIELDS = ("course_id", "slug", "name", "partner", "item_count", "lesson_count", "graded_item_count",
-                 "class_start_time")
 
 
 def known_courses(uow: UnitOfWork, course_ids) -> set[str]:
@@ -28,30 +26,41 @@ def known_courses(uow: UnitOfWork, course_ids) -> set[str]:
                                    {"ids": ids}))
 
 
+def _upsert(uow: UnitOfWork, table: str, columns: dict[str, str], rows: list[dict], values: dict | None = None) -> None:
+    """Catalog entries in one statement, by their id (the first column); `values`: SQL for a column other
+    than the array's value as it is. Entries fetched again replace what reporting had."""
+    key = next(iter(columns))
+    rows = list({row[key]: row for row in rows}.values())  # one row per id (ON CONFLICT touches a row once)
+    if not rows:
+        return
+    names = ", ".join(columns)
+    select = ", ".join((values or {}).get(name, f"v.{name}") for name in columns)
+    updates = ", ".join(f"{name} = EXCLUDED.{name}" for name in columns if name != key)
+    uow.session.execute(text(
+        f"INSERT INTO {table} ({names}, refreshed_at) SELECT {select}, now() FROM {unnest(columns)} ORDER BY v.{key} "
+        f"ON CONFLICT ({key}) DO UPDATE SET {updates}, refreshed_at = now()"), arrays(rows, columns))
+
+
+COURSE_COLUMNS = {"course_id": "text", "slug": "text", "name": "text", "partner": "text", "item_count": "integer",
+                  "lesson_count": "integer", "graded_item_count": "integer", "class_start_time": "timestamptz"}
+SPECIALIZATION_COLUMNS = {"specialization_id": "text", "slug": "text", "name": "text", "partner": "text",
+                          "course_ids": "text"}
+
+
 def save_courses(uow: UnitOfWork, courses: list[dict]) -> None:
-    for course in sorted(courses, key=lambda c: c["id"]):
-        uow.session.execute(text(
-            "INSERT INTO courses (course_id, slug, name, partner, item_count, lesson_count, graded_item_count, "
-            "class_start_time, refreshed_at) VALUES (:id, :slug, :name, :partner, :item_count, :lesson_count, "
-            ":graded_item_count, :class_start_time, now()) ON CONFLICT (course_id) DO UPDATE SET slug = EXCLUDED.slug, "
-            "name = EXCLUDED.name, partner = EXCLUDED.partner, item_count = EXCLUDED.item_count, "
-            "lesson_count = EXCLUDED.lesson_count, graded_item_count = EXCLUDED.graded_item_count, "
-            "class_start_time = EXCLUDED.class_start_time, refreshed_at = now()"),
-            {"id": course["id"], "slug": course["slug"], "name": course["name"], "partner": course["partner"],
-             "item_count": course.get("item_count") or 0, "lesson_count": course.get("lesson_count") or 0,
-             "graded_item_count": course.get("graded_item_count") or 0,
-             "class_start_time": course.get("class_start_time")})
+    _upsert(uow, "courses", COURSE_COLUMNS, [
+        {"course_id": c["id"], "slug": c["slug"], "name": c["name"], "partner": c["partner"],
+         "item_count": c.get("item_count") or 0, "lesson_count": c.get("lesson_count") or 0,
+         "graded_item_count": c.get("graded_item_count") or 0, "class_start_time": c.get("class_start_time")}
+        for c in courses])
 
 
 def save_specializations(uow: UnitOfWork, specializations: list[dict]) -> None:
-    for spec in sorted(specializations, key=lambda s: s["id"]):
-        uow.session.execute(text(
-            "INSERT INTO specializations (specialization_id, slug, name, partner, course_ids, refreshed_at) "
-            "VALUES (:id, :slug, :name, :partner, CAST(:course_ids AS text[]), now()) "
-            "ON CONFLICT (specialization_id) DO UPDATE SET slug = EXCLUDED.slug, name = EXCLUDED.name, "
-            "partner = EXCLUDED.partner, course_ids = EXCLUDED.course_ids, refreshed_at = now()"),
-            {"id": spec["id"], "slug": spec["slug"], "name": spec["name"], "partner": spec["partner"],
-             "course_ids": list(spec["course_ids"])})
+    # catalog ids never contain a comma (contracts.fields.CATALOG_ID): the course list travels as one text
+    _upsert(uow, "specializations", SPECIALIZATION_COLUMNS, [
+        {"specialization_id": s["id"], "slug": s["slug"], "name": s["name"], "partner": s["partner"],
+         "course_ids": ",".join(s["course_ids"])} for s in specializations],
+        {"course_ids": "string_to_array(v.course_ids, ',')"})
 
 
 def ensure_courses(uow: UnitOfWork, course_ids, fetch: Callable[[list[str]], list[dict]] | None) -> set[str]:

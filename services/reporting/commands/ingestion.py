@@ -21,19 +21,25 @@ def _too_many(count: int) -> None:
                        {"statements": [f"{count} given"]})
 
 
+def _parse_all(raws: list, parse, max_future: timedelta) -> tuple[Outcome, list]:
+    """Each statement parsed on its own: the outcome (rejections by index) and the (index, row) pairs."""
+    _too_many(len(raws))
+    now = datetime.now(UTC)
+    outcome = Outcome()
+    parsed = []
+    for index, raw in enumerate(raws):
+        try:
+            parsed.append((index, parse(raw, now, max_future)))
+        except statements.Rejected as exc:
+            outcome.reject(index, exc.code, exc.message)
+    return outcome, parsed
+
+
 def ingest_native(uow: UnitOfWork, org_id: str, raw_statements: list, fetch_courses,
                   max_future: timedelta = timedelta(minutes=5)) -> dict:
     if not isinstance(raw_statements, list) or not raw_statements:
         raise AppError(ErrorCode.INVALID_INPUT, "statements: a non-empty list", {"statements": ["required"]})
-    _too_many(len(raw_statements))
-    now = datetime.now(UTC)
-    outcome = Outcome()
-    parsed = []
-    for index, raw in enumerate(raw_statements):
-        try:
-            parsed.append((index, statements.parse(raw, now, max_future)))
-        except statements.Rejected as exc:
-            outcome.reject(index, exc.code, exc.message)
+    outcome, parsed = _parse_all(raw_statements, statements.parse, max_future)
     if parsed:
         ingest(uow, org_id, parsed, outcome, fetch_courses)
     return outcome.view()
@@ -70,15 +76,7 @@ def ingest_xapi(uow: UnitOfWork, org_id: str, body, fetch_courses,
     raws = body if isinstance(body, list) else [body]
     if not raws:
         raise AppError(ErrorCode.INVALID_INPUT, "no statements", {"statements": ["required"]})
-    _too_many(len(raws))
-    now = datetime.now(UTC)
-    outcome = Outcome()
-    parsed = []
-    for index, raw in enumerate(raws):
-        try:
-            parsed.append((index, xapi.parse(raw, now, max_future)))
-        except statements.Rejected as exc:
-            outcome.reject(index, exc.code, exc.message)
+    outcome, parsed = _parse_all(raws, xapi.parse, max_future)
     if outcome.rejected:
         raise AppError(ErrorCode.INVALID_INPUT, "invalid statements: none stored",
                        {"statements": outcome.view()["rejected"]})
