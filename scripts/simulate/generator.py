@@ -58,6 +58,12 @@ class Item:
     def graded(self) -> bool:
         return self.item_type in ("quiz", "assignment")
 
+    @property
+    def name(self) -> str:
+        """What a learning platform calls it ("Lesson 2 Quiz (item 7)"): the gradebooks' Assessment."""
+        lesson, number = self.lesson_id.rsplit("-l", 1)[-1], self.id.rsplit("-i", 1)[-1]
+        return f"Lesson {int(lesson)} {self.item_type.capitalize()} (item {int(number)})"
+
 
 @dataclass(frozen=True)
 class Learner:
@@ -155,7 +161,7 @@ def plan_course(seed: str, org_id: str, learner: Learner, course: Course, period
 
     def item_object(item: Item) -> dict:
         return {"type": "item", "id": item.id, "course_id": course.id, "lesson_id": item.lesson_id,
-                "item_type": item.item_type}
+                "item_type": item.item_type, "name": item.name}
 
     def session_start(after: timedelta, min_days: float, max_days: float) -> timedelta:
         """At one of the learner's usual local hours, some days after `after`."""
