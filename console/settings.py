@@ -16,7 +16,7 @@ class ConsoleSettings:
     address: str  # host:port the console listens on
     gateway_url: str  # where the console reaches the gateway's public API
     public_url: str  # where people reach the console (links, redirects)
-    secret_key: str  # signs the session cookie
+    secret_key: str  # the session cookie's key (encrypted with a key derived from it)
     development: bool
     ops_port: int
     threads: int

@@ -13,6 +13,7 @@ from prometheus_client import Histogram
 from werkzeug.exceptions import HTTPException
 
 from console.gateway import ApiError, Gateway
+from console.sessions import EncryptedSessionInterface, RefreshCoordinator
 from console.settings import ConsoleSettings
 
 log = logging.getLogger("console")
@@ -78,8 +79,13 @@ def end_session() -> None:
 
 
 def _refresh() -> None:
+    """Rotate the tokens; concurrent requests of this session share one rotation (console/sessions.py)."""
+    from flask import current_app
+
+    used = session["rt"]
     try:
-        tokens = gateway().call("POST", "/v1/auth/refresh", json={"refresh_token": session["rt"]})
+        tokens = current_app.extensions["refresh_coordinator"].refresh(
+            used, lambda: gateway().call("POST", "/v1/auth/refresh", json={"refresh_token": used}))
     except ApiError as exc:
         if exc.status in (400, 401, 403, 404):
             session.clear()
@@ -236,7 +242,9 @@ def create_app(settings: ConsoleSettings | None = None) -> Flask:
         MAX_CONTENT_LENGTH=21 * 1024 * 1024,  # the CSV upload: the API takes up to 20 MB
         SEND_FILE_MAX_AGE_DEFAULT=3600,
     )
+    app.session_interface = EncryptedSessionInterface()  # the cookie is encrypted, not only signed
     app.extensions["gateway"] = Gateway(settings.gateway_url, settings.api_timeout)
+    app.extensions["refresh_coordinator"] = RefreshCoordinator()
     app.extensions["console_settings"] = settings
     app.jinja_env.autoescape = True
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user, is_admin=is_admin,

@@ -89,26 +89,21 @@ def new_program():
 @pages.route("/contracts/new", methods=["GET", "POST"])
 @require_org_admin
 def new_contract():
-    values = {k: request.form.get(k, "").strip() for k in ("name", "license_count", "starts_on", "ends_on")}
+    from console.pages.settings import contract_errors, contract_form
+
     back = request.values.get("back", "")
     if request.method == "GET":
         today = date.today()
-        values.update(starts_on=str(today), ends_on=str(today + timedelta(days=365)))
+        values = {"starts_on": str(today), "ends_on": str(today + timedelta(days=365))}
         return render_template("admin/contract_new.html", values=values, back=back)
-    body = dict(values)
-    errors = {}
-    try:
-        body["license_count"] = int(values["license_count"])
-    except ValueError:
-        errors["license_count"] = ["Enter a whole number of licenses."]
+    values, body, errors = contract_form()
     if not errors:
         try:
             contract = api("POST", f"/v1/orgs/{org_id()}/contracts", json=body)
             flash(f"Contract “{contract['name']}” created with {contract['license_count']} licenses.")
             return redirect(url_for("admin.new_program") if back == "program" else url_for("settings.contracts"))
         except ApiError as exc:
-            errors = exc.field_errors() or {"name": [message_of(exc, {
-                "DUPLICATE_NAME": "A contract with this name exists."})]}
+            errors = contract_errors(exc)
     return render_template("admin/contract_new.html", values=values, back=back, errors=errors), 400
 
 
@@ -164,6 +159,39 @@ def remove_member(program_id, user_id):
     except ApiError as exc:
         flash(message_of(exc), "error")
     return redirect(url_for("admin.program", program_id=program_id))
+
+
+PROFILE_FIELDS = {"full_name": "Full name", "external_id": "External ID", "job_title": "Job title",
+                  "job_type": "Job type", "manager_name": "Manager's name", "manager_email": "Manager's email",
+                  "business_unit": "Business unit", "business_unit_2": "Business unit 2",
+                  "location_city": "Location city", "location_country": "Location country",
+                  "location_region": "Location region"}
+
+
+@pages.route("/programs/<program_id>/members/<user_id>", methods=["GET", "POST"])
+@require_admin
+def member(program_id, user_id):
+    """A member's organization profile (the report columns), changed by an admin in scope."""
+    prog = program_of(program_id)
+    person = api("GET", f"/v1/orgs/{org_id()}/people/{user_id}")
+    values, errors = person, {}
+    if request.method == "POST":
+        values = {k: request.form.get(k, "").strip() for k in PROFILE_FIELDS}
+        changes = {k: (v or None) for k, v in values.items() if (v or None) != person.get(k)}
+        if "full_name" in changes and not changes["full_name"]:
+            errors = {"full_name": ["Enter the person's name."]}
+        elif changes:
+            try:
+                api("PATCH", f"/v1/orgs/{org_id()}/people/{user_id}", json=changes)
+                flash(f"The profile of {values['full_name']} is saved.")
+                return redirect(url_for("admin.program", program_id=program_id) + "#members-title")
+            except ApiError as exc:
+                errors = exc.field_errors() or {"_schema": [message_of(exc)]}
+        else:
+            flash("Nothing changed.")
+            return redirect(url_for("admin.program", program_id=program_id) + "#members-title")
+    return render_template("admin/member.html", program=prog, person=person, values=values, errors=errors,
+                           fields=PROFILE_FIELDS, tab="main"), 400 if errors else 200
 
 
 # ---- curriculum

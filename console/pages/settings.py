@@ -142,6 +142,57 @@ def contracts_page():
     return render_template("settings/contracts.html", contracts=contracts(), tabs=TABS, tab="settings.contracts")
 
 
+CONTRACT_FIELDS = ("name", "license_count", "starts_on", "ends_on")
+
+
+def contract_form() -> tuple[dict, dict, dict]:
+    """(the form's values, the API body, errors found before asking the API) of a contract form."""
+    values = {k: request.form.get(k, "").strip() for k in CONTRACT_FIELDS}
+    body, errors = dict(values), {}
+    try:
+        body["license_count"] = int(values["license_count"])
+    except ValueError:
+        errors["license_count"] = ["Enter a whole number of licenses."]
+    return values, body, errors
+
+
+CONTRACT_MESSAGES = {"DUPLICATE_NAME": "A contract with this name exists.",
+                     "LICENSES_IN_USE": "More licenses are in use than this: remove members first or keep more."}
+
+
+def contract_errors(exc: ApiError) -> dict:
+    if exc.code == "LICENSES_IN_USE":
+        return {"license_count": [CONTRACT_MESSAGES["LICENSES_IN_USE"]]}
+    return exc.field_errors() or {"name": [message_of(exc, CONTRACT_MESSAGES)]}
+
+
+@pages.route("/contracts/<contract_id>", methods=["GET", "POST"])
+@require_org_admin
+def contract(contract_id):
+    """Change a contract: name, licenses (not below those in use), dates. Another organization's: 404."""
+    current = api("GET", f"/v1/contracts/{contract_id}")
+    if request.method == "GET":
+        values = {k: current.get(k) for k in CONTRACT_FIELDS}
+        return render_template("settings/contract.html", contract=current, values=values, tabs=TABS,
+                               tab="settings.contracts")
+    values, body, errors = contract_form()
+    changes = {k: v for k, v in body.items() if str(v) != str(current.get(k))}
+    if not errors and changes:
+        try:
+            changed = api("PATCH", f"/v1/contracts/{contract_id}", json=changes)
+        except ApiError as exc:
+            errors = contract_errors(exc)
+        else:
+            flash(f"Contract “{changed['name']}” saved: {changed['license_count']} licenses, "
+                  f"{changed['starts_on']} to {changed['ends_on']}.")
+            return redirect(url_for("settings.contracts"))
+    elif not errors:
+        flash("Nothing changed.")
+        return redirect(url_for("settings.contracts"))
+    return render_template("settings/contract.html", contract=current, values=values, errors=errors, tabs=TABS,
+                           tab="settings.contracts"), 400
+
+
 # ---------------------------------------------------------------- the API reference
 
 

@@ -6,6 +6,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.browser.conftest import PASSWORD, mail_to, open_email, shoot, sign_in, signed_in_learner, unique
+from tests.browser.test_sessions import session_of
 
 
 def test_org_admin_journey(page, suite, world, tmp_path):
@@ -257,18 +258,6 @@ def test_expired_session_goes_to_sign_in_and_back(page, suite, world):
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(suite.console_url + target)
-
-
-def session_of(cookie_value: str) -> dict:
-    """The console's session cookie, read with its (development) key."""
-    from flask import Flask
-    from flask.sessions import SecureCookieSessionInterface
-
-    from console.settings import DEV_CONSOLE_SECRET
-
-    app = Flask("reader")
-    app.secret_key = DEV_CONSOLE_SECRET
-    return SecureCookieSessionInterface().get_signing_serializer(app).loads(cookie_value)
 
 
 def test_sign_out_revokes_the_refresh_token(page, suite, world):
