@@ -155,35 +155,23 @@ def is_admin() -> bool:
     return any(r.get("role") in ("ORG_ADMIN", "PROGRAM_ADMIN") for r in roles())
 
 
-def require_sign_in(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not signed_in():
-            raise SignInRequired()
-        return view(*args, **kwargs)
-    return wrapper
+def require(allowed=None):
+    """A view for signed-in people (else sign-in, then back) for whom `allowed()` holds (else 403)."""
+    def decorator(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            if not signed_in():
+                raise SignInRequired()
+            if allowed is not None and not allowed():
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapper
+    return decorator
 
 
-def require_admin(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not signed_in():
-            raise SignInRequired()
-        if not is_admin():
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapper
-
-
-def require_org_admin(view):
-    @wraps(view)
-    def wrapper(*args, **kwargs):
-        if not signed_in():
-            raise SignInRequired()
-        if not is_org_admin():
-            abort(403)
-        return view(*args, **kwargs)
-    return wrapper
+require_sign_in = require()
+require_admin = require(is_admin)
+require_org_admin = require(is_org_admin)
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -247,6 +235,7 @@ def create_app(settings: ConsoleSettings | None = None) -> Flask:
     app.extensions["refresh_coordinator"] = RefreshCoordinator()
     app.extensions["console_settings"] = settings
     app.jinja_env.autoescape = True
+    app.jinja_env.filters["options"] = options
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user, is_admin=is_admin,
                                  is_org_admin=is_org_admin, signed_in=signed_in, CSRF_FIELD=CSRF_FIELD)
 
@@ -311,6 +300,11 @@ def create_app(settings: ConsoleSettings | None = None) -> Flask:
         app.register_blueprint(blueprint)
     app.jinja_env.globals["has_endpoint"] = lambda name: name in app.view_functions
     return app
+
+
+def options(items, value: str = "id", label: str = "name", note: str | None = None) -> list[tuple]:
+    """API objects as a form's choices: (value, label[, note]) (the `choices` macro of _forms.html)."""
+    return [(i[value], i[label], i.get(note)) if note else (i[value], i[label]) for i in items]
 
 
 def _title_of(status: int) -> str:

@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 
 from console.gateway import ApiError
-from console.pages.auth import message_of
+from console.pages.common import attempt, field_summary, message_of
 from console.web import api, api_raw, is_org_admin, org_id, require_admin, require_org_admin, safe_next
 
 pages = Blueprint("admin", __name__, url_prefix="/admin")
@@ -153,11 +153,8 @@ def remove_member(program_id, user_id):
     if request.method == "GET":
         return render_template("admin/member_remove.html", program=prog, user_id=user_id,
                                name=request.args.get("name", ""), tab="main")
-    try:
-        api("DELETE", f"/v1/programs/{program_id}/members/{user_id}")
-        flash("The member was removed: their license is free again and their courses are audit-only.")
-    except ApiError as exc:
-        flash(message_of(exc), "error")
+    attempt(lambda: api("DELETE", f"/v1/programs/{program_id}/members/{user_id}"),
+            "The member was removed: their license is free again and their courses are audit-only.")
     return redirect(url_for("admin.program", program_id=program_id))
 
 
@@ -203,18 +200,10 @@ def add_collection(program_id):
     body = {"name": request.form.get("name", "").strip()}
     if request.form.get("description", "").strip():
         body["description"] = request.form["description"].strip()
-    try:
-        api("POST", f"/v1/programs/{program_id}/collections", json=body)
-        flash(f"Collection “{body['name']}” added.")
-    except ApiError as exc:
-        flash(message_of(exc, {"DUPLICATE_NAME": "A collection with this name exists in this program."})
-              + field_summary(exc), "error")
+    attempt(lambda: api("POST", f"/v1/programs/{program_id}/collections", json=body),
+            f"Collection “{body['name']}” added.",
+            {"DUPLICATE_NAME": "A collection with this name exists in this program."}, details=True)
     return redirect(url_for("admin.program", program_id=program_id) + "#curriculum")
-
-
-def field_summary(exc: ApiError) -> str:
-    errors = exc.field_errors()
-    return (" (" + "; ".join(f"{k}: {' '.join(v)}" for k, v in errors.items()) + ")") if errors else ""
 
 
 @pages.route("/programs/<program_id>/collections/<collection_id>/<action>", methods=["POST"])
@@ -331,42 +320,35 @@ def invitation_preview(program_id):
 @require_admin
 def invitation_create(program_id):
     body = {**invitation_body(program_id), "send_email": request.form.get("send_email") == "true"}
-    try:
-        invitation = api("POST", "/v1/invitations", json=body)
-        flash(("Invitation sent to " if body["send_email"] else "Invitation created (no email) for ")
-              + invitation["email"] + ".")
-    except ApiError as exc:
-        flash(message_of(exc, {"DUPLICATE_INVITATION": "This person already has a pending invitation.",
-                               "ALREADY_MEMBER": "This person is already a member.",
-                               "LICENSE_LIMIT_REACHED": "The contract has no free license left."})
-              + field_summary(exc), "error")
+    attempt(lambda: api("POST", "/v1/invitations", json=body),
+            lambda invitation: ("Invitation sent to " if body["send_email"] else "Invitation created (no email) for ")
+            + invitation["email"] + ".",
+            {"DUPLICATE_INVITATION": "This person already has a pending invitation.",
+             "ALREADY_MEMBER": "This person is already a member.",
+             "LICENSE_LIMIT_REACHED": "The contract has no free license left."}, details=True)
     return redirect(url_for("admin.invitations", program_id=program_id))
 
 
 @pages.route("/programs/<program_id>/invitations/bulk", methods=["POST"])
 @require_admin
 def invitations_bulk(program_id):
-    action = request.form.get("action")
-    try:
-        if action == "resend-all":
-            done = api("POST", f"/v1/programs/{program_id}/invitations/resend")
-            flash(f"{done.get('resent', 0)} pending invitations sent again.")
-        elif action == "revoke-selected":
-            ids = request.form.getlist("invitation_ids")
-            if not ids:
-                flash("Choose the invitations to revoke.", "error")
-            else:
-                done = api("POST", f"/v1/programs/{program_id}/invitations/revoke", json={"invitation_ids": ids})
-                flash(f"{len(done)} invitations revoked.")
-        elif action and action.startswith(("resend:", "revoke:")):
-            verb, _, invitation_id = action.partition(":")
-            done = api("POST", f"/v1/invitations/{invitation_id}/{verb}")
-            flash(("A new invitation link was sent to " if verb == "resend" else "Invitation revoked for ")
-                  + done["email"] + ".")
-        else:
-            abort(400)
-    except ApiError as exc:
-        flash(message_of(exc), "error")
+    action = request.form.get("action") or ""
+    ids = request.form.getlist("invitation_ids")
+    verb, _, invitation_id = action.partition(":")
+    if action == "resend-all":
+        attempt(lambda: api("POST", f"/v1/programs/{program_id}/invitations/resend"),
+                lambda done: f"{done.get('resent', 0)} pending invitations sent again.")
+    elif action == "revoke-selected" and not ids:
+        flash("Choose the invitations to revoke.", "error")
+    elif action == "revoke-selected":
+        attempt(lambda: api("POST", f"/v1/programs/{program_id}/invitations/revoke", json={"invitation_ids": ids}),
+                lambda done: f"{len(done)} invitations revoked.")
+    elif verb in ("resend", "revoke") and invitation_id:
+        attempt(lambda: api("POST", f"/v1/invitations/{invitation_id}/{verb}"),
+                lambda done: ("A new invitation link was sent to " if verb == "resend" else "Invitation revoked for ")
+                + done["email"] + ".")
+    else:
+        abort(400)
     return redirect(url_for("admin.invitations", program_id=program_id))
 
 
@@ -420,18 +402,29 @@ def passthrough(upstream) -> Response:
 # ---------------------------------------------------------------- a program: Messaging
 
 
-PRESET_HELP = {
-    "ALL_MEMBERS": "Everyone who joined the program",
-    "INVITED_NOT_JOINED": "People invited who have not joined yet",
-    "JOINED_NOT_ENROLLED": "Members who have not enrolled in a course",
-}
+def audience_of(source, program_id: str) -> dict:
+    """The audience a compose form (or the count's query) describes: a preset narrowed by filters, always
+    within this program (the guide's filters: current enrollments, contracts; CUSTOM: the people chosen in
+    the members list; INACTIVE_FOR_DAYS: its number of days)."""
+    preset = source.get("preset") or "ALL_MEMBERS"
+    filters = {"program_ids": [program_id]}
+    for key in ("contract_ids", "course_ids"):
+        chosen = [v for v in source.getlist(key) if v]
+        if chosen:
+            filters[key] = chosen
+    audience = {"preset": preset, "filters": filters}
+    if preset == "CUSTOM":
+        audience["user_ids"] = [v for v in source.getlist("user_ids") if v]
+    if preset == "INACTIVE_FOR_DAYS":
+        days = source.get("days", "").strip()
+        audience["days"] = int(days) if days.isdigit() else days or None  # the API explains a bad value
+    return audience
 
 
 def message_body(program_id: str) -> dict:
     form = request.form
-    body = {"audience": {"preset": form.get("preset", "ALL_MEMBERS"), "filters": {"program_ids": [program_id]}},
-            "subject": form.get("subject", "").strip(), "content": form.get("content", ""),
-            "reply_to": form.get("reply_to") == "on"}
+    body = {"audience": audience_of(form, program_id), "subject": form.get("subject", "").strip(),
+            "content": form.get("content", ""), "reply_to": form.get("reply_to") == "on"}
     if form.get("sender_name", "").strip():
         body["sender_name"] = form["sender_name"].strip()
     if form.get("cta_label", "").strip() or form.get("cta_url", "").strip():
@@ -439,40 +432,69 @@ def message_body(program_id: str) -> dict:
     return body
 
 
+def program_courses(program_id: str) -> list[dict]:
+    """The courses of a program's curriculum, once each (filters, gradebooks)."""
+    courses, seen = [], set()
+    for collection in api("GET", f"/v1/programs/{program_id}/collections"):
+        for item in collection["items"]:
+            if item.get("course_id") and item["course_id"] not in seen:
+                seen.add(item["course_id"])
+                courses.append(item)
+    return courses
+
+
+def audience_field_errors(exc: ApiError) -> dict:
+    """The API's field names (audience.filters.course_ids, audience.days, cta.url) as the form's."""
+    out = {}
+    for key, value in exc.field_errors().items():
+        name = key.rsplit(".", 1)[-1] if key.startswith("audience.") else key.replace("cta.", "cta_")
+        out.setdefault(name, []).extend(value)
+    return out
+
+
 @pages.route("/programs/<program_id>/messages", methods=["GET", "POST"])
 @require_admin
 def messages(program_id):
     prog = program_of(program_id)
-    presets = api("GET", "/v1/messages/presets")
+    presets = [p for p in api("GET", "/v1/messages/presets") if p.get("available", True)]
     sent = [m for m in api("GET", f"/v1/orgs/{org_id()}/messages", params={"limit": 100})["items"]
             if program_id in ((m.get("audience") or {}).get("filters") or {}).get("program_ids", [])]
-    values, errors, error = {"preset": "ALL_MEMBERS", "reply_to": True}, {}, None
+    chosen = [u for u in request.args.getlist("user_ids") if u][:1000]  # "Message the selected" (members list)
+    values = {"preset": "CUSTOM" if chosen else "ALL_MEMBERS", "reply_to": True, "user_ids": chosen,
+              "contract_ids": [], "course_ids": [], "days": "30"}
+    errors, error = {}, None
     if request.method == "POST":
         body = message_body(program_id)
-        values = {**body, "preset": body["audience"]["preset"], "cta_label": request.form.get("cta_label", ""),
-                  "cta_url": request.form.get("cta_url", "")}
+        audience = body["audience"]
+        values = {**body, "preset": audience["preset"], "cta_label": request.form.get("cta_label", ""),
+                  "cta_url": request.form.get("cta_url", ""), "user_ids": audience.get("user_ids", []),
+                  "contract_ids": audience["filters"].get("contract_ids", []),
+                  "course_ids": audience["filters"].get("course_ids", []), "days": request.form.get("days", "")}
         try:
             draft = api("POST", f"/v1/orgs/{org_id()}/messages", json=body)
             return redirect(url_for("admin.message", program_id=program_id, message_id=draft["id"]))
         except ApiError as exc:
-            errors = {key.replace("cta.", "cta_"): value for key, value in exc.field_errors().items()}
+            errors = audience_field_errors(exc)
             error = None if errors else message_of(exc)
     return render_template("admin/messages.html", program=prog, presets=presets, sent=sent, values=values,
-                           errors=errors, error=error, preset_help=PRESET_HELP, tab="messages"), \
+                           errors=errors, error=error, tab="messages",
+                           contracts=[(c["id"], f"License from {c['name']}") for c in program_contracts(prog)],
+                           courses=[(c["course_id"], f"Enrolled in {c['name']}")
+                                    for c in program_courses(program_id)]), \
         400 if errors or error else 200
 
 
 @pages.route("/programs/<program_id>/audience-count")
 @require_admin
 def audience_count(program_id):
-    """The audience count of a preset (htmx fragment, and a plain page without JavaScript)."""
-    preset = request.args.get("preset", "ALL_MEMBERS")
+    """The audience count of the compose form's choices (htmx fragment, and a plain page without JavaScript)."""
     try:
-        count = api("POST", f"/v1/orgs/{org_id()}/audience",
-                    json={"preset": preset, "filters": {"program_ids": [program_id]}})["count"]
+        count = api("POST", f"/v1/orgs/{org_id()}/audience", json=audience_of(request.args, program_id))["count"]
         text = f"{count} {'person' if count == 1 else 'people'} will receive this message."
     except ApiError as exc:
-        text = message_of(exc)
+        errors = audience_field_errors(exc)
+        text = "; ".join(" ".join(v) for v in errors.values()) if errors else message_of(exc)
+        text = f"No count yet: {text}"
     return render_template("admin/_audience.html", text=text)
 
 
@@ -526,11 +548,9 @@ def message_preview_html(program_id, message_id):
 @pages.route("/programs/<program_id>/remind-enroll", methods=["POST"])
 @require_admin
 def remind_enroll(program_id):
-    try:
-        done = api("POST", f"/v1/programs/{program_id}/remind-enroll")
-        flash(f"Reminder queued for {done.get('queued', 0)} members who have not enrolled.")
-    except ApiError as exc:
-        flash(message_of(exc, {"TOO_MANY_REQUESTS": "A reminder was already sent today."}), "error")
+    attempt(lambda: api("POST", f"/v1/programs/{program_id}/remind-enroll"),
+            lambda done: f"Reminder queued for {done.get('queued', 0)} members who have not enrolled.",
+            {"TOO_MANY_REQUESTS": "A reminder was already sent today."})
     return redirect(safe_next(request.form.get("back"), url_for("admin.home")))
 
 

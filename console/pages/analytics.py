@@ -1,16 +1,13 @@
 """Analytics: the ten skills views of the organization (org admins), each as a table with a bar per
 number (<meter> elements with their value written next to them: readable without colour, and the
-table is the chart's text alternative).
-
-The views are the `skills` work of issue 14 (`/v1/orgs/{org_id}/skills/...`); until the gateway
-serves them, the page says so instead of failing."""
-import time
+table is the chart's text alternative), from `/v1/orgs/{org_id}/skills/...`."""
 
 from flask import Blueprint, abort, render_template, request
 
 from console.gateway import ApiError
+from console.pages.common import message_of
 from console.pages.settings import COMPANY_SIZES, REGIONS
-from console.web import api, gateway, org_id, require_org_admin
+from console.web import api, org_id, require_org_admin
 
 pages = Blueprint("analytics", __name__, url_prefix="/admin/analytics")
 VIEWS = {
@@ -25,25 +22,14 @@ VIEWS = {
     "benchmark": ("Benchmark", "Your scores against organizations like yours, with quartiles"),
     "benchmark-over-time": ("Benchmark over time", "Your average against the reference group, by month"),
 }
-FILTERS = {  # query parameters a view takes (beyond the page)
+PROGRAM_VIEWS = ("distribution", "hours-to-mastery", "mastery-over-time", "leaderboard", "assessments", "hours",
+                 "relevant-courses")
+FILTERS = {  # query parameters a view takes (beyond the page): contracts/skills.py
+    **{view: ("program_id",) for view in PROGRAM_VIEWS},
     "benchmark": ("region", "company_size", "industry"),
     "benchmark-over-time": ("region", "company_size", "industry"),
-    "mastery-over-time": ("interval",),
+    "mastery-over-time": ("program_id", "interval"),
 }
-_AVAILABLE: dict[str, tuple[float, bool]] = {}
-
-
-def skills_available() -> bool:
-    known = _AVAILABLE.get("skills")
-    if known and known[0] > time.monotonic():
-        return known[1]
-    try:
-        paths = gateway().call("GET", "/v1/openapi.json").get("paths", {})
-        available = "/v1/orgs/{org_id}/skills/distribution" in paths
-    except ApiError:
-        available = False
-    _AVAILABLE["skills"] = (time.monotonic() + 60, available)
-    return available
 
 
 def flatten(row: dict, prefix: str = "") -> dict:
@@ -82,16 +68,18 @@ def table_of(answer) -> tuple[list[str], list[dict], dict, dict]:
 def home(view="distribution"):
     if view not in VIEWS:
         abort(404)
-    available = skills_available()
     params = {key: request.args[key] for key in FILTERS.get(view, ()) if request.args.get(key)}
     query = {**params, **({"cursor": request.args["cursor"]} if request.args.get("cursor") else {})}
     answer, error = None, None
-    if available:
-        try:
-            answer = api("GET", f"/v1/orgs/{org_id()}/skills/{view}", params=query)
-        except ApiError as exc:
-            error = exc.message
+    try:
+        answer = api("GET", f"/v1/orgs/{org_id()}/skills/{view}", params=query)
+    except ApiError as exc:
+        if exc.status not in (400, 404, 422):
+            raise
+        error = message_of(exc)
     columns, rows, numbers, facts = table_of(answer) if answer is not None else ([], [], {}, {})
-    return render_template("analytics/view.html", views=VIEWS, view=view, available=available, columns=columns,
-                           rows=rows, numbers=numbers, facts=facts, answer=answer, error=error,
-                           filters=FILTERS.get(view, ()), params=params, regions=REGIONS, sizes=COMPANY_SIZES)
+    programs = api("GET", f"/v1/orgs/{org_id()}/programs", params={"limit": 200})["items"] \
+        if "program_id" in FILTERS.get(view, ()) else []
+    return render_template("analytics/view.html", views=VIEWS, view=view, columns=columns, rows=rows,
+                           numbers=numbers, facts=facts, answer=answer, error=error, filters=FILTERS.get(view, ()),
+                           params=params, programs=programs, regions=REGIONS, sizes=COMPANY_SIZES)

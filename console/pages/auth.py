@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from console.gateway import ApiError
+from console.pages.common import message_of
 from console.web import (
     api,
     csrf_exempt,
@@ -25,15 +26,6 @@ SIGN_IN_MESSAGES = {
     "EMAIL_NOT_VERIFIED": "Confirm your email address first: we sent you a link when you signed up.",
     "TOO_MANY_REQUESTS": "Too many attempts. Wait a few minutes and try again.",
 }
-
-
-def message_of(exc: ApiError, messages: dict | None = None) -> str:
-    messages = messages or {}
-    if exc.code in messages:
-        return messages[exc.code]
-    if exc.status >= 500:
-        return "The platform did not answer. Try again in a moment."
-    return exc.message or "That did not work."
 
 
 @pages.route("/sign-in", methods=["GET", "POST"])

@@ -3,7 +3,7 @@ email preferences."""
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 
 from console.gateway import ApiError
-from console.pages.auth import message_of
+from console.pages.common import message_of
 from console.web import api, require_sign_in
 
 pages = Blueprint("learner", __name__)

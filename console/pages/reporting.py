@@ -1,15 +1,11 @@
-"""Reporting: download a report now (streamed from the API as it comes), email me the link, the
-schedule (organization settings), gradebooks per course; and the emailed report link itself.
-
-The report routes (`/v1/orgs/{org_id}/reports/...`, gradebooks, `/v1/reports/download/{token}`) are
-the `reports` work of issue 13: until the gateway serves them, the page says so instead of failing."""
-import time
-
+"""Reporting: the organization's figures, download a report now (streamed from the API as it comes),
+email me the link, the schedule (shown here, set in the organization settings), gradebooks per course;
+and the emailed report link itself."""
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 
 from console.gateway import ApiError
-from console.pages.admin import passthrough
-from console.pages.auth import message_of
+from console.pages.admin import optional_api, passthrough, program_courses
+from console.pages.common import message_of
 from console.web import api, api_raw, gateway, org_id, require_admin
 
 pages = Blueprint("reporting", __name__)
@@ -19,29 +15,22 @@ REPORTS = {"usage": "Usage: one row per course enrollment",
 GRADEBOOKS = {"gradebook": "Gradebook: best score per graded item", "assessment_attempts": "Every graded attempt"}
 
 
-_AVAILABLE: dict[str, tuple[float, bool]] = {}
-
-
-def reports_available() -> bool:
-    """Whether this gateway serves the report routes (its OpenAPI document lists them; asked once a minute)."""
-    known = _AVAILABLE.get("reports")
-    if known and known[0] > time.monotonic():
-        return known[1]
-    try:
-        document = gateway().call("GET", "/v1/openapi.json")
-        available = "/v1/orgs/{org_id}/reports/email" in document.get("paths", {})
-    except ApiError:
-        available = False
-    _AVAILABLE["reports"] = (time.monotonic() + 60, available)
-    return available
+def schedule_text(schedule: dict | None, timezone: str | None) -> str:
+    """The report schedule in words ("Every week on Monday at 06:00 UTC: usage, membership")."""
+    if not schedule or schedule.get("frequency", "NONE") == "NONE":
+        return "No scheduled reports."
+    when = {"DAILY": "Every day", "WEEKLY": f"Every week on {(schedule.get('weekday') or 'MONDAY').capitalize()}",
+            "MONTHLY": f"Every month on day {schedule.get('day_of_month') or 1}"}[schedule["frequency"]]
+    reports = ", ".join(schedule.get("reports") or [])
+    hour = schedule.get("hour")
+    return f"{when} at {6 if hour is None else int(hour):02d}:00 {timezone or 'UTC'}: {reports}."
 
 
 @pages.route("/admin/reports", methods=["GET", "POST"])
 @require_admin
 def reports():
     programs = api("GET", f"/v1/orgs/{org_id()}/programs", params={"limit": 200})["items"]
-    available = reports_available()
-    if request.method == "POST" and available:
+    if request.method == "POST":
         body = {"report": request.form.get("report", "usage")}
         if request.form.get("program_id"):
             body["program_id"] = request.form["program_id"]
@@ -54,17 +43,12 @@ def reports():
         return redirect(url_for("reporting.reports"))
     program_id = request.args.get("program_id", "")
     program = next((p for p in programs if p["id"] == program_id), None)
-    courses = []
-    if program:
-        collections = api("GET", f"/v1/programs/{program_id}/collections")
-        seen = set()
-        for collection in collections:
-            for item in collection["items"]:
-                if item.get("course_id") and item["course_id"] not in seen:
-                    seen.add(item["course_id"])
-                    courses.append(item)
+    courses = program_courses(program_id) if program else []
+    summary = optional_api("GET", f"/v1/orgs/{org_id()}/summary")
+    org = optional_api("GET", f"/v1/orgs/{org_id()}") or {}
     return render_template("reporting/reports.html", programs=programs, program=program, courses=courses,
-                           reports=REPORTS, gradebooks=GRADEBOOKS, available=available)
+                           reports=REPORTS, gradebooks=GRADEBOOKS, summary=summary,
+                           schedule=schedule_text(org.get("report_schedule"), org.get("timezone")))
 
 
 @pages.route("/admin/reports/<report>.csv")

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, current_app, flash, redirect, render_temp
 
 from console.gateway import ApiError
 from console.pages.admin import contracts
-from console.pages.auth import message_of
+from console.pages.common import attempt, message_of
 from console.web import api, csrf_exempt, gateway, org_id, require_admin, require_org_admin
 
 pages = Blueprint("settings", __name__, url_prefix="/admin/settings")
@@ -33,6 +33,16 @@ TABS = [("settings.organization", "Organization"), ("settings.administrators", "
 
 def remember_brand(org: dict) -> None:
     session["brand"] = {k: org.get(k) for k in ("name", "brand_color", "logo_url")}
+
+
+def row_action(verb: str, collection: str, done: str, endpoint: str):
+    """A row's button of a settings table (action `<verb>:<id>`): DELETE the organization's
+    /<collection>/<id>, say what happened, back to the page. None for any other button."""
+    action = request.form.get("action", "")
+    if not action.startswith(verb + ":"):
+        return None
+    attempt(lambda: api("DELETE", f"/v1/orgs/{org_id()}/{collection}/{action.partition(':')[2]}"), done)
+    return redirect(url_for(endpoint))
 
 
 @pages.route("/", methods=["GET", "POST"])
@@ -78,14 +88,9 @@ def administrators():
     programs = api("GET", f"/v1/orgs/{org_id()}/programs", params={"limit": 200})["items"]
     values, errors, error = {"role": "PROGRAM_ADMIN", "program_ids": []}, {}, None
     if request.method == "POST":
-        action = request.form.get("action", "add")
-        if action.startswith("remove:"):
-            try:
-                api("DELETE", f"/v1/orgs/{org_id()}/admins/{action.partition(':')[2]}")
-                flash("The administrator role was removed.")
-            except ApiError as exc:
-                flash(message_of(exc), "error")
-            return redirect(url_for("settings.administrators"))
+        removed = row_action("remove", "admins", "The administrator role was removed.", "settings.administrators")
+        if removed:
+            return removed
         values = {"email": request.form.get("email", "").strip(),
                   "full_name": request.form.get("full_name", "").strip(),
                   "role": request.form.get("role", "PROGRAM_ADMIN"), "program_ids": request.form.getlist("program_ids")}
@@ -113,14 +118,10 @@ def api_tokens():
     created, errors, error = None, {}, None
     values = {"name": "", "scopes": []}
     if request.method == "POST":
-        action = request.form.get("action", "create")
-        if action.startswith("revoke:"):
-            try:
-                api("DELETE", f"/v1/orgs/{org_id()}/api-tokens/{action.partition(':')[2]}")
-                flash("The token is revoked: it no longer opens anything.")
-            except ApiError as exc:
-                flash(message_of(exc), "error")
-            return redirect(url_for("settings.api_tokens"))
+        revoked = row_action("revoke", "api-tokens", "The token is revoked: it no longer opens anything.",
+                             "settings.api_tokens")
+        if revoked:
+            return revoked
         values = {"name": request.form.get("name", "").strip(), "scopes": request.form.getlist("scopes")}
         try:
             created = api("POST", f"/v1/orgs/{org_id()}/api-tokens", json=values)
@@ -131,7 +132,8 @@ def api_tokens():
                 errors["scopes"] = ["Choose at least one scope."]
             error = None if errors else message_of(exc)
     tokens = api("GET", f"/v1/orgs/{org_id()}/api-tokens")
-    return render_template("settings/api_tokens.html", tokens=tokens, created=created, scopes=SCOPES,
+    return render_template("settings/api_tokens.html", tokens=tokens, created=created,
+                           scopes=[(key, key, text) for key, text in SCOPES.items()],
                            values=values, errors=errors, error=error, tabs=TABS, tab="settings.api_tokens"), \
         400 if errors or error else 201 if created else 200
 

@@ -82,9 +82,12 @@ def world(suite):
     from services.identity.commands import accounts, admins, profiles
     from services.identity.commands.organizations import create_org_with_admin
     from services.programs.commands import catalog
+    from services.skills.commands import taxonomy
 
     with unit_of_work("programs", suite.database_url("programs")) as uow:
         catalog.load_catalog_file(uow, catalog.DEMO_CATALOG)
+    with unit_of_work("skills", suite.database_url("skills")) as uow:  # the skills of the demo courses
+        taxonomy.load_taxonomy_file(uow, taxonomy.DEMO_TAXONOMY)
     admin_email = f"{unique('admin')}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
         org = create_org_with_admin(uow, unique("Globex"), admin_email, "Ada Admin", PASSWORD,
@@ -115,6 +118,53 @@ def world(suite):
     return {"org_id": org_id, "admin_email": admin_email, "admin": admin, "api": api, "contract": contract,
             "program": program, "other_program": other, "collection": collection, "courses": courses,
             "program_admin_email": program_admin_email}
+
+
+def new_program(world, name: str = "Program", licenses: int = 20, contracts: int = 1, courses=(),
+                specializations=()) -> dict:
+    """A program of the world's organization of its own (so that a test's counts are its own), with
+    `contracts` new contracts and one collection of the given catalog ids."""
+    admin, org_id, today = world["admin"], world["org_id"], date.today()
+    made = [admin.call("POST", f"/v1/orgs/{org_id}/contracts", json={
+        "name": unique("Contract"), "license_count": licenses, "starts_on": str(today - timedelta(days=1)),
+        "ends_on": str(today + timedelta(days=365))}) for _ in range(contracts)]
+    program = admin.call("POST", f"/v1/orgs/{org_id}/programs", json={
+        "name": unique(name), "contract_ids": [c["id"] for c in made]})
+    collection = None
+    if courses or specializations:
+        collection = admin.call("POST", f"/v1/programs/{program['id']}/collections", json={"name": "Core"})
+        admin.call("POST", f"/v1/collections/{collection['id']}/items",
+                   json={"course_ids": list(courses), "specialization_ids": list(specializations)})
+    return {**program, "contracts": made, "collection": collection}
+
+
+def joined_learner(suite, world, program: dict, contract: dict, full_name: str = "Lee Learner") -> dict:
+    """A person invited by email who accepted with the link of the real .eml: {email, id, api}."""
+    email = f"{unique('lee')}@example.com"
+    world["admin"].call("POST", "/v1/invitations", json={
+        "program_id": program["id"], "contract_id": contract["id"], "full_name": full_name, "email": email,
+        "send_email": True})
+    token = re.search(r"/invitations/accept\?token=([A-Za-z0-9_\-.]+)", html_of(mail_to(suite, email, "invites you")))
+    tokens = world["api"].call("POST", "/v1/invitations/accept", json={"token": token.group(1), "password": PASSWORD})
+    learner = Api(world["api"].base_url, tokens["access_token"])
+    return {"email": email, "full_name": full_name, "id": learner.call("GET", "/v1/me")["id"], "api": learner}
+
+
+def other_org(suite) -> dict:
+    """A second organization (tenancy): its admin, a contract."""
+    from servicekit.standalone import unit_of_work
+    from services.identity.commands.organizations import create_org_with_admin
+
+    email = f"{unique('badmin')}@example.com"
+    with unit_of_work("identity", suite.database_url("identity")) as uow:
+        org = create_org_with_admin(uow, unique("Initech"), email, "Bea Other", PASSWORD)
+    admin = Api(suite.base_url).as_user(email)
+    today = date.today()
+    contract = admin.call("POST", f"/v1/orgs/{org['org_id']}/contracts", json={
+        "name": unique("Theirs"), "license_count": 3, "starts_on": str(today),
+        "ends_on": str(today + timedelta(days=30))})
+    return {"org_id": org["org_id"], "admin": admin, "user_id": admin.call("GET", "/v1/me")["id"],
+            "contract": contract}
 
 
 # ---------------------------------------------------------------- the browser
@@ -178,7 +228,6 @@ def sign_in(page, email: str, password: str = PASSWORD) -> None:
         page.get_by_role("button", name="Sign in").click()
 
 
-
 def signed_in_learner(page, suite, world, name: str = "Lu Learner") -> str:
     """A new person signs up, confirms the emailed link and signs in (no role anywhere): their email."""
     email = f"{unique('lrn')}@example.com"
@@ -189,6 +238,18 @@ def signed_in_learner(page, suite, world, name: str = "Lu Learner") -> str:
     sign_in(page, email)
     page.wait_for_url("**/learn")
     return email
+
+
+def wait_until(check, timeout: float = 60.0, interval: float = 0.5, what: str = "the condition"):
+    """Poll `check()` until it answers something true (asynchronous work: events, the skills update)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not hold within {timeout} s")
+        time.sleep(interval)
 
 
 # ---------------------------------------------------------------- email
@@ -212,5 +273,7 @@ def html_of(message) -> str:
 
 
 def open_email(page, message) -> None:
-    """Show the email's HTML in the browser, as a mail client would."""
+    """Show the email's HTML in the browser, as a mail client would (in a blank page of its own: not
+    under the console's Content-Security-Policy, which refuses the email's inline styles)."""
+    page.goto("about:blank")
     page.set_content(html_of(message))

@@ -191,32 +191,6 @@ def test_org_admin_journey(page, suite, world, tmp_path):
     assert not page.js_errors, page.js_errors
 
 
-def test_reporting_and_analytics_pages_say_what_the_platform_offers(page, suite, world):
-    """Reports and skill analytics come from other work of the platform: while the gateway does not
-    serve them the pages say so (no error); an emailed report link that is not valid says so too."""
-    from console.pages.reporting import REPORTS
-
-    sign_in(page, world["admin_email"])
-    document = world["api"].call("GET", "/v1/openapi.json")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Reporting").click()
-    expect(page.get_by_role("heading", name="Reporting", level=1)).to_be_visible()
-    if "/v1/orgs/{org_id}/reports/email" in document["paths"]:
-        for label in REPORTS.values():
-            expect(page.get_by_role("link", name=label)).to_be_visible()
-    else:
-        expect(page.get_by_text("Reports are not available on this platform yet.")).to_be_visible()
-    shoot(page, "reporting")
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics").click()
-    expect(page.get_by_role("heading", name="Skill distribution", level=2)).to_be_visible()
-    if "/v1/orgs/{org_id}/skills/distribution" not in document["paths"]:
-        expect(page.get_by_text("Skill analytics are not available on this platform yet.")).to_be_visible()
-    page.get_by_role("link", name="Benchmark", exact=True).click()
-    expect(page.get_by_role("heading", name="Benchmark", level=2)).to_be_visible()
-    shoot(page, "analytics-benchmark")
-    page.goto("/v1/reports/download/not-a-real-link")
-    expect(page.get_by_role("heading", name="This report link is not valid")).to_be_visible()
-
-
 def test_program_admin_sees_only_their_program(page, suite, world):
     sign_in(page, world["program_admin_email"])
     expect(page.get_by_role("link", name=world["program"]["name"])).to_be_visible()

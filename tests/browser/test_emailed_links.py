@@ -44,19 +44,27 @@ def test_invitation_link_accept_enroll_up_to_the_limit(page, suite, world):
     assert page.locator("h1").inner_text() == world["program"]["name"]
 
 
+def submit_then_follow_the_email(page, suite, shot: str, button: str, answer: str, email: tuple) -> None:
+    """Send the form (screenshot first), see its answer, then open the email it caused and click its link:
+    `email` is (to, subject contains, link name, the console's path the link opens, with ?token=)."""
+    to, subject, link, path = email
+    shoot(page, shot)
+    page.get_by_role("button", name=button).click()
+    expect(page.get_by_text(answer)).to_be_visible()
+    open_email(page, mail_to(suite, to, subject))
+    page.get_by_role("link", name=link).click()
+    page.wait_for_url(suite.console_url + path + "?token=*")
+    shoot(page, path.strip("/"))
+
+
 def test_password_reset_link(page, suite, world):
     email = f"{unique('resetter')}@example.com"
     world["api"].call("POST", "/v1/auth/signup", json={"email": email, "full_name": "Rae Reset", "password": PASSWORD})
     page.goto("/sign-in")
     page.get_by_role("link", name="Forgot your password?").click()
     page.get_by_label("Email address").fill(email)
-    shoot(page, "forgot-password")
-    page.get_by_role("button", name="Send me a link").click()
-    expect(page.get_by_text("we sent it a link")).to_be_visible()
-    open_email(page, mail_to(suite, email, "Reset your password"))
-    page.get_by_role("link", name="Choose a new password").click()
-    page.wait_for_url(suite.console_url + "/reset-password?token=*")
-    shoot(page, "reset-password")
+    submit_then_follow_the_email(page, suite, "forgot-password", "Send me a link", "we sent it a link",
+                                 (email, "Reset your password", "Choose a new password", "/reset-password"))
     page.get_by_label("New password", exact=True).fill("a brand new passphrase")
     page.get_by_label("New password again").fill("a brand new passphrase")
     page.get_by_role("button", name="Save password").click()
@@ -74,13 +82,8 @@ def test_sign_up_then_verify_email_link(page, suite, world):
     page.get_by_label("Full name").fill("Nia Newcomer")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
-    shoot(page, "sign-up")
-    page.get_by_role("button", name="Create account").click()
-    expect(page.get_by_text("Check your email")).to_be_visible()
-    open_email(page, mail_to(suite, email, "Confirm your email"))
-    page.get_by_role("link", name="Confirm my email").click()
-    page.wait_for_url(suite.console_url + "/verify-email?token=*")
-    shoot(page, "verify-email")
+    submit_then_follow_the_email(page, suite, "sign-up", "Create account", "Check your email",
+                                 (email, "Confirm your email", "Confirm my email", "/verify-email"))
     page.get_by_role("button", name="Confirm my email address").click()
     expect(page.get_by_text("Your email address is confirmed")).to_be_visible()
     # The same link a second time is refused with a message, not a stack trace.

@@ -64,6 +64,7 @@ def test_every_page_is_accessible_and_has_no_inline_script(page, browser, suite,
     check_page(page, "public-sign-in-error", problems)
 
     sign_in(page, world["admin_email"])
+    me = world["admin"].call("GET", "/v1/me")
     draft = world["admin"].call("POST", f"/v1/orgs/{world['org_id']}/messages", json={
         "audience": {"preset": "ALL_MEMBERS", "filters": {"program_ids": [program_id]}}, "subject": "Axe",
         "content": "Checking"})
@@ -73,12 +74,17 @@ def test_every_page_is_accessible_and_has_no_inline_script(page, browser, suite,
                  f"/admin/programs/{program_id}/invitations", f"/admin/programs/{program_id}/messages",
                  f"/admin/programs/{program_id}/messages/{draft['id']}", f"/admin/programs/{program_id}/remove",
                  "/admin/settings/", "/admin/settings/administrators", "/admin/settings/api-tokens",
-                 "/admin/settings/contracts", "/admin/settings/api-reference", "/admin/reports",
-                 f"/admin/reports?program_id={program_id}", "/admin/analytics/",
+                 "/admin/settings/contracts", f"/admin/settings/contracts/{world['contract']['id']}",
+                 f"/admin/programs/{program_id}/members/{me['id']}",
+                 f"/admin/programs/{program_id}/messages?user_ids={me['id']}",
+                 "/admin/settings/api-reference", "/admin/reports",
+                 f"/admin/reports?program_id={program_id}", "/admin/analytics/", "/admin/analytics/leaderboard",
                  "/admin/analytics/benchmark", "/learn", "/account/email-preferences"):
         page.goto(path)
         check_page(page, "admin" + re.sub(r"[^a-z0-9]+", "-", path.split("?")[0].replace(program_id, "p")
-                                          .replace(collection_id, "c").replace(draft["id"], "m")), problems)
+                                          .replace(collection_id, "c").replace(draft["id"], "m")
+                                          .replace(world["contract"]["id"], "k").replace(me["id"], "u"))
+                   + ("-chosen" if "user_ids" in path else ""), problems)
     page.goto(f"/admin/programs/{program_id}/invitations")
     page.get_by_role("button", name="Preview invitation").click()  # empty fields: the browser asks
     page.get_by_label("Full name").fill("Axe Person")
