@@ -51,7 +51,7 @@ def start_session(tokens: dict) -> None:
     session.clear()
     session["csrf"] = csrf or secrets.token_urlsafe(32)
     _store_tokens(tokens)
-    session["user"] = gateway().call("GET", "/v1/me", tokens["access_token"])
+    session["user"] = compact_user(gateway().call("GET", "/v1/me", tokens["access_token"]))
     session.permanent = True
     if is_admin() and org_id():  # the organization's branding on every admin page
         try:
@@ -59,6 +59,17 @@ def start_session(tokens: dict) -> None:
             session["brand"] = {k: org.get(k) for k in ("name", "brand_color", "logo_url")}
         except ApiError as exc:
             log.warning("no branding: %s", exc.code)
+
+
+def compact_user(me: dict) -> dict:
+    """What the pages use of GET /v1/me: the cookie stays small (a browser keeps 4 KB; the access token
+    already carries a program admin's program ids, which the console never reads from the session)."""
+    roles = []
+    for role in me.get("roles") or []:
+        kept = {"role": role.get("role"), "org_id": role.get("org_id")}
+        if kept not in roles:
+            roles.append(kept)
+    return {"id": me.get("id"), "email": me.get("email"), "full_name": me.get("full_name"), "roles": roles}
 
 
 def _store_tokens(tokens: dict) -> None:

@@ -5,7 +5,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import PASSWORD, mail_to, open_email, shoot, sign_in, signed_in_learner, unique
+from tests.browser.conftest import PASSWORD, Api, mail_to, open_email, shoot, sign_in, signed_in_learner, unique
 from tests.browser.test_sessions import session_of
 
 
@@ -152,8 +152,7 @@ def test_org_admin_journey(page, suite, world, tmp_path):
     secret = page.locator("#new-token").inner_text().strip()
     assert secret.startswith("lat_")
     shoot(page, "settings-api-token-created")
-    api = world["api"]
-    api.token = secret
+    api = Api(world["api"].base_url, secret)  # a client of its own (world["api"] stays anonymous)
     assert api.call("GET", f"/v1/orgs/{world['org_id']}/programs")["items"]
     page.goto("/admin/settings/api-tokens")  # the page again: the secret is not shown any more
     expect(page.locator("#new-token")).to_have_count(0)

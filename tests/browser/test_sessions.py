@@ -7,6 +7,7 @@ import threading
 
 import requests
 
+from tests.browser.conftest import PASSWORD, unique
 from tests.browser.test_quality import signed_in_session
 
 
@@ -49,8 +50,9 @@ def test_the_session_cookie_is_encrypted(suite, world):
     assert not any(b"eyJ" in text or b'"at"' in text for text in readable)  # no JWT, no JSON
     assert len(value) < 4000  # browsers keep cookies up to 4 KB
     # The same session opened by another key, or tampered with, is no session: back to sign-in.
-    tampered = value[:-6] + ("A" if value[-6] != "A" else "B") + value[-5:]
-    for cookie in (tampered, "garbage", value + "x"):
+    def flipped(at: int) -> str:
+        return value[:at] + ("A" if value[at] != "A" else "B") + value[at + 1:]
+    for cookie in (flipped(-6), flipped(len(value) // 2), "garbage", value[:-10]):
         answer = requests.get(f"{suite.console_url}/admin/", cookies={"console_session": cookie}, timeout=30,
                               allow_redirects=False)
         assert answer.status_code == 302 and "/sign-in?next=" in answer.headers["Location"], answer.status_code
@@ -93,3 +95,27 @@ def test_parallel_requests_on_an_expired_access_token_keep_the_session(suite, wo
     refreshed = requests.post(f"{suite.base_url}/v1/auth/refresh", json={"refresh_token": after[0]["rt"]},
                               timeout=30)
     assert refreshed.status_code == 200, refreshed.text
+
+
+def test_a_program_admin_of_thirty_programs_keeps_a_session(suite, world):
+    """The access token carries a program admin's program ids: the cookie must still fit a browser's 4 KB
+    (the session keeps only the roles the pages use, not a second copy of the ids)."""
+    from servicekit.standalone import unit_of_work
+    from services.identity import credentials, queries
+    from services.identity.commands import accounts, admins, profiles
+
+    admin, org_id = world["admin"], world["org_id"]
+    programs = [admin.call("POST", f"/v1/orgs/{org_id}/programs", json={
+        "name": unique("Many"), "contract_ids": [world["contract"]["id"]]})["id"] for _ in range(30)]
+    email = f"{unique('many')}@example.com"
+    with unit_of_work("identity", suite.database_url("identity")) as uow:
+        profiles.ensure_person(uow, org_id, email, "Max Many", via="COMMAND")
+        user = queries.find_user(uow, email)
+        user.password_hash = credentials.hash_password(PASSWORD)
+        accounts.mark_verified(uow, user)
+        admins.add_admin(uow, org_id, email, "Max Many", "PROGRAM_ADMIN", programs)
+    http, _ = signed_in_session(suite, email)
+    value = cookie_of(http)
+    assert len(value) < 4000, len(value)
+    assert session_of(value)["user"]["roles"] == [{"role": "PROGRAM_ADMIN", "org_id": org_id}]
+    assert http.get(f"{suite.console_url}/admin/programs/{programs[-1]}", timeout=30).status_code == 200
