@@ -9,7 +9,7 @@ from flask import Blueprint, render_template, request
 
 from console.gateway import ApiError
 from console.pages.admin import passthrough
-from console.pages.auth import message_of
+from console.pages.common import message_of
 from console.web import api, api_raw, org_id, require_admin
 
 pages = Blueprint("audit", __name__)

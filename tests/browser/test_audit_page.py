@@ -26,6 +26,7 @@ def test_audit_log_page_shows_filters_and_exports_what_admins_did(page, suite, w
     program_id = world["program"]["id"]
     renamed = unique("Renamed Academy")
     world["admin"].call("PATCH", f"/v1/programs/{program_id}", json={"name": renamed})
+    world["program"]["name"] = renamed  # the session's world keeps the name the later tests look for
     entry = wait_for_entry(world, "program.updated", program_id)
     assert entry["changes"]["name"]["after"] == renamed
 
@@ -67,9 +68,11 @@ def test_program_admin_sees_only_their_programs_entries(page, suite, world):
     other_id = world["other_program"]["id"]
     renamed = unique("Other Renamed")
     world["admin"].call("PATCH", f"/v1/programs/{other_id}", json={"name": renamed})
+    world["other_program"]["name"] = renamed
     wait_for_entry(world, "program.updated", other_id)
     mine = unique("Mine Renamed")
     world["admin"].call("PATCH", f"/v1/programs/{world['program']['id']}", json={"name": mine})
+    world["program"]["name"] = mine
     wait_for_entry(world, "program.updated", world["program"]["id"])
 
     sign_in(page, world["program_admin_email"])
