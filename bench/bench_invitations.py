@@ -17,46 +17,20 @@ into PostgreSQL" with no checks, accounts nor events."""
 import io
 import os
 import re
-import threading
 import time
 from datetime import date, timedelta
 
-import psycopg2
 import requests
-from sqlalchemy.engine import make_url
 
-from bench.harness import admin_session, running_suite
+from bench.harness import MemorySampler, admin_session, pg_connect, rss_kb, running_suite
 from tests.support.csvfiles import invitations_csv
 
 ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", "100000"))
 TIMEOUT = float(os.environ.get("BENCH_IMPORT_TIMEOUT", "900"))
 
 
-def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-class MemorySampler(threading.Thread):
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        self.pid, self.peak_kb, self.running = pid, 0, True
-
-    def run(self):
-        while self.running:
-            try:
-                self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
-            except OSError:
-                return
-            time.sleep(0.05)
-
-
 def copy_baseline(database_url: str, content: bytes) -> float:
-    url = make_url(database_url)
-    conn = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+    conn = pg_connect(database_url)
     try:
         with conn.cursor() as cur:
             cur.execute("CREATE TEMP TABLE copy_baseline (full_name text, email text, external_id text)")
@@ -73,8 +47,7 @@ def copy_baseline(database_url: str, content: bytes) -> float:
 
 def wait_invited(database_url: str, program_id: str, began: float) -> float:
     """Seconds from the upload until programs (fed by the batch events) lists every row as INVITED."""
-    url = make_url(database_url)
-    conn = psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+    conn = pg_connect(database_url)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -100,7 +73,7 @@ def main():
                                 json={"name": "Bench program", "contract_ids": [contract["id"]]}).json()
         content = invitations_csv(ROWS, "b", name="Learner", domain="bench.example.com")
         pid = suite.processes["invitations"].pid
-        sampler = MemorySampler(pid)
+        sampler = MemorySampler(pid, interval=0.05)
         sampler.start()
 
         began = time.perf_counter()
@@ -120,8 +93,7 @@ def main():
                 raise RuntimeError(f"import not finished after {TIMEOUT} s: {status}")
             time.sleep(0.2)
         elapsed = time.perf_counter() - began
-        sampler.running = False
-        peak_mb = max(sampler.peak_kb, rss_kb(pid, "VmHWM")) / 1024
+        peak_mb = max(sampler.stop(), rss_kb(pid, "VmHWM")) / 1024
         identity_peak_mb = rss_kb(suite.processes["identity"].pid, "VmHWM") / 1024
         assert status["status"] == "COMPLETED" and status["created"] == ROWS, status
         invited_after = wait_invited(suite.database_url("programs"), program["id"], began)

@@ -33,6 +33,7 @@ from bench.harness import (
     CONNECTIONS,
     DURATION,
     admin_session,
+    latency_ms,
     nameko_processes,
     run_clients,
     running_suite,
@@ -89,14 +90,7 @@ def rpc_ms(call, samples: int = SEQUENTIAL_SAMPLES) -> float:
 
 
 def http_ms(url: str, headers: dict, samples: int = SEQUENTIAL_SAMPLES) -> float:
-    timings = []
-    with requests.Session() as session:
-        for _ in range(samples):
-            began = time.perf_counter()
-            response = session.get(url, headers=headers, timeout=30)
-            timings.append((time.perf_counter() - began) * 1000)
-            response.raise_for_status()
-    return statistics.median(timings)
+    return latency_ms(url, headers, samples, max_seconds=float("inf"))["p50"]
 
 
 def closed_loop(url: str, requests_of, seconds: float = DURATION) -> dict:

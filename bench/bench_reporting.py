@@ -26,24 +26,24 @@ import csv
 import io
 import json
 import os
-import statistics
-import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg2
 import requests
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from bench.harness import (
     CpuWatch,
-    cpu_seconds,
-    create_admin,
+    MemorySampler,
+    ProcessCpu,
+    latency_ms,
     login,
     nameko_processes,
+    org_admin,
+    pg_connect,
     pids_matching,
+    rss_kb,
     running_suite,
     wait_http,
 )
@@ -71,57 +71,17 @@ COPY_COLUMNS = ["org_id", "statement_id", "user_id", "verb", "object_type", "ite
 # ------------------------------------------------------------------ helpers
 
 
-def rss_kb(pid: int, field: str = "VmRSS") -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    return 0
-
-
-class MemorySampler(threading.Thread):
-    def __init__(self, pid: int):
-        super().__init__(daemon=True)
-        self.pid, self.peak_kb, self.start_kb, self.running = pid, 0, rss_kb(pid), True
-
-    def run(self):
-        while self.running:
-            try:
-                self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
-            except OSError:
-                return
-            time.sleep(0.02)
-
-
-def pg_connect(database_url: str):
-    url = make_url(database_url)
-    return psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
-
-
 def routes(base_url: str) -> set[str]:
     return set(requests.get(f"{base_url}/v1/openapi.json", timeout=30).json().get("paths", {}))
 
 
-def latency_ms(url: str, headers: dict, samples: int = SAMPLES, max_seconds: float = SAMPLE_SECONDS) -> dict:
-    """Sequential GETs (one keep-alive connection): `samples` of them, or fewer (at least 5) when they take
-    longer than `max_seconds` in all."""
-    timings = []
-    deadline = time.monotonic() + max_seconds
-    with requests.Session() as session:
-        for n in range(samples):
-            if n >= 5 and time.monotonic() > deadline:
-                break
-            began = time.perf_counter()
-            response = session.get(url, headers=headers, timeout=60)
-            timings.append((time.perf_counter() - began) * 1000)
-            response.raise_for_status()
-    timings.sort()
-    return {"p50": statistics.median(timings), "p99": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
-            "max": timings[-1], "samples": len(timings),
-            "body": response.json() if "json" in response.headers.get("Content-Type", "") else None}
-
-
 # ------------------------------------------------------------------ 1. ingestion
+
+
+def serving(suite) -> dict:
+    """The processes that serve ingestion and exports, for ProcessCpu."""
+    return {"gateway": [suite.processes["gateway"].pid], "reporting": [suite.processes["reporting"].pid],
+            "reporting's PostgreSQL backends": lambda: pids_matching(f" {suite.db_prefix}reporting ")}
 
 
 def copy_rows(statements: list[dict], org_id: str) -> bytes:
@@ -169,16 +129,9 @@ def bench_ingest(suite, token: str, org_id: str, courses: list[dict]) -> dict:
     # than the measured ones, which thus arrive in time order (no late-arrival recomputation)
     warm = batch_bodies(load_statements(2000, learners, course_rows, period_end=end - timedelta(days=91)))
     send_concurrently(suite.base_url, token, warm, 2)
-    serving = {"gateway": [suite.processes["gateway"].pid], "reporting": [suite.processes["reporting"].pid],
-               "reporting's PostgreSQL backends": pids_matching(f" {suite.db_prefix}reporting ")}
-    before = {name: cpu_seconds(pids) for name, pids in serving.items()}
-    client_before, watch = time.process_time(), CpuWatch()
+    process_cpu, watch = ProcessCpu(serving(suite)), CpuWatch()
     totals, seconds = send_concurrently(suite.base_url, token, bodies, CLIENTS)
-    serving["reporting's PostgreSQL backends"] = sorted(set(serving["reporting's PostgreSQL backends"]) |
-                                                        set(pids_matching(f" {suite.db_prefix}reporting ")))
-    cpu = {name: sum(cpu_seconds(pids).get(pid, 0) - before[name].get(pid, 0) for pid in pids)
-           for name, pids in serving.items()}  # (a backend that ended meanwhile is not counted)
-    cpu["benchmark client"] = time.process_time() - client_before
+    cpu = process_cpu.seconds()
     others = watch.others()
     # a batch retried after a 503 (the gateway's RPC deadline) was stored by its first attempt: duplicates then
     assert totals["accepted"] + totals["duplicates"] == STATEMENTS and not totals["rejected"] and \
@@ -259,6 +212,7 @@ def bench_usage(suite, headers: dict, org_id: str) -> dict:
     pid = suite.processes["reporting"].pid
     sampler = MemorySampler(pid)
     sampler.start()
+    process_cpu, watch = ProcessCpu(serving(suite)), CpuWatch()
     rows = size = 0
     began = time.perf_counter()
     first_byte = None
@@ -271,13 +225,13 @@ def bench_usage(suite, headers: dict, org_id: str) -> dict:
             size += len(chunk)
             rows += chunk.count(b"\n")
     elapsed = time.perf_counter() - began
-    sampler.running = False
-    sampler.join()
-    peak_mb = max(sampler.peak_kb, rss_kb(pid, "VmHWM")) / 1024
+    cpu, others = process_cpu.seconds(), watch.others()
+    peak_mb = max(sampler.stop(), rss_kb(pid, "VmHWM")) / 1024
     description, query = usage_baseline_sql(org_id)
     copy_seconds, copy_bytes = copy_out_seconds(suite.database_url("reporting"), query)
     return {"rows": rows - 1, "bytes": size, "seconds": elapsed, "first_byte": first_byte, "peak_mb": peak_mb,
             "start_mb": sampler.start_kb / 1024, "hwm_is_lifetime": True, "copy_seconds": copy_seconds,
+            "cpu": cpu, "others": others,
             "copy_bytes": copy_bytes, "baseline": description}
 
 
@@ -286,13 +240,13 @@ def bench_usage(suite, headers: dict, org_id: str) -> dict:
 
 def bench_home(suite, email: str, password: str, org_id: str) -> dict:
     summary = latency_ms(f"{suite.base_url}/v1/orgs/{org_id}/summary",
-                         {"Authorization": f"Bearer {login(suite.base_url, email, password)}"})
+                         {"Authorization": f"Bearer {login(suite.base_url, email, password)}"}, SAMPLES, SAMPLE_SECONDS)
     funnel = latency_ms(f"{suite.base_url}/v1/orgs/{org_id}/funnel",
-                        {"Authorization": f"Bearer {login(suite.base_url, email, password)}"})
+                        {"Authorization": f"Bearer {login(suite.base_url, email, password)}"}, SAMPLES, SAMPLE_SECONDS)
     with nameko_processes(suite, "bench.bare:EchoService", "bench.bare:HttpRpcEcho") as urls:
         echo_url = urls["bench.bare:HttpRpcEcho"] + "/echo"
         wait_http(echo_url)
-        echo = latency_ms(echo_url, {})
+        echo = latency_ms(echo_url, {}, SAMPLES, SAMPLE_SECONDS)
     return {"summary": summary, "funnel": funnel, "echo": echo}
 
 
@@ -306,10 +260,7 @@ def main() -> dict:
         if "reporting" not in suite.processes:
             print("reporting: the suite has no reporting process (not landed): nothing measured")
             return results
-        email, password = create_admin(suite)
-        token = login(suite.base_url, email, password)
-        auth = {"Authorization": f"Bearer {token}"}
-        org_id = requests.get(f"{suite.base_url}/v1/me", headers=auth, timeout=10).json()["roles"][0]["org_id"]
+        email, password, auth, org_id = org_admin(suite)
         with unit_of_work("programs", suite.database_url("programs")) as uow:
             programs_catalog.load_catalog_file(uow, programs_catalog.DEMO_CATALOG)
         courses = json.loads(programs_catalog.DEMO_CATALOG.read_text())["courses"]
@@ -387,6 +338,9 @@ def report(results: dict) -> None:
               f"< 200 MB: {memory})")
         print(f"   baseline: COPY (SELECT …) TO STDOUT, {usage['baseline']}: {usage['copy_seconds']:.2f} s "
               f"({usage['copy_bytes'] / 1e6:.0f} MB); report / COPY: {usage['seconds'] / usage['copy_seconds']:.1f}x")
+        print("   CPU seconds during the export: " + ", ".join(f"{name} {seconds:.1f}"
+                                                            for name, seconds in usage["cpu"].items())
+              + f"; other processes used {usage['others']:.0%} of the machine meanwhile")
     elif usage:
         print(f"2. Usage report: {usage}")
     home = results.get("home")

@@ -15,6 +15,7 @@ import importlib
 import json
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg2
 import requests
+from sqlalchemy.engine import make_url
 
 from scripts.simulate.platform import wait_http  # noqa: F401 (the benches import it from here)
 from tests.support.suite import ROOT, Suite, free_port, stop_processes
@@ -145,6 +148,66 @@ def wait_until_quiet(max_wait: float = float(os.environ.get("BENCH_QUIET_WAIT", 
     return share
 
 
+class ProcessCpu:
+    """CPU seconds that named groups of processes spend between start and `seconds()`: e.g. {"gateway":
+    [pid], "reporting's PostgreSQL backends": lambda: pids_matching(...)}; a group given as a callable is
+    looked up again at the end (backends opened meanwhile count from 0; one that ended is not counted)."""
+
+    def __init__(self, groups: dict):
+        self.groups = groups
+        self.before = {name: cpu_seconds(self._pids(name)) for name in groups}
+        self.client = time.process_time()
+
+    def _pids(self, name: str) -> list[int]:
+        group = self.groups[name]
+        return list(group() if callable(group) else group)
+
+    def seconds(self) -> dict[str, float]:
+        """{group: CPU seconds}, and "benchmark client": this process's."""
+        spent = {}
+        for name in self.groups:
+            pids = set(self._pids(name)) | set(self.before[name])
+            now = cpu_seconds(pids)
+            spent[name] = sum(now[pid] - self.before[name].get(pid, 0.0) for pid in now)
+        spent["benchmark client"] = time.process_time() - self.client
+        return spent
+
+
+# ------------------------------------------------------------- memory ---
+
+
+def rss_kb(pid: int, field: str = "VmRSS") -> int:
+    """A process's resident memory (or another /proc/<pid>/status field, e.g. VmHWM, its peak) in kB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+class MemorySampler(threading.Thread):
+    """Samples a process's resident memory every `interval` seconds until `stop()`: `peak_kb`, and
+    `start_kb` (when made). Read VmHWM too (`rss_kb(pid, "VmHWM")`): a peak between samples."""
+
+    def __init__(self, pid: int, interval: float = 0.02):
+        super().__init__(daemon=True)
+        self.pid, self.interval, self.peak_kb, self.start_kb, self.running = pid, interval, 0, rss_kb(pid), True
+
+    def run(self):
+        while self.running:
+            try:
+                self.peak_kb = max(self.peak_kb, rss_kb(self.pid))
+            except OSError:
+                return
+            time.sleep(self.interval)
+
+    def stop(self) -> int:
+        """Stops sampling; answers the peak in kB."""
+        self.running = False
+        self.join()
+        return self.peak_kb
+
+
 # ------------------------------------------------------------ the suite ---
 
 
@@ -191,6 +254,31 @@ def admin_session(suite) -> tuple[dict, str]:
     headers = {"Authorization": f"Bearer {login(suite.base_url, *create_admin(suite))}"}
     me = requests.get(f"{suite.base_url}/v1/me", headers=headers, timeout=30).json()
     return headers, me["roles"][0]["org_id"]
+
+
+def pg_connect(database_url: str):
+    """A plain psycopg2 connection (no green threads) to a suite database, for baselines such as COPY."""
+    url = make_url(database_url)
+    return psycopg2.connect(host=url.host, port=url.port or 5432, user=url.username, dbname=url.database)
+
+
+def latency_ms(url: str, headers: dict, samples: int = 100, max_seconds: float = 60.0) -> dict:
+    """Sequential GETs on one keep-alive connection: `samples` of them, or fewer (at least 5) when they take
+    longer than `max_seconds` in all. Answers p50, p99, max (ms), samples and the last JSON body."""
+    timings = []
+    deadline = time.monotonic() + max_seconds
+    with requests.Session() as session:
+        for n in range(samples):
+            if n >= 5 and time.monotonic() > deadline:
+                break
+            began = time.perf_counter()
+            response = session.get(url, headers=headers, timeout=60)
+            timings.append((time.perf_counter() - began) * 1000)
+            response.raise_for_status()
+    timings.sort()
+    return {"p50": statistics.median(timings), "p99": timings[min(len(timings) - 1, int(len(timings) * 0.99))],
+            "max": timings[-1], "samples": len(timings),
+            "body": response.json() if "json" in response.headers.get("Content-Type", "") else None}
 
 
 class ServiceUrls(dict):

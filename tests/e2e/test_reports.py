@@ -4,8 +4,6 @@ download link (expiry 410, tampering 404, scope lost 404), gradebooks.
 
 The organization, programs and people are made through the public API and
 reach reporting by events; a learner's figures through POST /v1/activity."""
-import csv
-import io
 import re
 import time
 import uuid
@@ -18,23 +16,9 @@ from services.reporting.reports import links
 from services.reporting.reports.settings import DEV_REPORT_LINK_SECRET
 from tests.e2e.conftest import unique
 from tests.e2e.helpers import add_program_admin, database_fixture, program_with_contract, scalar
+from tests.support.reports import HEADERS, csv_rows
 from tests.support.waiting import wait_for
 
-HEADERS = {
-    "usage": "Name,Email,External Id,Course,Course ID,Course Slug,University,Enrollment Time,Class Start Time,"
-             "Last Course Activity Time,Overall Progress,Estimated Learning Hours,Completed,Removed From Program,"
-             "Program Slug,Program Name,Enrollment Source,Completion Time,Course Grade,Contract,Manager Name,"
-             "Manager Email,Job Title,Job Type,Business Unit,Business Unit 2,Location City,Location Country,"
-             "Location Region",
-    "membership": "Name,Email,External Id,Program Name,Program Slug,# Enrolled Courses,# Completed Courses,"
-                  "Member State,Join Date,Invitation Date,Last Activity Time,Contract(s),Manager Name,Manager Email,"
-                  "Job Title,Job Type,Business Unit,Business Unit 2,Location City,Location Country,Location Region",
-    "specialization": "Name,Email,External Id,Specialization,Specialization Slug,University,Enrollment Time,"
-                      "Last Specialization Activity Time,Completed,Removed From Program,Program Slug,Program Name,"
-                      "Enrollment Source,Specialization Completion Time,Contract,Manager Name,Manager Email,"
-                      "Job Title,Job Type,Business Unit,Business Unit 2,Location City,Location Country,"
-                      "Location Region",
-}
 EVIL_NAME = '=HYPERLINK("http://x")'
 reporting_db = database_fixture("reporting")
 messaging_db = database_fixture("messaging")
@@ -43,8 +27,7 @@ messaging_db = database_fixture("messaging")
 def parse(response) -> list[list[str]]:
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"].startswith("text/csv")
-    assert response.content.startswith(b"\xef\xbb\xbf")
-    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"), newline="")))
+    return csv_rows(response.content)
 
 
 @pytest.fixture(scope="module")

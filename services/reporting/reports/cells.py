@@ -129,6 +129,25 @@ def sql_text(expr: str) -> str:
     return f"(({expr})::text)"
 
 
+# Finished cells in SQL, for values shared by many rows (a person's, a course's, a program's cells in the
+# Usage report): neutralised, quoted, '' for unknown, so that the rows that join them need no check at all.
+
+
+def sql_cell(expr: str) -> str:
+    """A text expression as a finished cell: `quote(neutralise(v))`, '' for NULL or empty. A few string
+    functions per value: for values made once per person, course or program, not once per row."""
+    neutral = (f"(CASE WHEN left(({expr}), 1) IN ('=', '+', '-', '@', E'\\t', E'\\r') THEN '''' || ({expr}) "
+               f"ELSE ({expr}) END)")
+    needs_quotes = f"({neutral} ~ '[\",\\r\\n]')"
+    quoted = f"""'"' || replace({neutral}, '"', '""') || '"'"""
+    return f"coalesce(CASE WHEN {needs_quotes} THEN {quoted} ELSE {neutral} END, '')"
+
+
+def sql_safe(expr: str) -> str:
+    """A cell that never needs quoting or neutralising (a time, Yes/No, a non-negative number): '' for NULL."""
+    return f"coalesce({expr}, '')"
+
+
 # In SQL a row's cells are joined with SEP (U+001F, a control character no
 # text field accepts), not commas, so that a comma inside a cell stays
 # visible. The line is final (Python turns SEP into commas) unless a cell

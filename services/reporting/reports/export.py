@@ -67,20 +67,32 @@ def header_bytes(headers: list[str]) -> bytes:
     return (cells.BOM + cells.line(headers)).encode("utf-8")
 
 
-def _lines(cursor, sql: str, params: dict) -> Iterator[bytes]:
+def _lines(cursor, sql: str, params: dict, finished: bool = False) -> Iterator[bytes]:
+    """Blocks of CSV lines. `finished`: the query answers one column, the finished line (the Usage
+    report); else (line, cells) rows, the line SEP-joined and the cells given when risky (`cells.finish`)."""
     cursor.execute(sql, params)
     while True:
         rows = cursor.fetchmany(FETCH_ROWS)
         if not rows:
             return
+        if finished:
+            yield ("\r\n".join([row[0] for row in rows]) + "\r\n").encode()
+            continue
         sep, finish = cells.SEP, cells.finish
         yield ("\r\n".join([row[0].replace(sep, ",") if row[1] is None else finish(row) for row in rows])
                + "\r\n").encode()
 
 
+def share_bounds(parts: int, part: int) -> tuple[str, str]:
+    """The first and last UUID of share `part` of `parts` (even ranges of the UUID space)."""
+    space = 1 << 128
+    return str(uuid.UUID(int=space * part // parts)), str(uuid.UUID(int=space * (part + 1) // parts - 1))
+
+
 def _params(request: ExportRequest, parts: int = 1, part: int = 0) -> dict:
+    share_from, share_to = share_bounds(parts, part)
     return {"org_id": request.org_id, "programs": request.programs, "program_id": request.program_id,
-            "course_id": request.course_id, "parts": parts, "part": part}
+            "course_id": request.course_id, "share_from": share_from, "share_to": share_to}
 
 
 def _begin(dbapi, snapshot: str | None = None) -> None:
@@ -116,6 +128,7 @@ def stream(engine: Engine, request: ExportRequest, parts: int = 1) -> Iterator[b
                 plain.execute("SELECT pg_export_snapshot()")
                 snapshot = plain.fetchone()[0]
             params = _params(request)
+            finished = False
             if request.report == definitions.GRADEBOOK:
                 plain.execute(_psycopg(definitions.GRADEBOOK_ITEMS_SQL), params)
                 found = plain.fetchall()
@@ -126,16 +139,16 @@ def stream(engine: Engine, request: ExportRequest, parts: int = 1) -> Iterator[b
                 params.update({f"item_{i}": item for i, item in enumerate(items)})
             else:
                 report = definitions.REPORTS[request.report]
-                headers, sql = report.headers, report.sql
+                headers, sql, finished = report.headers, report.sql, report.finished
         for raw in raws[1:]:
             _begin(raw.driver_connection, snapshot)
         yield header_bytes(headers)
         sql = _psycopg(sql)
         if parts == 1:
             with first.cursor(name=f"report_{uuid.uuid4().hex}") as cursor:
-                yield from _lines(cursor, sql, params)
+                yield from _lines(cursor, sql, params, finished)
         else:
-            yield from _merged([(raw.driver_connection, sql, {**params, "parts": parts, "part": i})
+            yield from _merged([(raw.driver_connection, sql, {**params, **_params(request, parts, i)}, finished)
                                 for i, raw in enumerate(raws)])
         clean = True
     finally:
@@ -155,10 +168,10 @@ def _merged(shares: list[tuple]) -> Iterator[bytes]:
     reader waits while the client is slower than the database)."""
     blocks: eventlet.queue.Queue = eventlet.queue.Queue(maxsize=2 * len(shares))
 
-    def read(dbapi, sql, params):
+    def read(dbapi, sql, params, finished):
         try:
             with dbapi.cursor(name=f"report_{uuid.uuid4().hex}") as cursor:
-                for block in _lines(cursor, sql, params):
+                for block in _lines(cursor, sql, params, finished):
                     blocks.put(block)
             blocks.put(_DONE)
         except Exception as exc:  # the export fails as a whole
@@ -188,6 +201,6 @@ def _psycopg(sql: str) -> str:
 
 def org_report_query(request: ExportRequest) -> tuple[str, dict]:
     """(psycopg2 SQL, parameters) of an organization report read as one share:
-    the rows `stream` sends (each a line and, when risky, its cells), for a
-    baseline such as `COPY (...) TO STDOUT` (bench/bench_reporting.py)."""
+    the rows `stream` sends (finished lines, or lines and their cells when
+    risky), for a baseline such as `COPY (...) TO STDOUT` (bench/bench_reporting.py)."""
     return _psycopg(definitions.REPORTS[request.report].sql), _params(request)

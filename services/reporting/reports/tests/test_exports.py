@@ -1,7 +1,5 @@
 """The CSVs against reporting's real tables: exact header rows, BOM, formats,
 CSV injection, scope (organization, programs), one consistent snapshot."""
-import csv
-import io
 import itertools
 from datetime import timedelta
 
@@ -10,6 +8,7 @@ from sqlalchemy import text
 
 from services.reporting.reports import cells, definitions, export
 from services.reporting.reports.tests.conftest import add_org, add_program, execute, new_id, utc
+from tests.support.reports import HEADERS, csv_rows
 
 DANGEROUS = ["=HYPERLINK(\"http://evil.example\",\"click\")", "+1+2", "-3", "@SUM(A1)", "\tTabbed", "\rReturn"]
 
@@ -116,29 +115,8 @@ def export_engine(service_databases):
 def read(export_engine, report, org_id, programs=None, program_id=None, course_id=None):
     raw = b"".join(export.stream(export_engine, export.ExportRequest(report, org_id, programs, program_id,
                                                                      course_id)))
-    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 byte order mark
-    body = raw.decode("utf-8").removeprefix(cells.BOM)
-    assert body.endswith("\r\n")
-    return list(csv.reader(io.StringIO(body, newline="")))
-
-
-HEADERS = {
-    "usage": "Name,Email,External Id,Course,Course ID,Course Slug,University,Enrollment Time,Class Start Time,"
-             "Last Course Activity Time,Overall Progress,Estimated Learning Hours,Completed,Removed From Program,"
-             "Program Slug,Program Name,Enrollment Source,Completion Time,Course Grade,Contract,Manager Name,"
-             "Manager Email,Job Title,Job Type,Business Unit,Business Unit 2,Location City,Location Country,"
-             "Location Region",
-    "membership": "Name,Email,External Id,Program Name,Program Slug,# Enrolled Courses,# Completed Courses,"
-                  "Member State,Join Date,Invitation Date,Last Activity Time,Contract(s),Manager Name,Manager Email,"
-                  "Job Title,Job Type,Business Unit,Business Unit 2,Location City,Location Country,Location Region",
-    "specialization": "Name,Email,External Id,Specialization,Specialization Slug,University,Enrollment Time,"
-                      "Last Specialization Activity Time,Completed,Removed From Program,Program Slug,Program Name,"
-                      "Enrollment Source,Specialization Completion Time,Contract,Manager Name,Manager Email,"
-                      "Job Title,Job Type,Business Unit,Business Unit 2,Location City,Location Country,"
-                      "Location Region",
-    "assessment_attempts": "Name,Email,External Id,Course,Course Slug,Assessment,Attempt,Score,Max Score,Passed,"
-                           "Attempt Time",
-}
+    assert raw.endswith(b"\r\n")
+    return csv_rows(raw)
 
 
 @pytest.mark.parametrize("report", ["usage", "membership", "specialization"])
@@ -274,6 +252,31 @@ def test_sql_and_python_finish_cells_alike(engine):
             assert cells.finish(row) + cells.ROW_END == cells.line(list(combo)), combo
 
 
+def test_sql_cell_finishes_like_python(engine):
+    values = ["plain", "", None, "a,b", 'q"uote', "line\nbreak", "cr\rx", *DANGEROUS, "x-y", "O'Neil", "Zoë 山田",
+              "-", "sep\x1fin", "'already"]
+    with engine.connect() as conn:
+        for value in values:
+            got = conn.execute(text(f"SELECT {cells.sql_cell('CAST(:v AS text)')}"), {"v": value}).scalar()
+            assert got == cells.cell(value), value
+
+
+def test_usage_row_of_an_enrollment_without_membership(export_engine, engine, world):
+    """An enrollment whose member.joined was not consumed yet: the person's cells come from their profile."""
+    nomad = person(engine, world["org"], "=Nomad", "nomad@acme.example", external_id="N-1", job_title="Pilot, Sr")
+    enroll(engine, world["org"], world["p1"], nomad, world["c1"])
+    enroll(engine, world["org"], world["p1"], nomad, "not-in-the-catalog")
+    rows = read(export_engine, "usage", world["org"])
+    assert all(len(r) == len(rows[0]) for r in rows)
+    row, unknown = sorted((r for r in by_name(rows[1:], rows[0]) if r["Email"] == "nomad@acme.example"),
+                          key=lambda r: r["Course"], reverse=True)
+    assert (row["Name"], row["External Id"], row["Job Title"], row["Removed From Program"], row["Contract"],
+            row["Program Name"], row["Course"]) == (
+        "'=Nomad", "N-1", "Pilot, Sr", "No", "", "Data Skills", "Machine Learning, Part 1")
+    assert (unknown["Course"], unknown["Course ID"], unknown["Course Slug"], unknown["Class Start Time"],
+            unknown["Overall Progress"]) == ("", "not-in-the-catalog", "", "", "")
+
+
 def test_one_snapshot_for_the_whole_export(export_engine, engine, world, monkeypatch):
     monkeypatch.setattr(export, "FETCH_ROWS", 1)
     chunks = export.stream(export_engine, export.ExportRequest("usage", world["org"]))
@@ -290,7 +293,7 @@ def test_one_snapshot_for_the_whole_export(export_engine, engine, world, monkeyp
     header = next(chunks)
     execute(engine, "INSERT INTO learner_items (org_id, user_id, course_id, item_id, item_type, best_pct, attempts) "
                     "VALUES (:o, :u, :c, 'quiz-3', 'quiz', 50, 1)", o=world["org"], u=world["ann"], c=world["c1"])
-    rows = list(csv.reader(io.StringIO(b"".join([header, *chunks]).decode("utf-8-sig"), newline="")))
+    rows = csv_rows(b"".join([header, *chunks]))
     assert rows[0] == ["Name", "Email", "External Id", "Week 1: Linear Regression", "quiz-2", "Course Grade"]
     assert rows[1] == ["Ann Lee", "ann@acme.example", "E-1", "80.00", "96.49", "88.25"]
 
