@@ -37,10 +37,11 @@ from bench.harness import (
     CpuWatch,
     MemorySampler,
     ProcessCpu,
+    admin_session,
+    create_admin,
     latency_ms,
     login,
     nameko_processes,
-    org_admin,
     pg_connect,
     pids_matching,
     rss_kb,
@@ -260,7 +261,8 @@ def main() -> dict:
         if "reporting" not in suite.processes:
             print("reporting: the suite has no reporting process (not landed): nothing measured")
             return results
-        email, password, auth, org_id = org_admin(suite)
+        email, password = create_admin(suite)  # signed in again below: access tokens last 15 minutes
+        auth, org_id = admin_session(suite, (email, password))
         with unit_of_work("programs", suite.database_url("programs")) as uow:
             programs_catalog.load_catalog_file(uow, programs_catalog.DEMO_CATALOG)
         courses = json.loads(programs_catalog.DEMO_CATALOG.read_text())["courses"]

@@ -249,9 +249,10 @@ def login(base_url: str, email: str, password: str) -> str:
     return response.json()["access_token"]
 
 
-def admin_session(suite) -> tuple[dict, str]:
-    """A new organization's admin, signed in: (Authorization headers, org id)."""
-    headers = {"Authorization": f"Bearer {login(suite.base_url, *create_admin(suite))}"}
+def admin_session(suite, credentials: tuple[str, str] | None = None) -> tuple[dict, str]:
+    """A new organization's admin (or the one of `credentials`, from create_admin), signed in:
+    (Authorization headers, org id)."""
+    headers = {"Authorization": f"Bearer {login(suite.base_url, *(credentials or create_admin(suite)))}"}
     me = requests.get(f"{suite.base_url}/v1/me", headers=headers, timeout=30).json()
     return headers, me["roles"][0]["org_id"]
 

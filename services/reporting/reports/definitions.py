@@ -90,10 +90,10 @@ COLLECTION_JOIN = "LEFT JOIN collections col ON col.collection_id = e.collection
 
 # The Usage report, up to millions of rows (one per course enrollment), is made of finished lines: the cells
 # that come from a person (name, email, external id, contract, profile), a course, a program or a collection
-# (Enrollment Source) are neutralised and quoted once per membership, course, program and collection in CTEs (`cell`: 100,000 members, not
-# 1,000,000 rows), and a row adds only its own times and figures, which never need quoting or neutralising
-# (`safe`). No per-row check and no per-row array: PostgreSQL spends about a quarter of what `select_rows`
-# costs it (docs/reporting.md "Where the text is made").
+# (Enrollment Source) are neutralised and quoted once per membership, course, program and collection in CTEs
+# (`cell`: 100,000 members, not 1,000,000 rows), and a row adds only its own times and figures, which never
+# need quoting or neutralising (`safe`). No per-row check and no per-row array: PostgreSQL spends about a
+# quarter of what `select_rows` costs it (docs/reporting.md "Where the text is made").
 PERSON_HEAD = ["name", "email", "external_id"]  # the cells before the course's
 PERSON_TAIL = ["contract", *PROFILE_COLUMNS]  # the last cells of a row
 
