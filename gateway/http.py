@@ -78,22 +78,17 @@ class Call:
     client: str | None = None  # the client's address (gateway.client: X-Forwarded-For from trusted proxies only)
 
 
-def client_address(request: Request) -> str | None:
-    """The address the request came from: what the audit log and the
-    per-client throttles record (the one place to resolve trusted proxies'
-    X-Forwarded-For)."""
-    return request.remote_addr
-
-
-def name_caller(request: Request, principal: Principal | None) -> None:
+def name_caller(client: str | None, principal: Principal | None) -> None:
     """Who calls, for every event the request causes (servicekit.context:
-    travels in the RPC headers to every service, into every event envelope)."""
+    travels in the RPC headers to every service, into every event envelope).
+    `client`: the client's address as gateway.client resolves it (X-Forwarded-For
+    believed from TRUSTED_PROXIES only), the one the throttles count under too."""
     if principal is None:
-        set_caller(None, None, client_address(request))
+        set_caller(None, None, client)
     elif principal.is_machine:
-        set_caller(ActorKind.API_TOKEN, principal.api_token_id, client_address(request))
+        set_caller(ActorKind.API_TOKEN, principal.api_token_id, client)
     else:
-        set_caller(ActorKind.PERSON, principal.user_id, client_address(request))
+        set_caller(ActorKind.PERSON, principal.user_id, client)
 
 
 def json_response(payload, status: int = 200, headers=None) -> Response:
@@ -406,14 +401,15 @@ def refuse_unscoped(principal: Principal, scope: str | None) -> None:
 def _entrypoint(module, handler, spec: RouteSpec):
     def endpoint(service, request, **path_values):
         principal = None
-        name_caller(request, None)  # the client address, for unauthenticated routes too (sign-ins)
+        client = request_client(request, getattr(getattr(service, "settings", None), "trusted_proxies", ()))
+        name_caller(client, None)  # the client address, for unauthenticated routes too (sign-ins)
         if spec.auth != PUBLIC:
             principal = authenticate(request, service.identity)
             if principal.is_machine:
                 refuse_unscoped(principal, spec.scope)
             elif spec.auth == MACHINE:
                 raise AppError(ErrorCode.FORBIDDEN, "this endpoint takes an API token")
-            name_caller(request, principal)
+            name_caller(client, principal)
         path_values = check_path(path_values)
         if request.query_string:
             check_query(request)
@@ -423,7 +419,7 @@ def _entrypoint(module, handler, spec: RouteSpec):
             body=load_json(request, spec.body(), spec.max_bytes) if spec.body is not None else None,
             query=load_query(request, spec.query()) if spec.query is not None else {},
             request_id=request.request_id,
-            client=request_client(request, getattr(getattr(service, "settings", None), "trusted_proxies", ())),
+            client=client,
         )
         result = handler(module(service), call, **path_values)
         # Services answer with data already dumped by the contract schemas;
