@@ -14,6 +14,7 @@ class RegisteredVia(StrEnum):
     ADMIN_INVITE = "ADMIN_INVITE"
     INVITATION = "INVITATION"
     COMMAND = "COMMAND"
+    SCIM = "SCIM"  # provisioned by the organization's identity provider (docs/scim.md)
 
 
 class PasswordResetReason(StrEnum):
@@ -43,6 +44,7 @@ API_TOKEN_SCOPES = {
     "activity:write": "send learning activity (POST /v1/activity, POST /v1/xapi/statements)",
     "reports:read": "the Usage, Membership and Specialization CSVs and course gradebooks (not emailed links)",
     "people:write": "reserved: people provisioning (identity provider sync)",
+    "scim": "SCIM 2.0 provisioning by the organization's identity provider (/scim/v2/Users, /scim/v2/Groups)",
 }
 WEEKDAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 
@@ -74,6 +76,8 @@ class OrgSettingsSchema(Schema):
     subscription_start = fields.Date(allow_none=True)
     # skills: hide learners' names and emails on the skill mastery leaderboard
     anonymize_leaderboard = fields.Boolean()
+    # SCIM deprovisioning sends the program exit email as an admin removal does, unless false (docs/scim.md)
+    deprovision_exit_email = fields.Boolean()
 
 
 class NewOrgSchema(OrgSettingsSchema):

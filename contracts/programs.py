@@ -22,6 +22,7 @@ class ItemKind(StrEnum):
 class RemovalReason(StrEnum):
     ADMIN_REMOVED = "ADMIN_REMOVED"
     PROGRAM_REMOVED = "PROGRAM_REMOVED"
+    DEPROVISIONED = "DEPROVISIONED"  # the organization's identity provider deprovisioned the person (SCIM)
 
 
 MEMBER_STATES = values(MemberState)
@@ -289,6 +290,8 @@ class MemberRemoved(MemberEvent):
     contract_id = fields.String(allow_none=True)
     reason = fields.String(required=True, validate=validate.OneOf(REMOVAL_REASONS))
     removed_at = fields.AwareDateTime(required=True)
+    notify = fields.Boolean(load_default=True, metadata={
+        "description": "false: no program exit email (a deprovisioned person of an organization that says so)"})
 
 
 MEMBER_REMOVED = Event("programs.member.removed.v1", MemberRemoved)

@@ -17,6 +17,7 @@ from gateway.routes.operations import OperationsRoutes
 from gateway.routes.programs import ProgramsRoutes
 from gateway.routes.reporting import ReportingRoutes
 from gateway.routes.reports import ReportsRoutes
+from gateway.routes.scim import ScimRoutes
 from gateway.routes.skills import SkillsRoutes
 from servicekit.entrypoints import timer
 from servicekit.observability import PREFIX, Observability
@@ -61,4 +62,4 @@ class Gateway:
 
 
 mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, ReportingRoutes, OperationsRoutes,
-      KeysRoutes, ReportsRoutes, SkillsRoutes, AuditRoutes)
+      KeysRoutes, ReportsRoutes, SkillsRoutes, AuditRoutes, ScimRoutes)

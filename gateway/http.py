@@ -104,6 +104,17 @@ def error_response(code: str, message: str, details=None, status: int | None = N
     return json_response(body, status or http_status(code), headers)
 
 
+# Paths whose errors another protocol shapes (SCIM 2.0: RFC 7644 3.12): prefix -> exception -> Response.
+ERROR_FORMATS: dict[str, object] = {}
+
+
+def error_format(path: str):
+    for prefix, render in ERROR_FORMATS.items():
+        if path.startswith(prefix):
+            return render
+    return None
+
+
 def request_id_of(request: Request) -> str:
     given = request.headers.get("X-Request-Id", "")
     return given if REQUEST_ID_PATTERN.match(given) else str(uuid.uuid4())
@@ -169,7 +180,8 @@ class ApiWsgiApp:
             request.path_values = values
             response = provider.handle_request(request)
         except (HTTPException, AppError) as exc:
-            response = response_for_exception(exc)
+            render = error_format(request.path)
+            response = render(exc) if render is not None else response_for_exception(exc)
             response.headers["X-Request-Id"] = request_id_of(request)
         return response(environ, start_response)
 
@@ -206,12 +218,17 @@ class ApiEntrypoint(HttpRequestHandler):
             )
             response = event.wait()
         except Exception as exc:
-            response = response_for_exception(exc)
+            render = error_format(self.url)
+            response = render(exc) if render is not None else response_for_exception(exc)
         response.headers["X-Request-Id"] = request_id
         return response
 
     def handle_result(self, event, worker_ctx, result, exc_info):
-        response = to_response(result) if exc_info is None else response_for_exception(exc_info[1])
+        if exc_info is None:
+            response = to_response(result)
+        else:
+            render = error_format(self.url)
+            response = render(exc_info[1]) if render is not None else response_for_exception(exc_info[1])
         event.send(response)
         return result, exc_info
 
@@ -249,6 +266,10 @@ class RouteSpec:
     responses: dict = field(default_factory=dict)
     upload: type[Schema] | None = None  # a multipart form, read by the handler (documented only)
     scope: str | None = None  # the API token scope that opens this route to machine clients
+    # Another protocol's JSON (SCIM): the body is taken as sent (`body` documents it), in these media types,
+    # and answered in `media_type` (errors: gateway.http.ERROR_FORMATS).
+    raw_body: bool = False
+    media_types: tuple = ("application/json",)
 
 
 ROUTES: list[RouteSpec] = []
@@ -290,12 +311,12 @@ def check_json_strings(data) -> None:
             pending.extend((item, f"{where}.{index}", depth + 1) for index, item in enumerate(value))
 
 
-def read_json(request: Request, max_bytes: int):
-    """The JSON body, whatever its type: at most `max_bytes`, sent as application/json, valid JSON."""
+def read_json(request: Request, max_bytes: int, media_types: tuple = ("application/json",)):
+    """The JSON body, whatever its type: at most `max_bytes`, sent in one of `media_types`, valid JSON."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {max_bytes} bytes")
-    if request.mimetype != "application/json":
-        raise AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, "send the body as application/json")
+    if request.mimetype not in media_types:
+        raise AppError(ErrorCode.UNSUPPORTED_MEDIA_TYPE, f"send the body as {' or '.join(media_types)}")
     raw = request.stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {max_bytes} bytes")
@@ -307,12 +328,13 @@ def read_json(request: Request, max_bytes: int):
         raise too_deep() from None
 
 
-def load_json(request: Request, schema: Schema, max_bytes: int):
-    data = read_json(request, max_bytes)
+def load_json(request: Request, schema: Schema | None, max_bytes: int, media_types: tuple = ("application/json",)):
+    """The body, loaded by `schema` (unknown fields refused); None: the checked JSON object as sent."""
+    data = read_json(request, max_bytes, media_types)
     if not isinstance(data, dict):
         raise AppError(ErrorCode.INVALID_INPUT, "the body must be a JSON object", {"_schema": ["expected an object"]})
     check_json_strings(data)
-    return schema.load(data, unknown=RAISE)
+    return data if schema is None else schema.load(data, unknown=RAISE)
 
 
 def check_query(request: Request) -> None:
@@ -361,11 +383,11 @@ def route(method: str, path: str, *, summary: str, auth: str = USER, body: type[
           query: type[Schema] | None = None, response: type[Schema] | None = None, many: bool = False,
           status: int = 200, tags: tuple = (), errors: tuple = (), content_type: str | None = None,
           max_bytes: int = MAX_JSON_BYTES, responses: dict | None = None, upload: type[Schema] | None = None,
-          scope: str | None = None):
+          scope: str | None = None, raw_body: bool = False, media_types: tuple = ("application/json",)):
     """Declare an endpoint on a route module's method (see module docstring);
     `mount` makes it a nameko entrypoint of the gateway."""
     spec = RouteSpec(method, path, summary, auth, body, query, response, many, status, tuple(tags), tuple(errors),
-                     content_type, max_bytes, dict(responses or {}), upload, scope)
+                     content_type, max_bytes, dict(responses or {}), upload, scope, raw_body, tuple(media_types))
 
     def decorator(fn):
         fn.route_spec = spec
@@ -416,7 +438,8 @@ def _entrypoint(module, handler, spec: RouteSpec):
         call = Call(
             request=request,
             principal=principal,
-            body=load_json(request, spec.body(), spec.max_bytes) if spec.body is not None else None,
+            body=load_json(request, None if spec.raw_body else spec.body(), spec.max_bytes, spec.media_types)
+            if spec.body is not None else None,
             query=load_query(request, spec.query()) if spec.query is not None else {},
             request_id=request.request_id,
             client=client,

@@ -20,6 +20,18 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBody, required=True)
 
 
+class ScimErrorSchema(Schema):
+    """RFC 7644 3.12: the errors of /scim/v2/ (application/scim+json)."""
+    schemas = fields.List(fields.String(), required=True)
+    status = fields.String(required=True)
+    scimType = fields.String()
+    detail = fields.String()
+
+
+SCIM_PREFIX = "/scim/"
+SCIM_MEDIA = "application/scim+json"
+
+
 # What every operation can answer: any request may carry a NUL (400), a
 # non-UUID id or name another organization's object (404), a URI that is too
 # long (414); a service may be down (503); a defect is a 500 in the error shape.
@@ -92,6 +104,7 @@ def build_spec() -> dict:
                        "operations whose x-api-token-scope it holds. Scopes: "
                        + "; ".join(f"{name}: {what}" for name, what in API_TOKEN_SCOPES.items()) + "."})
     spec.components.schema("Error", schema=ErrorSchema)
+    spec.components.schema("ScimError", schema=ScimErrorSchema)
     paths: dict[str, dict] = {}
     for route in ROUTES:
         parameters = [
@@ -118,7 +131,8 @@ def build_spec() -> dict:
             operation["description"] = f"API tokens with the scope `{route.scope}` may call this too." \
                 if route.auth != MACHINE else f"Takes an API token with the scope `{route.scope}`."
         if route.body is not None:
-            operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+            operation["requestBody"] = {"required": True, "content": {
+                media: {"schema": route.body} for media in sorted(set(route.media_types) | {"application/json"})}}
         if route.upload is not None:
             operation["requestBody"] = {"required": True,
                                         "content": {"multipart/form-data": {"schema": route.upload}}}
@@ -133,10 +147,16 @@ def build_spec() -> dict:
             operation["responses"][str(status)] = {
                 "description": description,
                 "content": {content_type: {"schema": schema if schema is not None else {"type": "string"}}}}
+        scim = route.path.startswith(SCIM_PREFIX)
+        error_content = {SCIM_MEDIA: {"schema": {"$ref": "#/components/schemas/ScimError"}}} if scim \
+            else {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
         for status, description in sorted(error_statuses(route).items()):
-            operation["responses"].setdefault(status, {
-                "description": description,
-                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+            operation["responses"].setdefault(status, {"description": description, "content": error_content})
+        if scim:
+            operation["responses"].setdefault("412", {"description": "If-Match names another version "
+                                                                     "(PRECONDITION_FAILED)", "content": error_content})
+            operation["responses"].setdefault("409", {"description": "uniqueness (userName, externalId, "
+                                                                     "displayName)", "content": error_content})
         paths.setdefault(route.path, {})[route.method.lower()] = operation
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

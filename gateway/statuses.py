@@ -17,6 +17,7 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.CONFLICT: 409,
+    ErrorCode.PRECONDITION_FAILED: 412,
     ErrorCode.EMAIL_TAKEN: 409,
     ErrorCode.ALREADY_ADMIN: 409,
     ErrorCode.DUPLICATE_INVITATION: 409,

@@ -70,6 +70,11 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "get_organization", "get_person", "get_user", "jwks", "list_admins", "list_api_tokens", "login",
             "logout", "ping", "refresh", "remove_admin", "request_password_reset", "resend_verification",
             "revoke_api_token", "signup", "token_version", "update_organization", "update_person", "verify_email",
+            # SCIM (gateway/routes/scim.py)
+            "list_scim_group_mappings", "remove_scim_group_mapping", "scim_create_group", "scim_create_user",
+            "scim_delete_group", "scim_delete_user", "scim_get_group", "scim_get_user", "scim_list_groups",
+            "scim_list_users", "scim_patch_group", "scim_patch_user", "scim_replace_group", "scim_replace_user",
+            "set_scim_group_mapping",
         ),
         "invitations": (
             "accept", "create_invitation", "get_import", "invitation_page", "join_by_program",
@@ -89,6 +94,7 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "my_programs", "person_in_org", "person_in_programs", "ping", "remove_collection_item", "remove_member",
             "remove_program", "search_courses", "search_specializations", "update_collection",
             "update_contract", "update_program",
+            "join_program", "program_with_contract", "remove_person",  # SCIM groups and deprovisioning
         ),
         "reporting": ("email_report", "funnel", "ingest_activity", "ingest_xapi", "open_report_link", "ping",
                       "report_export", "summary"),

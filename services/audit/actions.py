@@ -52,6 +52,7 @@ from contracts.programs import (
 )
 from contracts.registry import Event
 from contracts.reporting import REPORT_READY
+from contracts.scim import SCIM_GROUP_CHANGED, SCIM_GROUP_MAPPING_CHANGED, SCIM_USER_CHANGED
 
 
 def actors_named(e: Envelope) -> list[tuple[str, str, str]]:
@@ -333,6 +334,30 @@ def report_ready(e: Envelope) -> list[Draft]:
 
 
 # event -> drafts of its entries (service.py subscribes to each, one handler per event)
+# ---- SCIM (identity provider provisioning; the actor is the API token of scope scim) --------
+
+def scim_user_changed(e: Envelope) -> list[Draft]:
+    """scim.user_provisioned, scim.user_updated, scim.user_deprovisioned, scim.user_reactivated, scim.user_deleted
+    (profile fields that changed are person.profile_changed entries of the same request)."""
+    p = e.payload
+    return [Draft(p["org_id"], f"scim.user_{p['change'].lower()}", "person", p["user_id"], p.get("email"),
+                  details={"user_name": p["user_name"], "active": p["active"], "changed": p.get("changed") or []})]
+
+
+def scim_group_changed(e: Envelope) -> list[Draft]:
+    p = e.payload
+    return [Draft(p["org_id"], f"scim.group_{p['change'].lower()}", "scim_group", p["group_id"], p["display_name"],
+                  details={"added": p.get("added") or [], "removed": p.get("removed") or []})]
+
+
+def scim_group_mapping_changed(e: Envelope) -> list[Draft]:
+    p = e.payload
+    action = "scim.group_mapping_set" if p["change"] == "SET" else "scim.group_mapping_removed"
+    return [Draft(p["org_id"], action, "scim_group_mapping", p["mapping_id"], p["display_name"],
+                  program_id=p["program_id"],
+                  details={"program_id": p["program_id"], "contract_id": p["contract_id"]})]
+
+
 ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     ORG_CREATED: org_created,
     ORG_UPDATED: org_updated,
@@ -368,6 +393,9 @@ ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     MESSAGE_SENT: message_sent,
     REMINDER_REQUESTED: reminder_requested,
     REPORT_READY: report_ready,
+    SCIM_USER_CHANGED: scim_user_changed,
+    SCIM_GROUP_CHANGED: scim_group_changed,
+    SCIM_GROUP_MAPPING_CHANGED: scim_group_mapping_changed,
 }
 
 

@@ -2,7 +2,19 @@
 methods, unit-tested without a database)."""
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import ARRAY, Boolean, Date, DateTime, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -33,6 +45,9 @@ class Organization(Base):
     timezone: Mapped[str] = mapped_column(String(64), server_default="UTC")
     subscription_start: Mapped[date | None] = mapped_column(Date)
     anonymize_leaderboard: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # SCIM deprovisioning sends the program exit email as an admin removal does, unless this is false
+    # (the person's mailbox is usually deleted with the account: docs/scim.md)
+    deprovision_exit_email: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[datetime] = created_column()
 
     def settings(self) -> dict:
@@ -206,3 +221,67 @@ class LoginFailures(Base):
         if ends <= at:
             return None
         return int((ends - at) / timedelta(seconds=1)) + 1
+
+
+# ---------------------------------------------------------------- SCIM 2.0 (docs/scim.md)
+
+
+class ScimUser(Base):
+    """A person as the organization's identity provider provisions them: the
+    SCIM side of their profile (the profile's own columns hold the mapped
+    attributes). The SCIM id is the account's id (`user_id`)."""
+
+    __tablename__ = "scim_users"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    user_id: Mapped[str] = uuid_column(primary_key=True)
+    user_name: Mapped[str] = mapped_column(String(254))
+    user_name_key: Mapped[str] = mapped_column(String(254))  # lower-cased: userName is case-insensitive
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    given_name: Mapped[str | None] = mapped_column(String(200))
+    family_name: Mapped[str | None] = mapped_column(String(200))
+    display_name: Mapped[str | None] = mapped_column(String(200))
+    manager_id: Mapped[str | None] = mapped_column(String(200))  # enterprise manager.value as given
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+    __table_args__ = (
+        ForeignKeyConstraint(["org_id", "user_id"], ["profiles.org_id", "profiles.user_id"]),
+        Index("scim_users_user_name", "org_id", "user_name_key", unique=True),
+    )
+
+
+class ScimGroup(Base):
+    """A group the identity provider pushes; its members join the program its
+    mapping (by display name) names."""
+
+    __tablename__ = "scim_groups"
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = uuid_column(ForeignKey("organizations.id"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str | None] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer, server_default="1")
+    created_at: Mapped[datetime] = created_column()
+    updated_at: Mapped[datetime] = created_column()
+    __table_args__ = (Index("scim_groups_org_name", "org_id", text("lower(display_name)"), unique=True),)
+
+
+class ScimGroupMember(Base):
+    __tablename__ = "scim_group_members"
+    group_id: Mapped[str] = uuid_column(ForeignKey("scim_groups.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[str] = uuid_column(primary_key=True)
+    created_at: Mapped[datetime] = created_column()
+
+
+class ScimGroupMapping(Base):
+    """An org admin's rule: members of the group with this display name join
+    this program, on this contract's licenses."""
+
+    __tablename__ = "scim_group_mappings"
+    id: Mapped[str] = id_column()
+    org_id: Mapped[str] = uuid_column(ForeignKey("organizations.id"))
+    display_name: Mapped[str] = mapped_column(String(200))
+    program_id: Mapped[str] = uuid_column()
+    contract_id: Mapped[str] = uuid_column()
+    created_by: Mapped[str | None] = uuid_column()
+    created_at: Mapped[datetime] = created_column()
+    __table_args__ = (Index("scim_group_mappings_org_name", "org_id", text("lower(display_name)"), unique=True),)

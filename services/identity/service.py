@@ -15,12 +15,13 @@ from contracts.identity import (
     UserSchema,
 )
 from contracts.programs import MEMBER_JOINED
+from contracts.scim import GroupMappingSchema
 from servicekit import signing
 from servicekit.entrypoints import rpc
 from servicekit.events import handled_by
 from servicekit.service import ServiceBase, ServiceSettings
 from services.identity import handlers, queries
-from services.identity.commands import accounts, admins, api_tokens, organizations, profiles, sessions
+from services.identity.commands import accounts, admins, api_tokens, organizations, profiles, scim, sessions
 from services.identity.settings import IdentitySettings
 
 
@@ -182,3 +183,66 @@ class IdentityService(ServiceBase):
         return queries.authenticate_api_token(self.db, token)
 
 
+
+    # ---- SCIM 2.0 (docs/scim.md): `org_id` is the calling API token's organization, set by the gateway.
+    # Writes answer {resource, person, active, joins, leaves}: what the programs must do (the gateway does it).
+    @rpc
+    def scim_create_user(self, org_id, resource):
+        return scim.create_user(self.db, org_id, resource)
+
+    @rpc(read_only=True)
+    def scim_get_user(self, org_id, user_id):
+        return scim.get_user(self.db, org_id, user_id)
+
+    @rpc(read_only=True)
+    def scim_list_users(self, org_id, filter=None, start_index=1, count=100):  # noqa: A002 - SCIM's own word
+        return scim.list_users(self.db, org_id, filter, int(start_index), int(count))
+
+    @rpc
+    def scim_replace_user(self, org_id, user_id, resource, if_match=None):
+        return scim.replace_user(self.db, org_id, user_id, resource, if_match)
+
+    @rpc
+    def scim_patch_user(self, org_id, user_id, body, if_match=None):
+        return scim.patch_user(self.db, org_id, user_id, body, if_match)
+
+    @rpc
+    def scim_delete_user(self, org_id, user_id):
+        return scim.delete_user(self.db, org_id, user_id)
+
+    @rpc
+    def scim_create_group(self, org_id, resource):
+        return scim.create_group(self.db, org_id, resource)
+
+    @rpc(read_only=True)
+    def scim_get_group(self, org_id, group_id, members=True):
+        return scim.get_group(self.db, org_id, group_id, bool(members))
+
+    @rpc(read_only=True)
+    def scim_list_groups(self, org_id, filter=None, start_index=1, count=100, members=True):  # noqa: A002
+        return scim.list_groups(self.db, org_id, filter, int(start_index), int(count), bool(members))
+
+    @rpc
+    def scim_replace_group(self, org_id, group_id, resource, if_match=None):
+        return scim.replace_group(self.db, org_id, group_id, resource, if_match)
+
+    @rpc
+    def scim_patch_group(self, org_id, group_id, body, if_match=None):
+        return scim.patch_group(self.db, org_id, group_id, body, if_match)
+
+    @rpc
+    def scim_delete_group(self, org_id, group_id):
+        return scim.delete_group(self.db, org_id, group_id)
+
+    @rpc(read_only=True)
+    def list_scim_group_mappings(self, org_id):
+        return GroupMappingSchema(many=True).dump(scim.list_group_mappings(self.db, org_id))
+
+    @rpc
+    def set_scim_group_mapping(self, org_id, display_name, program_id, contract_id, created_by=None):
+        return GroupMappingSchema().dump(scim.set_group_mapping(self.db, org_id, display_name, program_id,
+                                                                contract_id, created_by))
+
+    @rpc
+    def remove_scim_group_mapping(self, org_id, mapping_id):
+        scim.remove_group_mapping(self.db, org_id, mapping_id)

@@ -62,7 +62,8 @@ def on_member_joined(uow: UnitOfWork, event: Envelope) -> None:
 def on_member_removed(uow: UnitOfWork, event: Envelope) -> None:
     p = event.payload
     projection.set_membership(uow, p, active=False)
-    queue_email(uow, event.id, emails.program_exit(p))
+    if p.get("notify", True):  # false: a SCIM deprovisioning the organization wants no email for (docs/scim.md)
+        queue_email(uow, event.id, emails.program_exit(p))
 
 
 def on_enrollment_created(uow: UnitOfWork, event: Envelope) -> None:

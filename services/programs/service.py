@@ -25,6 +25,7 @@ from contracts.programs import (
     ProgramFieldsSchema,
     ProgramRefSchema,
     ProgramSchema,
+    RemovalReason,
     SpecializationSchema,
 )
 from servicekit.entrypoints import load_input
@@ -195,6 +196,11 @@ class ProgramsService(ServiceBase):
     @rpc
     def remove_member(self, org_id, program_id, user_id):
         return MemberSchema().dump(memberships.remove_member(self.db, org_id, program_id, user_id))
+
+    @rpc
+    def remove_person(self, org_id, user_id, notify=True):
+        """SCIM deprovisioning: the person leaves every program of the organization (docs/scim.md)."""
+        return memberships.remove_person(self.db, org_id, user_id, RemovalReason.DEPROVISIONED, bool(notify))
 
     @rpc
     def list_members(self, org_id, program_id, query=None):

@@ -55,7 +55,19 @@ AUDITED = {
     "POST /v1/orgs/{org_id}/reports/email": "report.emailed",
     "DELETE /v1/programs/{program_id}/members/{user_id}": "member.removed",
     "DELETE /v1/programs/{program_id}": "program.removed",
+    "PUT /v1/orgs/{org_id}/scim/group-mappings": "scim.group_mapping_set",
+    "DELETE /v1/orgs/{org_id}/scim/group-mappings/{mapping_id}": "scim.group_mapping_removed",
+    # an identity provider's changes, by an API token of scope scim (the actor is the token)
+    "POST /scim/v2/Users": "scim.user_provisioned",
+    "PUT /scim/v2/Users/{user_id}": "scim.user_updated",
+    "PATCH /scim/v2/Users/{user_id}": "scim.user_deprovisioned",
+    "DELETE /scim/v2/Users/{user_id}": "scim.user_deleted",
+    "POST /scim/v2/Groups": "scim.group_created",
+    "PUT /scim/v2/Groups/{group_id}": "scim.group_updated",
+    "PATCH /scim/v2/Groups/{group_id}": "scim.group_updated",
+    "DELETE /scim/v2/Groups/{group_id}": "scim.group_deleted",
 }
+SCIM_ROUTES = {route for route in AUDITED if " /scim/" in route}
 
 
 # Learning-activity feeds (API tokens of these scopes send learners' statements, not admin actions).
@@ -102,10 +114,11 @@ def test_every_admin_action_leaves_an_audit_entry(suite, api, world):
     admin_id = admin.get("/v1/me").json()["id"]
     walked: dict[str, str] = {}  # route -> request id
 
-    def call(route: str, path: str, expected: int, **kwargs) -> dict:
+    def call(route: str, path: str, expected: int, caller: Api | None = None, **kwargs) -> dict:
         request_id = f"walk-{uuid.uuid4().hex}"
         method = route.split(" ")[0]
-        response = admin.request(method, path, headers={"X-Request-Id": request_id}, **kwargs)
+        headers = {"X-Request-Id": request_id, **kwargs.pop("headers", {})}
+        response = (caller or admin).request(method, path, headers=headers, **kwargs)
         assert response.status_code == expected, (route, response.text)
         walked[route] = request_id
         return response.json() if response.content and expected != 204 else {}
@@ -165,6 +178,29 @@ def test_every_admin_action_leaves_an_audit_entry(suite, api, world):
          f"/v1/programs/{program['id']}/members/{world['learner_id']}", 204)
     call("DELETE /v1/programs/{program_id}", f"/v1/programs/{doomed['id']}", 200, params={"confirm": "true"})
 
+    mapping = call("PUT /v1/orgs/{org_id}/scim/group-mappings", f"/v1/orgs/{org_id}/scim/group-mappings", 200,
+                   json={"display_name": "Walkers", "program_id": program["id"], "contract_id": contract["id"]})
+    call("DELETE /v1/orgs/{org_id}/scim/group-mappings/{mapping_id}",
+         f"/v1/orgs/{org_id}/scim/group-mappings/{mapping['id']}", 204)
+    scim_token = admin.post(f"/v1/orgs/{org_id}/api-tokens", json={"name": unique("idp"), "scopes": ["scim"]}).json()
+    idp = Api(admin.base_url, scim_token["token"])
+    scim_json = {"Content-Type": "application/scim+json"}
+    email = f"{unique('scim')}@example.com"
+    person = {"userName": email, "emails": [{"value": email, "primary": True}], "name": {"formatted": "Sky Scim"}}
+    user = call("POST /scim/v2/Users", "/scim/v2/Users", 201, idp, json=person, headers=scim_json)
+    call("PUT /scim/v2/Users/{user_id}", f"/scim/v2/Users/{user['id']}", 200, idp,
+         json={**person, "title": "Walker"}, headers=scim_json)
+    group = call("POST /scim/v2/Groups", "/scim/v2/Groups", 201, idp,
+                 json={"displayName": unique("Group"), "members": [{"value": user["id"]}]}, headers=scim_json)
+    call("PUT /scim/v2/Groups/{group_id}", f"/scim/v2/Groups/{group['id']}", 200, idp,
+         json={"displayName": group["displayName"], "members": []}, headers=scim_json)
+    call("PATCH /scim/v2/Groups/{group_id}", f"/scim/v2/Groups/{group['id']}", 200, idp,
+         json={"Operations": [{"op": "Add", "path": "members", "value": [{"value": user["id"]}]}]}, headers=scim_json)
+    call("DELETE /scim/v2/Groups/{group_id}", f"/scim/v2/Groups/{group['id']}", 204, idp)
+    call("PATCH /scim/v2/Users/{user_id}", f"/scim/v2/Users/{user['id']}", 200, idp,
+         json={"Operations": [{"op": "Replace", "path": "active", "value": "False"}]}, headers=scim_json)
+    call("DELETE /scim/v2/Users/{user_id}", f"/scim/v2/Users/{user['id']}", 204, idp)
+
     assert set(walked) == set(AUDITED), set(AUDITED) ^ set(walked)
 
     def recorded() -> dict:
@@ -190,7 +226,10 @@ def test_every_admin_action_leaves_an_audit_entry(suite, api, world):
         raise AssertionError(f"admin actions without their audit entry: {missing}") from None
     for route, action in AUDITED.items():
         entry = entries[(walked[route], action)]
-        assert entry["actor"]["kind"] == "person" and entry["actor"]["id"] == admin_id, (route, entry)
+        if route in SCIM_ROUTES:
+            assert entry["actor"]["kind"] == "api_token" and entry["actor"]["id"] == scim_token["id"], (route, entry)
+        else:
+            assert entry["actor"]["kind"] == "person" and entry["actor"]["id"] == admin_id, (route, entry)
         assert entry["client_address"] == "127.0.0.1", (route, entry)
     updated = entries[(walked["PATCH /v1/contracts/{contract_id}"], "contract.updated")]
     assert updated["changes"] == {"license_count": {"before": 5, "after": 7}}

@@ -167,12 +167,24 @@ def cases(document: dict, ids: dict):
                            replaced(body, field, bad))
 
 
+SCIM_ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
+
+
 def stable_refusal(method: str, path: str, response: requests.Response) -> str | None:
-    """None when the answer is a 4xx with an error code; else what is wrong."""
+    """None when the answer is a 4xx with an error code (for /scim/: a SCIM error with its status); else what is
+    wrong."""
     if not 400 <= response.status_code < 500:
         return f"status {response.status_code}"
     if path in HTML_PAGES and response.headers.get("Content-Type", "").startswith("text/html"):
         return None
+    if path.startswith("/scim/"):
+        try:
+            body = response.json()
+            ok = body["schemas"] == [SCIM_ERROR] and body["status"] == str(response.status_code)
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        scim_type = response.headers.get("Content-Type", "").startswith("application/scim+json")
+        return None if ok and scim_type else f"status {response.status_code}, not a SCIM error: {response.text[:120]!r}"
     try:
         code = response.json()["error"]["code"]
     except (ValueError, KeyError, TypeError):
@@ -193,6 +205,8 @@ def test_every_bad_value_gets_a_4xx_with_a_code(suite, world, document):
         if body is not None:
             kwargs["data"] = json.dumps(body)  # escapes a lone surrogate as \ud800, as any client would
             kwargs["headers"] = {"Content-Type": "application/json"}
+        if path.startswith("/scim/"):  # the identity provider's token: the values reach SCIM's own checks
+            kwargs["headers"] = {**kwargs.get("headers", {}), "Authorization": f"Bearer {world['scim_token']}"}
         response = session.request(method, url, **kwargs)
         sent += 1
         problem = stable_refusal(method, path, response)

@@ -37,12 +37,26 @@ def build_world(suite, api: Api) -> dict:
         "sender_name": "Learning team"}))
     token = created(admin.post(f"/v1/orgs/{org_id}/api-tokens", json={"name": unique("token"),
                                                                       "scopes": ["reports:read"]}))
+    # SCIM: the invitee provisioned by the organization's identity provider, in a group mapped to the program
+    scim_token = created(admin.post(f"/v1/orgs/{org_id}/api-tokens", json={"name": unique("idp"),
+                                                                           "scopes": ["scim"]}))["token"]
+    idp = Api(suite.base_url, scim_token)
+    scim_user = created(idp.post("/scim/v2/Users", json={"userName": invitation["email"], "active": True}))
+    scim_group = created(idp.post("/scim/v2/Groups", json={"displayName": unique("Group"),
+                                                           "members": [{"value": scim_user["id"]}]}))
+    mapping = created(admin.put(f"/v1/orgs/{org_id}/scim/group-mappings", json={
+        "display_name": unique("Mapped"), "program_id": program["id"], "contract_id": contract["id"]}), 200)
     admins = admin.get(f"/v1/orgs/{org_id}/admins").json()
     admin_list = admins["items"] if isinstance(admins, dict) else admins
     return {
         "admin": admin,
         "admin_email": admin_email,
+        "scim_token": scim_token,
         "ids": {
+            "group_id": scim_group["id"],
+            "mapping_id": mapping["id"],
+            "name": "User",
+            "urn": "urn:ietf:params:scim:schemas:core:2.0:User",
             "org_id": org_id,
             "program_id": program["id"],
             "slug": program.get("slug") or program["id"],
@@ -50,7 +64,7 @@ def build_world(suite, api: Api) -> dict:
             "collection_id": collection["id"],
             "item_id": course["id"],
             "invitation_id": invitation["id"],
-            "user_id": invitation.get("user_id") or admin_list[0]["user_id"],
+            "user_id": scim_user["id"],
             "message_id": message["id"],
             "token_id": token["id"],
             "admin_id": admin_list[0].get("id") or admin_list[0]["user_id"],

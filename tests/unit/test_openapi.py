@@ -60,6 +60,10 @@ def test_every_status_the_gateway_itself_answers_is_documented():
         if route.method != "GET":
             expected.add("422")
         assert expected <= set(responses), (route.method, route.path, expected - set(responses))
+        if route.path.startswith("/scim/"):  # SCIM's own error shape (RFC 7644 3.12)
+            assert responses["500"]["content"]["application/scim+json"]["schema"] == \
+                {"$ref": "#/components/schemas/ScimError"}
+            continue
         assert responses["500"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
     page = spec["paths"]["/v1/unsubscribe/{token}"]["get"]["responses"]
     assert set(page["404"]["content"]) == {"text/html"} and set(page["200"]["content"]) == {"text/html"}

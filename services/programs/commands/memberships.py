@@ -10,7 +10,7 @@ from contracts.errors import not_found
 from contracts.programs import ENROLLMENT_DOWNGRADED, MEMBER_JOINED, MEMBER_REMOVED, MemberState, RemovalReason
 from servicekit.bulk import arrays, insert_rows, unnest
 from servicekit.db import UnitOfWork
-from servicekit.models import normalize_email
+from servicekit.models import normalize_email, parse_uuid
 from services.programs.models import Contract, Membership, Program
 from services.programs.queries import (
     find_membership,
@@ -103,7 +103,7 @@ def join_program(uow: UnitOfWork, org_id: str, program_id: str, user_id: str, co
 
 
 def remove_memberships(uow: UnitOfWork, program: Program, which, reason: RemovalReason,
-                       removed_at: datetime | None = None) -> int:
+                       removed_at: datetime | None = None, notify: bool = True) -> int:
     """The members `which` selects (a condition on Membership) leave the
     program: DELETED_MEMBER, licenses freed, enrollments downgraded, an event
     for each. Set-based (a program of 100,000 members is a handful of
@@ -134,7 +134,8 @@ def remove_memberships(uow: UnitOfWork, program: Program, which, reason: Removal
     uow.publish_many(MEMBER_REMOVED, [(
         {"membership_id": m.id, "org_id": program.org_id, "program_id": program.id, "program_name": program.name,
          "user_id": m.user_id, "email": m.email, "full_name": m.full_name, "contract_id": m.contract_id,
-         "reason": reason, "removed_at": when}, program.org_id) for m in members])
+         "reason": reason, "removed_at": when, **({} if notify else {"notify": False})}, program.org_id)
+        for m in members])
     uow.session.expire_all()  # memberships, contracts and enrollments loaded before are stale
     return len(members)
 
@@ -157,3 +158,31 @@ def remove_member(uow: UnitOfWork, org_id: str, program_id: str, user_id: str) -
     membership.check_removable()
     remove_memberships(uow, program, Membership.id == membership.id, RemovalReason.ADMIN_REMOVED)
     return member_view(membership)
+
+
+def remove_person(uow: UnitOfWork, org_id: str, user_id: str, reason: RemovalReason = RemovalReason.DEPROVISIONED,
+                  notify: bool = True) -> dict:
+    """The person leaves every program of the organization they are a member
+    of, each as an admin's removal does (rule 5: license freed, enrollments
+    downgraded, member.removed published; `notify` false: no exit email).
+    Their memberships of other organizations are untouched. Idempotent."""
+    user_id = parse_uuid(user_id)
+    if user_id is None:
+        return {"removed": 0, "program_ids": []}
+    held = uow.session.execute(select(Membership.program_id, Membership.contract_id).where(
+        Membership.org_id == org_id, Membership.user_id == user_id,
+        Membership.state == MemberState.MEMBER)).all()
+    if not held:
+        return {"removed": 0, "program_ids": []}
+    lock_contracts(uow, [contract_id for _, contract_id in held])
+    removed, program_ids = 0, []
+    for program_id in sorted({program_id for program_id, _ in held}):
+        program = uow.session.get(Program, program_id)
+        if program is None or program.org_id != org_id:
+            continue
+        count = remove_memberships(uow, program, (Membership.program_id == program.id)
+                                   & (Membership.user_id == user_id), reason, notify=notify)
+        if count:
+            removed += count
+            program_ids.append(program.id)
+    return {"removed": removed, "program_ids": program_ids}
