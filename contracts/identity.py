@@ -322,3 +322,64 @@ class ApiTokenEvent(Schema):
 
 API_TOKEN_CREATED = Event("identity.api_token.created.v1", ApiTokenEvent)
 API_TOKEN_REVOKED = Event("identity.api_token.revoked.v1", ApiTokenEvent)
+
+
+# ---- SCIM provisioning (docs/scim.md; contracts/scim.py has the protocol's names) ----------
+
+
+class UserChange(StrEnum):
+    PROVISIONED = "PROVISIONED"  # created, or an existing account of the organization linked
+    UPDATED = "UPDATED"
+    DEPROVISIONED = "DEPROVISIONED"  # active: false
+    REACTIVATED = "REACTIVATED"  # active: true again
+    DELETED = "DELETED"  # DELETE /Users/{id}: deprovisioned and no longer a SCIM resource
+
+
+class GroupChange(StrEnum):
+    CREATED = "CREATED"
+    UPDATED = "UPDATED"
+    DELETED = "DELETED"
+
+
+class MappingChange(StrEnum):
+    SET = "SET"
+    REMOVED = "REMOVED"
+
+
+class ScimUserChanged(Schema):
+    org_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.Email(required=True)
+    user_name = fields.String(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(values(UserChange)))
+    active = fields.Boolean(required=True)
+    changed = fields.List(fields.String(), load_default=list,
+                          metadata={"description": "the SCIM-side fields that changed (userName, active, name)"})
+
+
+SCIM_USER_CHANGED = Event("identity.scim.user_changed.v1", ScimUserChanged)
+
+
+class ScimGroupChanged(Schema):
+    org_id = fields.String(required=True)
+    group_id = fields.String(required=True)
+    display_name = fields.String(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(values(GroupChange)))
+    added = fields.List(fields.String(), load_default=list, metadata={"description": "user ids that joined"})
+    removed = fields.List(fields.String(), load_default=list, metadata={"description": "user ids that left"})
+
+
+SCIM_GROUP_CHANGED = Event("identity.scim.group_changed.v1", ScimGroupChanged)
+
+
+class ScimGroupMappingChanged(Schema):
+    org_id = fields.String(required=True)
+    mapping_id = fields.String(required=True)
+    display_name = fields.String(required=True)
+    program_id = fields.String(required=True)
+    contract_id = fields.String(required=True)
+    change = fields.String(required=True, validate=validate.OneOf(values(MappingChange)))
+    created_by = fields.String(allow_none=True)
+
+
+SCIM_GROUP_MAPPING_CHANGED = Event("identity.scim.group_mapping_changed.v1", ScimGroupMappingChanged)

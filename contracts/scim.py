@@ -1,12 +1,19 @@
 """SCIM 2.0 provisioning (RFC 7643 / 7644; docs/scim.md): the schema URNs the
-gateway and identity share, and the events identity publishes about what an
-identity provider changed (the audit log's)."""
+gateway and identity share, and (from contracts/identity.py) the events
+identity publishes about what an identity provider changed (the audit log's)."""
 from enum import StrEnum
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, fields
 
-from contracts.common import values
-from contracts.registry import Event
+# the events are identity's (contracts/identity.py), named here too for SCIM's code
+from contracts.identity import (  # noqa: F401
+    SCIM_GROUP_CHANGED,
+    SCIM_GROUP_MAPPING_CHANGED,
+    SCIM_USER_CHANGED,
+    GroupChange,
+    MappingChange,
+    UserChange,
+)
 
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
 ENTERPRISE_USER = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
@@ -34,64 +41,6 @@ class ScimType(StrEnum):
     INVALID_VALUE = "invalidValue"
     INVALID_VERS = "invalidVers"
     SENSITIVE = "sensitive"
-
-
-class UserChange(StrEnum):
-    PROVISIONED = "PROVISIONED"  # created, or an existing account of the organization linked
-    UPDATED = "UPDATED"
-    DEPROVISIONED = "DEPROVISIONED"  # active: false
-    REACTIVATED = "REACTIVATED"  # active: true again
-    DELETED = "DELETED"  # DELETE /Users/{id}: deprovisioned and no longer a SCIM resource
-
-
-class GroupChange(StrEnum):
-    CREATED = "CREATED"
-    UPDATED = "UPDATED"
-    DELETED = "DELETED"
-
-
-class MappingChange(StrEnum):
-    SET = "SET"
-    REMOVED = "REMOVED"
-
-
-class ScimUserChanged(Schema):
-    org_id = fields.String(required=True)
-    user_id = fields.String(required=True)
-    email = fields.Email(required=True)
-    user_name = fields.String(required=True)
-    change = fields.String(required=True, validate=validate.OneOf(values(UserChange)))
-    active = fields.Boolean(required=True)
-    changed = fields.List(fields.String(), load_default=list,
-                          metadata={"description": "the SCIM-side fields that changed (userName, active, name)"})
-
-
-SCIM_USER_CHANGED = Event("identity.scim.user_changed.v1", ScimUserChanged)
-
-
-class ScimGroupChanged(Schema):
-    org_id = fields.String(required=True)
-    group_id = fields.String(required=True)
-    display_name = fields.String(required=True)
-    change = fields.String(required=True, validate=validate.OneOf(values(GroupChange)))
-    added = fields.List(fields.String(), load_default=list, metadata={"description": "user ids that joined"})
-    removed = fields.List(fields.String(), load_default=list, metadata={"description": "user ids that left"})
-
-
-SCIM_GROUP_CHANGED = Event("identity.scim.group_changed.v1", ScimGroupChanged)
-
-
-class ScimGroupMappingChanged(Schema):
-    org_id = fields.String(required=True)
-    mapping_id = fields.String(required=True)
-    display_name = fields.String(required=True)
-    program_id = fields.String(required=True)
-    contract_id = fields.String(required=True)
-    change = fields.String(required=True, validate=validate.OneOf(values(MappingChange)))
-    created_by = fields.String(allow_none=True)
-
-
-SCIM_GROUP_MAPPING_CHANGED = Event("identity.scim.group_mapping_changed.v1", ScimGroupMappingChanged)
 
 
 class GroupMappingSchema(Schema):
