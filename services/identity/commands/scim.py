@@ -128,7 +128,7 @@ def get_user(uow: UnitOfWork, org_id: str, user_id: str) -> dict:
 
 USER_FILTER_COLUMNS = {
     "id": (ScimUser.user_id, "cs"),
-    "username": (ScimUser.user_name, "ci"),
+    "username": (ScimUser.user_name_key, "lc"),
     "externalid": (Profile.external_id, "cs"),
     "active": (ScimUser.active, "bool"),
     "displayname": (func.coalesce(ScimUser.display_name, Profile.full_name, User.full_name), "ci"),

@@ -90,7 +90,8 @@ def like_escape(value: str) -> str:
 def condition(text: str, columns: dict[str, tuple[object, str]]):
     """A list filter as a SQLAlchemy condition. `columns`: lower-cased SCIM
     attribute name -> (column, kind) with kind "ci" (case-insensitive string),
-    "cs" (case-exact string), "bool" or "datetime"."""
+    "lc" (a string column stored lower-cased), "cs" (case-exact string), "bool",
+    "datetime" or "constant" (one value for everyone)."""
     tree = parse(text)
 
     def visit(node):
@@ -171,7 +172,9 @@ def operator(column, kind: str, op: str, value, name: str):
         return _ordered(column, op, moment, name)
     if not isinstance(value, str):
         raise invalid_filter(f"{name} compares with a string")
-    left, right = (func.lower(column), value.lower()) if kind == "ci" else (column, value)
+    # "lc": a column stored lower-cased (its index serves Okta's userName eq probes); "ci": lower() both sides
+    left, right = (func.lower(column), value.lower()) if kind == "ci" else \
+        (column, value.lower()) if kind == "lc" else (column, value)
     if op in ("co", "sw", "ew"):
         pattern = {"co": "%{}%", "sw": "{}%", "ew": "%{}"}[op].format(like_escape(right))
         return left.like(pattern, escape="\\")
