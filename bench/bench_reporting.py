@@ -16,8 +16,9 @@ Against the whole suite (fresh databases, own vhost), one organization:
    gateway, streamed and counted, while the reporting process's resident memory is sampled from /proc
    (and its VmHWM read at the end). Baseline: `COPY (SELECT …) TO STDOUT` of the same rows (the report's
    own query when the reports module exposes it). Targets: ≤ 10 s, reporting peak RSS < 200 MB.
-3. home: GET /v1/orgs/{org_id}/summary and /funnel on the organization of BENCH_HOME_MEMBERS members,
-   sequential latency (p50/p99), next to the bare HTTP→RPC echo (bench.bare) with the same client.
+3. home: GET /v1/orgs/{org_id}/summary and /funnel on the organization of BENCH_HOME_MEMBERS members (an org
+   admin; the summary also as the program admin of its program), sequential latency (p50/p99), next to the
+   bare HTTP→RPC echo (bench.bare) with the same client.
 
 The organization's members, invitations, enrollments and per-course figures are seeded straight into
 reporting's projection (bench/reporting_seed.py), as its event handlers would have left them. A part
@@ -34,6 +35,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from bench.harness import (
+    PASSWORD,
     CpuWatch,
     MemorySampler,
     ProcessCpu,
@@ -239,16 +241,33 @@ def bench_usage(suite, headers: dict, org_id: str) -> dict:
 # ------------------------------------------------------------------ 3. the admin home
 
 
-def bench_home(suite, email: str, password: str, org_id: str) -> dict:
+def program_admin(suite, org_id: str, program_id: str) -> str:
+    """A program admin of the seeded program (identity's own command): their email."""
+    from services.identity import credentials, queries
+    from services.identity.commands import accounts, admins, profiles
+
+    email = f"bench-padmin-{uuid.uuid4().hex[:8]}@example.com"
+    with unit_of_work("identity", suite.database_url("identity")) as uow:
+        profiles.ensure_person(uow, org_id, email, "Bench Program Admin", via="COMMAND")
+        user = queries.find_user(uow, email)
+        user.password_hash = credentials.hash_password(PASSWORD)
+        accounts.mark_verified(uow, user)
+        admins.add_admin(uow, org_id, email, "Bench Program Admin", "PROGRAM_ADMIN", [program_id])
+    return email
+
+
+def bench_home(suite, email: str, password: str, org_id: str, program_id: str) -> dict:
     summary = latency_ms(f"{suite.base_url}/v1/orgs/{org_id}/summary",
                          {"Authorization": f"Bearer {login(suite.base_url, email, password)}"}, SAMPLES, SAMPLE_SECONDS)
     funnel = latency_ms(f"{suite.base_url}/v1/orgs/{org_id}/funnel",
                         {"Authorization": f"Bearer {login(suite.base_url, email, password)}"}, SAMPLES, SAMPLE_SECONDS)
+    padmin = {"Authorization": f"Bearer {login(suite.base_url, program_admin(suite, org_id, program_id), PASSWORD)}"}
+    program_summary = latency_ms(f"{suite.base_url}/v1/orgs/{org_id}/summary", padmin, SAMPLES, SAMPLE_SECONDS)
     with nameko_processes(suite, "bench.bare:EchoService", "bench.bare:HttpRpcEcho") as urls:
         echo_url = urls["bench.bare:HttpRpcEcho"] + "/echo"
         wait_http(echo_url)
         echo = latency_ms(echo_url, {}, SAMPLES, SAMPLE_SECONDS)
-    return {"summary": summary, "funnel": funnel, "echo": echo}
+    return {"summary": summary, "funnel": funnel, "program_summary": program_summary, "echo": echo}
 
 
 # ------------------------------------------------------------------ main
@@ -271,7 +290,8 @@ def main() -> dict:
         per_member = -(-USAGE_ROWS // members) if "usage" in PARTS else (10 if "home" in PARTS else 0)
         engine = create_engine(suite.database_url("reporting"))
         began = time.perf_counter()
-        seed_org(engine, org_id, str(uuid.uuid4()), str(uuid.uuid4()), members, courses[:max(per_member, 10)],
+        program_id = str(uuid.uuid4())
+        seed_org(engine, org_id, program_id, str(uuid.uuid4()), members, courses[:max(per_member, 10)],
                  per_member, pending_invitations=members // 10, figures=bool({"usage", "home"} & set(PARTS)))
         with engine.connect() as conn:
             enrollments = conn.execute(text("SELECT count(*) FROM enrollments WHERE org_id = :o"),
@@ -299,7 +319,7 @@ def main() -> dict:
         if "home" in PARTS:
             missing = [p for p in ("/v1/orgs/{org_id}/summary", "/v1/orgs/{org_id}/funnel") if p not in available]
             results["home"] = f"not measured: {', '.join(missing)} not in the gateway" if missing else \
-                bench_home(suite, email, password, org_id)
+                bench_home(suite, email, password, org_id, program_id)
     report(results)
     return results
 
@@ -349,10 +369,10 @@ def report(results: dict) -> None:
     if isinstance(home, dict):
         print(f"3. admin home of an organization of {results['seeded']['members']:,} members "
               f"({results['seeded']['enrollments']:,} enrollments), sequential requests on one connection")
-        for name in ("summary", "funnel", "echo"):
+        for name in ("summary", "funnel", "program_summary", "echo"):
             figures = home[name]
             label = {"summary": "GET /v1/orgs/{id}/summary", "funnel": "GET /v1/orgs/{id}/funnel",
-                     "echo": "bare HTTP→RPC echo (baseline)"}[name]
+                     "program_summary": "  the same, a program admin", "echo": "bare HTTP→RPC echo (baseline)"}[name]
             print(f"   {label:<32} p50 {figures['p50']:8.2f} ms  p99 {figures['p99']:8.2f} ms"
                   f"  ({figures['samples']} requests)")
         print(f"   summary / echo p50: {home['summary']['p50'] / home['echo']['p50']:.1f}x; funnel / echo p50: "

@@ -169,6 +169,7 @@ def on_enrollment_created(uow: UnitOfWork, event: Envelope) -> None:
         day = _enrollment_created(uow, p)
     if day is not None:
         home.enrollment_added(uow, p["org_id"], p["program_id"], p["kind"], day)
+        home.sync_coverage(uow.session, p["org_id"], [p["user_id"]])  # the program now counts these courses
 
 
 def _enrollment_created(uow: UnitOfWork, p: dict):

@@ -361,5 +361,34 @@ class HomeActivityDay(Base):
     lessons: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
+class HomeProgramCourse(Base):
+    """A (program, learner, course) its enrollments cover: whose activity counts for the program's admins."""
+    __tablename__ = "home_program_courses"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    user_id: Mapped[str] = uuid_column(primary_key=True)
+    course_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    program_id: Mapped[str] = uuid_column(primary_key=True)
+
+
+class HomeProgramDay(Base):
+    """Per program, UTC day and shard: learning time and lessons taken in the courses its enrollments cover."""
+    __tablename__ = "home_program_days"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    program_id: Mapped[str] = uuid_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    hours_us: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    lessons: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class HomeProgramOverlap(Base):
+    """How many (learner, course) pairs two programs both cover (program_a < program_b)."""
+    __tablename__ = "home_program_overlaps"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    program_a: Mapped[str] = uuid_column(primary_key=True)
+    program_b: Mapped[str] = uuid_column(primary_key=True)
+    pairs: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
 # The reports' own tables (services/reporting/reports/models.py) on this Base, so that autogenerate sees them.
 from services.reporting.reports import models as _reports_models  # noqa: E402,F401

@@ -37,16 +37,18 @@ def summary(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict
     subscription start (all time when the organization has none). An org
     admin's hours and lessons are all of the organization's learners'; a
     program admin's those in courses enrolled through their programs.
-    Enrollments and an org admin's figures come from the home's counters
-    (home.py: a few rows per day); a program admin's hours and lessons are
-    summed from their learners' figures."""
+    Read from the home's counters (home.py: a few rows per day); a program
+    admin of programs that share a learner's course gets the hours and lessons
+    summed from the learners' figures (each learner and course once)."""
     params = {"org": org_id, "programs": program_ids or []}
     start = uow.read(text("SELECT subscription_start FROM orgs WHERE org_id = :org"), params).scalar()
     params["start"] = start.isoformat() if start else "1970-01-01"
     counts = home.summary_counts(uow, org_id, params["start"], program_ids)
-    if program_ids is None:
-        hours, lessons = home.organization_activity(uow, org_id, params["start"])
-    else:
+    found = home.organization_activity(uow, org_id, params["start"]) if program_ids is None else \
+        home.program_activity(uow, org_id, params["start"], program_ids)
+    if found is not None:
+        hours, lessons = found
+    else:  # programs that share a learner's course: each (learner, course) once
         enrolled = ENROLLED_COURSES.format(scope=_scope(program_ids, "e.program_id"))
         hours = uow.read(text(
             f"WITH ec AS ({enrolled}) SELECT sum(cd.hours_us) FROM course_days cd JOIN ec "

@@ -317,14 +317,11 @@ def update_figures(uow: UnitOfWork, org_id: str, new: list[Parsed], appended: se
             attempts.append(r)
 
     _upsert_items(session, org_id, items)
-    lessons_by_day = _upsert_lessons(session, org_id, lessons)
+    lessons_taken = _upsert_lessons(session, org_id, lessons)
     hours = _upsert_courses(session, org_id, per_course)
     _upsert_learners(session, org_id, per_learner)
     _upsert_days(session, org_id, per_day)
-    hours_by_day = defaultdict(int)
-    for (day, _, _), credit in per_day.items():
-        hours_by_day[day] += credit
-    home.add_activity(session, org_id, hours_by_day, lessons_by_day)
+    home.add_activity(session, org_id, per_day, lessons_taken)
     _publish(uow, org_id, attempts, hours)
 
 
@@ -357,9 +354,10 @@ def _upsert_items(session, org_id: str, items: dict) -> None:
 
 
 def _upsert_lessons(session, org_id: str, lessons: dict) -> dict:
-    """Record first completions per lesson; answers the lessons taken per UTC
-    day that changed (a new lesson +1 on its day; a late statement moving a
-    lesson's first completion to an earlier day: -1 and +1), for the home's counters."""
+    """Record first completions per lesson; answers the lessons taken that
+    changed per (UTC day, learner, course): a new lesson +1 on its day; a late
+    statement moving a lesson's first completion to an earlier day -1 and +1
+    (the home's counters)."""
     by_day: dict = defaultdict(int)
     if not lessons:
         return by_day
@@ -374,15 +372,15 @@ def _upsert_lessons(session, org_id: str, lessons: dict) -> dict:
         f"FROM {unnest(columns)} ON CONFLICT (org_id, user_id, course_id, lesson_id) DO UPDATE SET "
         "first_completed_at = LEAST(learner_lessons.first_completed_at, EXCLUDED.first_completed_at) "
         "RETURNING user_id, course_id, lesson_id, first_completed_at) "
-        "SELECT (old.first_completed_at AT TIME ZONE 'UTC')::date, (up.first_completed_at AT TIME ZONE 'UTC')::date "
-        "FROM up LEFT JOIN old USING (user_id, course_id, lesson_id)"),
+        "SELECT up.user_id::text, up.course_id, (old.first_completed_at AT TIME ZONE 'UTC')::date, "
+        "(up.first_completed_at AT TIME ZONE 'UTC')::date FROM up LEFT JOIN old USING (user_id, course_id, lesson_id)"),
         {"org": org_id, "user_id": [k[0] for k in keys], "course_id": [k[1] for k in keys],
          "lesson_id": [k[2] for k in keys], "first_completed_at": [_iso(lessons[k]) for k in keys]}).all()
-    for old_day, new_day in rows:
+    for user_id, course_id, old_day, new_day in rows:
         if old_day != new_day:
-            by_day[new_day] += 1
+            by_day[(new_day, user_id, course_id)] += 1
             if old_day is not None:
-                by_day[old_day] -= 1
+                by_day[(old_day, user_id, course_id)] -= 1
     return by_day
 
 

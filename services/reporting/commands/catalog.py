@@ -14,6 +14,7 @@ from sqlalchemy import text
 
 from servicekit.bulk import arrays, unnest
 from servicekit.db import UnitOfWork
+from services.reporting import home
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +57,21 @@ def save_courses(uow: UnitOfWork, courses: list[dict]) -> None:
 
 
 def save_specializations(uow: UnitOfWork, specializations: list[dict]) -> None:
+    """Upsert; a specialization new here or whose course list changed changes which courses its
+    enrollments cover (the admin home's per-program figures: home.specializations_changed)."""
+    ids = sorted({s["id"] for s in specializations})
+    had = dict(uow.session.execute(text(
+        "SELECT specialization_id, course_ids FROM specializations "
+        "WHERE specialization_id = ANY(CAST(:ids AS text[]))"),
+        {"ids": ids}).all()) if ids else {}
     # catalog ids never contain a comma (contracts.fields.CATALOG_ID): the course list travels as one text
     _upsert(uow, "specializations", SPECIALIZATION_COLUMNS, [
         {"specialization_id": s["id"], "slug": s["slug"], "name": s["name"], "partner": s["partner"],
          "course_ids": ",".join(s["course_ids"])} for s in specializations],
         {"course_ids": "string_to_array(v.course_ids, ',')"})
+    home.specializations_changed(uow.session, sorted(
+        {s["id"] for s in specializations if list(had.get(s["id"]) or []) != list(s["course_ids"])
+         or s["id"] not in had}))
 
 
 def ensure_courses(uow: UnitOfWork, course_ids, fetch: Callable[[list[str]], list[dict]] | None) -> set[str]:

@@ -209,3 +209,105 @@ def test_activity_counters_follow_late_statements():
             "ORDER BY day"), {"o": org}).all()
         uow.session.rollback()
     assert counters == again
+
+
+COURSE2, COURSE3, SPEC = "home-course-H2", "home-course-H3", "home-spec-S"
+
+
+def program_figures_exact(org: str, programs: list[str], start: str = "1970-01-01") -> tuple:
+    """The reference: hours and lessons summed from the learners' figures, each (learner, course) once."""
+    enrolled = queries.ENROLLED_COURSES.format(scope=" AND e.program_id = ANY(CAST(:programs AS uuid[]))")
+    params = {"org": org, "programs": programs, "start": start}
+    with unit_of_work("reporting") as uow:
+        hours = uow.session.execute(text(
+            f"WITH ec AS ({enrolled}) SELECT coalesce(sum(cd.hours_us), 0) FROM course_days cd JOIN ec "
+            "ON ec.user_id = cd.user_id AND ec.course_id = cd.course_id WHERE cd.org_id = :org "
+            "AND cd.day >= CAST(:start AS date)"), params).scalar()
+        lessons = uow.session.execute(text(
+            f"WITH ec AS ({enrolled}) SELECT count(*) FROM learner_lessons ll JOIN ec "
+            "ON ec.user_id = ll.user_id AND ec.course_id = ll.course_id WHERE ll.org_id = :org "
+            "AND ll.first_completed_at >= CAST(:start AS date)"), params).scalar()
+    return round(float(hours) / 3_600_000_000, 2), lessons
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_program_counters_in_any_order(seed):
+    """Per-program hours and lessons (courses enrolled through the program, specializations' courses too):
+    enrollments before or after the statements, the specialization's course list known before or after its
+    enrollment and changed later, a course two programs share: the program admin's summary equals the
+    learners' figures summed (each learner and course once)."""
+    from services.reporting.commands import catalog
+
+    rng = random.Random(seed)
+    seed_course(COURSE2, item_count=4)
+    seed_course(COURSE3, item_count=4)
+    org, p1, p2 = str(uuid.uuid4()), str(uuid.uuid4()), str(uuid.uuid4())
+    ann, bob = str(uuid.uuid4()), str(uuid.uuid4())
+    with unit_of_work("reporting") as uow:
+        for program, user in ((p1, ann), (p2, ann), (p2, bob)):
+            uow.session.execute(text("INSERT INTO memberships (program_id, user_id, org_id, state, joined_at) "
+                                     "VALUES (:p, :u, :o, 'MEMBER', now())"), {"p": program, "u": user, "o": org})
+
+    def enroll(user, program, course=None, spec=None, minute=0):
+        payload = {"enrollment_id": str(uuid.uuid4()), "org_id": org, "program_id": program, "user_id": user,
+                   "course_id": course, "specialization_id": spec, "email": None, "full_name": None,
+                   "kind": "COURSE" if course else "SPECIALIZATION", "item_name": "x", "item_slug": "x",
+                   "collection_id": None, "enrolled_at": (T0 + timedelta(minutes=minute)).isoformat()}
+        return lambda: apply([(handlers.on_enrollment_created, envelope(ENROLLMENT_CREATED, payload, minute))])
+
+    def spec_courses(courses):
+        def save():
+            with unit_of_work("reporting") as uow:
+                catalog.save_specializations(uow, [{"id": SPEC, "slug": "s", "name": "S", "partner": "U",
+                                                    "course_ids": courses}])
+        return save
+
+    def learn(user, course, day, lesson):
+        actor = {"user_id": user}
+        when = datetime(2026, 3, day, tzinfo=UTC)
+        batch = [item("started", at("09:00", when), course, f"{course}-a", lesson, actor=actor),
+                 item("completed", at("09:25", when), course, f"{course}-a", lesson, actor=actor),
+                 item("completed", at("09:40", when), course, f"{course}-b", lesson + "x", actor=actor)]
+
+        def send():
+            with unit_of_work("reporting") as uow:
+                assert ingestion.ingest_native(uow, org, batch, None)["rejected"] == []
+        return send
+
+    steps = [enroll(ann, p1, course=COURSE, minute=1), enroll(ann, p2, spec=SPEC, minute=2),
+             enroll(bob, p2, course=COURSE2, minute=3), spec_courses([COURSE, COURSE2]),
+             learn(ann, COURSE, 2, "L1"), learn(ann, COURSE2, 3, "L2"), learn(ann, COURSE3, 4, "L3"),
+             learn(bob, COURSE2, 2, "L1"), learn(bob, COURSE, 5, "L9")]
+    rng.shuffle(steps)
+    for step in steps:
+        step()
+    spec_courses([COURSE, COURSE2, COURSE3])()  # the catalog's specialization gains a course
+
+    def program_summary(programs, start=None):
+        with unit_of_work("reporting") as uow:
+            if start:
+                uow.session.execute(text("INSERT INTO orgs (org_id, name, subscription_start) VALUES (:o, 'H', :s) "
+                                         "ON CONFLICT (org_id) DO UPDATE SET subscription_start = :s"),
+                                    {"o": org, "s": start})
+        with unit_of_work("reporting") as uow:
+            s = queries.summary(uow, org, programs)
+        return s["learning_hours"], s["lessons_taken"]
+
+    for scope in ([p1], [p2], [p1, p2]):
+        assert program_summary(scope) == program_figures_exact(org, scope), scope
+    assert program_summary([p1]) == (round(40 / 60, 2), 2)  # Ann's COURSE only
+    assert program_summary([p2]) > program_summary([p1])
+    assert program_summary([p2], "2026-03-03") == program_figures_exact(org, [p2], "2026-03-03")
+    with unit_of_work("reporting") as uow:  # the counters equal a rebuild from the projection
+        def tables():
+            return [uow.session.execute(text(sql), {"o": org}).all() for sql in (
+                "SELECT program_id, user_id, course_id FROM home_program_courses WHERE org_id = :o ORDER BY 1, 2, 3",
+                "SELECT program_id, day, sum(hours_us), sum(lessons) FROM home_program_days WHERE org_id = :o "
+                "GROUP BY 1, 2 HAVING sum(hours_us) <> 0 OR sum(lessons) <> 0 ORDER BY 1, 2",
+                "SELECT program_a, program_b, pairs FROM home_program_overlaps WHERE org_id = :o AND pairs <> 0 "
+                "ORDER BY 1, 2")]
+        kept = tables()
+        home.rebuild(uow.session, org)
+        assert tables() == kept
+        uow.session.rollback()
+    assert kept[2] and kept[2][0][2] == 1  # Ann's COURSE: in P1 by enrollment, in P2 by the specialization
