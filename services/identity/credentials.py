@@ -4,8 +4,9 @@ key, EdDSA or RS256, `kid` header: servicekit.signing).
 
 Password hashing is the one CPU-heavy thing identity does. It runs in OS
 threads (eventlet's tpool) so the other green threads keep going, and through
-one gate per process: at most `PASSWORD_HASH_CONCURRENCY` hashes at once (one
-per core by default: more only queue inside the CPU), at most
+one gate per process (servicekit.offload.CpuGate): at most
+`PASSWORD_HASH_CONCURRENCY` hashes at once (one per core by default: more
+only queue inside the CPU), at most
 `PASSWORD_HASH_QUEUE` callers waiting for a slot, each at most
 `PASSWORD_HASH_WAIT_SECONDS`. Beyond that the caller gets SERVICE_UNAVAILABLE
 (503) with `retry_after_seconds` at once instead of holding a worker: a flood
@@ -18,11 +19,10 @@ from datetime import UTC, datetime
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
-from eventlet import tpool
-from eventlet.semaphore import Semaphore
 
 from contracts.errors import AppError, ErrorCode
 from servicekit import signing
+from servicekit.offload import CpuGate
 from services.identity.settings import settings
 
 # argon2id at OWASP's first recommended configuration (Password Storage Cheat
@@ -38,39 +38,15 @@ _hasher = PasswordHasher(time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_K
                          parallelism=ARGON2_PARALLELISM, type=Type.ID)
 
 
-class HashingGate:
-    """A bounded number of hashes at once, a bounded queue, a bounded wait."""
-
-    def __init__(self, slots: int, queue: int, wait_seconds: float):
-        self.slots, self.queue, self.wait_seconds = slots, queue, wait_seconds
-        self._free = Semaphore(slots)
-        self._waiting = 0
-
-    def run(self, fn, *args):
-        if self._free.locked() and self._waiting >= self.queue:
-            raise _busy()
-        self._waiting += 1
-        try:
-            acquired = self._free.acquire(timeout=self.wait_seconds)
-        finally:
-            self._waiting -= 1
-        if not acquired:
-            raise _busy()
-        try:
-            return tpool.execute(fn, *args)
-        finally:
-            self._free.release()
-
-
 def _busy() -> AppError:
     return AppError(ErrorCode.SERVICE_UNAVAILABLE, "sign-in is busy; try again in a moment",
                     {"retry_after_seconds": 1})
 
 
 @functools.cache
-def gate() -> HashingGate:
+def gate() -> CpuGate:
     s = settings()
-    return HashingGate(s.password_hash_concurrency, s.password_hash_queue, s.password_hash_wait_seconds)
+    return CpuGate(s.password_hash_concurrency, s.password_hash_queue, s.password_hash_wait_seconds, _busy)
 
 
 @functools.cache

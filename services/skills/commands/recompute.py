@@ -15,17 +15,21 @@ of the course, weighted by relevance), stores the new snapshot and recomputes,
 so every rating depends only on the learner's own attempts and the snapshot."""
 from __future__ import annotations
 
+import functools
 import io
 import time
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 
+import eventlet
 import numpy as np
 import psycopg2.extensions
 from sqlalchemy import text
 
+from contracts.errors import AppError, ErrorCode
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
+from servicekit.offload import CpuGate
 from services.skills import engine
 from services.skills.commands.ratings import HOURS_BUCKETS_PER_HOUR, MAX_HOURS_BUCKET, RECOMPUTE_LOCK
 from services.skills.models import HoursHistogram, LearnerSkill, MasteryDay, SkillStats
@@ -34,43 +38,80 @@ from services.skills.settings import SkillsSettings
 
 CALIBRATION_LOCK = 7_140_115
 SNAPSHOT_LOCK = 7_140_116
+COPY_CHUNK_ROWS = 10_000  # one COPY blocks the process (below): tens of milliseconds at a time
+FETCH_CHUNK_ROWS = 10_000  # rows converted per call (it holds the GIL: the event loop waits meanwhile)
+
+
+@functools.cache
+def cpu() -> CpuGate:
+    """The process's gate for the long CPU work (one recompute at a time per
+    replica; the calibration lock already makes it one per installation)."""
+    return CpuGate(1, 8, None, lambda: AppError(ErrorCode.SERVICE_UNAVAILABLE, "skills is busy recomputing",
+                                                {"retry_after_seconds": 60}))
 
 
 def _raw(uow: UnitOfWork):
     return uow.session.connection().connection.dbapi_connection
 
 
-def copy_in(uow: UnitOfWork, statement: str, buffer) -> None:
-    """COPY FROM STDIN. psycopg2 refuses COPY while a wait callback is set (the
-    eventlet-cooperative driver, servicekit/green.py): it is lifted for the copy,
-    which then blocks this process's other green threads for its duration."""
-    callback = psycopg2.extensions.get_wait_callback()
-    psycopg2.extensions.set_wait_callback(None)
+def _fetched(uow: UnitOfWork, sql: str, params=None):
+    """A query run cooperatively; its rows are converted by the caller (`.fetchall()`), in the CPU pool."""
+    cursor = _raw(uow).cursor()
+    cursor.execute(sql, params)
+    return cursor
+
+
+def _all(cursor) -> list:
+    """Every row, converted a slice at a time: one fetchall holds the GIL for all of it."""
+    rows: list = []
     try:
-        cursor = _raw(uow).cursor()
-        cursor.copy_expert(statement, buffer)
-        cursor.close()
+        while chunk := cursor.fetchmany(FETCH_CHUNK_ROWS):
+            rows.extend(chunk)
+        return rows
     finally:
-        psycopg2.extensions.set_wait_callback(callback)
+        cursor.close()
+
+
+def copy_in(uow: UnitOfWork, statement: str, lines) -> None:
+    """COPY FROM STDIN, COPY_CHUNK_ROWS lines at a time. psycopg2 refuses COPY
+    while a wait callback is set (the eventlet-cooperative driver,
+    servicekit/green.py): it is lifted for each chunk, which blocks this
+    process's other green threads while it lasts; they run between chunks."""
+    lines = lines if isinstance(lines, list) else lines.readlines()
+    cursor = _raw(uow).cursor()
+    try:
+        for start in range(0, len(lines), COPY_CHUNK_ROWS):
+            chunk = io.StringIO("".join(lines[start:start + COPY_CHUNK_ROWS]))
+            callback = psycopg2.extensions.get_wait_callback()
+            psycopg2.extensions.set_wait_callback(None)
+            try:
+                cursor.copy_expert(statement, chunk)
+            finally:
+                psycopg2.extensions.set_wait_callback(callback)
+            eventlet.sleep(0)
+    finally:
+        cursor.close()
 
 
 def load_matches(uow: UnitOfWork, until: datetime | None = None) -> dict:
     """Every stored attempt once per skill of its course, as arrays, with integer
     codes for learner-skills and assessments (a total order: attempted_at, statement_id)."""
-    cursor = _raw(uow).cursor()
-    cursor.execute(
-        "SELECT org_id::text, user_id, course_id, item_id, fraction, "
+    attempts = _fetched(
+        uow, "SELECT org_id::text, user_id, course_id, item_id, fraction, "
         "(extract(epoch FROM attempted_at) * 1000000)::int8, statement_id "
         "FROM attempts" + (" WHERE attempted_at <= %(until)s" if until else "")
         + " ORDER BY attempted_at, statement_id", {"until": until})
-    rows = cursor.fetchall()
     tags: dict = {}
-    cursor.execute("SELECT course_id, skill_id, relevance FROM course_skills")
-    for course_id, skill_id, relevance in cursor.fetchall():
+    for course_id, skill_id, relevance in _all(_fetched(uow, "SELECT course_id, skill_id, relevance "
+                                                             "FROM course_skills")):
         tags.setdefault(course_id, []).append((skill_id, relevance))
-    cursor.execute("SELECT item_id, rating, deviation FROM assessments")
-    snapshot = {r[0]: (r[1], r[2]) for r in cursor.fetchall()}
-    cursor.close()
+    snapshot = {r[0]: (r[1], r[2]) for r in _all(_fetched(uow, "SELECT item_id, rating, deviation FROM assessments"))}
+    return cpu().run(_matches, attempts, tags, snapshot)
+
+
+def _matches(attempts, tags: dict, snapshot: dict) -> dict:
+    """load_matches' arrays from the attempts' fetched result (CPU only: runs in the pool)."""
+    rows = _all(attempts)
     learner_index: dict = {}
     item_index: dict = {}
     skill_index: dict = {}
@@ -122,11 +163,9 @@ def load_matches(uow: UnitOfWork, until: datetime | None = None) -> dict:
 
 
 def compute(matches: dict, settings: SkillsSettings) -> dict:
-    return engine.replay(matches["ls_group"], matches["order"], matches["opp_rating"], matches["opp_deviation"],
-                         matches["fraction"], matches["weight"], len(matches["unique_ls"]), settings.tau,
-                         settings.scale, times=matches["time"])
-
-
+    return cpu().run(engine.replay, matches["ls_group"], matches["order"], matches["opp_rating"],
+                     matches["opp_deviation"], matches["fraction"], matches["weight"], len(matches["unique_ls"]),
+                     settings.tau, settings.scale, times=matches["time"])
 
 
 @contextmanager
@@ -162,11 +201,19 @@ def _stamps(micros: np.ndarray) -> list[str]:
 
 def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings: SkillsSettings) -> int:
     """Replace learner_skills with the recomputed ratings and the hours from course_hours (COPY)."""
-    cursor = _raw(uow).cursor()
-    cursor.execute("SELECT ch.org_id::text, ch.user_id, cs.skill_id, sum(ch.hours) FROM course_hours ch "
-                   "JOIN course_skills cs ON cs.course_id = ch.course_id GROUP BY 1, 2, 3")
-    hours = {(r[0], r[1], r[2]): r[3] for r in cursor.fetchall()}
-    cursor.close()
+    hours = _fetched(uow, "SELECT ch.org_id::text, ch.user_id, cs.skill_id, sum(ch.hours) FROM course_hours ch "
+                          "JOIN course_skills cs ON cs.course_id = ch.course_id GROUP BY 1, 2, 3")
+    lines = cpu().run(_learner_skill_lines, matches, result, hours, settings.scale)
+    with reloading(uow, LearnerSkill):
+        copy_in(uow, "COPY learner_skills (org_id, user_id, skill_id, rating, deviation, volatility, score, level, "
+                     "level_order, attempts, last_at, last_statement, intermediate_at, advanced_at, hours) "
+                     "FROM STDIN WITH (FORMAT text, NULL '')", lines)
+    return len(matches["unique_ls"])
+
+
+def _learner_skill_lines(matches: dict, result: dict, hours_cursor, scale) -> list[str]:
+    """learner_skills as COPY text lines (CPU only: runs in the pool)."""
+    hours = {(r[0], r[1], r[2]): r[3] for r in _all(hours_cursor)}
     codes = matches["unique_ls"]
     n_skills = matches["n_skills"]
     learner_orgs = np.array([k[0] for k in matches["learners"]], dtype=object)
@@ -174,7 +221,6 @@ def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings:
     orgs = learner_orgs[codes // n_skills].tolist() if len(codes) else []
     users = learner_users[codes // n_skills].tolist() if len(codes) else []
     skills = np.array(matches["skills"], dtype=object)[codes % n_skills].tolist() if len(codes) else []
-    scale = settings.scale
     score = result["score"]
     level = np.where(score >= scale.advanced_from, "ADVANCED",
                      np.where(score >= scale.intermediate_from, "INTERMEDIATE", "BEGINNER"))
@@ -184,6 +230,7 @@ def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings:
     statements = np.array(matches["statements"], dtype=object)
     last_statement = statements[matches["order"][last]].tolist() if len(codes) else []
     own_hours = [repr(hours.pop(key, 0.0)) for key in zip(orgs, users, skills, strict=True)]
+
     def texts(values: np.ndarray) -> list[str]:
         return list(map(repr, values.tolist()))  # the shortest exact form, as float8 reads it back
 
@@ -191,16 +238,10 @@ def write_learner_skills(uow: UnitOfWork, matches: dict, result: dict, settings:
                texts(score), level.tolist(), order_of.tolist(), list(map(str, result["attempts"].tolist())),
                last_at, last_statement, _stamps(result["intermediate_at"]), _stamps(result["advanced_at"]),
                own_hours]
-    buffer = io.StringIO()
-    buffer.writelines("\t".join(row) + "\n" for row in zip(*columns, strict=True))
-    for (org_id, user_id, skill_id), value in hours.items():  # hours in a skill without a graded attempt
-        buffer.write(f"{org_id}\t{user_id}\t{skill_id}\t\t\t\t\t\t\t0\t\t\t\t\t{value!r}\n")
-    buffer.seek(0)
-    with reloading(uow, LearnerSkill):
-        copy_in(uow, "COPY learner_skills (org_id, user_id, skill_id, rating, deviation, volatility, score, level, "
-                     "level_order, attempts, last_at, last_statement, intermediate_at, advanced_at, hours) "
-                     "FROM STDIN WITH (FORMAT text, NULL '')", buffer)
-    return len(codes)
+    lines = ["\t".join(row) + "\n" for row in zip(*columns, strict=True)]
+    lines.extend(f"{org_id}\t{user_id}\t{skill_id}\t\t\t\t\t\t\t0\t\t\t\t\t{value!r}\n"  # hours, no attempt
+                 for (org_id, user_id, skill_id), value in hours.items())
+    return lines
 
 
 def rebuild_aggregates(uow: UnitOfWork) -> None:
@@ -255,24 +296,15 @@ def calibrate(uow: UnitOfWork, settings: SkillsSettings, force: bool = False) ->
         return None
     since = last[0]
     uow.session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": RECOMPUTE_LOCK})
-    rows = uow.session.execute(text(
-        "SELECT a.item_id, a.fraction, cs.relevance, coalesce(ls.rating, :r0), coalesce(ls.deviation, :d0) "
+    matches = _fetched(
+        uow, "SELECT a.item_id, a.fraction, cs.relevance, coalesce(ls.rating, %(r0)s), coalesce(ls.deviation, %(d0)s) "
         "FROM attempts a JOIN course_skills cs ON cs.course_id = a.course_id "
         "LEFT JOIN learner_skills ls ON ls.org_id = a.org_id AND ls.user_id = a.user_id AND ls.skill_id = cs.skill_id "
-        "WHERE a.received_at <= :cutoff" + (" AND a.received_at > :since" if since else "")),
-        {"cutoff": started, "since": since, "r0": DEFAULT_RATING, "d0": DEFAULT_DEVIATION}).all()
-    items = sorted({r[0] for r in rows})
-    index = {item: i for i, item in enumerate(items)}
-    current = {r[0]: r for r in uow.session.execute(text(
-        "SELECT item_id, rating, deviation, volatility FROM assessments WHERE item_id = ANY(:i)"), {"i": items}).all()}
-    ratings = np.array([current[i][1] if i in current else DEFAULT_RATING for i in items], float)
-    deviations = np.array([current[i][2] if i in current else DEFAULT_DEVIATION for i in items], float)
-    volatilities = np.array([current[i][3] if i in current else DEFAULT_VOLATILITY for i in items], float)
-    if rows:
-        new_r, new_d, new_v = engine.calibrate(
-            ratings, deviations, volatilities, np.array([index[r[0]] for r in rows]),
-            np.array([r[3] for r in rows], float), np.array([r[4] for r in rows], float),
-            np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float), settings.tau)
+        "WHERE a.received_at <= %(cutoff)s" + (" AND a.received_at > %(since)s" if since else ""),
+        {"cutoff": started, "since": since, "r0": DEFAULT_RATING, "d0": DEFAULT_DEVIATION})
+    current = {r[0]: r for r in _all(_fetched(uow, "SELECT item_id, rating, deviation, volatility FROM assessments"))}
+    items, n, (new_r, new_d, new_v) = cpu().run(_calibrated, matches, current, settings.tau)
+    if n:
         uow.session.execute(text(
             "INSERT INTO assessments (item_id, rating, deviation, volatility, calibrated_at) "
             "VALUES (:i, :r, :d, :v, :t) ON CONFLICT (item_id) DO UPDATE SET rating = EXCLUDED.rating, "
@@ -283,8 +315,25 @@ def calibrate(uow: UnitOfWork, settings: SkillsSettings, force: bool = False) ->
     uow.session.execute(text(
         "INSERT INTO calibrations (started_at, finished_at, cutoff, assessments, attempts, learner_skills) "
         "VALUES (:s, :f, :c, :a, :n, :l)"),
-        {"s": started, "f": utcnow(), "c": started, "a": len(items), "n": len(rows), "l": done["learner_skills"]})
-    return {"assessments": len(items), "matches": len(rows), **done}
+        {"s": started, "f": utcnow(), "c": started, "a": len(items), "n": n, "l": done["learner_skills"]})
+    return {"assessments": len(items), "matches": n, **done}
+
+
+def _calibrated(matches_cursor, current: dict, tau: float) -> tuple[list[str], int, tuple]:
+    """The new snapshot of every assessment with matches: (item ids, matches, (ratings, deviations,
+    volatilities)) (CPU only: runs in the pool)."""
+    rows = _all(matches_cursor)
+    items = sorted({r[0] for r in rows})
+    if not rows:
+        return items, 0, ((), (), ())
+    index = {item: i for i, item in enumerate(items)}
+    ratings = np.array([current[i][1] if i in current else DEFAULT_RATING for i in items], float)
+    deviations = np.array([current[i][2] if i in current else DEFAULT_DEVIATION for i in items], float)
+    volatilities = np.array([current[i][3] if i in current else DEFAULT_VOLATILITY for i in items], float)
+    return items, len(rows), engine.calibrate(
+        ratings, deviations, volatilities, np.array([index[r[0]] for r in rows]),
+        np.array([r[3] for r in rows], float), np.array([r[4] for r in rows], float),
+        np.array([r[1] for r in rows], float), np.array([r[2] for r in rows], float), tau)
 
 
 def month_of(day: date) -> date:
@@ -317,14 +366,7 @@ def backfill_snapshots(uow: UnitOfWork, settings: SkillsSettings, months: int) -
         matches = load_matches(uow, until=datetime(next_first.year, next_first.month, 1, tzinfo=UTC))
         if not matches["attempts"]:
             continue
-        result = compute(matches, settings)
-        sums: dict = {}
-        n_skills = matches["n_skills"]
-        for i, code in enumerate(matches["unique_ls"]):
-            org_id = matches["learners"][code // n_skills][0]
-            key = (org_id, matches["skills"][code % n_skills])
-            total, count = sums.get(key, (0.0, 0))
-            sums[key] = (total + float(result["score"][i]), count + 1)
+        sums = cpu().run(_org_averages, matches, compute(matches, settings))
         uow.session.execute(text("DELETE FROM benchmark_snapshots WHERE month = :m"), {"m": first})
         uow.session.execute(text(
             "INSERT INTO benchmark_snapshots (month, org_id, skill_id, average, learners) "
@@ -332,3 +374,14 @@ def backfill_snapshots(uow: UnitOfWork, settings: SkillsSettings, months: int) -
             [{"m": first, "o": o, "s": s, "a": total / count, "n": count} for (o, s), (total, count) in sums.items()])
         written += len(sums)
     return written
+
+
+def _org_averages(matches: dict, result: dict) -> dict:
+    """{(org_id, skill_id): (score sum, learners)} of a replay (CPU only: runs in the pool)."""
+    sums: dict = {}
+    n_skills = matches["n_skills"]
+    for i, code in enumerate(matches["unique_ls"].tolist()):
+        key = (matches["learners"][code // n_skills][0], matches["skills"][code % n_skills])
+        total, count = sums.get(key, (0.0, 0))
+        sums[key] = (total + float(result["score"][i]), count + 1)
+    return sums
