@@ -281,36 +281,44 @@ def _overall(own: dict, peers: dict[str, dict], top: list[str], minimum: int) ->
 def _averages_by_org(rows) -> dict[str, dict[str, tuple[float, int]]]:
     out: dict = defaultdict(dict)
     for org_id, skill_id, average, learners in rows:
-        out[str(org_id)][skill_id] = (float(average), int(learners))
+        out[org_id][skill_id] = (float(average), int(learners))
     return out
+
+
+def _peer_averages(uow, org_id: str, skills: list[str], filters: dict) -> dict[str, dict[str, tuple[float, int]]]:
+    """The reference group's averages in `skills` only, by organization (ids as text:
+    converting thousands of uuids cost more than the rest of the view)."""
+    where, params = _group_filter(filters)
+    return _averages_by_org(uow.read(text(
+        "SELECT st.org_id::text, st.skill_id, st.score_sum / st.learners, st.learners FROM skill_stats st "
+        "JOIN orgs o ON o.org_id = st.org_id WHERE st.skill_id = ANY(:skills) AND st.learners > 0 "
+        "AND st.org_id <> :org_id" + where), {"org_id": org_id, "skills": skills, **params}).all())
 
 
 def benchmark(uow, org_id, filters: dict, settings: SkillsSettings, limit, cursor) -> dict:
     """The organization's average score per skill and overall as a percentile rank
-    among the reference group's other organizations (aggregates only)."""
+    among the reference group's other organizations (aggregates only). Reads the
+    asker's skill_stats rows, then the group's rows of the page's skills and of the
+    top skills only: the cost follows the page, not organizations x skills."""
     where, params = _group_filter(filters)
     rows = uow.read(text(
-        "SELECT st.org_id, st.skill_id, st.score_sum / st.learners, st.learners FROM skill_stats st "
-        "JOIN orgs o ON o.org_id = st.org_id WHERE st.learners > 0 AND st.org_id <> :org_id" + where +
-        " UNION ALL SELECT org_id, skill_id, score_sum / learners, learners FROM skill_stats "
-        "WHERE org_id = :org_id AND learners > 0"), {"org_id": org_id, **params}).all()
-    by_org = _averages_by_org(rows)
-    own = by_org.pop(org_id, {})
+        "SELECT st.skill_id, s.name, s.domain, st.score_sum / st.learners AS average, st.learners "
+        "FROM skill_stats st JOIN skills s ON s.id = st.skill_id WHERE st.org_id = :org_id AND st.learners > 0"),
+        {"org_id": org_id}).all()
+    own = {r.skill_id: (float(r.average), int(r.learners)) for r in rows}
+    minimum = settings.benchmark_min_group
+    page = page_of([{"skill_id": r.skill_id, "skill": r.name, "domain": r.domain, "learners": r.learners}
+                    for r in rows], lambda r: (r["skill_id"],), (str,), cursor, limit)
+    top = top_skills(own, settings.benchmark_top_skills)
+    peers = _peer_averages(uow, org_id, sorted({r["skill_id"] for r in page["items"]} | set(top)), filters)
+    for item in page["items"]:
+        skill_id = item["skill_id"]
+        item.update(_rank(own[skill_id][0], [a[skill_id][0] for a in peers.values() if skill_id in a], minimum))
     group_size = uow.read(text("SELECT count(*) FROM orgs o WHERE o.org_id <> :org_id" + where),
                           {"org_id": org_id, **params}).scalar()
-    names = skills_by_id(uow)
-    minimum = settings.benchmark_min_group
-    items = []
-    for skill_id, (average, learners) in own.items():
-        if skill_id not in names:
-            continue
-        peers = [averages[skill_id][0] for averages in by_org.values() if skill_id in averages]
-        items.append({**names[skill_id], "learners": learners, **_rank(average, peers, minimum)})
-    page = page_of(items, lambda r: (r["skill_id"],), (str,), cursor, limit)
     return {"reference_group": {k: filters.get(k) for k in ("region", "company_size", "industry")},
             "organizations_in_group": group_size, "minimum_group_size": minimum,
-            "overall": _overall(own, by_org, top_skills(own, settings.benchmark_top_skills), minimum),
-            **page}
+            "overall": _overall(own, peers, top, minimum), **page}
 
 
 def benchmark_over_time(uow, org_id, filters: dict, skill_id: str | None, settings: SkillsSettings,
@@ -324,9 +332,9 @@ def benchmark_over_time(uow, org_id, filters: dict, skill_id: str | None, settin
     top = top_skills(current, settings.benchmark_top_skills)
     wanted = [skill_id] if skill_id else top  # only the rows the answer needs
     rows = uow.read(text(
-        "SELECT b.month, b.org_id, b.skill_id, b.average, b.learners FROM benchmark_snapshots b "
+        "SELECT b.month, b.org_id::text, b.skill_id, b.average, b.learners FROM benchmark_snapshots b "
         "JOIN orgs o ON o.org_id = b.org_id WHERE b.org_id <> :org_id AND b.skill_id = ANY(:skills)" + where +
-        " UNION ALL SELECT month, org_id, skill_id, average, learners FROM benchmark_snapshots "
+        " UNION ALL SELECT month, org_id::text, skill_id, average, learners FROM benchmark_snapshots "
         "WHERE org_id = :org_id AND skill_id = ANY(:skills)"), {"org_id": org_id, "skills": wanted, **params}).all()
     months: dict = defaultdict(list)
     for month, row_org, row_skill, average, learners in rows:
