@@ -229,24 +229,24 @@ class SkillStats(Base):
     __table_args__ = (Index("skill_stats_skill", "skill_id"),)
 
 
-class HoursHistogram(Base):
+class _LevelCounts:
+    """Learners of an organization's skill at a level, by a fourth key (the subclass's)."""
+    org_id: Mapped[str] = uuid_column(primary_key=True, sort_order=-4)
+    skill_id: Mapped[str] = mapped_column(String(100), primary_key=True, sort_order=-3)
+    level: Mapped[str] = mapped_column(String(20), primary_key=True, sort_order=-2)
+    learners: Mapped[int] = mapped_column(Integer, server_default="0", sort_order=1)
+
+
+class HoursHistogram(_LevelCounts, Base):
     """Learners holding a level with learning hours in the skill, by hours bucket (medians)."""
     __tablename__ = "hours_histogram"
-    org_id: Mapped[str] = uuid_column(primary_key=True)
-    skill_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    level: Mapped[str] = mapped_column(String(20), primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
-    learners: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
-class MasteryDay(Base):
+class MasteryDay(_LevelCounts, Base):
     """Learners who first reached a level on a day (UTC)."""
     __tablename__ = "mastery_days"
-    org_id: Mapped[str] = uuid_column(primary_key=True)
-    skill_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    level: Mapped[str] = mapped_column(String(20), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
-    learners: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class BenchmarkSnapshot(Base):

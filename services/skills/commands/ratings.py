@@ -31,6 +31,7 @@ from sqlalchemy import text
 
 from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
+from services.skills.models import LEVEL_ORDER
 from services.skills.rating import Match, Rating, Scale, update
 from services.skills.settings import SkillsSettings
 
@@ -57,7 +58,6 @@ class State:
 
 STATE_COLUMNS = ("rating", "deviation", "volatility", "score", "level", "attempts", "last_at", "last_statement",
                  "intermediate_at", "advanced_at", "hours")
-LEVEL_ORDER = {"ADVANCED": 1, "INTERMEDIATE": 2, "BEGINNER": 3}
 
 
 def hours_bucket(hours: float) -> int:
@@ -121,18 +121,18 @@ def apply_deltas(uow: UnitOfWork, deltas: dict) -> None:
             f"INSERT INTO skill_stats (org_id, skill_id, {', '.join(STATS_COLUMNS)}) "
             f"VALUES (CAST(:org_id AS uuid), :skill_id, {', '.join(':' + c for c in STATS_COLUMNS)}) "
             f"ON CONFLICT (org_id, skill_id) DO UPDATE SET {sets}"), stats)
-    if hist:
+    _add_level_counts(uow, "hours_histogram", "bucket", hist)
+    _add_level_counts(uow, "mastery_days", "day", days)
+
+
+def _add_level_counts(uow: UnitOfWork, table: str, key: str, rows: list) -> None:
+    """Add learners to a level-count table (hours_histogram by bucket, mastery_days by day)."""
+    if rows:
         uow.session.execute(text(
-            "INSERT INTO hours_histogram (org_id, skill_id, level, bucket, learners) "
-            "VALUES (CAST(:o AS uuid), :s, :l, :b, :n) ON CONFLICT (org_id, skill_id, level, bucket) "
-            "DO UPDATE SET learners = hours_histogram.learners + EXCLUDED.learners"),
-            [{"o": k[0], "s": k[1], "l": k[2], "b": k[3], "n": n} for k, n in hist])
-    if days:
-        uow.session.execute(text(
-            "INSERT INTO mastery_days (org_id, skill_id, level, day, learners) "
-            "VALUES (CAST(:o AS uuid), :s, :l, :d, :n) ON CONFLICT (org_id, skill_id, level, day) "
-            "DO UPDATE SET learners = mastery_days.learners + EXCLUDED.learners"),
-            [{"o": k[0], "s": k[1], "l": k[2], "d": k[3], "n": n} for k, n in days])
+            f"INSERT INTO {table} (org_id, skill_id, level, {key}, learners) "
+            f"VALUES (CAST(:o AS uuid), :s, :l, :k, :n) ON CONFLICT (org_id, skill_id, level, {key}) "
+            f"DO UPDATE SET learners = {table}.learners + EXCLUDED.learners"),
+            [{"o": k[0], "s": k[1], "l": k[2], "k": k[3], "n": n} for k, n in rows])
 
 
 # ---------------------------------------------------------------- locks and state
