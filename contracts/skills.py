@@ -1,5 +1,6 @@
 """skills: the query parameters and answers of its views (docs/skills.md "Views").
 skills publishes no events; it consumes reporting's, identity's and programs'."""
+import re
 from enum import StrEnum
 
 from marshmallow import Schema, fields, validate
@@ -50,10 +51,19 @@ class GlossaryQuery(PageQuerySchema):
     domain = text_field(100, load_default=None, allow_none=True)
 
 
+class RegionField(fields.String):
+    """A region as identity keeps it (EUROPE), also as people write it (Europe, north america)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return re.sub(r"[\s-]+", "_", super()._deserialize(value, attr, data, **kwargs).strip()).upper()
+
+
 class BenchmarkQuery(PageQuerySchema):
-    region = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(REGIONS))
+    region = RegionField(load_default=None, allow_none=True, validate=validate.OneOf(REGIONS),
+                         metadata={"description": "any case; spaces for underscores (Europe, north america)"})
     company_size = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(COMPANY_SIZES))
-    industry = text_field(100, load_default=None, allow_none=True)
+    industry = text_field(100, load_default=None, allow_none=True,
+                          metadata={"description": "compared without regard to case"})
 
 
 class BenchmarkOverTimeQuery(BenchmarkQuery):

@@ -12,10 +12,11 @@ from datetime import date, timedelta
 
 from sqlalchemy import text
 
+from contracts.errors import not_found
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.pagination import check_limit, decode_cursor, encode_cursor
-from services.skills.commands.ratings import HOURS_BUCKETS_PER_HOUR
+from services.skills.commands.ratings import HOURS_BUCKETS_PER_HOUR, MAX_HOURS_BUCKET
 from services.skills.rating import percentile_rank, quartile
 from services.skills.settings import SkillsSettings
 
@@ -32,6 +33,17 @@ def page_of(rows: list[dict], key, kinds: tuple, cursor: str | None, limit: int)
     more = len(rows) > limit
     rows = rows[:limit]
     return {"items": rows, "next_cursor": encode_cursor(key(rows[-1])) if more and rows else None}
+
+
+def require_program(uow: UnitOfWork, org_id: str, program_id: str) -> None:
+    """NOT_FOUND when skills knows the program as another organization's (members or
+    curriculum events). A program it has heard nothing of yet filters to nothing."""
+    owner = uow.read(text(
+        "SELECT org_id::text FROM program_curricula WHERE program_id = CAST(:p AS uuid) UNION ALL "
+        "SELECT org_id::text FROM program_members WHERE program_id = CAST(:p AS uuid) LIMIT 1"),
+        {"p": program_id}).scalar()
+    if owner is not None and owner != org_id:
+        raise not_found("program")
 
 
 def skills_by_id(uow: UnitOfWork) -> dict:
@@ -90,44 +102,37 @@ def hours(uow, org_id, program_id, limit, cursor) -> dict:
     return page_of(rows, lambda r: (-r["learners"], r["skill_id"]), (int, str), cursor, limit)
 
 
-def _median(histogram: dict[int, int]) -> float | None:
-    """The lower median of a histogram of half-hour buckets, as the bucket's lower bound."""
-    total = sum(histogram.values())
-    if not total:
-        return None
-    seen, middle = 0, (total + 1) // 2
-    for bucket in sorted(histogram):
-        seen += histogram[bucket]
-        if seen >= middle:
-            return bucket / HOURS_BUCKETS_PER_HOUR
-    return None
-
-
 def hours_to_mastery(uow, org_id, program_id, limit, cursor) -> dict:
-    """Median learning hours of the learners at each level, per skill (top skills first)."""
+    """Median learning hours of the learners at each level, per skill (top skills first):
+    the lower median of the half-hour histogram, as its bucket's lower bound. The
+    medians are found in SQL (a running sum per skill and level): one row per skill
+    and level comes back, not every bucket."""
     names = skills_by_id(uow)
     stats = {s["skill_id"]: s for s in skill_stats(uow, org_id, program_id) if s["learners"] > 0}
     ranked = page_of([{"skill_id": k, "learners": s["learners"]} for k, s in stats.items() if k in names],
                      lambda r: (-r["learners"], r["skill_id"]), (int, str), cursor, limit)
     wanted = [r["skill_id"] for r in ranked["items"]]
-    histograms: dict = defaultdict(lambda: defaultdict(dict))
     if program_id is None:
-        rows = uow.read(text("SELECT skill_id, level, bucket, learners FROM hours_histogram WHERE org_id = :org_id "
-                             "AND skill_id = ANY(:skills) AND learners > 0"), {"org_id": org_id, "skills": wanted})
+        source = ("SELECT skill_id, level, bucket, learners FROM hours_histogram WHERE org_id = :org_id "
+                  "AND skill_id = ANY(:skills) AND learners > 0")
     else:
-        rows = uow.read(text(
-            "SELECT skill_id, level, LEAST(floor(hours * :per)::int, 2000) AS bucket, count(*) AS learners "
-            "FROM learner_skills ls WHERE org_id = :org_id AND skill_id = ANY(:skills) AND level IS NOT NULL "
-            "AND hours > 0" + _members_filter(program_id) + " GROUP BY 1, 2, 3"),
-            {"org_id": org_id, "skills": wanted, "program_id": program_id, "per": HOURS_BUCKETS_PER_HOUR})
-    for skill_id, level, bucket, n in rows.all():
-        histograms[skill_id][level][bucket] = n
+        source = ("SELECT skill_id, level, LEAST(floor(hours * :per)::int, :most) AS bucket, count(*) AS learners "
+                  "FROM learner_skills ls WHERE org_id = :org_id AND skill_id = ANY(:skills) AND level IS NOT NULL "
+                  "AND hours > 0" + _members_filter(program_id) + " GROUP BY 1, 2, 3")
+    rows = uow.read(text(
+        "SELECT DISTINCT ON (skill_id, level) skill_id, level, total, bucket FROM ("
+        "SELECT skill_id, level, bucket, sum(learners) OVER (PARTITION BY skill_id, level ORDER BY bucket) AS seen, "
+        f"sum(learners) OVER (PARTITION BY skill_id, level) AS total FROM ({source}) h) t "
+        "WHERE seen >= (total::bigint + 1) / 2 ORDER BY skill_id, level, bucket"),  # the lower median
+        {"org_id": org_id, "skills": wanted, "program_id": program_id, "per": HOURS_BUCKETS_PER_HOUR,
+         "most": MAX_HOURS_BUCKET}).all()
+    medians = {(r.skill_id, r.level): (int(r.total), r.bucket / HOURS_BUCKETS_PER_HOUR) for r in rows}
     items = []
     for skill_id in wanted:
         levels = {}
         for level in LEVELS:
-            hist = histograms[skill_id].get(level, {})
-            levels[level.lower()] = {"learners": sum(hist.values()), "median_hours": _median(hist)}
+            learners, median = medians.get((skill_id, level), (0, None))
+            levels[level.lower()] = {"learners": learners, "median_hours": median}
         items.append({**names[skill_id], **levels})
     return {"items": items, "next_cursor": ranked["next_cursor"]}
 
@@ -242,10 +247,13 @@ def glossary(uow, domain, limit, cursor) -> dict:
 
 def _group_filter(filters: dict) -> tuple[str, dict]:
     where, params = [], {}
-    for field in ("region", "company_size", "industry"):
+    for field in ("region", "company_size"):
         if filters.get(field):
             where.append(f"o.{field} = :{field}")
             params[field] = filters[field]
+    if filters.get("industry"):  # free text in identity: Finance and finance are one industry
+        where.append("lower(o.industry) = lower(:industry)")
+        params["industry"] = filters["industry"]
     return (" AND " + " AND ".join(where)) if where else "", params
 
 

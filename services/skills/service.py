@@ -32,65 +32,64 @@ class SkillsService(ServiceBase):
     settings = ServiceSettings(SkillsSettings)
 
     # ---- the ten views (org admins; read-only pool)
+    def _view(self, org_id, query, schema) -> tuple[str, dict]:
+        """The organization's id and the loaded query; a program filter naming
+        another organization's program is refused here too (tenancy twice)."""
+        q = load_input(schema(), query)
+        org_id = require_uuid(org_id, "organization")
+        if q.get("program_id"):
+            queries.require_program(self.db, org_id, q["program_id"])
+        return org_id, q
+
+    def _paged(self, answer, org_id, query, schema, *fields):
+        """`answer(db, org_id, *the query's fields, limit, cursor)`."""
+        org_id, q = self._view(org_id, query, schema)
+        return answer(self.db, org_id, *(q[f] for f in fields), q["limit"], q["cursor"])
+
     @rpc(read_only=True)
     def distribution(self, org_id, query=None):
-        q = load_input(ProgramFilterQuery(), query)
-        return queries.distribution(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"],
-                                    q["cursor"])
+        return self._paged(queries.distribution, org_id, query, ProgramFilterQuery, "program_id")
 
     @rpc(read_only=True)
     def hours_to_mastery(self, org_id, query=None):
-        q = load_input(ProgramFilterQuery(), query)
-        return queries.hours_to_mastery(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"],
-                                        q["cursor"])
+        return self._paged(queries.hours_to_mastery, org_id, query, ProgramFilterQuery, "program_id")
 
     @rpc(read_only=True)
     def mastery_over_time(self, org_id, query=None):
-        q = load_input(MasteryQuery(), query)
-        return queries.mastery_over_time(self.db, require_uuid(org_id, "organization"), q["program_id"], q["since"],
-                                         q["interval"], q["limit"], q["cursor"])
+        return self._paged(queries.mastery_over_time, org_id, query, MasteryQuery, "program_id", "since", "interval")
 
     @rpc(read_only=True)
     def leaderboard(self, org_id, query=None):
-        q = load_input(LeaderboardQuery(), query)
-        org_id = require_uuid(org_id, "organization")
+        org_id, q = self._view(org_id, query, LeaderboardQuery)
         return queries.leaderboard(self.db, org_id, q["program_id"], q["skill_id"], q["domain"],
                                    queries.anonymized(self.db, org_id), q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def assessments(self, org_id, query=None):
-        q = load_input(ProgramFilterQuery(), query)
-        return queries.assessments(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"],
-                                   q["cursor"])
+        return self._paged(queries.assessments, org_id, query, ProgramFilterQuery, "program_id")
 
     @rpc(read_only=True)
     def hours(self, org_id, query=None):
-        q = load_input(ProgramFilterQuery(), query)
-        return queries.hours(self.db, require_uuid(org_id, "organization"), q["program_id"], q["limit"], q["cursor"])
+        return self._paged(queries.hours, org_id, query, ProgramFilterQuery, "program_id")
 
     @rpc(read_only=True)
     def relevant_courses(self, org_id, query=None):
-        q = load_input(RelevantCoursesQuery(), query)
-        return queries.relevant_courses(self.db, require_uuid(org_id, "organization"), q["program_id"],
-                                        q["per_level"], q["limit"], q["cursor"])
+        return self._paged(queries.relevant_courses, org_id, query, RelevantCoursesQuery, "program_id", "per_level")
 
     @rpc(read_only=True)
     def glossary(self, org_id, query=None):
-        q = load_input(GlossaryQuery(), query)
-        require_uuid(org_id, "organization")
+        _, q = self._view(org_id, query, GlossaryQuery)
         return queries.glossary(self.db, q["domain"], q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def benchmark(self, org_id, query=None):
-        q = load_input(BenchmarkQuery(), query)
-        return queries.benchmark(self.db, require_uuid(org_id, "organization"), q, self.settings, q["limit"],
-                                 q["cursor"])
+        org_id, q = self._view(org_id, query, BenchmarkQuery)
+        return queries.benchmark(self.db, org_id, q, self.settings, q["limit"], q["cursor"])
 
     @rpc(read_only=True)
     def benchmark_over_time(self, org_id, query=None):
-        q = load_input(BenchmarkOverTimeQuery(), query)
-        return queries.benchmark_over_time(self.db, require_uuid(org_id, "organization"), q, q["skill_id"],
-                                           self.settings, q["limit"], q["cursor"])
+        org_id, q = self._view(org_id, query, BenchmarkOverTimeQuery)
+        return queries.benchmark_over_time(self.db, org_id, q, q["skill_id"], self.settings, q["limit"], q["cursor"])
 
     # ---- periodic work (every replica runs the timers; the database decides who works)
     @settings_timer(SkillsSettings, lambda s: s.calibration_check_seconds)

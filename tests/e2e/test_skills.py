@@ -88,3 +88,31 @@ def test_views_follow_events_and_answer_only_org_admins(suite, api, make_org, lo
         if api.get(f"{base}/{view}").status_code != 401:
             wrong.append(("anonymous", view))
     assert wrong == []
+
+
+def test_a_program_filter_names_one_of_the_organizations_programs(suite, api, make_org, loaded):
+    """`?program_id=`: the org admin's own programs only; another organization's
+    program (or none) is a 404, and a program admin is refused even for their own
+    program (skill analytics are for org admins: domain rules, no analytics tab)."""
+    org_a, admin_a, _ = make_org()
+    org_b, admin_b, _ = make_org()
+    program_a, _ = program_with_contract(admin_a, org_a)
+    program_b, _ = program_with_contract(admin_b, org_b)
+    program_admin = add_program_admin(suite, api, org_a, [program_a["id"]])
+    filtered = ("distribution", "hours-to-mastery", "mastery-over-time", "leaderboard", "assessments", "hours",
+                "relevant-courses")
+    wrong = []
+    for view in filtered:
+        base = f"/v1/orgs/{org_a}/skills/{view}"
+        expected = {("org admin A", program_a["id"]): 200, ("org admin A", program_b["id"]): 404,
+                    ("org admin A", str(uuid.uuid4())): 404, ("program admin A", program_a["id"]): 403}
+        for (who, program_id), status in expected.items():
+            caller = admin_a if who == "org admin A" else program_admin
+            answer = caller.get(base, params={"program_id": program_id})
+            if answer.status_code != status or (status == 404 and answer.json()["error"]["code"] != "NOT_FOUND"):
+                wrong.append((view, who, program_id, answer.status_code, answer.text))
+        # org B's admin asking about their own org with org A's program: refused alike
+        answer = admin_b.get(f"/v1/orgs/{org_b}/skills/{view}", params={"program_id": program_a["id"]})
+        if answer.status_code != 404:
+            wrong.append((view, "org admin B", program_a["id"], answer.status_code, answer.text))
+    assert wrong == []

@@ -102,6 +102,28 @@ def test_hours_to_mastery(org):
     assert alpha["advanced"] == {"learners": 1, "median_hours": 4.0}
 
 
+def test_hours_to_mastery_is_the_lower_median(loaded):
+    """Several learners per level: the lower median of the half-hour buckets, as the bucket's lower bound."""
+    org_id = str(uuid.uuid4())
+    buckets = {"BEGINNER": {2: 1, 4: 2, 10: 1},  # 4 learners: the 2nd is in bucket 4 -> 2.0 h
+               "INTERMEDIATE": {1: 2, 3: 1, 9: 2},  # 5 learners: the 3rd is in bucket 3 -> 1.5 h
+               "ADVANCED": {7: 1}}
+    with unit_of_work("skills") as uow:
+        uow.session.execute(text(
+            "INSERT INTO skill_stats (org_id, skill_id, learners, beginner, intermediate, advanced, score_sum, "
+            "attempts, hours_learners, hours_sum) VALUES (:o, 't-alpha', 10, 4, 5, 1, 2500, 10, 10, 20)"),
+            {"o": org_id})
+        for level, histogram in buckets.items():
+            for bucket, n in histogram.items():
+                uow.session.execute(text("INSERT INTO hours_histogram (org_id, skill_id, level, bucket, learners) "
+                                         "VALUES (:o, 't-alpha', :l, :b, :n)"), {"o": org_id, "l": level, "b": bucket,
+                                                                                 "n": n})
+    alpha = view(queries.hours_to_mastery, org_id, None, 50, None)["items"][0]
+    assert (alpha["beginner"], alpha["intermediate"], alpha["advanced"]) == (
+        {"learners": 4, "median_hours": 2.0}, {"learners": 5, "median_hours": 1.5},
+        {"learners": 1, "median_hours": 3.5})
+
+
 def test_mastery_over_time(org):
     org_id, program_id = org
     items = view(queries.mastery_over_time, org_id, None, date(2026, 1, 1), "day", 50, None)["items"]
@@ -158,6 +180,26 @@ def test_relevant_courses_only_what_the_programs_offer(org):
          "advanced": [{"course_id": "t-c3", "name": "Course Three", "relevance": 0.4}]}]
     other = view(queries.relevant_courses, str(uuid.uuid4()), None, 3, 50, None)["items"]
     assert other == []
+
+
+def test_a_program_filter_on_another_organizations_program_is_refused(org, start_skills, rabbit_config):
+    """Tenancy twice: the gateway checks the program with programs; skills refuses a
+    program it knows as another organization's (from members and curriculum events)."""
+    from nameko.standalone.rpc import ServiceRpcProxy
+
+    org_id, program_id = org
+    other_org = str(uuid.uuid4())
+    start_skills()
+    with ServiceRpcProxy("skills", rabbit_config) as skills:
+        mine = skills.distribution(org_id, {"program_id": program_id})["items"]
+        assert [(i["skill_id"], i["learners"]) for i in mine] == [("t-alpha", 2), ("t-beta", 1)]
+        for view in ("distribution", "hours_to_mastery", "mastery_over_time", "leaderboard", "assessments", "hours",
+                     "relevant_courses"):
+            with pytest.raises(AppError) as refused:
+                getattr(skills, view)(other_org, {"program_id": program_id})
+            assert (refused.value.code, refused.value.message) == ("NOT_FOUND", "program not found"), view
+        # a program skills has heard nothing of yet: nothing to show, not an error
+        assert skills.distribution(org_id, {"program_id": str(uuid.uuid4())})["items"] == []
 
 
 def test_glossary(loaded):
@@ -224,6 +266,25 @@ def test_benchmark_percentile_ranks_and_quartiles(group):
     everyone = bench(me, {"industry": industry})["items"][0]
     assert (everyone["peers"], everyone["percentile_rank"], everyone["quartile"]) == (7, 57.1,
                                                                                       "COMPETITIVE")
+
+
+def test_reference_group_as_people_write_it(group):
+    """`?region=Europe&industry=finance`: a region in any case (identity keeps EUROPE),
+    an industry regardless of case (free text in identity)."""
+    from marshmallow import ValidationError
+
+    from contracts.skills import BenchmarkQuery
+
+    me, industry = group
+    loaded = BenchmarkQuery().load({"region": "Europe", "industry": industry.lower()})
+    assert loaded["region"] == "EUROPE"
+    assert BenchmarkQuery().load({"region": "north  america"})["region"] == "NORTH_AMERICA"
+    with pytest.raises(ValidationError):
+        BenchmarkQuery().load({"region": "Atlantis"})
+    asked, exact = bench(me, loaded), bench(me, {"industry": industry, "region": "EUROPE"})
+    assert asked["reference_group"]["industry"] == industry.lower()  # echoed as asked
+    assert {**asked, "reference_group": None} == {**exact, "reference_group": None}
+    assert asked["organizations_in_group"] == 6
 
 
 @pytest.mark.parametrize("own, quartile", [(50.0, "LAGGING"), (175.0, "EMERGING"), (325.0, "COMPETITIVE"),
