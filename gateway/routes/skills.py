@@ -30,13 +30,23 @@ from gateway.schemas import page_of
 TAGS = ("skills",)
 
 
-def _view(name: str, query, response, summary: str):
-    """The route of one view: `GET /v1/orgs/{org_id}/skills/<name with dashes>` answered by skills' `name` RPC."""
-    path = "/v1/orgs/{org_id}/skills/" + name.replace("_", "-")
+class _Names:
+    """Stands in for the skills proxy to read an RPC's name off its accessor."""
 
-    @route("GET", path, query=query, response=response, tags=TAGS, summary=summary)
+    def __getattr__(self, name: str) -> str:
+        return name
+
+
+def _view(rpc_of, query, response, summary: str):
+    """The route of one view, answered by the skills RPC `rpc_of(skills)`: `lambda skills:
+    skills.hours_to_mastery` is GET /v1/orgs/{org_id}/skills/hours-to-mastery. (An accessor, not
+    a name: the broker-user check reads the RPCs the gateway calls from the code.)"""
+    name = rpc_of(_Names())
+
+    @route("GET", "/v1/orgs/{org_id}/skills/" + name.replace("_", "-"), query=query, response=response, tags=TAGS,
+           summary=summary)
     def handler(self, call, org_id):
-        return getattr(self.skills, name)(org_id, self._query(call, org_id, query))
+        return rpc_of(self.skills)(org_id, self._query(call, org_id, query))
 
     handler.__name__ = handler.__qualname__ = f"skills_{name}"
     return handler
@@ -65,29 +75,30 @@ class SkillsRoutes(Routes):
         return query
 
     skills_distribution = _view(
-        "distribution", ProgramFilterQuery, page_of(DistributionItem),
+        lambda skills: skills.distribution, ProgramFilterQuery, page_of(DistributionItem),
         "Learners per level (Beginner, Intermediate, Advanced) for the top skills")
     skills_hours_to_mastery = _view(
-        "hours_to_mastery", ProgramFilterQuery, page_of(HoursToMasteryItem),
+        lambda skills: skills.hours_to_mastery, ProgramFilterQuery, page_of(HoursToMasteryItem),
         "Median learning hours of the learners at each level, per skill")
     skills_mastery_over_time = _view(
-        "mastery_over_time", MasteryQuery, page_of(MasteryItem),
+        lambda skills: skills.mastery_over_time, MasteryQuery, page_of(MasteryItem),
         "Learners who have reached Intermediate and Advanced, by date, per skill")
     skills_leaderboard = _view(
-        "leaderboard", LeaderboardQuery, page_of(LeaderboardItem),
+        lambda skills: skills.leaderboard, LeaderboardQuery, page_of(LeaderboardItem),
         "Learners at Intermediate or Advanced per skill (contact info hidden if the org anonymizes)")
     skills_assessments = _view(
-        "assessments", ProgramFilterQuery, page_of(AssessmentsItem),
+        lambda skills: skills.assessments, ProgramFilterQuery, page_of(AssessmentsItem),
         "Graded assessments completed per skill: total and average per learner")
-    skills_hours = _view("hours", ProgramFilterQuery, page_of(HoursItem), "Average hours spent learning each skill")
+    skills_hours = _view(lambda skills: skills.hours, ProgramFilterQuery, page_of(HoursItem),
+                         "Average hours spent learning each skill")
     skills_relevant_courses = _view(
-        "relevant_courses", RelevantCoursesQuery, page_of(RelevantCoursesItem),
+        lambda skills: skills.relevant_courses, RelevantCoursesQuery, page_of(RelevantCoursesItem),
         "The most relevant courses per skill and level, among those the organization's programs offer")
-    skills_glossary = _view("glossary", GlossaryQuery, page_of(GlossaryItem),
+    skills_glossary = _view(lambda skills: skills.glossary, GlossaryQuery, page_of(GlossaryItem),
                             "Domains, skills, their definitions and example sub-skills")
     skills_benchmark = _view(
-        "benchmark", BenchmarkQuery, BenchmarkAnswer,
+        lambda skills: skills.benchmark, BenchmarkQuery, BenchmarkAnswer,
         "Percentile rank and quartile against a reference group (region, size, industry)")
     skills_benchmark_over_time = _view(
-        "benchmark_over_time", BenchmarkOverTimeQuery, BenchmarkOverTimeAnswer,
+        lambda skills: skills.benchmark_over_time, BenchmarkOverTimeQuery, BenchmarkOverTimeAnswer,
         "Monthly average skill score and rank against the reference group")
