@@ -80,9 +80,11 @@ def test_other_rpcs_answer_while_a_calibration_runs(container_factory, rabbit_co
                                     {"o": big_org}).scalar()
     assert matches >= ATTEMPTS and rated > LEARNERS  # it calibrated with the seeded attempts and recomputed
     # The calibration was long enough for the probe to mean something, and the
-    # replica answered all along: with the CPU work on the event loop, one RPC
-    # waited 4.8 s here; off it, the slowest of ~200 took 0.1-0.4 s at load 5-13
-    # (the worker thread still shares the GIL; most of the rest is the machine's load).
+    # replica answered all along. The bound is a share of the calibration's own
+    # time, so that it holds on a loaded machine: with the CPU work on the event
+    # loop one phase stalls the replica for about a quarter of the calibration
+    # (4.8 s of 17.8 s here); off it the slowest answer took 3-7 % of it (0.4 s of
+    # 9.7 s at load 9, 1.3 s of 21.9 s at load 20: the worker still shares the GIL).
     assert took > 2.0, took
     assert len(latencies) >= 20, (took, len(latencies))
-    assert max(latencies) < 1.0, (took, sorted(latencies)[-5:])
+    assert max(latencies) < max(0.5, 0.12 * took), (took, sorted(latencies)[-5:])
