@@ -56,6 +56,11 @@ class ErrorCode(StrEnum):
     MESSAGE_NOT_EDITABLE = "MESSAGE_NOT_EDITABLE"
     # reporting
     REPORT_LINK_EXPIRED = "REPORT_LINK_EXPIRED"
+    # single sign-on (docs/sso.md)
+    SSO_FAILED = "SSO_FAILED"  # the provider's answer was refused; details.reason says why
+    SSO_NOT_LINKABLE = "SSO_NOT_LINKABLE"  # the address is another organization's account, or in no verified domain
+    SSO_REQUIRED = "SSO_REQUIRED"  # "only SSO": this address signs in with the company account
+    DOMAIN_TAKEN = "DOMAIN_TAKEN"  # another organization verified this domain
 
 
 @deserialize_to_instance

@@ -15,6 +15,7 @@ class RegisteredVia(StrEnum):
     INVITATION = "INVITATION"
     COMMAND = "COMMAND"
     SCIM = "SCIM"  # provisioned by the organization's identity provider (docs/scim.md)
+    SSO = "SSO"  # just in time, at a single sign-on (issue 17)
 
 
 class PasswordResetReason(StrEnum):
@@ -285,7 +286,9 @@ ADMIN_REVOKED = Event("identity.admin.revoked.v1", AdminRevoked, public=True)
 
 
 class SignInMethod(StrEnum):
-    PASSWORD = "PASSWORD"  # SSO (issue 17) adds SAML and OIDC
+    PASSWORD = "PASSWORD"
+    OIDC = "OIDC"  # single sign-on through an OpenID Connect provider (docs/sso.md)
+    SAML = "SAML"  # single sign-on through a SAML 2.0 identity provider
 
 
 class SignInSucceeded(Schema):
@@ -383,3 +386,5 @@ class ScimGroupMappingChanged(Schema):
 
 
 SCIM_GROUP_MAPPING_CHANGED = Event("identity.scim.group_mapping_changed.v1", ScimGroupMappingChanged)
+# ---- single sign-on (its schemas: contracts/sso.py) ------------------------------
+from contracts.sso import SSO_CONFIG_CHANGED  # noqa: E402,F401

@@ -19,6 +19,7 @@ from gateway.routes.reporting import ReportingRoutes
 from gateway.routes.reports import ReportsRoutes
 from gateway.routes.scim import ScimRoutes
 from gateway.routes.skills import SkillsRoutes
+from gateway.routes.sso import SsoRoutes
 from servicekit.entrypoints import timer
 from servicekit.observability import PREFIX, Observability
 from servicekit.rpc import ServiceRpc
@@ -62,4 +63,4 @@ class Gateway:
 
 
 mount(Gateway, IdentityRoutes, InvitationsRoutes, MessagingRoutes, ProgramsRoutes, ReportingRoutes, OperationsRoutes,
-      KeysRoutes, ReportsRoutes, SkillsRoutes, AuditRoutes, ScimRoutes)
+      KeysRoutes, ReportsRoutes, SkillsRoutes, AuditRoutes, ScimRoutes, SsoRoutes)

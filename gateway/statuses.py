@@ -33,6 +33,10 @@ HTTP_STATUS: dict[str, int] = {
     ErrorCode.INVITATION_EXPIRED: 410,
     ErrorCode.INVITATION_REVOKED: 410,
     ErrorCode.REPORT_LINK_EXPIRED: 410,
+    ErrorCode.SSO_FAILED: 401,
+    ErrorCode.SSO_NOT_LINKABLE: 403,
+    ErrorCode.SSO_REQUIRED: 403,
+    ErrorCode.DOMAIN_TAKEN: 409,
 }
 # Every other code is a rule refusing the request.
 DEFAULT_STATUS = 422

@@ -77,4 +77,13 @@ if ! command -v chromium >/dev/null; then
   DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq chromium >/dev/null \
     || echo "could not install chromium: tests/browser will fail" >&2
 fi
+# Debian's xmlsec1: pysaml2 (identity's SAML single sign-on) verifies and decrypts assertions
+# with it (tests/e2e/test_sso_saml.py; the image installs it too: deploy/Dockerfile).
+if ! command -v xmlsec1 >/dev/null; then
+  echo "installing Debian's xmlsec1"
+  if [ "$(id -u)" = 0 ]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+  "${apt_get[@]}" update -qq >/dev/null || true
+  DEBIAN_FRONTEND=noninteractive "${apt_get[@]}" install -y -qq --no-install-recommends xmlsec1 >/dev/null \
+    || echo "could not install xmlsec1: SAML sign-in and tests/e2e/test_sso_saml.py will fail" >&2
+fi
 echo "infrastructure ready: PostgreSQL 127.0.0.1:5432, RabbitMQ 127.0.0.1:5672 (management :15672, metrics :15692; a broker user per process)"

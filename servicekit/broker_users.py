@@ -75,6 +75,11 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "scim_delete_group", "scim_delete_user", "scim_get_group", "scim_get_user", "scim_list_groups",
             "scim_list_users", "scim_patch_group", "scim_patch_user", "scim_replace_group", "scim_replace_user",
             "set_scim_group_mapping",
+            # single sign-on (docs/sso.md)
+            "add_sso_domain", "begin_sso", "create_sso_connection", "delete_sso_connection", "delete_sso_domain",
+            "finish_oidc", "get_sso_connection", "get_sso_policy", "list_sso_connections", "list_sso_domains",
+            "finish_saml", "redeem_sso_handoff", "saml_metadata", "set_sso_policy", "sso_options",
+            "update_sso_connection",
         ),
         "invitations": (
             "accept", "create_invitation", "get_import", "invitation_page", "join_by_program",

@@ -53,6 +53,7 @@ from contracts.programs import (
 from contracts.registry import Event
 from contracts.reporting import REPORT_READY
 from contracts.scim import SCIM_GROUP_CHANGED, SCIM_GROUP_MAPPING_CHANGED, SCIM_USER_CHANGED
+from contracts.sso import SSO_CONFIG_CHANGED
 
 
 def actors_named(e: Envelope) -> list[tuple[str, str, str]]:
@@ -333,6 +334,18 @@ def report_ready(e: Envelope) -> list[Draft]:
                            "expires_at": p["expires_at"].isoformat()})]
 
 
+def sso_config_changed(e: Envelope) -> list[Draft]:
+    """An org admin changed single sign-on: sso.connection_created, sso.domain_verified, sso.policy_updated, ..."""
+    p = e.payload
+    changes = None
+    if p.get("previous") is not None or p.get("current") is not None:
+        before, after = p.get("previous") or {}, p.get("current") or {}
+        changes = changes_of(before if p.get("previous") is not None else None, after,
+                             sorted(set(before) | set(after))) if (before or after) else None
+    return [Draft(p["org_id"], f"sso.{p['thing']}_{p['change']}", f"sso_{p['thing']}", _str(p.get("target_id")),
+                  p.get("label"), changes=changes, details={"changed": list(p.get("changed") or [])})]
+
+
 # event -> drafts of its entries (service.py subscribes to each, one handler per event)
 # ---- SCIM (identity provider provisioning; the actor is the API token of scope scim) --------
 
@@ -396,6 +409,7 @@ ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     SCIM_USER_CHANGED: scim_user_changed,
     SCIM_GROUP_CHANGED: scim_group_changed,
     SCIM_GROUP_MAPPING_CHANGED: scim_group_mapping_changed,
+    SSO_CONFIG_CHANGED: sso_config_changed,
 }
 
 

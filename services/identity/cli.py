@@ -5,7 +5,13 @@
 
 Creates the organization and its first org admin (idempotent: an existing
 organization admin of that name is reused). Without --admin-password a random
-one is generated and printed."""
+one is generated and printed.
+
+    python -m services.identity.cli verify-domain --org ORG_ID --domain acme.example
+
+Records an organization's email domain as verified (single sign-on, docs/sso.md
+"Verifying a domain"), once the operator has checked the proof; refused when
+another organization verified it."""
 import argparse
 import secrets
 
@@ -21,7 +27,17 @@ def main(argv=None) -> None:
     create.add_argument("--admin-email", required=True)
     create.add_argument("--admin-name", required=True)
     create.add_argument("--admin-password")
+    verify = sub.add_parser("verify-domain", help="record an email domain as verified for an organization (SSO)")
+    verify.add_argument("--org", required=True)
+    verify.add_argument("--domain", required=True)
     args = parser.parse_args(argv)
+    if args.command == "verify-domain":
+        from services.identity.sso.config import verify_domain
+
+        with unit_of_work("identity") as uow:
+            row = verify_domain(uow, args.org, args.domain)
+        print(f"domain {row.domain} verified for organization {row.org_id}")
+        return
     password = args.admin_password or secrets.token_urlsafe(12)
     with unit_of_work("identity") as uow:
         result = create_org_with_admin(uow, args.name, args.admin_email, args.admin_name, password)

@@ -285,3 +285,7 @@ class ScimGroupMapping(Base):
     created_by: Mapped[str | None] = uuid_column()
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (Index("scim_group_mappings_org_name", "org_id", text("lower(display_name)"), unique=True),)
+
+
+# The single sign-on tables share this metadata (one database, one Alembic history).
+from services.identity.sso import models as _sso_models  # noqa: E402,F401

@@ -16,6 +16,14 @@ from contracts.identity import (
 )
 from contracts.programs import MEMBER_JOINED
 from contracts.scim import GroupMappingSchema
+from contracts.sso import (
+    NewSsoConnectionInput,
+    SsoConnectionInput,
+    SsoConnectionSchema,
+    SsoDomainSchema,
+    SsoOptionSchema,
+    SsoPolicySchema,
+)
 from servicekit import signing
 from servicekit.entrypoints import rpc
 from servicekit.events import handled_by
@@ -23,6 +31,9 @@ from servicekit.service import ServiceBase, ServiceSettings
 from services.identity import handlers, queries
 from services.identity.commands import accounts, admins, api_tokens, organizations, profiles, scim, sessions
 from services.identity.settings import IdentitySettings
+from services.identity.sso import config as sso_config
+from services.identity.sso import saml as _saml  # noqa: F401  (pysaml2 loaded at start, not at a first sign-in)
+from services.identity.sso import signin as sso_signin
 
 
 class IdentityService(ServiceBase):
@@ -246,3 +257,72 @@ class IdentityService(ServiceBase):
     @rpc
     def remove_scim_group_mapping(self, org_id, mapping_id):
         scim.remove_group_mapping(self.db, org_id, mapping_id)
+    # ---- single sign-on (docs/sso.md)
+    @rpc(read_only=True)
+    def list_sso_connections(self, org_id):
+        return SsoConnectionSchema(many=True).dump(
+            [sso_config.connection_view(c) for c in sso_config.list_connections(self.db, org_id)])
+
+    @rpc(read_only=True)
+    def get_sso_connection(self, org_id, connection_id):
+        return SsoConnectionSchema().dump(sso_config.connection_view(
+            sso_config.get_connection(self.db, org_id, connection_id)))
+
+    @rpc
+    def create_sso_connection(self, org_id, data):
+        connection = sso_config.create_connection(self.db, org_id, NewSsoConnectionInput().load(data))
+        return SsoConnectionSchema().dump(sso_config.connection_view(connection))
+
+    @rpc
+    def update_sso_connection(self, org_id, connection_id, changes):
+        connection = sso_config.update_connection(self.db, org_id, connection_id, SsoConnectionInput().load(changes))
+        return SsoConnectionSchema().dump(sso_config.connection_view(connection))
+
+    @rpc
+    def delete_sso_connection(self, org_id, connection_id):
+        sso_config.delete_connection(self.db, org_id, connection_id)
+
+    @rpc(read_only=True)
+    def list_sso_domains(self, org_id):
+        return SsoDomainSchema(many=True).dump(
+            [sso_config.domain_view(d) for d in sso_config.list_domains(self.db, org_id)])
+
+    @rpc
+    def add_sso_domain(self, org_id, domain):
+        return SsoDomainSchema().dump(sso_config.domain_view(sso_config.add_domain(self.db, org_id, domain)))
+
+    @rpc
+    def delete_sso_domain(self, org_id, domain_id):
+        sso_config.delete_domain(self.db, org_id, domain_id)
+
+    @rpc(read_only=True)
+    def get_sso_policy(self, org_id):
+        return SsoPolicySchema().dump(sso_config.get_policy(self.db, org_id))
+
+    @rpc
+    def set_sso_policy(self, org_id, only_sso):
+        return SsoPolicySchema().dump(sso_config.set_policy(self.db, org_id, bool(only_sso)))
+
+    @rpc(read_only=True)
+    def sso_options(self, email):
+        return SsoOptionSchema(many=True).dump(sso_config.options_for(self.db, email))
+
+    @rpc
+    def begin_sso(self, connection_id, return_to=None):
+        return sso_signin.begin(self.db, connection_id, return_to)
+
+    @rpc
+    def finish_oidc(self, state=None, code=None, error=None):
+        return sso_signin.finish_oidc(self.db, state, code, error)
+
+    @rpc
+    def finish_saml(self, connection_id, relay_state=None, saml_response=None):
+        return sso_signin.finish_saml(self.db, connection_id, relay_state, saml_response)
+
+    @rpc(read_only=True)
+    def saml_metadata(self, connection_id):
+        return sso_signin.saml_metadata(self.db, connection_id)
+
+    @rpc
+    def redeem_sso_handoff(self, code):
+        return TokensSchema().dump(sso_signin.redeem(self.db, code))

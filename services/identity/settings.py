@@ -34,6 +34,15 @@ class IdentitySettings(Settings):
     verify_token_ttl: timedelta = timedelta(hours=48)
     reset_token_ttl: timedelta = timedelta(hours=2)
     first_password_ttl: timedelta = timedelta(days=7)
+    # Single sign-on (docs/sso.md): encrypts the connections' client secrets (required outside development)
+    sso_secret_key: str | None = setting("SSO_SECRET_KEY", None, secret=True)
+    # The gateway's public base URL as browsers reach it (OIDC redirect URI, SAML ACS and metadata URLs)
+    api_public_url: str | None = setting("API_PUBLIC_URL", None)
+    sso_http_timeout: float = setting("SSO_HTTP_TIMEOUT_SECONDS", 5.0)
+
+    def __post_init__(self):
+        from services.identity.sso import secrets as sso_secrets
+        sso_secrets.check_key(self.sso_secret_key)  # a missing or weak SSO_SECRET_KEY stops the start
 
 
 @functools.cache

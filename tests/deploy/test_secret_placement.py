@@ -8,7 +8,7 @@ import pytest
 from tests.deploy.test_compose import command_of, compose_services, env_of, k8s_documents
 
 USED_BY = {"JWT_PRIVATE_KEY": {"identity"}, "JWT_SECRET": set(), "UNSUBSCRIBE_SECRET": {"messaging"},
-           "AUDIT_CHECKPOINT_SECRET": {"audit"}}
+           "AUDIT_CHECKPOINT_SECRET": {"audit"}, "SSO_SECRET_KEY": {"identity"}}
 PROCESSES = ("identity", "programs", "invitations", "messaging", "audit", "gateway")
 
 

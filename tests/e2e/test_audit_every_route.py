@@ -32,6 +32,12 @@ AUDITED = {
     "POST /v1/orgs/{org_id}/api-tokens": "api_token.created",
     "DELETE /v1/orgs/{org_id}/api-tokens/{token_id}": "api_token.revoked",
     "PATCH /v1/orgs/{org_id}/people/{user_id}": "person.profile_changed",
+    "POST /v1/orgs/{org_id}/sso/connections": "sso.connection_created",
+    "PATCH /v1/orgs/{org_id}/sso/connections/{connection_id}": "sso.connection_updated",
+    "DELETE /v1/orgs/{org_id}/sso/connections/{connection_id}": "sso.connection_deleted",
+    "POST /v1/orgs/{org_id}/sso/domains": "sso.domain_created",
+    "DELETE /v1/orgs/{org_id}/sso/domains/{domain_id}": "sso.domain_deleted",
+    "PUT /v1/orgs/{org_id}/sso/policy": "sso.policy_updated",
     "POST /v1/orgs/{org_id}/contracts": "contract.created",
     "PATCH /v1/contracts/{contract_id}": "contract.updated",
     "POST /v1/orgs/{org_id}/programs": "program.created",
@@ -138,6 +144,17 @@ def test_every_admin_action_leaves_an_audit_entry(suite, api, world):
     call("DELETE /v1/orgs/{org_id}/api-tokens/{token_id}", f"/v1/orgs/{org_id}/api-tokens/{token['id']}", 204)
     call("PATCH /v1/orgs/{org_id}/people/{user_id}", f"/v1/orgs/{org_id}/people/{world['learner_id']}", 200,
          json={"job_title": "Analyst"})
+    connection = call("POST /v1/orgs/{org_id}/sso/connections", f"/v1/orgs/{org_id}/sso/connections", 201, json={
+        "kind": "OIDC", "name": unique("Okta"), "issuer": "https://login.example.com", "client_id": "learnadmin",
+        "client_secret": "a-client-secret"})
+    call("PATCH /v1/orgs/{org_id}/sso/connections/{connection_id}",
+         f"/v1/orgs/{org_id}/sso/connections/{connection['id']}", 200, json={"enabled": False})
+    call("DELETE /v1/orgs/{org_id}/sso/connections/{connection_id}",
+         f"/v1/orgs/{org_id}/sso/connections/{connection['id']}", 204)
+    domain = call("POST /v1/orgs/{org_id}/sso/domains", f"/v1/orgs/{org_id}/sso/domains", 201,
+                  json={"domain": f"{unique('walk')}.example"})
+    call("DELETE /v1/orgs/{org_id}/sso/domains/{domain_id}", f"/v1/orgs/{org_id}/sso/domains/{domain['id']}", 204)
+    call("PUT /v1/orgs/{org_id}/sso/policy", f"/v1/orgs/{org_id}/sso/policy", 200, json={"only_sso": True})
     new_contract = call("POST /v1/orgs/{org_id}/contracts", f"/v1/orgs/{org_id}/contracts", 201, json={
         "name": unique("Contract"), "license_count": 5, "starts_on": str(TODAY - timedelta(days=1)),
         "ends_on": str(TODAY + timedelta(days=30))})

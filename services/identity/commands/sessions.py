@@ -46,12 +46,28 @@ def login(uow: UnitOfWork, email: str, password: str, client: str | None = None)
     if not user.email_verified:
         uow.commit()  # the right password: the throttle takes this attempt back although sign-in is refused
         raise email_not_verified()
+    refuse_password_if_sso_only(uow, user)
     uow.publish(SIGN_IN_SUCCEEDED, {"user_id": user.id, "email": user.email, "method": SignInMethod.PASSWORD,
                                     "org_ids": orgs_of(uow.session, user.id)})
     return issue_tokens(uow, user)
 
 
 RESEND_ROUTE = "POST /v1/auth/verify-email/resend"
+
+
+def refuse_password_if_sso_only(uow: UnitOfWork, user: User) -> None:
+    """"Only SSO" (docs/sso.md): an address in a domain verified by an organization
+    that requires single sign-on signs in through its connections; its org admins keep
+    their password (break-glass)."""
+    from services.identity.sso.config import connection_view, sso_required_for
+
+    connections = sso_required_for(uow, user.id, user.email)
+    if connections is None:
+        return
+    uow.commit()  # the right password: the throttle takes this attempt back although sign-in is refused
+    record_sign_in_failure(uow, user.email, ErrorCode.SSO_REQUIRED)
+    raise AppError(ErrorCode.SSO_REQUIRED, "your organization signs you in with your company account",
+                   {"sso": [{"name": c.name, "start_url": connection_view(c)["start_url"]} for c in connections]})
 
 
 def email_not_verified() -> AppError:
