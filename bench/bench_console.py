@@ -2,9 +2,10 @@
 
     python -m bench.run console
 
-Against the whole suite with the console (fresh databases, own vhost), for three pages (admin home;
+Against the whole suite with the console (fresh databases, own vhost), for six pages (admin home;
 a program's Main page with 60 invitees, its first 25 members and a curriculum; the catalog search
-that adds courses), SAMPLES sequential GETs through the console. Every console response carries
+that adds courses; the messaging page; a member's profile; the reporting page of a program),
+SAMPLES sequential GETs through the console. Every console response carries
 `Server-Timing: api;dur=<ms in gateway calls>, app;dur=<the rest>`: the "app" p50 is what the
 console adds (session, rendering, headers; the target is under 100 ms). Next to it, the same gateway
 calls made directly with one HTTP client, in the same run (their p50 sum), and the page's total p50."""
@@ -71,6 +72,8 @@ def main() -> None:
         console.post(f"{suite.console_url}/sign-in", data={"email": email, "password": PASSWORD,
                                                             "csrf_token": csrf}, timeout=30).raise_for_status()
         pid = program["id"]
+        member = gw.get(f"{suite.base_url}/v1/programs/{pid}/members", params={"limit": 1},
+                        timeout=30).json()["items"][0]["user_id"]
         pages = {
             "admin home": ("/admin/", [("GET", f"/v1/orgs/{org_id}/programs", {"limit": 200}),
                                        ("GET", f"/v1/orgs/{org_id}/summary", None),  # 404 until reporting
@@ -83,6 +86,17 @@ def main() -> None:
                 ("GET", f"/v1/programs/{pid}", None), ("GET", f"/v1/programs/{pid}/collections", None),
                 ("GET", "/v1/catalog/courses", {"limit": 25, "q": "data"}),
                 ("GET", "/v1/catalog/specializations", {"limit": 25, "q": "data"})]),
+            "messaging": (f"/admin/programs/{pid}/messages", [
+                ("GET", f"/v1/programs/{pid}", None), ("GET", "/v1/messages/presets", None),
+                ("GET", f"/v1/orgs/{org_id}/messages", {"limit": 100}),
+                ("GET", f"/v1/orgs/{org_id}/contracts", {"limit": 200}),
+                ("GET", f"/v1/programs/{pid}/collections", None)]),
+            "member profile": (f"/admin/programs/{pid}/members/{member}", [
+                ("GET", f"/v1/programs/{pid}", None), ("GET", f"/v1/orgs/{org_id}/people/{member}", None)]),
+            "reporting": (f"/admin/reports?program_id={pid}", [
+                ("GET", f"/v1/orgs/{org_id}/programs", {"limit": 200}),
+                ("GET", f"/v1/programs/{pid}/collections", None), ("GET", f"/v1/orgs/{org_id}/summary", None),
+                ("GET", f"/v1/orgs/{org_id}", None)]),
         }
         print(f"{'page':<16} {'total p50':>10} {'api p50':>9} {'console p50':>12} {'direct API calls p50':>21}")
         for name, (path, calls) in pages.items():

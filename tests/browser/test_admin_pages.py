@@ -152,6 +152,7 @@ def test_message_audience_filters(page, suite, world):
     page.get_by_role("textbox", name="Message", exact=True).fill("Only for you.")
     page.get_by_role("button", name="Preview message").click()
     expect(page.get_by_text("1 person will receive this message.")).to_be_visible()
+    expect(page.get_by_text("audience: custom (1 chosen)")).to_be_visible()
     page.get_by_label("I confirm this message follows the terms of use").check()
     page.get_by_role("button", name="Send message").click()
     expect(page.get_by_text("Your message is being sent.")).to_be_visible()
