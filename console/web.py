@@ -2,6 +2,7 @@
 and the error pages. Page handlers live in console/pages/."""
 import hmac
 import logging
+import re
 import secrets
 import time
 import uuid
@@ -247,6 +248,7 @@ def create_app(settings: ConsoleSettings | None = None) -> Flask:
     app.extensions["console_settings"] = settings
     app.jinja_env.autoescape = True
     app.jinja_env.filters["options"] = options
+    app.jinja_env.filters["label"] = label
     app.jinja_env.globals.update(csrf_token=csrf_token, current_user=current_user, is_admin=is_admin,
                                  is_org_admin=is_org_admin, signed_in=signed_in, CSRF_FIELD=CSRF_FIELD)
 
@@ -316,6 +318,17 @@ def create_app(settings: ConsoleSettings | None = None) -> Flask:
 def options(items, value: str = "id", label: str = "name", note: str | None = None) -> list[tuple]:
     """API objects as a form's choices: (value, label[, note]) (the `choices` macro of _forms.html)."""
     return [(i[value], i[label], i.get(note)) if note else (i[value], i[label]) for i in items]
+
+
+ENUM = re.compile(r"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")
+
+
+def label(value):
+    """An API enum as words (CUTTING_EDGE -> Cutting edge, ADVANCED -> Advanced); anything else, and short
+    capitals that may be an acronym (AI, SQL), as is."""
+    if isinstance(value, str) and ENUM.match(value) and ("_" in value or len(value) >= 5):
+        return value.replace("_", " ").capitalize()
+    return value
 
 
 def _title_of(status: int) -> str:
