@@ -25,6 +25,8 @@ SIGN_IN_MESSAGES = {
     "INVALID_CREDENTIALS": "The email or password is not right.",
     "EMAIL_NOT_VERIFIED": "Confirm your email address first: we sent you a link when you signed up.",
     "TOO_MANY_REQUESTS": "Too many attempts. Wait a few minutes and try again.",
+    "SSO_REQUIRED": "Your organization signs you in with your company account: use “Sign in with your company "
+                    "account”.",
 }
 
 

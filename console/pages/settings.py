@@ -28,7 +28,8 @@ SCOPES = {
     "people:write": "people provisioning (identity provider sync)",
 }
 TABS = [("settings.organization", "Organization"), ("settings.administrators", "Administrators"),
-        ("settings.api_tokens", "API tokens"), ("settings.contracts", "Contracts")]
+        ("settings.api_tokens", "API tokens"), ("settings.contracts", "Contracts"),
+        ("sso.settings", "Single sign-on")]  # console/pages/sso.py
 
 
 def remember_brand(org: dict) -> None:

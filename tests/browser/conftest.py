@@ -46,7 +46,9 @@ def suite():
     workdir = ROOT / "var" / "browser-suite"  # its logs stay there after the run
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    running = Suite(workdir, console=True).start()
+    running = Suite(workdir, console=True)
+    running.env["API_PUBLIC_URL"] = running.base_url  # single sign-on: the IdP sends browsers to the gateway
+    running.start()
     yield running
     running.stop()
 

@@ -1,0 +1,155 @@
+"""Single sign-on pages (docs/sso.md): the org admins' settings (connections,
+the URLs and metadata to give the identity provider, email domains, "only
+SSO"), and the sign-in page's "Sign in with your company account" with the
+return from the provider (/sso/complete: the one-time code is exchanged for
+the session's tokens, server to server).
+
+The way to the provider is a link, not a form: the console's CSP allows forms
+to post to itself only (form-action 'self'), and a form's redirects to
+another site would be blocked."""
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+
+from console.gateway import ApiError
+from console.pages.auth import message_of
+from console.pages.settings import TABS
+from console.web import api, home_path, org_id, public_api, require_org_admin, safe_next, start_session
+
+pages = Blueprint("sso", __name__)
+
+JOIN_REFUSALS = {
+    "LICENSE_LIMIT_REACHED": "it has no free license left",
+    "CONTRACT_NOT_ACTIVE": "its contract is not active",
+    "NOT_FOUND": "it no longer exists",
+}
+SIGN_IN_REFUSALS = {
+    "TOKEN_INVALID": "This sign-in has expired or was already used. Sign in again.",
+}
+
+
+def _tabs():
+    return TABS
+
+
+# ---------------------------------------------------------------- signing in
+
+
+@pages.route("/sign-in/sso", methods=["GET", "POST"])
+def company_sign_in():
+    """Find the company account's connection(s) from the email address's domain."""
+    target = safe_next(request.values.get("next"), "")
+    email = request.values.get("email", "").strip()
+    if request.method == "GET" and not email:
+        return render_template("sso/sign_in.html", next=target, email="", options=None)
+    try:
+        options = public_api("POST", "/v1/auth/sso/discover", json={"email": email})["items"]
+    except ApiError as exc:
+        errors = exc.field_errors()
+        return render_template("sso/sign_in.html", next=target, email=email, options=None, errors=errors,
+                               error=None if errors else message_of(exc)), exc.status if exc.status < 500 else 503
+    for option in options:
+        option["url"] = option["start_url"] + ("?" + _query({"return_to": target}) if target else "")
+    return render_template("sso/sign_in.html", next=target, email=email, options=options)
+
+
+def _query(params: dict) -> str:
+    from urllib.parse import urlencode
+
+    return urlencode(params)
+
+
+@pages.route("/sso/complete")
+def complete():
+    """The gateway sends the browser here after a sign-in through the company account."""
+    code = request.args.get("code", "")
+    target = safe_next(request.args.get("next"), "")
+    try:
+        tokens = public_api("POST", "/v1/auth/sso/exchange", json={"code": code})
+        start_session(tokens)
+    except ApiError as exc:
+        return render_template("sso/failed.html", error=message_of(exc, SIGN_IN_REFUSALS)), \
+            exc.status if exc.status < 500 else 503
+    for refusal in request.args.getlist("refused")[:20]:
+        code_, _, program = refusal.partition(":")
+        why = JOIN_REFUSALS.get(code_, "it refused the join")
+        flash(f"You could not join {program or 'a program'}: {why}. Contact your administrator.", "error")
+    return redirect(target or home_path())
+
+
+# ---------------------------------------------------------------- the org admins' settings
+
+
+def _mapping(text: str) -> dict:
+    """`job_title = title` lines -> {"job_title": "title"}."""
+    mapping = {}
+    for line in text.splitlines():
+        field, sep, attribute = line.partition("=")
+        if sep and field.strip() and attribute.strip():
+            mapping[field.strip()] = attribute.strip()
+    return mapping
+
+
+@pages.route("/admin/settings/sso", methods=["GET", "POST"])
+@require_org_admin
+def settings():
+    org = org_id()
+    base = f"/v1/orgs/{org}/sso"
+    errors, error, form_kind = {}, None, None
+    values = {}
+    if request.method == "POST":
+        step = request.form.get("step", "")
+        form = request.form
+        try:
+            if step in ("add-oidc", "add-saml"):
+                form_kind = step
+                prefix = "" if step == "add-oidc" else "saml_"  # the two forms' fields have their own ids
+                values = {k: form.get(prefix + k, "").strip() for k in ("name", "mapping")}
+                values.update({k: form.get(k, "").strip() for k in ("issuer", "client_id", "idp_metadata_url",
+                                                                    "idp_metadata_xml")})
+                body = {"kind": "OIDC" if step == "add-oidc" else "SAML", "name": values["name"]}
+                if step == "add-oidc":
+                    body.update(issuer=values["issuer"] or None, client_id=values["client_id"] or None,
+                                client_secret=form.get("client_secret", "") or None)
+                elif values["idp_metadata_xml"]:
+                    body["idp_metadata_xml"] = values["idp_metadata_xml"]
+                elif values["idp_metadata_url"]:
+                    body["idp_metadata_url"] = values["idp_metadata_url"]
+                if values["mapping"]:
+                    body["attribute_mapping"] = _mapping(values["mapping"])
+                created = api("POST", f"{base}/connections", json=body)
+                flash(f"Connection “{created['name']}” added. Give your identity provider the URLs shown below.")
+                return redirect(url_for("sso.settings"))
+            if step.startswith(("enable:", "disable:")):
+                action, _, connection_id = step.partition(":")
+                api("PATCH", f"{base}/connections/{connection_id}", json={"enabled": action == "enable"})
+                flash("The connection is turned on." if action == "enable" else "The connection is turned off.")
+            elif step.startswith("delete:"):
+                api("DELETE", f"{base}/connections/{step.partition(':')[2]}")
+                flash("The connection is removed.")
+            elif step == "add-domain":
+                values = {"domain": form.get("domain", "").strip().lower()}
+                form_kind = step
+                api("POST", f"{base}/domains", json=values)
+                flash(f"{values['domain']} is claimed. It counts once verified (see below).")
+            elif step.startswith("remove-domain:"):
+                api("DELETE", f"{base}/domains/{step.partition(':')[2]}")
+                flash("The domain is removed.")
+            elif step == "policy":
+                api("PUT", f"{base}/policy", json={"only_sso": form.get("only_sso") == "on"})
+                flash("The sign-in rule is saved.")
+            return redirect(url_for("sso.settings"))
+        except ApiError as exc:
+            errors = exc.field_errors()
+            if form_kind == "add-saml":  # the SAML form's own field names
+                errors = {{"name": "saml_name", "attribute_mapping": "saml_mapping"}.get(k, k): v
+                          for k, v in errors.items()}
+            elif "attribute_mapping" in errors:
+                errors["mapping"] = errors.pop("attribute_mapping")
+            error = None if errors else message_of(exc, {"CONFLICT": "This domain is already claimed.",
+                                                         "DOMAIN_TAKEN": "Another organization verified this "
+                                                                         "domain."})
+    connections = api("GET", f"{base}/connections")
+    domains = api("GET", f"{base}/domains")
+    policy = api("GET", f"{base}/policy")
+    return render_template("sso/settings.html", connections=connections, domains=domains, policy=policy,
+                           errors=errors, error=error, values=values, form_kind=form_kind, tabs=_tabs(),
+                           tab="sso.settings"), 400 if errors or error else 200
