@@ -46,24 +46,28 @@ def on_org_updated(uow: UnitOfWork, event: Envelope) -> None:
          "settings": json.dumps(settings, default=str), "at": event.occurred_at})
 
 
+def _latest_by_user(rows: list[dict], columns) -> list[dict]:
+    """One row per person (the last given wins), in id order: one upsert statement touches a row once."""
+    return sorted(({"user_id": r["user_id"], **{c: r.get(c) for c in columns}} for r in
+                   {r["user_id"]: r for r in rows}.values()), key=lambda r: r["user_id"])
+
+
 def on_users_registered(uow: UnitOfWork, users: list[dict]) -> None:
-    for user in sorted(users, key=lambda u: u["user_id"]):
-        uow.session.execute(text(
-            "INSERT INTO accounts (user_id, email, full_name) VALUES (:id, :email, :name) "
-            "ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, full_name = EXCLUDED.full_name"),
-            {"id": user["user_id"], "email": user["email"], "name": user.get("full_name")})
+    insert_rows(uow.session, "accounts", {"user_id": "uuid", "email": "text", "full_name": "text"},
+                _latest_by_user(users, ("email", "full_name")),
+                "ON CONFLICT (user_id) DO UPDATE SET email = EXCLUDED.email, full_name = EXCLUDED.full_name")
+
+
+PEOPLE_COLUMNS = ("email", "full_name", *PROFILE_FIELDS)
 
 
 def on_profiles_updated(uow: UnitOfWork, org_id: str, people: list[dict]) -> None:
-    columns = ("email", "full_name", *PROFILE_FIELDS)
-    names = ", ".join(columns)
-    values = ", ".join(f":{c}" for c in columns)
-    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns)
-    for person in sorted(people, key=lambda p: p["user_id"]):
-        uow.session.execute(text(
-            f"INSERT INTO people (org_id, user_id, {names}, updated_at) VALUES (:org, :user, {values}, now()) "
-            f"ON CONFLICT (org_id, user_id) DO UPDATE SET {updates}, updated_at = now()"),
-            {"org": org_id, "user": person["user_id"], **{c: person.get(c) for c in columns}})
+    """The people's organization profiles, one statement for a whole batch (a CSV import's thousands)."""
+    updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in PEOPLE_COLUMNS)
+    insert_rows(uow.session, "people", {"user_id": "uuid", **{c: "text" for c in PEOPLE_COLUMNS}},
+                _latest_by_user(people, PEOPLE_COLUMNS),
+                f"ON CONFLICT (org_id, user_id) DO UPDATE SET {updates}, updated_at = now()",
+                constants={"org_id": ("uuid", org_id)})
 
 
 def on_admin_granted(uow: UnitOfWork, event: Envelope) -> None:

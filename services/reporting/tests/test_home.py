@@ -172,6 +172,18 @@ def test_program_admin_sees_their_programs_counts():
     assert summary["enrollments"] == 1
 
 
+def hours_and_lessons(org: str, programs: list[str] | None, start: str | None) -> tuple:
+    """The summary's learning hours and lessons taken, with this subscription start (if given)."""
+    if start:
+        with unit_of_work("reporting") as uow:
+            uow.session.execute(text("INSERT INTO orgs (org_id, name, subscription_start) VALUES (:o, 'H', :s) "
+                                     "ON CONFLICT (org_id) DO UPDATE SET subscription_start = :s"),
+                                {"o": org, "s": start})
+    with unit_of_work("reporting") as uow:
+        s = queries.summary(uow, org, programs)
+    return s["learning_hours"], s["lessons_taken"]
+
+
 def test_activity_counters_follow_late_statements():
     """Learning time and lessons per day: a late statement that moves a lesson's first completion to the
     day before moves it in the counters too (a subscription start between the two days sees it leave)."""
@@ -189,13 +201,7 @@ def test_activity_counters_follow_late_statements():
         assert ingestion.ingest_native(uow, org, late + late[:1], None)["accepted"] == 2
 
     def figures(start):
-        with unit_of_work("reporting") as uow:
-            uow.session.execute(text("INSERT INTO orgs (org_id, name, subscription_start) VALUES (:o, 'H', :s) "
-                                     "ON CONFLICT (org_id) DO UPDATE SET subscription_start = :s"),
-                                {"o": org, "s": start})
-        with unit_of_work("reporting") as uow:
-            s = queries.summary(uow, org, None)
-        return s["learning_hours"], s["lessons_taken"]
+        return hours_and_lessons(org, None, start)
 
     assert figures("2026-03-01") == (round(80 / 60, 2), 2)  # 30 min on the 2nd, 50 on the 3rd; L1 and L2
     assert figures("2026-03-03") == (round(50 / 60, 2), 1)  # only L2 was first taken on the 3rd
@@ -284,14 +290,7 @@ def test_program_counters_in_any_order(seed):
     spec_courses([COURSE, COURSE2, COURSE3])()  # the catalog's specialization gains a course
 
     def program_summary(programs, start=None):
-        with unit_of_work("reporting") as uow:
-            if start:
-                uow.session.execute(text("INSERT INTO orgs (org_id, name, subscription_start) VALUES (:o, 'H', :s) "
-                                         "ON CONFLICT (org_id) DO UPDATE SET subscription_start = :s"),
-                                    {"o": org, "s": start})
-        with unit_of_work("reporting") as uow:
-            s = queries.summary(uow, org, programs)
-        return s["learning_hours"], s["lessons_taken"]
+        return hours_and_lessons(org, programs, start)
 
     for scope in ([p1], [p2], [p1, p2]):
         assert program_summary(scope) == program_figures_exact(org, scope), scope
