@@ -121,7 +121,8 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "reporting": ("active_learners", "course_completers"),  # the activity audience presets
     },
     "reporting": {
-        "programs": ("find_courses", "get_courses", "get_specializations"),  # catalog reference data
+        # catalog reference data; collections' names (Enrollment Source) reporting saw no event of
+        "programs": ("collection_names", "find_courses", "get_courses", "get_specializations"),
     },
 }
 

@@ -262,6 +262,15 @@ def locate_collection(uow: UnitOfWork, collection_id: str) -> dict:
     return {"id": collection.id, "program_id": collection.program_id, "org_id": collection.org_id}
 
 
+def collection_names(uow: UnitOfWork, collection_ids) -> list[dict]:
+    """Each existing collection among the ids: {id, org_id, program_id, name} (reporting's Enrollment Source)."""
+    ids = sorted({str(i) for i in collection_ids})
+    if not ids:
+        return []
+    return [{"id": c.id, "org_id": c.org_id, "program_id": c.program_id, "name": c.name}
+            for c in uow.session.scalars(select(Collection).where(Collection.id.in_(ids)).order_by(Collection.id))]
+
+
 def _items_view(uow: UnitOfWork, items: list[CollectionItem]) -> list[dict]:
     courses = courses_by_id(uow, [i.course_id for i in items if i.course_id])
     specs = specializations_by_id(uow, [i.specialization_id for i in items if i.specialization_id])

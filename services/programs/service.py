@@ -30,6 +30,7 @@ from contracts.programs import (
 )
 from servicekit.entrypoints import load_input
 from servicekit.events import handled_by
+from servicekit.models import parse_uuid
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.programs import handlers, queries
@@ -146,6 +147,14 @@ class ProgramsService(ServiceBase):
     @rpc
     def locate_collection(self, collection_id):
         return queries.locate_collection(self.db, collection_id)
+
+    @rpc(read_only=True)
+    def collection_names(self, collection_ids):
+        """{id, org_id, program_id, name} of the collections that exist among the ids (reporting's backfill)."""
+        if not isinstance(collection_ids, list | tuple) or len(collection_ids) > 1000 or \
+                not all(parse_uuid(c) for c in collection_ids):
+            raise invalid({"collection_ids": ["a list of at most 1000 collection ids"]})
+        return queries.collection_names(self.db, [parse_uuid(c) for c in collection_ids])
 
     @rpc
     def list_collections(self, org_id, program_id):

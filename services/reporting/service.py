@@ -139,6 +139,7 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
     def refresh_catalog(self):
         try:
             catalog.refresh_catalog(self.db, self._fetch_courses, self._fetch_specializations)
+            catalog.backfill_collections(self.db, self.programs.collection_names)
         except AppError as exc:  # programs late or down: the next tick tries again
             log.warning("catalog refresh skipped: %s", exc.message)
 

@@ -76,6 +76,7 @@ def test_unstorable_text_in_searches_and_lookups_is_refused(programs):
         "search_specializations": lambda bad: programs.search_specializations(bad, 10, None),
         "get_courses": lambda bad: programs.get_courses([bad]),
         "find_courses": lambda bad: programs.find_courses([bad]),
+        "collection_names": lambda bad: programs.collection_names([bad]),
         "locate_program": lambda bad: programs.locate_program(bad),
         "get_program": lambda bad: programs.get_program(org_id, bad),
         "get_program (org)": lambda bad: programs.get_program(bad, program["id"]),
@@ -130,6 +131,16 @@ def test_find_courses_by_id_or_slug(programs):
     assert programs.find_courses([]) == []
     for bad in ("not a list", [""], ["x" * 256], [1], ["a"] * 1001):
         assert refusal(programs.find_courses, bad) == "INVALID_INPUT"
+
+
+def test_collection_names(programs):
+    """reporting's backfill of Enrollment Source: the collections that exist among the ids."""
+    org_id, _, program = setup_program(programs)
+    made = programs.create_collection(org_id, program["id"], {"name": "Start here", "description": None})
+    assert programs.collection_names([made["id"], "7f9c6f4e-0000-4000-8000-000000000000"]) == [
+        {"id": made["id"], "org_id": org_id, "program_id": program["id"], "name": "Start here"}]
+    for bad in ("x", ["not-a-uuid"], [1], ["7f9c6f4e-0000-4000-8000-000000000000"] * 1001):
+        assert refusal(programs.collection_names, bad) == "INVALID_INPUT"
 
 
 def test_catalog_search_takes_wildcards_literally(programs):

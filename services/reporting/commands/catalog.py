@@ -107,6 +107,30 @@ def ensure_catalog(uow: UnitOfWork, course_ids, specialization_ids, fetch_course
         log.warning("catalog fetch failed, left to the refresh timer: %s", exc)
 
 
+def backfill_collections(uow: UnitOfWork, fetch_collections, limit: int = 500) -> int:
+    """Collections enrollments name that reporting never saw an event of (changed before it consumed
+    programs.collection.changed.v1): their names asked of programs. One programs no longer has is
+    recorded nameless (deleted), so it is not asked again; a later event of it wins (changed_at epoch)."""
+    ids = list(uow.session.scalars(text(
+        "SELECT DISTINCT e.collection_id::text FROM enrollments e WHERE e.collection_id IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM collections c WHERE c.collection_id = e.collection_id) LIMIT :limit"),
+        {"limit": limit}))
+    if not ids:
+        return 0
+    found = {c["id"]: c for c in fetch_collections(ids)}
+    rows = sorted(ids)
+    uow.session.execute(text(
+        "INSERT INTO collections (collection_id, org_id, program_id, name, deleted_at, changed_at) "
+        "SELECT e.collection_id, e.org_id, e.program_id, coalesce(v.name, ''), "
+        "       CASE WHEN v.name IS NULL THEN now() END, 'epoch' "
+        "FROM unnest(CAST(:ids AS uuid[]), CAST(:names AS text[])) AS v(collection_id, name) "
+        "JOIN LATERAL (SELECT org_id, program_id, collection_id FROM enrollments "
+        "              WHERE collection_id = v.collection_id LIMIT 1) e ON true "
+        "ON CONFLICT (collection_id) DO NOTHING"),
+        {"ids": rows, "names": [found[i]["name"] if i in found else None for i in rows]})
+    return len(found)
+
+
 def refresh_catalog(uow: UnitOfWork, fetch_courses, fetch_specializations, limit: int = 500) -> dict:
     """What enrollments and statements name and the catalog lacks, plus entries
     older than a day: asked of programs again."""

@@ -23,3 +23,29 @@ def test_people_and_accounts_batches(service_databases):
             {"o": org}).all()
         account = uow.session.execute(text("SELECT full_name FROM accounts WHERE user_id = :u"), {"u": ann}).scalar()
     assert rows == [(ann, "Ann Lee", "Lead", None), (bob, "Bob", None, "Lyon")] and account == "Ann L"
+
+
+def test_collections_reporting_never_saw_an_event_of_are_asked_once():
+    from services.reporting.commands import catalog
+
+    org, program, kept, gone = (str(uuid.uuid4()) for _ in range(4))
+    with unit_of_work("reporting") as uow:
+        for collection in (kept, gone, kept):
+            uow.session.execute(text(
+                "INSERT INTO enrollments (enrollment_id, org_id, program_id, user_id, kind, course_id, "
+                "collection_id, enrolled_at) VALUES (:e, :o, :p, :u, 'COURSE', 'c', :c, now())"),
+                {"e": str(uuid.uuid4()), "o": org, "p": program, "u": str(uuid.uuid4()), "c": collection})
+    asked = []
+
+    def programs_answer(ids):
+        asked.append(sorted(ids))
+        return [{"id": kept, "org_id": org, "program_id": program, "name": "Old favourites"}]
+
+    with unit_of_work("reporting") as uow:
+        assert catalog.backfill_collections(uow, programs_answer) == 1
+    with unit_of_work("reporting") as uow:
+        assert catalog.backfill_collections(uow, programs_answer) == 0  # nothing left to ask
+        names = dict(uow.session.execute(text(
+            "SELECT collection_id::text, name FROM collections WHERE collection_id IN (:a, :b)"),
+            {"a": kept, "b": gone}).all())
+    assert asked == [sorted([kept, gone])] and names == {kept: "Old favourites", gone: ""}
