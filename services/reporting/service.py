@@ -207,10 +207,12 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
 
     @handle_event(ENROLLMENT_CREATED)
     def on_enrollment_created(self, event):
-        handlers.on_enrollment_created(self.db, event)
+        # the catalog first: catalog rows before the learner's row (home.sync_coverage), the order ingestion
+        # takes them in too, so the two never wait on each other
         catalog.ensure_catalog(self.db, [event.payload.get("course_id")] if event.payload.get("course_id") else [],
                                [event.payload["specialization_id"]] if event.payload.get("specialization_id") else [],
                                self._fetch_courses, self._fetch_specializations)
+        handlers.on_enrollment_created(self.db, event)
 
     @handle_event(ENROLLMENT_DOWNGRADED)
     def on_enrollment_downgraded(self, event):
