@@ -242,6 +242,9 @@ def test_email_me_the_report_is_rate_limited_per_organization(suite, api):
     Retry-After; another organization is not affected."""
     from tests.e2e.conftest import create_org
 
+    now = datetime.now(UTC)
+    if now.minute >= 58:  # the limit is per clock hour: 31 requests must not straddle two
+        time.sleep((60 - now.minute) * 60 - now.second + 1)
     org_id, admin, _ = create_org(suite, api)
     other_org, other_admin, _ = create_org(suite, api)
     path = f"/v1/orgs/{org_id}/reports/email"
