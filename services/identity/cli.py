@@ -32,10 +32,14 @@ def main(argv=None) -> None:
     verify.add_argument("--domain", required=True)
     args = parser.parse_args(argv)
     if args.command == "verify-domain":
+        from contracts.errors import AppError
         from services.identity.sso.config import verify_domain
 
-        with unit_of_work("identity") as uow:
-            row = verify_domain(uow, args.org, args.domain)
+        try:
+            with unit_of_work("identity") as uow:
+                row = verify_domain(uow, args.org, args.domain)
+        except AppError as refused:
+            raise SystemExit(f"refused: {refused.code}: {refused.message}") from None
         print(f"domain {row.domain} verified for organization {row.org_id}")
         return
     password = args.admin_password or secrets.token_urlsafe(12)

@@ -248,3 +248,47 @@ def test_admin_changes_are_audited_and_tenancy_holds(suite, acme, make_org):
     assert updated["changes"] == {"enabled": {"before": True, "after": False}}
     incomplete = admin.post(f"/v1/orgs/{org_id}/sso/connections", json={"kind": "OIDC", "name": "No issuer"})
     assert incomplete.status_code == 400 and "issuer" in incomplete.json()["error"]["details"]
+
+
+def test_auto_join_refusal_is_named_and_the_sign_in_still_succeeds(suite, api, acme, provider):
+    """A connection whose auto-join program has no free license: the person is signed in, and the
+    console is told which program could not be joined and why."""
+    admin, org_id = acme["admin"], acme["org_id"]
+    program, contract = program_with_contract(admin, org_id, license_count=1)
+    changed = admin.patch(f"/v1/orgs/{org_id}/sso/connections/{acme['connection']['id']}", json={
+        "auto_join": [{"program_id": program["id"], "contract_id": contract["id"]}]})
+    assert changed.status_code == 200, changed.text
+    try:
+        provider.user = {"sub": unique("sub"), "email": f"{unique('first')}@{acme['domain']}", "name": "First One"}
+        first = handoff_code(sign_in(suite, provider, acme["connection"]["id"]))
+        assert "refused" not in first  # the one license
+        provider.user = {"sub": unique("sub"), "email": f"{unique('second')}@{acme['domain']}", "name": "Sec Ond"}
+        answer = sign_in(suite, provider, acme["connection"]["id"])
+        params = handoff_code(answer)
+        assert params["refused"] == [f"LICENSE_LIMIT_REACHED:{program['name']}"]
+        assert tokens_of(api, answer)["access_token"]  # signed in all the same
+    finally:
+        admin.patch(f"/v1/orgs/{org_id}/sso/connections/{acme['connection']['id']}", json={
+            "auto_join": [{"program_id": acme["program"]["id"], "contract_id": acme["contract"]["id"]}]})
+
+
+def test_a_domain_is_verified_for_one_organization_only_by_the_operator_command(suite, acme, make_org):
+    import subprocess
+    import sys
+
+    def verify_command(org_id: str, domain: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "services.identity.cli", "verify-domain", "--org", org_id,
+                               "--domain", domain], env=suite.env, capture_output=True, text=True, timeout=120)
+
+    other_org, other_admin, _ = make_org()
+    # another organization may claim the domain, but not have it verified while acme holds it
+    assert other_admin.post(f"/v1/orgs/{other_org}/sso/domains", json={"domain": acme["domain"]}).status_code == 201
+    taken = verify_command(other_org, acme["domain"])
+    assert taken.returncode != 0 and "DOMAIN_TAKEN" in taken.stderr, taken
+    own = f"{unique('own')}.example"
+    done = verify_command(other_org, own)  # the operator's command, as docs/sso.md documents it
+    assert done.returncode == 0 and f"domain {own} verified" in done.stdout, done
+    domains = other_admin.get(f"/v1/orgs/{other_org}/sso/domains").json()
+    assert {d["domain"]: d["verified"] for d in domains} == {acme["domain"]: False, own: True}
+    bad = other_admin.post(f"/v1/orgs/{other_org}/sso/domains", json={"domain": "Not A Domain\r\n"})
+    assert bad.status_code == 400 and "domain" in bad.json()["error"]["details"]
