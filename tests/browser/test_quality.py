@@ -149,6 +149,50 @@ def test_keyboard_only_sign_in_and_reach_a_program(page, suite, world):
     shoot(page, "keyboard-filter")
 
 
+def tab_to(page, check: str, limit: int = 80) -> None:
+    """Press Tab until the focused element satisfies `check` (JavaScript on `document.activeElement`)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(e => {check})(document.activeElement)"):
+            return
+    raise AssertionError(f"nothing matching {check} is reachable with Tab")
+
+
+def test_keyboard_only_contract_change_and_message_filters(page, suite, world):
+    """The pages added for contracts and message audiences work with the keyboard alone."""
+    from datetime import date, timedelta
+
+    today = date.today()
+    contract = world["admin"].call("POST", f"/v1/orgs/{world['org_id']}/contracts", json={
+        "name": unique("Keys"), "license_count": 5, "starts_on": str(today), "ends_on": str(today + timedelta(30))})
+    sign_in(page, world["admin_email"])
+    page.goto("/admin/settings/contracts")
+    tab_to(page, f"e.tagName === 'A' && e.textContent.includes({contract['name']!r})")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name=f"Change the contract “{contract['name']}”")).to_be_visible()
+    tab_to(page, "e.id === 'f-license_count'")
+    page.keyboard.press("Control+A")
+    page.keyboard.type("7")
+    page.keyboard.press("Enter")  # submits the form
+    expect(page.get_by_text(f"Contract “{contract['name']}” saved: 7 licenses")).to_be_visible()
+
+    page.goto(f"/admin/programs/{world['program']['id']}/messages")
+    expect(page.locator("#audience-count")).to_contain_text("will receive")
+    tab_to(page, "e.id === 'f-course_ids-1'")
+    with page.expect_response(lambda r: "/audience-count" in r.url):
+        page.keyboard.press("Space")
+    expect(page.locator("#f-course_ids-1")).to_be_checked()
+    tab_to(page, "e.id === 'f-subject'")
+    page.keyboard.type("Keyboard only")
+    page.keyboard.press("Tab")
+    page.keyboard.type("Written without a mouse.")
+    tab_to(page, "e.tagName === 'BUTTON' && e.textContent.trim() === 'Preview message'")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Keyboard only")).to_be_visible()
+    expect(page.get_by_text("enrolled in 1 of the program's courses")).to_be_visible()
+    assert not page.js_errors, page.js_errors
+
+
 # ---------------------------------------------------------------- security
 
 
