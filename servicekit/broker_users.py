@@ -85,6 +85,7 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "accept", "create_invitation", "get_import", "invitation_page", "join_by_program",
             "list_invitations", "locate_import", "locate_invitation", "ping", "preview_invitation",
             "rejected_csv", "resend_invitation", "resend_pending", "revoke_invitations", "start_import",
+            "revoke_pending_of_person",  # SCIM
         ),
         "messaging": (
             "count_audience", "create_message", "describe_unsubscribe", "discard_message", "get_message",

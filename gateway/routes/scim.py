@@ -204,11 +204,14 @@ class ScimRoutes(Routes):
         if person is not None and not result.get("active", True):
             notify = self.identity.get_organization(org_id).get("deprovision_exit_email", True)
             self.programs.remove_person(org_id, person["user_id"], notify=notify is not False)
+            # an invitation already emailed (e.g. a group join of an unverified account) must not let them in later
+            self.invitations.revoke_pending_of_person(org_id, person["user_id"])
         for leave in result.get("leaves", ()):
             try:
                 self.programs.remove_member(org_id, leave["program_id"], leave["user_id"])
             except AppError as exc:  # not (or no longer) a member there, or only invited: nothing to free
                 log.info("scim: %s does not leave %s: %s", leave["user_id"], leave["program_id"], exc.code)
+            self.invitations.revoke_pending_of_person(org_id, leave["user_id"], leave["program_id"])
         for join in result.get("joins", ()):
             self._join(org_id, join)
 

@@ -10,7 +10,7 @@ from contracts.errors import AppError, ErrorCode, not_found
 from contracts.invitations import ImportStatus, InvitationState, RevokeReason
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
-from servicekit.models import new_id, normalize_email
+from servicekit.models import new_id, normalize_email, parse_uuid
 from services.invitations import csvfile
 from services.invitations.models import ImportJob, Invitation, hash_token, new_token
 from services.invitations.peers import Peers
@@ -174,6 +174,26 @@ def revoke_pending_of(uow: UnitOfWork, program_id: str, reason: RevokeReason, us
         .returning(Invitation.id, Invitation.org_id, Invitation.program_id, Invitation.user_id, Invitation.email)
     ).all()
     uow.publish_many(events.INVITATION_REVOKED, [(_revoked_payload(r, reason), r.org_id) for r in rows])
+    return len(rows)
+
+
+def revoke_pending_of_person(uow: UnitOfWork, org_id: str, user_id: str, program_id: str | None = None) -> int:
+    """A person the organization's identity provider deprovisioned, or removed from a group mapped to a program
+    (SCIM, docs/scim.md): their pending invitations of the organization (or of that program) are revoked, so
+    a link already emailed cannot make them join afterwards. Idempotent."""
+    if parse_uuid(org_id) is None or parse_uuid(user_id) is None or (program_id and parse_uuid(program_id) is None):
+        return 0
+    condition = and_(Invitation.org_id == org_id, Invitation.user_id == user_id,
+                     Invitation.state == InvitationState.PENDING)
+    if program_id:
+        condition = and_(condition, Invitation.program_id == program_id)
+    rows = uow.session.execute(
+        update(Invitation).where(condition).values(state=InvitationState.REVOKED, closed_at=utcnow(),
+                                                  close_reason=RevokeReason.MEMBER_REMOVED)
+        .returning(Invitation.id, Invitation.org_id, Invitation.program_id, Invitation.user_id, Invitation.email)
+    ).all()
+    uow.publish_many(events.INVITATION_REVOKED, [(_revoked_payload(r, RevokeReason.MEMBER_REMOVED), str(r.org_id))
+                                                 for r in rows])
     return len(rows)
 
 

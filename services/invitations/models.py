@@ -104,6 +104,8 @@ class Invitation(Base):
         Index("invitations_pending_expiry", "expires_at", postgresql_where=PENDING_ONLY),
         Index("invitations_program_list", "program_id", "created_at", "id"),
         Index("invitations_program_user", "program_id", "user_id"),
+        # a person's pending invitations of an organization (SCIM deprovisioning revokes them; migration 0003)
+        Index("invitations_pending_person", "org_id", "user_id", postgresql_where=PENDING_ONLY),
     )
 
 

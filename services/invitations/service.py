@@ -74,6 +74,11 @@ class InvitationsService(ServiceBase):
 
     # ---- joining
     @rpc
+    def revoke_pending_of_person(self, org_id, user_id, program_id=None):
+        """SCIM deprovisioning and group removals: the person's pending invitations (of one program) revoked."""
+        return {"revoked": commands.revoke_pending_of_person(self.db, org_id, user_id, program_id)}
+
+    @rpc
     def invitation_page(self, token):
         return queries.invitation_page(self.db, self.peers, token)
 

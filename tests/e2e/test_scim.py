@@ -306,6 +306,11 @@ def test_groups_join_and_leave_mapped_programs_and_reactivation(suite, api, prov
     assert listed["totalResults"] == 1 and listed["Resources"][0]["members"] == []
     assert idp.send("DELETE", f"/Groups/{group['id']}").status_code == 204
     assert is_scim_error(idp.send("GET", f"/Groups/{group['id']}"), 404)
+    # leaving the group revokes the invitation its join had emailed: the link no longer lets them in
+    pending = admin.get(f"/v1/programs/{program['id']}/invitations", params={"state": "PENDING"}).json()["items"]
+    assert fresh["userName"] not in {i["email"] for i in pending}
+    revoked = admin.get(f"/v1/programs/{program['id']}/invitations", params={"state": "REVOKED"}).json()["items"]
+    assert fresh["userName"] in {i["email"] for i in revoked}
 
 
 def test_scim_changes_are_in_the_audit_log(suite, provider):
