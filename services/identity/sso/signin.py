@@ -10,7 +10,7 @@ Every refusal is recorded for the organization's audit log
 (identity.sign_in.failed.v1) in its own transaction, and re-raised."""
 from datetime import timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 
 from contracts.errors import AppError, ErrorCode
 from contracts.identity import SIGN_IN_FAILED
@@ -53,8 +53,23 @@ def enabled_connection(uow: UnitOfWork, connection_id: str) -> SsoConnection:
     return connection
 
 
+PURGE_BATCH = 200
+
+
+def purge_expired(uow: UnitOfWork) -> None:
+    """Sign-ins that ended (an hour after they expired) and SAML assertion ids past their
+    validity go, a batch at a time, whenever a sign-in starts: the tables stay small."""
+    uow.session.execute(text(
+        "DELETE FROM sso_logins WHERE id IN (SELECT id FROM sso_logins WHERE expires_at < now() - interval '1 hour' "
+        "LIMIT :n FOR UPDATE SKIP LOCKED)"), {"n": PURGE_BATCH})
+    uow.session.execute(text(
+        "DELETE FROM sso_saml_assertions WHERE (connection_id, assertion_id) IN (SELECT connection_id, assertion_id "
+        "FROM sso_saml_assertions WHERE expires_at < now() LIMIT :n FOR UPDATE SKIP LOCKED)"), {"n": PURGE_BATCH})
+
+
 def begin(uow: UnitOfWork, connection_id: str, return_to: str | None = None) -> dict:
     connection = enabled_connection(uow, connection_id)
+    purge_expired(uow)
     try:
         if connection.kind == SsoKind.OIDC:
             from services.identity.sso import oidc
