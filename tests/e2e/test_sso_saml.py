@@ -126,3 +126,30 @@ def test_metadata_that_is_not_an_idps_is_refused(globex):
     bad = globex["admin"].post(f"/v1/orgs/{globex['org_id']}/sso/connections", json={
         "kind": "SAML", "name": "Broken", "idp_metadata_xml": "<hello/>"})
     assert bad.status_code == 400 and "idp_metadata_xml" in bad.json()["error"]["details"], bad.text
+
+
+def test_metadata_can_come_from_the_idps_metadata_url(globex, idp):
+    """The IdP's metadata URL is read over HTTP when the connection is saved (here a loopback server)."""
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.wrappers import Response
+
+    from tests.support.suite import free_port
+
+    xml = idp.metadata()
+    port = free_port()
+    server = make_server("127.0.0.1", port, lambda environ, start: Response(
+        xml, content_type="application/samlmetadata+xml")(environ, start), threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        made = globex["admin"].post(f"/v1/orgs/{globex['org_id']}/sso/connections", json={
+            "kind": "SAML", "name": "From URL", "idp_metadata_url": f"http://127.0.0.1:{port}/metadata"})
+        assert made.status_code == 201, made.text
+        assert made.json()["idp_entity_id"] == idp.entity_id
+        assert made.json()["idp_metadata_url"] == f"http://127.0.0.1:{port}/metadata"
+    finally:
+        server.shutdown()
+    unreachable = globex["admin"].post(f"/v1/orgs/{globex['org_id']}/sso/connections", json={
+        "kind": "SAML", "name": "Nowhere", "idp_metadata_url": f"http://127.0.0.1:{free_port()}/metadata"})
+    assert unreachable.status_code == 400 and "idp_metadata_url" in unreachable.json()["error"]["details"]
