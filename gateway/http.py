@@ -293,26 +293,53 @@ def too_deep() -> AppError:
                     {"_schema": [str(Problem(FieldCode.TOO_DEEP, f"at most {MAX_JSON_DEPTH} levels"))]})
 
 
-def check_json_strings(data) -> None:
+def may_hold_non_text(raw: bytes) -> bool:
+    """Whether a JSON body could decode to a string with NUL or a lone surrogate: only through a `\\u`
+    escape, or through the bytes of an encoded surrogate (json.loads decodes bytes with surrogatepass; they
+    start with 0xED, as do some Hangul syllables). A raw NUL or control byte is not valid JSON at all."""
+    return b"\\u" in raw or b"\xed" in raw
+
+
+def check_json_strings(data, strings: bool = True) -> None:
     """Every key and string of a parsed body is text, and the body is at most
-    MAX_JSON_DEPTH levels deep (walked without recursion)."""
-    pending = [(data, "_schema", 1)]
+    MAX_JSON_DEPTH levels deep (walked without recursion). `strings=False`: the
+    depth only (the raw body cannot hold what the strings are checked for:
+    `may_hold_non_text`). A problem's place (`statements.3.actor`) is spelled
+    out only when there is one."""
+    pending = [(data, None, None, 1)]  # entries: (value, parent entry, key or index in the parent, depth)
     while pending:
-        value, where, depth = pending.pop()
+        entry = pending.pop()
+        value, depth = entry[0], entry[3]
         if depth > MAX_JSON_DEPTH:
             raise too_deep()
-        if isinstance(value, str):
-            refuse_characters(value, where)
-        elif isinstance(value, dict):
+        if isinstance(value, dict | list) and value and depth == MAX_JSON_DEPTH:
+            raise too_deep()  # its items, containers or not, are one level too deep
+        if isinstance(value, dict):
             for key, item in value.items():
-                refuse_characters(key, where)
-                pending.append((item, key if depth == 1 else f"{where}.{key}", depth + 1))
+                if strings and character_problem(key):
+                    refuse_characters(key, _place(entry))
+                if strings or isinstance(item, dict | list):
+                    pending.append((item, entry, key, depth + 1))
         elif isinstance(value, list):
-            pending.extend((item, f"{where}.{index}", depth + 1) for index, item in enumerate(value))
+            pending.extend((item, entry, index, depth + 1) for index, item in enumerate(value)
+                           if strings or isinstance(item, dict | list))
+        elif strings and isinstance(value, str) and character_problem(value):
+            refuse_characters(value, _place(entry))
 
 
-def read_json(request: Request, max_bytes: int, media_types: tuple = ("application/json",)):
-    """The JSON body, whatever its type: at most `max_bytes`, sent in one of `media_types`, valid JSON."""
+def _place(entry) -> str:
+    """Where an entry of check_json_strings is, as error details name it: `_schema` for the body itself, a
+    top-level key alone, deeper places dotted (`statements.3.actor`; in a top-level list `_schema.3`)."""
+    _, parent, key, _ = entry
+    if parent is None:
+        return "_schema"
+    if parent[1] is None and isinstance(parent[0], dict):
+        return str(key)
+    return f"{_place(parent)}.{key}"
+
+
+def read_raw_json(request: Request, max_bytes: int, media_types: tuple = ("application/json",)) -> bytes:
+    """The raw body of a JSON request: at most `max_bytes`, sent in one of `media_types`."""
     if request.content_length is not None and request.content_length > max_bytes:
         raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {max_bytes} bytes")
     if request.mimetype not in media_types:
@@ -320,6 +347,10 @@ def read_json(request: Request, max_bytes: int, media_types: tuple = ("applicati
     raw = request.stream.read(max_bytes + 1)
     if len(raw) > max_bytes:
         raise AppError(ErrorCode.PAYLOAD_TOO_LARGE, f"the body is larger than {max_bytes} bytes")
+    return raw
+
+
+def parse_json(raw: bytes):
     try:
         return json.loads(raw or b"null")
     except (ValueError, UnicodeDecodeError):
@@ -328,12 +359,18 @@ def read_json(request: Request, max_bytes: int, media_types: tuple = ("applicati
         raise too_deep() from None
 
 
+def read_json(request: Request, max_bytes: int, media_types: tuple = ("application/json",)):
+    """The JSON body, whatever its type: at most `max_bytes`, sent in one of `media_types`, valid JSON."""
+    return parse_json(read_raw_json(request, max_bytes, media_types))
+
+
 def load_json(request: Request, schema: Schema | None, max_bytes: int, media_types: tuple = ("application/json",)):
     """The body, loaded by `schema` (unknown fields refused); None: the checked JSON object as sent."""
-    data = read_json(request, max_bytes, media_types)
+    raw = read_raw_json(request, max_bytes, media_types)
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise AppError(ErrorCode.INVALID_INPUT, "the body must be a JSON object", {"_schema": ["expected an object"]})
-    check_json_strings(data)
+    check_json_strings(data, strings=may_hold_non_text(raw))
     return data if schema is None else schema.load(data, unknown=RAISE)
 
 

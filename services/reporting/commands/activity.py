@@ -23,7 +23,7 @@ from sqlalchemy import text
 
 from contracts.errors import AppError, ErrorCode
 from contracts.reporting import ATTEMPTS_GRADED, LEARNING_HOURS_UPDATED
-from servicekit.bulk import unnest
+from servicekit.bulk import json_rows, rows_json, unnest
 from servicekit.db import UnitOfWork
 from services.reporting import home, item_names
 from services.reporting.commands.catalog import ensure_courses
@@ -120,18 +120,11 @@ STATEMENT_COLUMNS = {"statement_id": "uuid", "user_id": "uuid", "verb": "text", 
                      "session_start": "boolean"}
 
 
-def _columns(rows: list[Parsed]) -> dict[str, list]:
-    return {
-        "statement_id": [r.statement_id for r in rows], "user_id": [r.user_id for r in rows],
-        "verb": [r.verb for r in rows], "object_type": [r.object_type for r in rows],
-        "item_id": [r.item_id for r in rows], "course_id": [r.course_id for r in rows],
-        "lesson_id": [r.lesson_id for r in rows], "item_type": [r.item_type for r in rows],
-        "score": [r.score for r in rows], "max_score": [r.max_score for r in rows],
-        "passed": [r.passed for r in rows], "attempt": [r.attempt for r in rows],
-        "ts": [r.ts.isoformat() for r in rows], "source": [r.source for r in rows],
-        "digest": [r.digest for r in rows], "credit_us": [r.credit_us for r in rows],
-        "session_start": [r.session_start for r in rows],
-    }
+def _rows(rows: list[Parsed]) -> str:
+    """The rows of STATEMENT_COLUMNS as one JSON parameter (servicekit.bulk.json_rows)."""
+    return rows_json([(r.statement_id, r.user_id, r.verb, r.object_type, r.item_id, r.course_id, r.lesson_id,
+                       r.item_type, r.score, r.max_score, r.passed, r.attempt, r.ts.isoformat(), r.source,
+                       r.digest, r.credit_us, r.session_start) for r in rows])
 
 
 def lock_learners(uow: UnitOfWork, org_id: str, user_ids: list[str]) -> dict:
@@ -184,13 +177,11 @@ def store(uow: UnitOfWork, org_id: str, rows: list[Parsed], outcome: Outcome, al
         if row.user_id not in appended:
             row.credit_us = row.session_start = None
     rows.sort(key=lambda r: r.statement_id)  # a stable insert order: concurrent batches never deadlock
-    params = _columns(rows)
-    params["org"] = org_id
     names = ", ".join(STATEMENT_COLUMNS)
     inserted = {row[0] for row in session.execute(text(
         f"INSERT INTO statements (org_id, {names}) SELECT CAST(:org AS uuid), {names} "
-        f"FROM {unnest(STATEMENT_COLUMNS)} ON CONFLICT (org_id, statement_id) DO NOTHING "
-        "RETURNING statement_id::text"), params)}
+        f"FROM {json_rows(STATEMENT_COLUMNS)} ON CONFLICT (org_id, statement_id) DO NOTHING "
+        "RETURNING statement_id::text"), {"org": org_id, "rows": _rows(rows)})}
     new = [r for r in rows if r.statement_id in inserted]
     # An appended learner's statement that was a duplicate after all (its id stored under
     # another learner): the credits computed on the way in assumed it; recompute that learner.
