@@ -18,7 +18,10 @@ from nameko.rpc import RpcProxy
 from prometheus_client import Counter
 
 from contracts.errors import AppError, ErrorCode
+from servicekit import serialization
 from servicekit.broker import CONNECTION_ERRORS
+
+serialization.install()  # JSON messages decoded without kombu's per-object hook when none needs it
 
 DEFAULT_TIMEOUT = 10.0
 DEFAULT_LONG_TIMEOUT = 120.0

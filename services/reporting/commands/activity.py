@@ -323,25 +323,23 @@ def _iso(value):
 def _upsert_items(session, org_id: str, items: dict) -> None:
     if not items:
         return
-    keys = sorted(items)
     columns = {"user_id": "uuid", "course_id": "text", "item_id": "text", "lesson_id": "text", "item_type": "text",
                "completed_at": "timestamptz", "best_pct": "float8", "attempts": "integer",
                "last_activity_at": "timestamptz"}
-    params = {"org": org_id, "user_id": [k[0] for k in keys], "course_id": [k[1] for k in keys],
-              "item_id": [k[2] for k in keys], "lesson_id": [items[k][0] for k in keys],
-              "item_type": [items[k][1] for k in keys], "completed_at": [_iso(items[k][2]) for k in keys],
-              "best_pct": [items[k][3] for k in keys], "attempts": [items[k][4] for k in keys],
-              "last_activity_at": [_iso(items[k][5]) for k in keys]}
+    rows = rows_json([(user_id, course_id, item_id, lesson_id, item_type, _iso(completed_at), best_pct, attempts,
+                       _iso(last)) for (user_id, course_id, item_id), (lesson_id, item_type, completed_at, best_pct,
+                                                                       attempts, last) in sorted(items.items())])
     names = ", ".join(columns)
     session.execute(text(
-        f"INSERT INTO learner_items (org_id, {names}) SELECT CAST(:org AS uuid), {names} FROM {unnest(columns)} "
+        f"INSERT INTO learner_items (org_id, {names}) SELECT CAST(:org AS uuid), {names} FROM {json_rows(columns)} "
         "ON CONFLICT (org_id, user_id, course_id, item_id) DO UPDATE SET "
         "lesson_id = coalesce(learner_items.lesson_id, EXCLUDED.lesson_id), "
         "item_type = coalesce(learner_items.item_type, EXCLUDED.item_type), "
         "completed_at = LEAST(learner_items.completed_at, EXCLUDED.completed_at), "
         "best_pct = GREATEST(learner_items.best_pct, EXCLUDED.best_pct), "
         "attempts = learner_items.attempts + EXCLUDED.attempts, "
-        "last_activity_at = GREATEST(learner_items.last_activity_at, EXCLUDED.last_activity_at)"), params)
+        "last_activity_at = GREATEST(learner_items.last_activity_at, EXCLUDED.last_activity_at)"),
+        {"org": org_id, "rows": rows})
 
 
 def _upsert_lessons(session, org_id: str, lessons: dict) -> dict:
