@@ -78,6 +78,14 @@ def complete():
 # ---------------------------------------------------------------- the org admins' settings
 
 
+def _join_choices(org: str) -> list[tuple[str, str]]:
+    """("program_id/contract_id", "Program — Contract") for each contract of each program."""
+    names = {c["id"]: c["name"] for c in api("GET", f"/v1/orgs/{org}/contracts", params={"limit": 200})["items"]}
+    programs = api("GET", f"/v1/orgs/{org}/programs", params={"limit": 200})["items"]
+    return [(f"{p['id']}/{cid}", f"{p['name']} — licenses of {names.get(cid, 'a contract')}")
+            for p in programs for cid in p.get("contract_ids") or []]
+
+
 def _mapping(text: str) -> dict:
     """`job_title = title` lines -> {"job_title": "title"}."""
     mapping = {}
@@ -118,6 +126,18 @@ def settings():
                 created = api("POST", f"{base}/connections", json=body)
                 flash(f"Connection “{created['name']}” added. Give your identity provider the URLs shown below.")
                 return redirect(url_for("sso.settings"))
+            if step.startswith("change:"):
+                connection_id = step.partition(":")[2]
+                form_kind = step
+                values = {"mapping": form.get(f"mapping-{connection_id}", "").strip()}
+                joins = []
+                for pair in form.getlist(f"auto_join-{connection_id}"):
+                    program_id, _, contract_id = pair.partition("/")
+                    joins.append({"program_id": program_id, "contract_id": contract_id})
+                api("PATCH", f"{base}/connections/{connection_id}",
+                    json={"attribute_mapping": _mapping(values["mapping"]), "auto_join": joins})
+                flash("The connection is changed.")
+                return redirect(url_for("sso.settings"))
             if step.startswith(("enable:", "disable:")):
                 action, _, connection_id = step.partition(":")
                 api("PATCH", f"{base}/connections/{connection_id}", json={"enabled": action == "enable"})
@@ -139,7 +159,9 @@ def settings():
             return redirect(url_for("sso.settings"))
         except ApiError as exc:
             errors = exc.field_errors()
-            if form_kind == "add-saml":  # the SAML form's own field names
+            if form_kind and form_kind.startswith("change:") and "attribute_mapping" in errors:
+                errors[f"mapping-{form_kind.partition(':')[2]}"] = errors.pop("attribute_mapping")
+            elif form_kind == "add-saml":  # the SAML form's own field names
                 errors = {{"name": "saml_name", "attribute_mapping": "saml_mapping"}.get(k, k): v
                           for k, v in errors.items()}
             elif "attribute_mapping" in errors:
@@ -148,8 +170,14 @@ def settings():
                                                          "DOMAIN_TAKEN": "Another organization verified this "
                                                                          "domain."})
     connections = api("GET", f"{base}/connections")
+    join_choices = _join_choices(org)
+    for c in connections:
+        c["mapping_text"] = "\n".join(f"{k} = {v}" for k, v in sorted(c["attribute_mapping"].items()))
+        c["joins"] = {f"{j['program_id']}/{j['contract_id']}" for j in c["auto_join"]}
+        c["join_labels"] = [label for value, label in join_choices if value in c["joins"]]
     domains = api("GET", f"{base}/domains")
     policy = api("GET", f"{base}/policy")
     return render_template("sso/settings.html", connections=connections, domains=domains, policy=policy,
+                           join_choices=join_choices,
                            errors=errors, error=error, values=values, form_kind=form_kind, tabs=_tabs(),
                            tab="sso.settings"), 400 if errors or error else 200

@@ -3,6 +3,7 @@ claims a domain on the settings page (the URLs to give the provider shown), then
 domain uses "Sign in with your company account" on the sign-in page and lands signed in, through a
 real OIDC provider on loopback (tests/support/oidc_provider.py); a tampered answer ends on a page
 that says why. Bounded: every wait has a timeout (the page fixture's 15 s)."""
+import re
 import time
 import uuid
 
@@ -25,6 +26,8 @@ def provider():
 def test_admin_sets_up_a_provider_and_a_person_signs_in_with_the_company_account(page, browser, suite, world,
                                                                                    provider):
     domain = f"acme-{uuid.uuid4().hex[:8]}.example"
+    program = world["admin"].call("POST", f"/v1/orgs/{world['org_id']}/programs", json={  # this test's own
+        "name": unique("SSO Academy"), "contract_ids": [world["contract"]["id"]]})
     sign_in(page, world["admin_email"])
     page.goto("/admin/settings/sso")
     expect(page.get_by_role("heading", name="Connections")).to_be_visible()
@@ -41,6 +44,11 @@ def test_admin_sets_up_a_provider_and_a_person_signs_in_with_the_company_account
     expect(connection).to_contain_text("/v1/sso/oidc/callback")     # the redirect URI to give the provider
     expect(connection).to_contain_text("stored (never shown)")
     assert provider.client_secret not in page.content()
+    # people signing in through it join a program (a license of its contract each)
+    connection.get_by_text("Change mapping and programs").click()
+    connection.get_by_label(re.compile(re.escape(program["name"]))).check()
+    connection.get_by_role("button", name="Save changes").click()
+    expect(page.get_by_role("status").first).to_contain_text("The connection is changed")
     page.get_by_label("Claim a domain").fill(domain)
     page.get_by_role("button", name="Claim domain").click()
     expect(page.get_by_role("row").filter(has_text=domain)).to_contain_text("Waiting for verification")
@@ -68,6 +76,7 @@ def test_admin_sets_up_a_provider_and_a_person_signs_in_with_the_company_account
         check_page(person, "sso-sign-in-options", problems)
         person.get_by_role("link", name="Continue with Acme Okta").click()   # -> gateway -> provider -> console
         person.wait_for_url("**/learn**")
+        expect(person.get_by_text(program["name"]).first).to_be_visible()  # auto-joined
         expect(person.get_by_text(email).or_(person.get_by_text("Jo Company")).first).to_be_visible()
         # a tampered answer: a clear page with the reason
         person.goto(f"{suite.base_url}/v1/sso/oidc/callback?state=forged.state&code=abc")
