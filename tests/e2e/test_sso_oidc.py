@@ -217,8 +217,35 @@ def test_only_sso_refuses_passwords_in_verified_domains_but_not_the_org_admins(s
         add_admin(acme["admin"], acme["org_id"], admin_in_domain, "Bo Ss")
         kept = api.post("/v1/auth/login", json={"email": admin_in_domain, "password": "correct horse battery"})
         assert kept.status_code == 200, kept.text
+        # nor may the password accept an invitation (sign in with the company account, then accept)
+        invitation = acme["admin"].post("/v1/invitations", json={
+            "program_id": acme["program"]["id"], "contract_id": acme["contract"]["id"], "full_name": "Pat Password",
+            "email": email, "send_email": True})
+        assert invitation.status_code == 201, invitation.text
+        token = invitation_token(suite, invitation.json()["id"])
+        accepted = api.post("/v1/invitations/accept", json={"token": token, "password": "correct horse battery"})
+        assert accepted.status_code == 403 and accepted.json()["error"]["code"] == "SSO_REQUIRED", accepted.text
     finally:
         acme["admin"].put(f"/v1/orgs/{acme['org_id']}/sso/policy", json={"only_sso": False})
+
+
+def invitation_token(suite, invitation_id: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(suite.database_url("invitations"))
+    try:
+        url = wait_for(lambda: _accept_url(engine, text, invitation_id), timeout=30)
+    finally:
+        engine.dispose()
+    return url.split("token=")[1]
+
+
+def _accept_url(engine, text, invitation_id):
+    with engine.connect() as conn:
+        return conn.execute(text(
+            "SELECT envelope->'payload'->>'accept_url' FROM kit_outbox "
+            "WHERE envelope->'payload'->>'invitation_id' = :id AND envelope->'payload'->>'accept_url' IS NOT NULL "
+            "ORDER BY id DESC LIMIT 1"), {"id": invitation_id}).scalar()
 
 
 def test_discovery_names_the_connection_of_a_verified_domain(api, acme):

@@ -20,7 +20,7 @@ from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
 from services.identity import credentials
 from services.identity.commands import throttle
-from services.identity.commands.sessions import check_password, revoke_sessions
+from services.identity.commands.sessions import check_password, refuse_password_if_sso_only, revoke_sessions
 from services.identity.models import OneTimeToken, User
 from services.identity.queries import find_user, get_user
 from services.identity.settings import settings
@@ -204,6 +204,9 @@ def account_for_invitation(uow: UnitOfWork, email: str, full_name: str | None, p
             raise AppError(ErrorCode.INVALID_CREDENTIALS, "this address has an account: sign in, or give its "
                            "password, to accept", {"password": ["required: the account has a password"]})
         check_password(uow, normalize_email(email), password, client)
+        # "only SSO" (docs/sso.md): the password does not sign in here either; sign in with the company
+        # account, then accept while signed in
+        refuse_password_if_sso_only(uow, find_user(uow, email))
     if holder is not None:
         password = None  # the account keeps its password
     # hashed before the unit of work takes a connection (unused if the account has a password)
