@@ -329,3 +329,26 @@ def test_scim_changes_are_in_the_audit_log(suite, provider):
     found = wait_for(entries, timeout=30)
     entry = found[("scim-audit-1", "scim.user_provisioned")]
     assert entry["actor"]["kind"] == "api_token" and entry["client_address"] == "127.0.0.1"
+
+
+def test_an_organization_vouches_for_addresses_in_its_verified_domain(suite, api, provider):
+    """Single sign-on's trust rule (docs/sso.md): an address in a domain the organization verified is its to
+    vouch for; SCIM's accounts there are verified and their group joins happen at once."""
+    from servicekit.standalone import unit_of_work
+    from services.identity.sso.config import verify_domain
+
+    org_id, admin, idp = provider
+    domain = f"{unique('corp')}.example"
+    with unit_of_work("identity", suite.database_url("identity")) as uow:
+        verify_domain(uow, org_id, domain)
+    program, contract = program_with_contract(admin, org_id, license_count=5)
+    assert admin.put(f"/v1/orgs/{org_id}/scim/group-mappings", json={
+        "display_name": "Everyone", "program_id": program["id"], "contract_id": contract["id"]}).status_code == 200
+    vouched = idp.send("POST", "/Users", new_user(f"{unique('v')}@{domain}")).json()
+    elsewhere = idp.send("POST", "/Users", new_user()).json()  # acme.example: not this organization's domain
+    group = idp.send("POST", "/Groups", {"displayName": "Everyone", "members": [
+        {"value": vouched["id"]}, {"value": elsewhere["id"]}]})
+    assert group.status_code == 201, group.text
+    assert member_state(admin, program["id"], vouched["id"]) == "MEMBER"
+    assert member_state(admin, program["id"], elsewhere["id"]) in (None, "INVITED")
+    assert contract_used(admin, contract["id"]) == 1

@@ -30,7 +30,7 @@ from contracts.scim import (
 )
 from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
-from services.identity.commands import profiles
+from services.identity.commands import accounts, profiles
 from services.identity.models import Organization, Profile, ScimGroup, ScimGroupMapping, ScimGroupMember, ScimUser, User
 from services.identity.queries import get_org, person_view
 from services.identity.scim import filters
@@ -42,6 +42,7 @@ from services.identity.scim.resources import (
     extract_user,
     scim_error,
 )
+from services.identity.sso.linking import verified_domain
 
 
 def utcnow() -> datetime:
@@ -168,6 +169,16 @@ def list_users(uow: UnitOfWork, org_id: str, filter_text: str | None, start_inde
 # ---------------------------------------------------------------- users: writing
 
 
+def _vouch(uow: UnitOfWork, org_id: str, user: User) -> None:
+    """The trust rule as single sign-on has it (docs/sso.md, "Linking"): an address in a domain this
+    organization verified is the organization's to vouch for. An unverified account there becomes verified
+    (a password chosen before the address was proven is forgotten first), so its group joins happen at once;
+    any other unverified account stays unverified and is invited instead (docs/scim.md, "Trust")."""
+    if not user.email_verified and verified_domain(uow, org_id, user.email):
+        user.distrust_unverified_password()
+        accounts.mark_verified(uow, user)
+
+
 def _person(user: User, profile: Profile) -> dict:
     return {"user_id": user.id, "email": user.email, "full_name": profile.full_name or user.full_name,
             "verified": user.email_verified}
@@ -259,6 +270,7 @@ def create_user(uow: UnitOfWork, org_id: str, resource) -> dict:
         raise scim_error(ScimType.UNIQUENESS, "this person (or this userName) is already provisioned in this "
                          "organization", "userName", code=ErrorCode.CONFLICT)
     user, profile, scim = _load_user(uow, org_id, user_id)
+    _vouch(uow, org_id, user)
     if fields["full_name"] and profile.full_name != fields["full_name"] and fields["full_name"] != user.full_name:
         before = person_view(user, profile)
         profile.full_name = fields["full_name"]  # the organization's name for the person; the account's stays
@@ -320,6 +332,7 @@ def _apply(uow: UnitOfWork, org_id: str, user: User, profile: Profile, scim: Sci
         if profiles_conflict is not None:
             raise scim_error(ScimType.UNIQUENESS, "another person of this organization has this externalId",
                              "externalId", code=ErrorCode.CONFLICT)
+    _vouch(uow, org_id, user)  # a domain verified since the user was provisioned
     before_profile = person_view(user, profile)
     was_active = scim.active
     entitled_before = _entitlements(uow, org_id, user.id) if was_active else {}
@@ -461,6 +474,7 @@ def _group_effects(uow: UnitOfWork, org_id: str, user_ids: set[str], before: dic
                                .join(ScimUser, (ScimUser.user_id == User.id) & (ScimUser.org_id == Profile.org_id))
                                .where(Profile.org_id == org_id, User.id.in_(sorted(user_ids)))).all()
     for user, profile, scim in rows:
+        _vouch(uow, org_id, user)
         after = _entitlements(uow, org_id, user.id) if scim.active else {}
         effects = _changes(before.get(user.id, {}) if scim.active else {}, after, _person(user, profile),
                            scim.active)
