@@ -202,10 +202,7 @@ class ScimRoutes(Routes):
         (charging the mapping's contract) and leave the programs their mappings name."""
         person = result.get("person")
         if person is not None and not result.get("active", True):
-            notify = self.identity.get_organization(org_id).get("deprovision_exit_email", True)
-            self.programs.remove_person(org_id, person["user_id"], notify=notify is not False)
-            # an invitation already emailed (e.g. a group join of an unverified account) must not let them in later
-            self.invitations.revoke_pending_of_person(org_id, person["user_id"])
+            self._deprovision(org_id, person["user_id"])
         for leave in result.get("leaves", ()):
             try:
                 self.programs.remove_member(org_id, leave["program_id"], leave["user_id"])
@@ -214,6 +211,13 @@ class ScimRoutes(Routes):
             self.invitations.revoke_pending_of_person(org_id, leave["user_id"], leave["program_id"])
         for join in result.get("joins", ()):
             self._join(org_id, join)
+
+    def _deprovision(self, org_id: str, user_id: str) -> None:
+        """The person leaves every program of the organization (idempotent: a retry redoes nothing twice)."""
+        notify = self.identity.get_organization(org_id).get("deprovision_exit_email", True)
+        self.programs.remove_person(org_id, user_id, notify=notify is not False)
+        # an invitation already emailed (e.g. a group join of an unverified account) must not let them in later
+        self.invitations.revoke_pending_of_person(org_id, user_id)
 
     def _join(self, org_id: str, join: dict) -> None:
         """A verified account joins at once; an unverified one is invited (an emailed link, which proves the
@@ -275,8 +279,12 @@ class ScimRoutes(Routes):
     @scim_route("DELETE", "/scim/v2/Users/{user_id}", status=204,
                 summary="SCIM: deprovision a user and forget the SCIM resource (account and history stay)")
     def scim_delete_user(self, call, user_id):
+        # The programs' side first, then the SCIM resource: if programs or invitations do not answer, the
+        # resource stays and the identity provider's retry of the DELETE redoes all of it (a resource deleted
+        # first would answer that retry 404 and leave the person's licenses taken).
         org_id = self._org(call)
-        self._carry_out(org_id, self.identity.scim_delete_user(org_id, user_id))
+        self._deprovision(org_id, self.identity.scim_get_user(org_id, user_id)["id"])
+        self.identity.scim_delete_user(org_id, user_id)  # deprovisioned above; a DELETE joins and leaves nothing
         return Reply(status=204)
 
     # ---------------------------------------------------------------- Groups

@@ -7,6 +7,8 @@ mapped to programs (joins charged to the mapping's contract; an unverified
 account is invited, not joined), ETags, SCIM errors, tenancy between
 organizations, and the audit log."""
 import json
+import os
+import signal
 import uuid
 
 import pytest
@@ -249,6 +251,29 @@ def test_deprovisioning_acts_on_this_organization_only_and_can_skip_the_exit_ema
     assert audit[0]["details"]["reason"] == "DEPROVISIONED" and audit[0]["actor"]["kind"] == "api_token"
     assert scalar(messaging, "SELECT count(*) FROM deliveries WHERE template = 'program_exit' AND recipient = :r",
                   r=me["email"]) == 0  # the organization said: no email to a deleted account
+
+
+
+def test_a_delete_that_programs_does_not_answer_is_redone_by_the_retry(suite, api, provider):
+    """Programs stopped (SIGSTOP): the DELETE answers 503 and the SCIM resource stays, so the identity
+    provider's retry deprovisions for real (license freed) instead of answering 404 with the seat still taken."""
+    org_id, admin, idp = provider
+    program, contract = program_with_contract(admin, org_id)
+    person = invited_person(suite, api, admin, program, contract)
+    me = person.get("/v1/me").json()
+    user = idp.send("POST", "/Users", new_user(me["email"])).json()
+    assert contract_used(admin, contract["id"]) == 1
+    programs = suite.processes["programs"]
+    os.kill(programs.pid, signal.SIGSTOP)
+    try:
+        assert is_scim_error(idp.send("DELETE", f"/Users/{user['id']}"), 503)
+    finally:
+        os.kill(programs.pid, signal.SIGCONT)
+    assert idp.send("GET", f"/Users/{user['id']}").status_code == 200  # still there: the retry can redo it
+    assert idp.send("DELETE", f"/Users/{user['id']}").status_code == 204
+    assert is_scim_error(idp.send("GET", f"/Users/{user['id']}"), 404)
+    assert member_state(admin, program["id"], me["id"]) == "DELETED_MEMBER"
+    assert contract_used(admin, contract["id"]) == 0
 
 
 # ---------------------------------------------------------------- groups
