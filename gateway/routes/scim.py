@@ -195,6 +195,13 @@ class ScimRoutes(Routes):
         resource["meta"]["location"] = f"{self._base(call)}/{kind}/{resource['id']}"
         return resource
 
+    def _changed(self, call, org_id: str, result: dict, kind: str, created: bool = False) -> Response:
+        """A write's answer: its effects on the programs carried out, then the resource (201 with its
+        Location when created)."""
+        self._carry_out(org_id, result)
+        resource = self._located(call, result["resource"], kind)
+        return scim_reply(resource, 201 if created else 200, location=resource["meta"]["location"] if created else None)
+
     def _carry_out(self, org_id: str, result: dict) -> None:
         """What the change means for the programs, through the same calls as an admin's:
         a person no longer active leaves every program of the organization (license freed, exit rules,
@@ -251,10 +258,7 @@ class ScimRoutes(Routes):
                 summary="SCIM: provision a user (an existing account of that email is linked, never changed)")
     def scim_create_user(self, call):
         org_id = self._org(call)
-        result = self.identity.scim_create_user(org_id, call.body)
-        self._carry_out(org_id, result)
-        resource = self._located(call, result["resource"], "Users")
-        return scim_reply(resource, 201, location=resource["meta"]["location"])
+        return self._changed(call, org_id, self.identity.scim_create_user(org_id, call.body), "Users", created=True)
 
     @scim_route("GET", "/scim/v2/Users/{user_id}", response=ScimUserResource, summary="SCIM: a user")
     def scim_get_user(self, call, user_id):
@@ -265,16 +269,14 @@ class ScimRoutes(Routes):
     def scim_replace_user(self, call, user_id):
         org_id = self._org(call)
         result = self.identity.scim_replace_user(org_id, user_id, call.body, call.request.headers.get("If-Match"))
-        self._carry_out(org_id, result)
-        return scim_reply(self._located(call, result["resource"], "Users"))
+        return self._changed(call, org_id, result, "Users")
 
     @scim_route("PATCH", "/scim/v2/Users/{user_id}", body=ScimPatch, response=ScimUserResource,
                 summary="SCIM: patch a user (add, replace, remove; Entra's and Okta's forms)")
     def scim_patch_user(self, call, user_id):
         org_id = self._org(call)
         result = self.identity.scim_patch_user(org_id, user_id, call.body, call.request.headers.get("If-Match"))
-        self._carry_out(org_id, result)
-        return scim_reply(self._located(call, result["resource"], "Users"))
+        return self._changed(call, org_id, result, "Users")
 
     @scim_route("DELETE", "/scim/v2/Users/{user_id}", status=204,
                 summary="SCIM: deprovision a user and forget the SCIM resource (account and history stay)")
@@ -302,10 +304,7 @@ class ScimRoutes(Routes):
                 summary="SCIM: create a group (its members join the program a mapping of its name names)")
     def scim_create_group(self, call):
         org_id = self._org(call)
-        result = self.identity.scim_create_group(org_id, call.body)
-        self._carry_out(org_id, result)
-        resource = self._located(call, result["resource"], "Groups")
-        return scim_reply(resource, 201, location=resource["meta"]["location"])
+        return self._changed(call, org_id, self.identity.scim_create_group(org_id, call.body), "Groups", created=True)
 
     @scim_route("GET", "/scim/v2/Groups/{group_id}", query=AttributesQuery, response=ScimGroupResource,
                 summary="SCIM: a group")
@@ -319,16 +318,14 @@ class ScimRoutes(Routes):
     def scim_replace_group(self, call, group_id):
         org_id = self._org(call)
         result = self.identity.scim_replace_group(org_id, group_id, call.body, call.request.headers.get("If-Match"))
-        self._carry_out(org_id, result)
-        return scim_reply(self._located(call, result["resource"], "Groups"))
+        return self._changed(call, org_id, result, "Groups")
 
     @scim_route("PATCH", "/scim/v2/Groups/{group_id}", body=ScimPatch, response=ScimGroupResource,
                 summary="SCIM: patch a group (add or remove members, rename)")
     def scim_patch_group(self, call, group_id):
         org_id = self._org(call)
         result = self.identity.scim_patch_group(org_id, group_id, call.body, call.request.headers.get("If-Match"))
-        self._carry_out(org_id, result)
-        return scim_reply(self._located(call, result["resource"], "Groups"))
+        return self._changed(call, org_id, result, "Groups")
 
     @scim_route("DELETE", "/scim/v2/Groups/{group_id}", status=204,
                 summary="SCIM: delete a group (its members leave the mapped program)")
