@@ -10,6 +10,7 @@ from marshmallow import Schema, ValidationError
 
 from contracts.common import email_field, text_field
 from contracts.errors import AppError, ErrorCode
+from contracts.identity import ProfileFieldsSchema
 from contracts.scim import CORE_GROUP, CORE_USER, ENTERPRISE_USER, MAX_OPERATIONS, ScimType
 from services.identity.scim import filters
 
@@ -92,8 +93,8 @@ def extension(resource: dict, urn: str) -> dict:
     return value
 
 
-class ScimUserFields(Schema):
-    """Lengths and characters of what a User maps to (the profile's own rules)."""
+class ScimUserFields(ProfileFieldsSchema):
+    """Lengths and characters of what a User maps to: the profile's own rules, and the SCIM-side names."""
     user_name = text_field(254)
     email = email_field(allow_none=True)
     given_name = text_field(200, allow_none=True)
@@ -101,16 +102,6 @@ class ScimUserFields(Schema):
     display_name = text_field(200, allow_none=True)
     full_name = text_field(200, allow_none=True)
     manager_id = text_field(200, allow_none=True)
-    external_id = text_field(200, allow_none=True)
-    manager_name = text_field(200, allow_none=True)
-    manager_email = email_field(allow_none=True)
-    job_title = text_field(200, allow_none=True)
-    job_type = text_field(200, allow_none=True)
-    business_unit = text_field(200, allow_none=True)
-    business_unit_2 = text_field(200, allow_none=True)
-    location_city = text_field(200, allow_none=True)
-    location_country = text_field(200, allow_none=True)
-    location_region = text_field(200, allow_none=True)
 
 
 USER_FIELDS = ScimUserFields()
