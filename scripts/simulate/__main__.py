@@ -86,7 +86,7 @@ def prepare_org(base_url: str, admin_email: str, password: str, *, learner_passw
                 log=print) -> tuple[OrgRun, Api, str]:
     """Sign in, find members and enrollments, join and enroll the demo learners as decided by `seed`, and build
     the period's statements. Returns (the run, the admin's Api, the org id)."""
-    admin = Api(base_url)
+    admin = Api(base_url, patience=settle)
     admin.login(admin_email, password)
     org_id = admin_org(admin)
     domain = admin_email.rsplit("@", 1)[1]

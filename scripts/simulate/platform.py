@@ -35,10 +35,13 @@ class ApiError(RuntimeError):
 class Api:
     """One caller of the gateway (a person's access token or an API token)."""
 
-    def __init__(self, base_url: str, token: str | None = None, timeout: float = 60):
+    def __init__(self, base_url: str, token: str | None = None, timeout: float = 60, patience: float = 0.0):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         self.timeout = timeout
+        # How long a read or a sign-in is tried again while the platform answers 503: right after `make run`
+        # starts, the gateway is ready before the services behind it are.
+        self.patience = patience
         if token:
             self.use(token)
 
@@ -46,11 +49,16 @@ class Api:
         self.session.headers["Authorization"] = f"Bearer {token}"
 
     def call(self, method: str, path: str, body=None, expect=(200, 201, 204), **params) -> dict | list | None:
-        response = self.session.request(method, self.base_url + path, json=body, params=params or None,
-                                        timeout=self.timeout)
-        if response.status_code not in expect:
-            raise ApiError(response)
-        return response.json() if response.content else None
+        deadline = time.monotonic() + self.patience
+        again = method == "GET" or path == "/v1/auth/login"  # safe to repeat: a write might be applied twice
+        while True:
+            response = self.session.request(method, self.base_url + path, json=body, params=params or None,
+                                            timeout=self.timeout)
+            if response.status_code in expect:
+                return response.json() if response.content else None
+            if not (again and response.status_code == 503 and time.monotonic() < deadline):
+                raise ApiError(response)
+            time.sleep(1)
 
     def get_all(self, path: str, **params) -> list[dict]:
         """Every item of a paged list (`?limit=&cursor=`)."""
