@@ -19,6 +19,8 @@ run: export SKILLS_OPS_PORT ?= 9106
 run: export CONSOLE_OPS_PORT ?= 9108
 # Every emailed or printed link opens a page of the web console (console/, port 8080).
 run: export PUBLIC_URL ?= http://127.0.0.1:8080
+# The gateway as browsers and identity providers reach it (SSO URLs, the SCIM base URL the console shows).
+run: export API_PUBLIC_URL ?= http://127.0.0.1:8000
 run: export REPORTING_EXPORT_PORT ?= 9115
 run: export AUDIT_OPS_PORT ?= 9107
 

@@ -16,6 +16,7 @@ class ConsoleSettings:
     address: str  # host:port the console listens on
     gateway_url: str  # where the console reaches the gateway's public API
     public_url: str  # where people reach the console (links, redirects)
+    api_public_url: str  # the gateway's API as its clients reach it (the SCIM base URL shown to org admins)
     secret_key: str  # the session cookie's key (encrypted with a key derived from it)
     development: bool
     ops_port: int
@@ -29,6 +30,8 @@ class ConsoleSettings:
             address=_env("CONSOLE_ADDRESS", "127.0.0.1:8080"),
             gateway_url=_env("GATEWAY_URL", "http://" + _env("WEB_SERVER_ADDRESS", "127.0.0.1:8000")).rstrip("/"),
             public_url=_env("PUBLIC_URL", "http://127.0.0.1:8080").rstrip("/"),
+            # as identity's (services/identity/sso/config.py): one host routing /v1 and /scim to the gateway
+            api_public_url=_env("API_PUBLIC_URL", _env("PUBLIC_URL", "http://127.0.0.1:8080")).rstrip("/"),
             secret_key=config.required_secret("CONSOLE_SECRET", os.environ.get("CONSOLE_SECRET"),
                                               DEV_CONSOLE_SECRET),
             development=development,

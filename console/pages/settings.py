@@ -26,10 +26,11 @@ SCOPES = {
     "activity:write": "learning activity (the reporting service)",
     "reports:read": "reports (the reporting service)",
     "people:write": "people provisioning (identity provider sync)",
+    "scim": "SCIM 2.0 provisioning by your identity provider (Provisioning tab)",
 }
 TABS = [("settings.organization", "Organization"), ("settings.administrators", "Administrators"),
         ("settings.api_tokens", "API tokens"), ("settings.contracts", "Contracts"),
-        ("sso.settings", "Single sign-on")]  # console/pages/sso.py
+        ("sso.settings", "Single sign-on"), ("scim.settings", "Provisioning (SCIM)")]  # pages/sso.py, pages/scim.py
 
 
 def remember_brand(org: dict) -> None:
