@@ -212,12 +212,15 @@ class SsoRoutes(Routes):
         return {"items": self.identity.sso_options(call.body["email"])}
 
     @route("GET", "/v1/sso/{connection_id}/start", auth=PUBLIC, query=StartQuery, status=302, tags=("auth",),
-           summary="Start a sign-in through a connection: redirects to the identity provider")
+           errors=("TOO_MANY_REQUESTS",),
+           summary="Start a sign-in through a connection: redirects to the identity provider (limited per client "
+                   "address: SSO_START_MAX_PER_CLIENT in 15 minutes, then 429 with Retry-After)")
     def start_sso(self, call, connection_id):
         try:
-            started = self.identity.begin_sso(connection_id, call.query.get("return_to"))
+            # identity limits starts per client: the connecting address, or X-Forwarded-For from trusted proxies
+            started = self.identity.begin_sso(connection_id, call.query.get("return_to"), client=call.client)
         except AppError as exc:
-            if exc.code == ErrorCode.NOT_FOUND:
+            if exc.code in (ErrorCode.NOT_FOUND, ErrorCode.TOO_MANY_REQUESTS):
                 raise
             return refusal_page(exc, call.request_id)
         return Response(status=302, headers={"Location": started["redirect_url"], "Cache-Control": "no-store"})

@@ -308,8 +308,8 @@ class IdentityService(ServiceBase):
         return SsoOptionSchema(many=True).dump(sso_config.options_for(self.db, email))
 
     @rpc
-    def begin_sso(self, connection_id, return_to=None):
-        return sso_signin.begin(self.db, connection_id, return_to)
+    def begin_sso(self, connection_id, return_to=None, client=None):
+        return sso_signin.begin(self.db, connection_id, return_to, client)
 
     @rpc
     def finish_oidc(self, state=None, code=None, error=None):

@@ -27,6 +27,8 @@ class IdentitySettings(Settings):
     reset_max_per_email: int = setting("RESET_MAX_PER_EMAIL", 3)
     reset_max_per_client: int = setting("RESET_MAX_PER_CLIENT", 20)
     signup_max_per_client: int = setting("SIGNUP_MAX_PER_CLIENT", 20)
+    # single sign-on starts per client address (each stores a sign-in under way: docs/sso.md, "Limits")
+    sso_start_max_per_client: int = setting("SSO_START_MAX_PER_CLIENT", 100)
     password_hash_concurrency: int = setting("PASSWORD_HASH_CONCURRENCY", CORES)
     password_hash_queue: int = setting("PASSWORD_HASH_QUEUE", 4 * CORES)
     password_hash_wait_seconds: float = setting("PASSWORD_HASH_WAIT_SECONDS", 2.0)

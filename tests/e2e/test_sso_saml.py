@@ -153,3 +153,45 @@ def test_metadata_can_come_from_the_idps_metadata_url(globex, idp):
     unreachable = globex["admin"].post(f"/v1/orgs/{globex['org_id']}/sso/connections", json={
         "kind": "SAML", "name": "Nowhere", "idp_metadata_url": f"http://127.0.0.1:{free_port()}/metadata"})
     assert unreachable.status_code == 400 and "idp_metadata_url" in unreachable.json()["error"]["details"]
+
+
+def start_from(suite, connection_id: str, client: str) -> tuple[int, dict, bytes]:
+    """GET /v1/sso/{id}/start as the client `client` behind the suite's trusted proxy (TEST_PROXY, whose
+    X-Forwarded-For the gateway believes): status, headers, body."""
+    import http.client
+
+    from tests.support.suite import TEST_PROXY
+
+    url = urlsplit(suite.base_url)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30, source_address=(TEST_PROXY, 0))
+    try:
+        connection.request("GET", f"/v1/sso/{connection_id}/start", headers={"X-Forwarded-For": client})
+        response = connection.getresponse()
+        return response.status, dict(response.getheaders()), response.read()
+    finally:
+        connection.close()
+
+
+def test_starts_are_limited_per_client_address(suite, idp, globex):
+    """Each start stores a sign-in under way: SSO_START_MAX_PER_CLIENT starts per client address in the
+    throttle's 15-minute window, then 429 in the platform's error format with Retry-After; another client
+    starts as before, and an unknown connection counts too (no probing around the limit)."""
+    import json
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+
+    from services.identity.settings import settings
+
+    limit = settings().sso_start_max_per_client
+    connection_id = globex["connection"]["id"]
+    attacker = f"198.18.{random.randrange(256)}.{random.randrange(1, 255)}"
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: start_from(suite, connection_id, attacker)[0], range(limit)))
+    assert statuses == [302] * limit, sorted(set(statuses))
+    status, headers, body = start_from(suite, connection_id, attacker)
+    assert status == 429, body
+    error = json.loads(body)["error"]
+    assert error["code"] == "TOO_MANY_REQUESTS" and error["details"]["retry_after_seconds"] > 0, error
+    assert 0 < int(headers["Retry-After"]) <= 15 * 60 and headers["Content-Type"].startswith("application/json")
+    assert start_from(suite, str(uuid.uuid4()), attacker)[0] == 429  # unknown connection: still the limit
+    assert start_from(suite, connection_id, "198.19.0.7")[0] == 302     # another client is not affected

@@ -20,8 +20,10 @@ from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
 from servicekit.outbox import record_event
 from services.identity import credentials
+from services.identity.commands import throttle
 from services.identity.commands.sessions import issue_tokens
 from services.identity.models import OneTimeToken, User
+from services.identity.settings import settings
 from services.identity.sso import config
 from services.identity.sso.errors import refused
 from services.identity.sso.models import SsoConnection, SsoLogin
@@ -67,7 +69,12 @@ def purge_expired(uow: UnitOfWork) -> None:
         "FROM sso_saml_assertions WHERE expires_at < now() LIMIT :n FOR UPDATE SKIP LOCKED)"), {"n": PURGE_BATCH})
 
 
-def begin(uow: UnitOfWork, connection_id: str, return_to: str | None = None) -> dict:
+def begin(uow: UnitOfWork, connection_id: str, return_to: str | None = None, client: str | None = None) -> dict:
+    """`client`: the caller's address as the gateway saw it. Each start stores a sign-in under way, so starts are
+    limited per client address (the email request limits' throttle: 429 TOO_MANY_REQUESTS with
+    `retry_after_seconds`), counted before anything else (an unknown connection counts too)."""
+    with uow.independent_session() as session:
+        throttle.claim_request(session, "sso-start", None, client, None, settings().sso_start_max_per_client)
     connection = enabled_connection(uow, connection_id)
     purge_expired(uow)
     try:
