@@ -1,8 +1,7 @@
 """audit's configuration, read once when the service (or its command) starts."""
 from dataclasses import dataclass
 
-from servicekit import config
-from servicekit.config import Settings, setting
+from servicekit.config import Settings, secret_setting, setting
 
 DEV_CHECKPOINT_SECRET = "dev-only-audit-checkpoint-secret-0123456789"
 
@@ -21,12 +20,5 @@ class AuditSettings(Settings):
     retention_days: int | None = setting("AUDIT_RETENTION_DAYS", 365, parse=_retention_days)
     purge_interval: float = setting("AUDIT_PURGE_INTERVAL_SECONDS", 3600.0)
     # Signs the retention checkpoints (HMAC-SHA256): required outside development mode, like UNSUBSCRIBE_SECRET.
-    checkpoint_secret: str | None = setting("AUDIT_CHECKPOINT_SECRET", None, secret=True)
+    checkpoint_key: str = secret_setting("AUDIT_CHECKPOINT_SECRET", DEV_CHECKPOINT_SECRET)
     export_max_rows: int = setting("AUDIT_EXPORT_MAX_ROWS", 100_000)
-
-    def __post_init__(self):
-        self.checkpoint_key  # a missing or weak AUDIT_CHECKPOINT_SECRET stops the start  # noqa: B018
-
-    @property
-    def checkpoint_key(self) -> str:
-        return config.required_secret("AUDIT_CHECKPOINT_SECRET", self.checkpoint_secret, DEV_CHECKPOINT_SECRET)

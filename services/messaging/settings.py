@@ -8,8 +8,7 @@ credentials or address are picked up without a restart."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from servicekit import config
-from servicekit.config import Settings, setting
+from servicekit.config import Settings, secret_setting, setting
 from servicekit.entrypoints import settings_timer as timer_of_settings
 
 DEV_UNSUBSCRIBE_SECRET = "dev-only-unsubscribe-secret-0123456789abcdef"
@@ -24,19 +23,15 @@ class MessagingSettings(Settings):
     no_reply: str = setting("NO_REPLY_ADDRESS", "no-reply@platform.example")  # Reply-To when reply-to is off
     public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=lambda raw: raw.rstrip("/"))
     # Signs unsubscribe links; its own key (not JWT_SECRET): required outside development mode.
-    unsubscribe_secret: str | None = setting("UNSUBSCRIBE_SECRET", None, secret=True)
+    unsubscribe_secret: str = secret_setting("UNSUBSCRIBE_SECRET", DEV_UNSUBSCRIBE_SECRET)
     # Per-organization quotas (defaults; an organization's own values in org_quotas win): see commands/quotas.py.
     messages_per_day: int = setting("MESSAGING_QUOTA_MESSAGES_PER_DAY", 20)  # admin messages sent per UTC day
     recipients_per_day: int = setting("MESSAGING_QUOTA_RECIPIENTS_PER_DAY", 100_000)  # theirs plus reminders'
     reminders_per_program_per_day: int = setting("MESSAGING_QUOTA_REMINDERS_PER_PROGRAM_PER_DAY", 1)
 
-    def __post_init__(self):
-        self.unsubscribe_key  # a missing or weak UNSUBSCRIBE_SECRET stops the start  # noqa: B018
-
     @property
     def unsubscribe_key(self) -> bytes:
-        return config.required_secret("UNSUBSCRIBE_SECRET", self.unsubscribe_secret,
-                                      DEV_UNSUBSCRIBE_SECRET).encode()
+        return self.unsubscribe_secret.encode()
 
     def unsubscribe_link(self, token: str) -> str:
         return f"{self.public_url}/v1/unsubscribe/{token}"

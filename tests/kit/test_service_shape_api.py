@@ -24,7 +24,7 @@ from contracts.errors import AppError, ErrorCode
 from contracts.registry import Event, lookup, payload_schema, registered
 from servicekit import config
 from servicekit.clock import utcnow
-from servicekit.config import ConfigError, Settings, setting
+from servicekit.config import ConfigError, Settings, secret_setting, setting
 from servicekit.entrypoints import settings_timer
 from servicekit.events import handle_event
 from servicekit.models import normalize_email, parse_uuid, require_uuid
@@ -281,6 +281,26 @@ def test_a_missing_or_malformed_setting_is_a_clear_config_error():
         SampleSettings.from_env({"SAMPLE_SECRET": "s", "SAMPLE_PORT": "twenty"})
     with pytest.raises(ConfigError, match="SAMPLE_TLS"):
         SampleSettings.from_env({"SAMPLE_SECRET": "s", "SAMPLE_TLS": "maybe"})
+
+
+@dataclass(frozen=True)
+class KeyedSettings(Settings):
+    link_secret: str = secret_setting("SAMPLE_LINK_SECRET", "dev-only-sample-link-secret-0123456789abcdef")
+
+
+def test_a_secret_setting_is_required_outside_development_mode_only(monkeypatch):
+    monkeypatch.delenv("APP_ENV", raising=False)
+    with pytest.raises(ConfigError, match="SAMPLE_LINK_SECRET must be set"):
+        KeyedSettings.from_env({})
+    for weak in ("short", "dev-only-sample-link-secret-0123456789abcdef"):
+        with pytest.raises(ConfigError, match="SAMPLE_LINK_SECRET is too weak"):
+            KeyedSettings.from_env({"SAMPLE_LINK_SECRET": weak})
+    own = "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d"
+    settings = KeyedSettings.from_env({"SAMPLE_LINK_SECRET": own})
+    assert settings.link_secret == own and settings.describe() == {"SAMPLE_LINK_SECRET": "***"}
+    monkeypatch.setenv("APP_ENV", "development")
+    assert KeyedSettings.from_env({}).link_secret == "dev-only-sample-link-secret-0123456789abcdef"
+    assert KeyedSettings.from_env({"SAMPLE_LINK_SECRET": "short"}).link_secret == "short"
 
 
 # ---- timed RPC --------------------------------------------------------------
