@@ -124,45 +124,43 @@ LATEST_JOIN = ("((memberships.removed_at IS NULL OR memberships.removed_at <= EX
                "AND (memberships.joined_at IS NULL OR memberships.joined_at <= EXCLUDED.joined_at))")
 
 
+MEMBER_JOINED_UPSERT = text(
+    "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, invitation_id, "
+    "email, full_name, joined_at) VALUES (:program, :user, :org, :membership, :state, :contract, :invitation, "
+    "lower(:email), :name, :at) ON CONFLICT (program_id, user_id) DO UPDATE SET "
+    f"membership_id = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.membership_id ELSE memberships.membership_id END, "
+    f"state = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.state ELSE memberships.state END, "
+    f"contract_id = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.contract_id ELSE memberships.contract_id END, "
+    "invitation_id = coalesce(EXCLUDED.invitation_id, memberships.invitation_id), "
+    "email = coalesce(EXCLUDED.email, memberships.email), full_name = coalesce(EXCLUDED.full_name, "
+    f"memberships.full_name), joined_at = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.joined_at "
+    "ELSE coalesce(memberships.joined_at, EXCLUDED.joined_at) END, "
+    f"removed_at = CASE WHEN {LATEST_JOIN} THEN NULL ELSE memberships.removed_at END")
+
+# A removal applies unless a later join is already known.
+MEMBER_REMOVED_UPSERT = text(
+    "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, email, full_name, "
+    "removed_at) VALUES (:program, :user, :org, :membership, :state, :contract, lower(:email), :name, :at) "
+    "ON CONFLICT (program_id, user_id) DO UPDATE SET state = EXCLUDED.state, removed_at = EXCLUDED.removed_at "
+    "WHERE memberships.joined_at IS NULL OR memberships.joined_at <= EXCLUDED.removed_at")
+
+
 def on_member_joined(uow: UnitOfWork, event: Envelope) -> None:
-    p = event.payload
-    with home.counted(uow, places=[(p["program_id"], p["user_id"])]):
-        _member_joined(uow, p)
-
-
-def _member_joined(uow: UnitOfWork, p: dict) -> None:
-    uow.session.execute(text(
-        "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, invitation_id, "
-        "email, full_name, joined_at) VALUES (:program, :user, :org, :membership, :state, :contract, :invitation, "
-        "lower(:email), :name, :at) ON CONFLICT (program_id, user_id) DO UPDATE SET "
-        f"membership_id = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.membership_id ELSE memberships.membership_id END, "
-        f"state = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.state ELSE memberships.state END, "
-        f"contract_id = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.contract_id ELSE memberships.contract_id END, "
-        "invitation_id = coalesce(EXCLUDED.invitation_id, memberships.invitation_id), "
-        "email = coalesce(EXCLUDED.email, memberships.email), full_name = coalesce(EXCLUDED.full_name, "
-        f"memberships.full_name), joined_at = CASE WHEN {LATEST_JOIN} THEN EXCLUDED.joined_at "
-        "ELSE coalesce(memberships.joined_at, EXCLUDED.joined_at) END, "
-        f"removed_at = CASE WHEN {LATEST_JOIN} THEN NULL ELSE memberships.removed_at END"),
-        {"program": p["program_id"], "user": p["user_id"], "org": p["org_id"], "membership": p["membership_id"],
-         "state": MemberState.MEMBER.value, "contract": p["contract_id"], "invitation": p.get("invitation_id"),
-         "email": p.get("email"), "name": p.get("full_name"), "at": p["joined_at"]})
+    _membership_changed(uow, event.payload, MEMBER_JOINED_UPSERT, MemberState.MEMBER, event.payload["joined_at"])
 
 
 def on_member_removed(uow: UnitOfWork, event: Envelope) -> None:
-    p = event.payload
+    _membership_changed(uow, event.payload, MEMBER_REMOVED_UPSERT, MemberState.DELETED_MEMBER,
+                        event.payload["removed_at"])
+
+
+def _membership_changed(uow: UnitOfWork, p: dict, upsert, state: MemberState, at) -> None:
+    """A join or a removal upserted into the person's row in the program, the home's counters kept with it."""
     with home.counted(uow, places=[(p["program_id"], p["user_id"])]):
-        _member_removed(uow, p)
-
-
-def _member_removed(uow: UnitOfWork, p: dict) -> None:
-    uow.session.execute(text(
-        "INSERT INTO memberships (program_id, user_id, org_id, membership_id, state, contract_id, email, full_name, "
-        "removed_at) VALUES (:program, :user, :org, :membership, :state, :contract, lower(:email), :name, :at) "
-        "ON CONFLICT (program_id, user_id) DO UPDATE SET state = EXCLUDED.state, removed_at = EXCLUDED.removed_at "
-        "WHERE memberships.joined_at IS NULL OR memberships.joined_at <= EXCLUDED.removed_at"),
-        {"program": p["program_id"], "user": p["user_id"], "org": p["org_id"], "membership": p["membership_id"],
-         "state": MemberState.DELETED_MEMBER.value, "contract": p.get("contract_id"), "email": p.get("email"),
-         "name": p.get("full_name"), "at": p["removed_at"]})
+        uow.session.execute(upsert, {
+            "program": p["program_id"], "user": p["user_id"], "org": p["org_id"], "membership": p["membership_id"],
+            "state": state.value, "contract": p.get("contract_id"), "invitation": p.get("invitation_id"),
+            "email": p.get("email"), "name": p.get("full_name"), "at": at})
 
 
 def on_enrollment_created(uow: UnitOfWork, event: Envelope) -> None:

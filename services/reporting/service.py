@@ -43,7 +43,7 @@ from contracts.programs import (
     PROGRAM_UPDATED,
 )
 from servicekit.entrypoints import rpc, settings_timer
-from servicekit.events import handle_event
+from servicekit.events import handle_event, handled_by
 from servicekit.models import parse_uuid, require_uuid
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
@@ -144,13 +144,8 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
             log.warning("catalog refresh skipped: %s", exc.message)
 
     # ---- identity events
-    @handle_event(ORG_CREATED)
-    def on_org_created(self, event):
-        handlers.on_org_created(self.db, event)
-
-    @handle_event(ORG_UPDATED)
-    def on_org_updated(self, event):
-        handlers.on_org_updated(self.db, event)
+    on_org_created = handled_by(ORG_CREATED, handlers.on_org_created)
+    on_org_updated = handled_by(ORG_UPDATED, handlers.on_org_updated)
 
     @handle_event(USER_REGISTERED)
     def on_user_registered(self, event):
@@ -168,42 +163,17 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
     def on_profiles_updated(self, event):
         handlers.on_profiles_updated(self.db, event.payload["org_id"], event.payload["people"])
 
-    @handle_event(ADMIN_GRANTED)
-    def on_admin_granted(self, event):
-        handlers.on_admin_granted(self.db, event)
-
-    @handle_event(ADMIN_REVOKED)
-    def on_admin_revoked(self, event):
-        handlers.on_admin_revoked(self.db, event)
+    on_admin_granted = handled_by(ADMIN_GRANTED, handlers.on_admin_granted)
+    on_admin_revoked = handled_by(ADMIN_REVOKED, handlers.on_admin_revoked)
 
     # ---- programs events
-    @handle_event(PROGRAM_CREATED)
-    def on_program_created(self, event):
-        handlers.on_program_saved(self.db, event)
-
-    @handle_event(PROGRAM_UPDATED)
-    def on_program_updated(self, event):
-        handlers.on_program_saved(self.db, event)
-
-    @handle_event(PROGRAM_REMOVED)
-    def on_program_removed(self, event):
-        handlers.on_program_removed(self.db, event)
-
-    @handle_event(CONTRACT_CREATED)
-    def on_contract_created(self, event):
-        handlers.on_contract_saved(self.db, event)
-
-    @handle_event(CONTRACT_UPDATED)
-    def on_contract_updated(self, event):
-        handlers.on_contract_saved(self.db, event)
-
-    @handle_event(MEMBER_JOINED)
-    def on_member_joined(self, event):
-        handlers.on_member_joined(self.db, event)
-
-    @handle_event(MEMBER_REMOVED)
-    def on_member_removed(self, event):
-        handlers.on_member_removed(self.db, event)
+    on_program_created = handled_by(PROGRAM_CREATED, handlers.on_program_saved)
+    on_program_updated = handled_by(PROGRAM_UPDATED, handlers.on_program_saved)
+    on_program_removed = handled_by(PROGRAM_REMOVED, handlers.on_program_removed)
+    on_contract_created = handled_by(CONTRACT_CREATED, handlers.on_contract_saved)
+    on_contract_updated = handled_by(CONTRACT_UPDATED, handlers.on_contract_saved)
+    on_member_joined = handled_by(MEMBER_JOINED, handlers.on_member_joined)
+    on_member_removed = handled_by(MEMBER_REMOVED, handlers.on_member_removed)
 
     @handle_event(ENROLLMENT_CREATED)
     def on_enrollment_created(self, event):
@@ -214,13 +184,8 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
                                self._fetch_courses, self._fetch_specializations)
         handlers.on_enrollment_created(self.db, event)
 
-    @handle_event(ENROLLMENT_DOWNGRADED)
-    def on_enrollment_downgraded(self, event):
-        handlers.on_enrollment_downgraded(self.db, event)
-
-    @handle_event(COLLECTION_CHANGED)
-    def on_collection_changed(self, event):
-        handlers.on_collection_changed(self.db, event)
+    on_enrollment_downgraded = handled_by(ENROLLMENT_DOWNGRADED, handlers.on_enrollment_downgraded)
+    on_collection_changed = handled_by(COLLECTION_CHANGED, handlers.on_collection_changed)
 
     @handle_event(CURRICULUM_CHANGED)
     def on_curriculum_changed(self, event):
@@ -248,6 +213,4 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
     def on_invitation_expired(self, event):
         handlers.on_invitation_closed(self.db, event, "EXPIRED")
 
-    @handle_event(INVITATION_RESENT)
-    def on_invitation_resent(self, event):
-        handlers.on_invitation_resent(self.db, event)
+    on_invitation_resent = handled_by(INVITATION_RESENT, handlers.on_invitation_resent)

@@ -16,7 +16,7 @@ from contracts.skills import (
     RelevantCoursesQuery,
 )
 from servicekit.entrypoints import load_input, rpc, settings_timer
-from servicekit.events import handle_event
+from servicekit.events import handle_event, handled_by
 from servicekit.models import require_uuid
 from servicekit.service import ServiceBase, ServiceSettings
 from services.skills import handlers, queries
@@ -110,38 +110,12 @@ class SkillsService(ServiceBase):
     def on_attempts_graded(self, event):
         handlers.on_attempts_graded(self.db, event, self.settings)
 
-    @handle_event(LEARNING_HOURS_UPDATED)
-    def on_learning_hours_updated(self, event):
-        handlers.on_learning_hours_updated(self.db, event)
-
-    @handle_event(ORG_CREATED)
-    def on_org_created(self, event):
-        handlers.on_org_created(self.db, event)
-
-    @handle_event(ORG_UPDATED)
-    def on_org_updated(self, event):
-        handlers.on_org_updated(self.db, event)
-
-    @handle_event(PROFILE_UPDATED)
-    def on_profile_updated(self, event):
-        handlers.on_profile_updated(self.db, event)
-
-    @handle_event(PROFILES_UPDATED)
-    def on_profiles_updated(self, event):
-        handlers.on_profiles_updated(self.db, event)
-
-    @handle_event(MEMBER_JOINED)
-    def on_member_joined(self, event):
-        handlers.on_member_joined(self.db, event)
-
-    @handle_event(MEMBER_REMOVED)
-    def on_member_removed(self, event):
-        handlers.on_member_removed(self.db, event)
-
-    @handle_event(CURRICULUM_CHANGED)
-    def on_curriculum_changed(self, event):
-        handlers.on_curriculum_changed(self.db, event)
-
-    @handle_event(PROGRAM_REMOVED)
-    def on_program_removed(self, event):
-        handlers.on_program_removed(self.db, event)
+    on_learning_hours_updated = handled_by(LEARNING_HOURS_UPDATED, handlers.on_learning_hours_updated)
+    on_org_created = handled_by(ORG_CREATED, handlers.on_org_created)
+    on_org_updated = handled_by(ORG_UPDATED, handlers.on_org_updated)
+    on_profile_updated = handled_by(PROFILE_UPDATED, handlers.on_profile_updated)
+    on_profiles_updated = handled_by(PROFILES_UPDATED, handlers.on_profiles_updated)
+    on_member_joined = handled_by(MEMBER_JOINED, handlers.on_member_joined)
+    on_member_removed = handled_by(MEMBER_REMOVED, handlers.on_member_removed)
+    on_curriculum_changed = handled_by(CURRICULUM_CHANGED, handlers.on_curriculum_changed)
+    on_program_removed = handled_by(PROGRAM_REMOVED, handlers.on_program_removed)
