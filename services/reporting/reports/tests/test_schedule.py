@@ -10,6 +10,12 @@ def utc(*args) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
+def seen_every_minute(s: dict, day: datetime, since: datetime) -> set[datetime]:
+    """The due instants the scheduler finds looking once a minute through the UTC day from `day`, in New York."""
+    minutes = (day + timedelta(minutes=m) for m in range(24 * 60))
+    return {d for t in minutes if (d := schedule.latest_due(s, NY, t, since)) is not None}
+
+
 def test_daily_at_an_hour_in_the_org_time_zone():
     s = {"frequency": "DAILY", "hour": 6}
     due = schedule.due_between(s, "Europe/Paris", utc(2026, 12, 1), utc(2026, 12, 3, 23))
@@ -39,14 +45,7 @@ def test_a_0200_schedule_on_the_day_0200_does_not_exist_runs_once():
     on_the_day = [d for d in due if d.astimezone(schedule.zone(NY)).date().day == 14]
     assert len(on_the_day) == 1  # 07:00 UTC = 03:00 EDT, right after the jump
     # however often the scheduler looks (every minute), the day has one due instant
-    seen = set()
-    t = utc(2027, 3, 14, 0)
-    while t < utc(2027, 3, 15, 0):
-        d = schedule.latest_due(s, NY, t, utc(2027, 3, 13, 12))
-        if d is not None:
-            seen.add(d)
-        t += timedelta(minutes=1)
-    assert seen == {utc(2027, 3, 14, 7)}
+    assert seen_every_minute(s, utc(2027, 3, 14, 0), since=utc(2027, 3, 13, 12)) == {utc(2027, 3, 14, 7)}
 
 
 def test_a_0100_schedule_on_the_day_0100_happens_twice_runs_once():
@@ -54,14 +53,8 @@ def test_a_0100_schedule_on_the_day_0100_happens_twice_runs_once():
     s = {"frequency": "DAILY", "hour": 1}
     due = schedule.due_between(s, NY, utc(2027, 11, 6, 12), utc(2027, 11, 8, 12))
     assert due == [utc(2027, 11, 7, 5), utc(2027, 11, 8, 6)]  # the first 01:00 (EDT), then 01:00 EST
-    seen = set()
-    t = utc(2027, 11, 7, 0)
-    while t < utc(2027, 11, 8, 0):
-        d = schedule.latest_due(s, NY, t, utc(2027, 11, 6, 12))
-        if d is not None:
-            seen.add(d)
-        t += timedelta(minutes=1)
-    assert seen == {utc(2027, 11, 7, 5)}  # 06:00 UTC, the second 01:00, is not a second run
+    # 06:00 UTC, the second 01:00, is not a second run
+    assert seen_every_minute(s, utc(2027, 11, 7, 0), since=utc(2027, 11, 6, 12)) == {utc(2027, 11, 7, 5)}
 
 
 def test_catch_up_is_the_latest_missed_run_only_and_never_before_the_schedule_was_set():
