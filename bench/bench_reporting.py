@@ -243,15 +243,11 @@ def bench_usage(suite, headers: dict, org_id: str) -> dict:
 
 def program_admin(suite, org_id: str, program_id: str) -> str:
     """A program admin of the seeded program (identity's own command): their email."""
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, admins, profiles
+    from services.identity.commands import accounts, admins
 
     email = f"bench-padmin-{uuid.uuid4().hex[:8]}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
-        profiles.ensure_person(uow, org_id, email, "Bench Program Admin", via="COMMAND")
-        user = queries.find_user(uow, email)
-        user.password_hash = credentials.hash_password(PASSWORD)
-        accounts.mark_verified(uow, user)
+        accounts.ensure_verified_person(uow, org_id, email, "Bench Program Admin", PASSWORD)
         admins.add_admin(uow, org_id, email, "Bench Program Admin", "PROGRAM_ADMIN", [program_id])
     return email
 

@@ -17,15 +17,11 @@ PROGRAM_ADMIN = "programs@acme.example"
 
 def add_program_admin(org_id: str, program_id: str) -> None:
     """The demo program admin, with the demo password (set before the role, so no first-password email)."""
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, admins, profiles
+    from services.identity import queries
+    from services.identity.commands import accounts, admins
 
     with unit_of_work("identity") as uow:
-        profiles.ensure_person(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", via="COMMAND")
-        user = queries.find_user(uow, PROGRAM_ADMIN)
-        if user.password_hash is None:
-            user.password_hash = credentials.hash_password(DEMO_PASSWORD)
-        accounts.mark_verified(uow, user)
+        accounts.ensure_verified_person(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", DEMO_PASSWORD)
         if not any(a["email"] == PROGRAM_ADMIN and program_id in a["program_ids"]
                    for a in queries.list_admins(uow, org_id)):
             admins.add_admin(uow, org_id, PROGRAM_ADMIN, "Pat Program-Admin", "PROGRAM_ADMIN", [program_id])

@@ -101,18 +101,14 @@ def test_a_program_admin_of_thirty_programs_keeps_a_session(suite, world):
     """The access token carries a program admin's program ids: the cookie must still fit a browser's 4 KB
     (the session keeps only the roles the pages use, not a second copy of the ids)."""
     from servicekit.standalone import unit_of_work
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, admins, profiles
+    from services.identity.commands import accounts, admins
 
     admin, org_id = world["admin"], world["org_id"]
     programs = [admin.call("POST", f"/v1/orgs/{org_id}/programs", json={
         "name": unique("Many"), "contract_ids": [world["contract"]["id"]]})["id"] for _ in range(30)]
     email = f"{unique('many')}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
-        profiles.ensure_person(uow, org_id, email, "Max Many", via="COMMAND")
-        user = queries.find_user(uow, email)
-        user.password_hash = credentials.hash_password(PASSWORD)
-        accounts.mark_verified(uow, user)
+        accounts.ensure_verified_person(uow, org_id, email, "Max Many", PASSWORD)
         admins.add_admin(uow, org_id, email, "Max Many", "PROGRAM_ADMIN", programs)
     http, _ = signed_in_session(suite, email)
     value = cookie_of(http)

@@ -34,15 +34,12 @@ def program_with_contract(admin: Api, org_id: str, license_count: int = 50) -> t
 
 def add_program_admin(suite, api: Api, org_id: str, program_ids: list[str]) -> Api:
     """A program admin with a password, added the way identity does it."""
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, admins, profiles
+    from services.identity.commands import accounts, admins
 
     email = f"{unique('padmin')}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
-        profiles.ensure_person(uow, org_id, email, "Pat Program", via="COMMAND")
-        user = queries.find_user(uow, email)
-        user.password_hash = credentials.hash_password("correct horse battery")
-        accounts.mark_verified(uow, user)  # an unverified account's password would not be trusted with a role
+        # verified: an unverified account's password would not be trusted with a role
+        accounts.ensure_verified_person(uow, org_id, email, "Pat Program", "correct horse battery")
         admins.add_admin(uow, org_id, email, "Pat Program", "PROGRAM_ADMIN", program_ids)
     return api.as_user(email, "correct horse battery")
 

@@ -86,16 +86,11 @@ def acme(suite, api, rpc, reporting_db):
 def verified_person(suite, org_id: str, name: str) -> tuple[str, str]:
     """A person of the organization with a verified account and a password: (email, user id)."""
     from servicekit.standalone import unit_of_work
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, profiles
+    from services.identity.commands import accounts
 
     email = f"{unique('learner')}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
-        profiles.ensure_person(uow, org_id, email, name, via="COMMAND")
-        user = queries.find_user(uow, email)
-        user.password_hash = credentials.hash_password("correct horse battery")
-        accounts.mark_verified(uow, user)
-        return email, user.id
+        return email, accounts.ensure_verified_person(uow, org_id, email, name, "correct horse battery").id
 
 
 def bearer(api, token):

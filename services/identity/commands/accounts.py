@@ -19,7 +19,7 @@ from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
 from services.identity import credentials
-from services.identity.commands import throttle
+from services.identity.commands import profiles, throttle
 from services.identity.commands.sessions import check_password, refuse_password_if_sso_only, revoke_sessions
 from services.identity.models import OneTimeToken, User
 from services.identity.queries import find_user, get_user
@@ -122,6 +122,19 @@ def resend_verification(uow: UnitOfWork, email: str, client: str | None = None) 
 def mark_verified(uow: UnitOfWork, user: User) -> None:
     if user.mark_verified(utcnow()):
         uow.publish(USER_EMAIL_VERIFIED, {"user_id": user.id, "email": user.email})
+
+
+def ensure_verified_person(uow: UnitOfWork, org_id: str, email: str, full_name: str, password: str,
+                           via: str = RegisteredVia.COMMAND) -> User:
+    """A person of the organization (profiles.ensure_person) whose account is verified and has a
+    password: `password` is set when the account has none yet. Set before a role is added, it spares
+    the first-password email. Commands, the demo, tests and benches make their admins with it."""
+    profiles.ensure_person(uow, org_id, email, full_name, via=via)
+    user = find_user(uow, email)
+    if user.password_hash is None:
+        user.password_hash = credentials.hash_password(password)
+    mark_verified(uow, user)
+    return user
 
 
 def verify_email(uow: UnitOfWork, raw_token: str) -> User:

@@ -2,10 +2,9 @@
 from sqlalchemy import select
 
 from contracts.common import AdminRole as Role
-from contracts.identity import ORG_CREATED, ORG_UPDATED, OrgSettingsSchema, RegisteredVia
+from contracts.identity import ORG_CREATED, ORG_UPDATED, OrgSettingsSchema
 from servicekit.db import UnitOfWork
-from services.identity import credentials
-from services.identity.commands import accounts, admins, profiles
+from services.identity.commands import accounts, admins
 from services.identity.models import AdminRole, Organization
 from services.identity.queries import find_user, get_org
 
@@ -54,10 +53,6 @@ def create_org_with_admin(uow: UnitOfWork, name: str, admin_email: str, admin_na
         if existing is not None:
             return {"org_id": existing.id, "admin_user_id": user.id, "created": False}
     org = create_org(uow, {"name": name, **(settings or {})})
-    profiles.ensure_person(uow, org.id, admin_email, admin_name, via=RegisteredVia.COMMAND)
-    user = find_user(uow, admin_email)
-    if user.password_hash is None:  # set before the role, so no first-password email is sent
-        user.password_hash = credentials.hash_password(admin_password)
-    accounts.mark_verified(uow, user)
+    user = accounts.ensure_verified_person(uow, org.id, admin_email, admin_name, admin_password)  # before the role
     admins.add_admin(uow, org.id, admin_email, admin_name, Role.ORG_ADMIN, [])
     return {"org_id": org.id, "admin_user_id": user.id, "created": True}
