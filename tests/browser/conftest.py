@@ -10,7 +10,6 @@ every page visited are saved under var/screenshots/ (docs/console.md)."""
 import os
 import re
 import shutil
-import time
 import uuid
 from datetime import date, timedelta
 from pathlib import Path
@@ -26,6 +25,7 @@ import requests  # noqa: E402
 
 from scripts.mailsink import read_messages  # noqa: E402
 from tests.support.suite import ROOT, Suite  # noqa: E402
+from tests.support.waiting import wait_for  # noqa: E402
 
 PASSWORD = "correct horse battery"
 SCREENSHOTS = Path(os.environ.get("CONSOLE_SCREENSHOTS", ROOT / "var" / "screenshots"))
@@ -80,8 +80,7 @@ def world(suite):
     """An organization with an org admin, a contract, a program with a curriculum (enrollment limit 2)
     and a program admin of that program only."""
     from servicekit.standalone import unit_of_work
-    from services.identity import credentials, queries
-    from services.identity.commands import accounts, admins, profiles
+    from services.identity.commands import accounts, admins
     from services.identity.commands.organizations import create_org_with_admin
     from services.programs.commands import catalog
     from services.skills.commands import taxonomy
@@ -112,10 +111,7 @@ def world(suite):
         "name": unique("Sales Academy"), "contract_ids": [contract["id"]]})
     program_admin_email = f"{unique('padmin')}@example.com"
     with unit_of_work("identity", suite.database_url("identity")) as uow:
-        profiles.ensure_person(uow, org_id, program_admin_email, "Pat Program", via="COMMAND")
-        user = queries.find_user(uow, program_admin_email)
-        user.password_hash = credentials.hash_password(PASSWORD)
-        accounts.mark_verified(uow, user)
+        accounts.ensure_verified_person(uow, org_id, program_admin_email, "Pat Program", PASSWORD)
         admins.add_admin(uow, org_id, program_admin_email, "Pat Program", "PROGRAM_ADMIN", [program["id"]])
     return {"org_id": org_id, "admin_email": admin_email, "admin": admin, "api": api, "contract": contract,
             "program": program, "other_program": other, "collection": collection, "courses": courses,
@@ -243,15 +239,9 @@ def signed_in_learner(page, suite, world, name: str = "Lu Learner") -> str:
 
 
 def wait_until(check, timeout: float = 60.0, interval: float = 0.5, what: str = "the condition"):
-    """Poll `check()` until it answers something true (asynchronous work: events, the skills update)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = check()
-        if found:
-            return found
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not hold within {timeout} s")
-        time.sleep(interval)
+    """`wait_for` (tests/support/waiting.py) with the browser's patience: poll `check()` until it answers
+    something true (asynchronous work: events, the skills update)."""
+    return wait_for(check, timeout, interval, what)
 
 
 # ---------------------------------------------------------------- email
@@ -259,15 +249,9 @@ def wait_until(check, timeout: float = 60.0, interval: float = 0.5, what: str = 
 
 def mail_to(suite, email: str, subject_contains: str = "", timeout: float = 30.0):
     """The newest email to `email` whose subject contains the text, once it has arrived."""
-    deadline = time.monotonic() + timeout
-    while True:
-        found = [m for m in read_messages(suite.mail_dir)
-                 if m["X-Envelope-To"] == email.lower() and subject_contains in str(m["Subject"])]
-        if found:
-            return found[-1]
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no email to {email} with {subject_contains!r} in its subject")
-        time.sleep(0.2)
+    return wait_for(lambda: [m for m in read_messages(suite.mail_dir)
+                             if m["X-Envelope-To"] == email.lower() and subject_contains in str(m["Subject"])],
+                    timeout, 0.2, f"an email to {email} with {subject_contains!r} in its subject")[-1]
 
 
 def html_of(message) -> str:

@@ -2,15 +2,15 @@
 import time
 
 
-def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1):
+def wait_for(predicate, timeout: float = 30.0, interval: float = 0.1, what: str = "the condition"):
     """Call `predicate` until it returns something truthy, and return that;
-    AssertionError after `timeout` seconds. (Under eventlet's patching,
-    `time.sleep` yields to other green threads.)"""
+    AssertionError (naming `what`) after `timeout` seconds. (Under eventlet's
+    patching, `time.sleep` yields to other green threads.)"""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not reached in {timeout:g} s")
+            raise AssertionError(f"waited {timeout:g} s for {what}")
         time.sleep(interval)
