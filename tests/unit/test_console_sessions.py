@@ -39,6 +39,15 @@ def test_no_built_in_key_outside_development(monkeypatch):
     assert ConsoleSettings.from_env().secret_key == SECRET
 
 
+def test_the_scim_base_url_is_the_gateways_public_url(monkeypatch):
+    """API_PUBLIC_URL (the SCIM base URL on Settings → Provisioning), else PUBLIC_URL, as identity reads it."""
+    monkeypatch.delenv("API_PUBLIC_URL", raising=False)
+    monkeypatch.setenv("PUBLIC_URL", "https://learning.example.com/")
+    assert ConsoleSettings.from_env().api_public_url == "https://learning.example.com"
+    monkeypatch.setenv("API_PUBLIC_URL", "https://api.example.com/")
+    assert ConsoleSettings.from_env().api_public_url == "https://api.example.com"
+
+
 def test_concurrent_refreshes_of_one_token_rotate_once():
     coordinator = RefreshCoordinator(grace=30)
     calls = []
