@@ -31,6 +31,11 @@ class FieldCode(StrEnum):
     NOT_AN_INTEGER = "NOT_AN_INTEGER"
     NOT_A_UUID = "NOT_A_UUID"
     TOO_DEEP = "TOO_DEEP"  # JSON nested deeper than the gateway takes
+    # an email domain an organization claims (contracts/domains.py)
+    DOMAIN_INVALID = "DOMAIN_INVALID"  # not a host name (IDNA), or an IP address
+    DOMAIN_WILDCARD = "DOMAIN_WILDCARD"  # "*.example.com": one domain is claimed at a time
+    DOMAIN_LABEL_TOO_LONG = "DOMAIN_LABEL_TOO_LONG"  # a label (between dots) over 63 characters
+    DOMAIN_PUBLIC_SUFFIX = "DOMAIN_PUBLIC_SUFFIX"  # "com", "co.uk", "github.io": nobody's alone
 
 
 @dataclass(frozen=True)

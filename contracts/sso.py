@@ -8,6 +8,7 @@ from enum import StrEnum
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from contracts.common import name_field, text_field, values
+from contracts.domains import DomainName
 from contracts.fields import Id, StrictInteger
 from contracts.registry import Event
 
@@ -18,7 +19,22 @@ class SsoKind(StrEnum):
 
 
 class DomainProof(StrEnum):
-    ADMIN = "ADMIN"  # recorded verified by the platform's operator (identity's command line)
+    ADMIN = "ADMIN"  # recorded verified by the platform's operator (identity's command line `verify-domain`)
+    DNS_TXT = "DNS_TXT"  # an org admin published the domain's TXT record and identity found it ("check now")
+
+
+class DomainCheck(StrEnum):
+    """The outcome of a domain's last "check now" (docs/sso.md, "Verifying a domain")."""
+    VERIFIED = "VERIFIED"  # the TXT record holds the domain's value: verified
+    NOT_FOUND = "NOT_FOUND"  # no TXT record at either name (not published yet, or not visible yet)
+    VALUE_MISMATCH = "VALUE_MISMATCH"  # TXT records exist but none is this domain's value
+    DNS_UNREACHABLE = "DNS_UNREACHABLE"  # no name server answered in time (try again later)
+
+
+# The TXT record an organization publishes to prove it owns a domain: at this
+# name under the domain (or at the domain itself), this prefix and the domain's value.
+TXT_RECORD_LABEL = "_learnadmin-verification"
+TXT_VALUE_PREFIX = "learnadmin-domain-verification="
 
 
 # The organization profile fields a connection maps from the provider's claims or
@@ -29,8 +45,6 @@ DEFAULT_OIDC_MAPPING = {"email": "email", "full_name": "name", "external_id": "s
 DEFAULT_SAML_MAPPING = {"email": "email", "full_name": "displayName", "external_id": "NameID"}
 ATTRIBUTE_NAME = validate.Regexp(r"^[A-Za-z0-9_.:/\-]{1,200}$",
                                  error="an attribute or claim name: letters, digits and _ . : / -")
-DOMAIN_PATTERN = validate.Regexp(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$",
-                                 error="a domain name such as example.com (lower case)")
 MAX_METADATA_BYTES = 256 * 1024
 
 
@@ -110,7 +124,24 @@ class SsoConnectionSchema(Schema):
 
 
 class SsoDomainInput(Schema):
-    domain = fields.String(required=True, validate=DOMAIN_PATTERN)
+    domain = DomainName(required=True, metadata={
+        "description": "a host name (an internationalized one is kept in its IDNA form); no wildcard, "
+                       "not a public suffix itself (com, co.uk)"})
+
+
+class TxtRecordSchema(Schema):
+    """What to publish in the domain's DNS to prove the organization owns it."""
+    type = fields.String(required=True, metadata={"example": "TXT"})
+    name = fields.String(required=True, metadata={
+        "description": "the record's name: `_learnadmin-verification.<domain>` (the domain itself is accepted too)"})
+    value = fields.String(required=True, metadata={
+        "description": "the record's value, random for this organization and domain (not a secret)"})
+    also_accepted_at = fields.String(required=True, metadata={"description": "the domain itself"})
+
+
+class ActorSchema(Schema):
+    kind = fields.String(required=True, metadata={"description": "person or api_token"})
+    id = fields.String(required=True)
 
 
 class SsoDomainSchema(Schema):
@@ -118,8 +149,18 @@ class SsoDomainSchema(Schema):
     org_id = fields.String(required=True)
     domain = fields.String(required=True)
     verified = fields.Boolean(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(["PENDING", "VERIFIED"]))
     verified_at = fields.AwareDateTime(allow_none=True)
-    proof = fields.String(allow_none=True, metadata={"description": "how it was verified: ADMIN (the operator)"})
+    verified_by = fields.Nested(ActorSchema, allow_none=True, metadata={
+        "description": "who verified it (the org admin or token that checked it); null for the operator"})
+    proof = fields.String(allow_none=True, metadata={
+        "description": "how it was verified: DNS_TXT (the TXT record, checked here) or ADMIN (the operator)"})
+    verification = fields.Nested(TxtRecordSchema, allow_none=True, metadata={
+        "description": "the TXT record to publish (null once verified by the operator without one)"})
+    last_checked_at = fields.AwareDateTime(allow_none=True)
+    last_check = fields.String(allow_none=True, validate=validate.OneOf(values(DomainCheck)), metadata={
+        "description": "the last check's outcome: VERIFIED, NOT_FOUND, VALUE_MISMATCH, DNS_UNREACHABLE"})
+    last_check_message = fields.String(allow_none=True)
     created_at = fields.AwareDateTime()
 
 
@@ -151,7 +192,7 @@ class SsoConfigChanged(Schema):
     org_id = fields.String(required=True)
     thing = fields.String(required=True, validate=validate.OneOf(["connection", "domain", "policy"]))
     change = fields.String(required=True, validate=validate.OneOf(
-        ["created", "updated", "deleted", "verified"]))
+        ["created", "updated", "deleted", "verified", "checked"]))
     target_id = fields.String(allow_none=True)
     label = fields.String(allow_none=True)
     changed = fields.List(fields.String(), load_default=list)

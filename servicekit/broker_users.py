@@ -76,8 +76,9 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "scim_list_users", "scim_patch_group", "scim_patch_user", "scim_replace_group", "scim_replace_user",
             "set_scim_group_mapping",
             # single sign-on (docs/sso.md)
-            "add_sso_domain", "begin_sso", "create_sso_connection", "delete_sso_connection", "delete_sso_domain",
-            "finish_oidc", "get_sso_connection", "get_sso_policy", "list_sso_connections", "list_sso_domains",
+            "add_sso_domain", "begin_sso", "check_sso_domain", "create_sso_connection", "delete_sso_connection",
+            "delete_sso_domain", "finish_oidc", "get_sso_connection", "get_sso_domain", "get_sso_policy",
+            "list_sso_connections", "list_sso_domains",
             "finish_saml", "redeem_sso_handoff", "saml_metadata", "set_sso_policy", "sso_options",
             "update_sso_connection",
         ),

@@ -174,17 +174,30 @@ class SsoRoutes(Routes):
         return Reply(status=204)
 
     @route("GET", "/v1/orgs/{org_id}/sso/domains", response=SsoDomainSchema, many=True, tags=("sso",),
-           summary="The email domains the organization claims, and which are verified")
+           summary="The email domains the organization claims: status, TXT record to publish, last check")
     def list_sso_domains(self, call, org_id):
         call.principal.require_org_admin(org_id)
         return self.identity.list_sso_domains(org_id)
 
     @route("POST", "/v1/orgs/{org_id}/sso/domains", body=SsoDomainInput, response=SsoDomainSchema, status=201,
-           tags=("sso",), errors=("CONFLICT",),
-           summary="Claim an email domain (it counts once verified: docs/sso.md)")
+           tags=("sso",), errors=("CONFLICT", "DOMAIN_TAKEN"),
+           summary="Claim an email domain: answers the TXT record that proves it (docs/sso.md)")
     def add_sso_domain(self, call, org_id):
         call.principal.require_org_admin(org_id)
         return self.identity.add_sso_domain(org_id, call.body["domain"])
+
+    @route("GET", "/v1/orgs/{org_id}/sso/domains/{domain_id}", response=SsoDomainSchema, tags=("sso",),
+           summary="A claimed domain: its status and the TXT record (name, value) to publish")
+    def get_sso_domain(self, call, org_id, domain_id):
+        call.principal.require_org_admin(org_id)
+        return self.identity.get_sso_domain(org_id, domain_id)
+
+    @route("POST", "/v1/orgs/{org_id}/sso/domains/{domain_id}/check", response=SsoDomainSchema, tags=("sso",),
+           errors=("DOMAIN_TAKEN",),
+           summary="Check now: look the TXT record up; verified when it holds the value (last_check says why not)")
+    def check_sso_domain(self, call, org_id, domain_id):
+        call.principal.require_org_admin(org_id)
+        return self.identity.check_sso_domain(org_id, domain_id)
 
     @route("DELETE", "/v1/orgs/{org_id}/sso/domains/{domain_id}", status=204, tags=("sso",),
            summary="Give up an email domain")

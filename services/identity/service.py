@@ -291,6 +291,15 @@ class IdentityService(ServiceBase):
     def add_sso_domain(self, org_id, domain):
         return SsoDomainSchema().dump(sso_config.domain_view(sso_config.add_domain(self.db, org_id, domain)))
 
+    @rpc(read_only=True)
+    def get_sso_domain(self, org_id, domain_id):
+        return SsoDomainSchema().dump(sso_config.domain_view(sso_config.get_domain(self.db, org_id, domain_id)))
+
+    @rpc
+    def check_sso_domain(self, org_id, domain_id):
+        """"Check now": the domain's TXT record looked up (green: a slow name server stalls this worker only)."""
+        return SsoDomainSchema().dump(sso_config.domain_view(sso_config.check_domain(self.db, org_id, domain_id)))
+
     @rpc
     def delete_sso_domain(self, org_id, domain_id):
         sso_config.delete_domain(self.db, org_id, domain_id)

@@ -41,8 +41,16 @@ class IdentitySettings(Settings):
     # The gateway's public base URL as browsers reach it (OIDC redirect URI, SAML ACS and metadata URLs)
     api_public_url: str | None = setting("API_PUBLIC_URL", None)
     sso_http_timeout: float = setting("SSO_HTTP_TIMEOUT_SECONDS", 5.0)
+    # Domain verification's TXT lookups (docs/sso.md, "Verifying a domain"): `host[:port]`, comma
+    # separated (default: the system's resolver, /etc/resolv.conf), and the time each lookup may take
+    sso_dns_nameservers: str | None = setting("SSO_DNS_NAMESERVERS", None)
+    sso_dns_timeout: float = setting("SSO_DNS_TIMEOUT_SECONDS", 3.0)
 
     def __post_init__(self):
+        from services.identity.sso import dns_proof
+        dns_proof.parse_nameservers(self.sso_dns_nameservers)  # a malformed list stops the start
+        if not 0 < self.sso_dns_timeout <= 30:
+            raise ValueError("SSO_DNS_TIMEOUT_SECONDS: between 0 and 30 seconds")
         from services.identity.sso import secrets as sso_secrets
         sso_secrets.check_key(self.sso_secret_key)  # a missing or weak SSO_SECRET_KEY stops the start
 

@@ -36,6 +36,7 @@ AUDITED = {
     "PATCH /v1/orgs/{org_id}/sso/connections/{connection_id}": "sso.connection_updated",
     "DELETE /v1/orgs/{org_id}/sso/connections/{connection_id}": "sso.connection_deleted",
     "POST /v1/orgs/{org_id}/sso/domains": "sso.domain_created",
+    "POST /v1/orgs/{org_id}/sso/domains/{domain_id}/check": "sso.domain_checked",
     "DELETE /v1/orgs/{org_id}/sso/domains/{domain_id}": "sso.domain_deleted",
     "PUT /v1/orgs/{org_id}/sso/policy": "sso.policy_updated",
     "POST /v1/orgs/{org_id}/contracts": "contract.created",
@@ -153,6 +154,8 @@ def test_every_admin_action_leaves_an_audit_entry(suite, api, world):
          f"/v1/orgs/{org_id}/sso/connections/{connection['id']}", 204)
     domain = call("POST /v1/orgs/{org_id}/sso/domains", f"/v1/orgs/{org_id}/sso/domains", 201,
                   json={"domain": f"{unique('walk')}.example"})
+    call("POST /v1/orgs/{org_id}/sso/domains/{domain_id}/check",  # no TXT record (no name server): not verified
+         f"/v1/orgs/{org_id}/sso/domains/{domain['id']}/check", 200)
     call("DELETE /v1/orgs/{org_id}/sso/domains/{domain_id}", f"/v1/orgs/{org_id}/sso/domains/{domain['id']}", 204)
     call("PUT /v1/orgs/{org_id}/sso/policy", f"/v1/orgs/{org_id}/sso/policy", 200, json={"only_sso": True})
     new_contract = call("POST /v1/orgs/{org_id}/contracts", f"/v1/orgs/{org_id}/contracts", 201, json={

@@ -308,14 +308,15 @@ def test_a_domain_is_verified_for_one_organization_only_by_the_operator_command(
                                "--domain", domain], env=suite.env, capture_output=True, text=True, timeout=120)
 
     other_org, other_admin, _ = make_org()
-    # another organization may claim the domain, but not have it verified while acme holds it
-    assert other_admin.post(f"/v1/orgs/{other_org}/sso/domains", json={"domain": acme["domain"]}).status_code == 201
+    # another organization can neither claim the domain nor have it verified while acme holds it
+    claimed = other_admin.post(f"/v1/orgs/{other_org}/sso/domains", json={"domain": acme["domain"]})
+    assert claimed.status_code == 409 and claimed.json()["error"]["code"] == "DOMAIN_TAKEN", claimed.text
     taken = verify_command(other_org, acme["domain"])
     assert taken.returncode != 0 and "DOMAIN_TAKEN" in taken.stderr, taken
     own = f"{unique('own')}.example"
     done = verify_command(other_org, own)  # the operator's command, as docs/sso.md documents it
     assert done.returncode == 0 and f"domain {own} verified" in done.stdout, done
     domains = other_admin.get(f"/v1/orgs/{other_org}/sso/domains").json()
-    assert {d["domain"]: d["verified"] for d in domains} == {acme["domain"]: False, own: True}
+    assert {d["domain"]: (d["verified"], d["proof"]) for d in domains} == {own: (True, "ADMIN")}
     bad = other_admin.post(f"/v1/orgs/{other_org}/sso/domains", json={"domain": "Not A Domain\r\n"})
     assert bad.status_code == 400 and "domain" in bad.json()["error"]["details"]

@@ -72,6 +72,9 @@ class Suite:
         self.with_console = console
         self.console_port = free_port()
         self.console_url = f"http://127.0.0.1:{self.console_port}"
+        # identity's name server for domain verification (docs/sso.md): a test that needs
+        # answers runs tests/support/dns_server.py on this port (UDP); nothing answers otherwise
+        self.dns_port = free_port()
         self.env = dict(
             os.environ,
             BROKER_URL=f"amqp://guest:guest@127.0.0.1:{broker_port}/{self.vhost}",
@@ -89,6 +92,8 @@ class Suite:
             # A stand-in reverse proxy: requests sent from 127.0.0.2 are a trusted proxy's,
             # their X-Forwarded-For believed (tests/e2e/test_identity_trust.py); 127.0.0.1 is a client.
             TRUSTED_PROXIES=TEST_PROXY,
+            SSO_DNS_NAMESERVERS=f"127.0.0.1:{self.dns_port}",
+            SSO_DNS_TIMEOUT_SECONDS="1",
         )
         self.env.update(env or {})
 

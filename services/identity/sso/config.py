@@ -2,19 +2,22 @@
 connections, email domains, the "only SSO" policy. Each change is announced
 (identity.sso.config_changed.v1) for the audit log; client secrets are
 encrypted and never answered."""
+import secrets as pysecrets
+
 from sqlalchemy import select
 
 from contracts.common import AdminRole as Role
+from contracts.domains import DomainRefused, normalize_domain
 from contracts.errors import AppError, ErrorCode, not_found
-from contracts.sso import SSO_CONFIG_CHANGED, DomainProof, SsoKind
-from servicekit import config
+from contracts.sso import SSO_CONFIG_CHANGED, DomainCheck, DomainProof, SsoKind
+from servicekit import config, context
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, require_uuid
 from services.identity.models import AdminRole
 from services.identity.queries import get_org
 from services.identity.settings import settings
-from services.identity.sso import secrets
+from services.identity.sso import dns_proof, secrets
 from services.identity.sso.models import SsoConnection, SsoDomain, SsoPolicy
 
 # what the change events carry (never the secret, nor the metadata XML: its size)
@@ -135,8 +138,32 @@ def delete_connection(uow: UnitOfWork, org_id: str, connection_id: str) -> None:
 
 
 def domain_view(d: SsoDomain) -> dict:
-    return {"id": d.id, "org_id": d.org_id, "domain": d.domain, "verified": d.verified_at is not None,
-            "verified_at": d.verified_at, "proof": d.proof, "created_at": d.created_at}
+    verified = d.verified_at is not None
+    return {"id": d.id, "org_id": d.org_id, "domain": d.domain, "verified": verified,
+            "status": "VERIFIED" if verified else "PENDING", "verified_at": d.verified_at, "proof": d.proof,
+            "verified_by": {"kind": d.verified_by_kind, "id": d.verified_by_id} if d.verified_by_id else None,
+            "verification": {"type": "TXT", "name": dns_proof.record_name(d.domain),
+                             "value": dns_proof.record_value(d.challenge), "also_accepted_at": d.domain},
+            "last_checked_at": d.last_checked_at, "last_check": d.last_check,
+            "last_check_message": d.last_check_message, "created_at": d.created_at}
+
+
+def claimable(domain: str) -> str:
+    """The domain normalised (contracts.domains), or 400 INVALID_INPUT with its field code."""
+    try:
+        return normalize_domain(domain)
+    except DomainRefused as exc:
+        raise AppError(ErrorCode.INVALID_INPUT, "not a domain that can be claimed",
+                       {"domain": [str(exc.problem)]}) from None
+
+
+def _taken(uow: UnitOfWork, org_id: str, domain: str) -> AppError | None:
+    """DOMAIN_TAKEN when another organization verified `domain` (which one is never said)."""
+    other = uow.session.scalar(select(SsoDomain.id).where(SsoDomain.domain == domain, SsoDomain.org_id != org_id,
+                                                          SsoDomain.verified_at.is_not(None)))
+    if other is None:
+        return None
+    return AppError(ErrorCode.DOMAIN_TAKEN, "another organization verified this domain", {"domain": ["taken"]})
 
 
 def list_domains(uow: UnitOfWork, org_id: str) -> list[SsoDomain]:
@@ -144,14 +171,26 @@ def list_domains(uow: UnitOfWork, org_id: str) -> list[SsoDomain]:
     return list(uow.session.scalars(select(SsoDomain).where(SsoDomain.org_id == org_id).order_by(SsoDomain.domain)))
 
 
+def get_domain(uow: UnitOfWork, org_id: str, domain_id: str, lock: bool = False) -> SsoDomain:
+    query = select(SsoDomain).where(SsoDomain.id == require_uuid(domain_id, "domain"), SsoDomain.org_id == org_id)
+    row = uow.session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        raise not_found("domain")
+    return row
+
+
 def add_domain(uow: UnitOfWork, org_id: str, domain: str) -> SsoDomain:
-    """A domain the organization claims; it counts once verified (docs/sso.md, "Verifying a domain")."""
+    """A domain the organization claims, with its random TXT value; it counts once
+    verified (docs/sso.md, "Verifying a domain"). Refused when another organization verified it."""
     get_org(uow, org_id)
-    domain = domain.strip().lower()
+    domain = claimable(domain)
     existing = uow.session.scalar(select(SsoDomain).where(SsoDomain.org_id == org_id, SsoDomain.domain == domain))
     if existing is not None:
         raise AppError(ErrorCode.CONFLICT, "this organization already claims this domain", {"domain": ["claimed"]})
-    row = SsoDomain(org_id=org_id, domain=domain)
+    taken = _taken(uow, org_id, domain)
+    if taken is not None:
+        raise taken
+    row = SsoDomain(org_id=org_id, domain=domain, challenge=pysecrets.token_urlsafe(32))
     uow.session.add(row)
     uow.session.flush()
     uow.publish(SSO_CONFIG_CHANGED, {"org_id": org_id, "thing": "domain", "change": "created", "target_id": row.id,
@@ -159,32 +198,76 @@ def add_domain(uow: UnitOfWork, org_id: str, domain: str) -> SsoDomain:
     return row
 
 
+def _lock_claims(uow: UnitOfWork, domain: str) -> list[SsoDomain]:
+    """Every organization's claim on `domain`, locked in one order: two verifications of one
+    domain at once are taken one after the other (the second finds it taken)."""
+    return list(uow.session.scalars(select(SsoDomain).where(SsoDomain.domain == domain)
+                                    .order_by(SsoDomain.id).with_for_update()))
+
+
+def _mark_verified(uow: UnitOfWork, row: SsoDomain, proof: str, by: dict | None) -> None:
+    row.verified_at, row.proof = utcnow(), proof
+    row.verified_by_kind, row.verified_by_id = (by["kind"], by["id"]) if by else (None, None)
+    uow.session.flush()
+    uow.publish(SSO_CONFIG_CHANGED, {"org_id": row.org_id, "thing": "domain", "change": "verified",
+                                     "target_id": row.id, "label": row.domain, "changed": ["verified_at"],
+                                     "current": {"proof": proof}}, org_id=row.org_id)
+
+
 def verify_domain(uow: UnitOfWork, org_id: str, domain: str, proof: str = DomainProof.ADMIN) -> SsoDomain:
-    """Record the organization's claim on `domain` as proven (the operator's
-    command, once the proof is checked); refused when another organization holds it."""
-    domain = domain.strip().lower()
-    taken = uow.session.scalar(select(SsoDomain).where(SsoDomain.domain == domain, SsoDomain.org_id != org_id,
-                                                       SsoDomain.verified_at.is_not(None)))
+    """Record the organization's claim on `domain` as proven by the operator's
+    command (proof ADMIN), once the operator checked the proof; refused when another organization holds it."""
+    domain = claimable(domain)
+    _lock_claims(uow, domain)
+    taken = _taken(uow, org_id, domain)
     if taken is not None:
-        raise AppError(ErrorCode.DOMAIN_TAKEN, "another organization verified this domain", {"domain": ["taken"]})
+        raise taken
     row = uow.session.scalar(select(SsoDomain).where(SsoDomain.org_id == org_id, SsoDomain.domain == domain)
                              .with_for_update())
     if row is None:
         row = add_domain(uow, org_id, domain)
     if row.verified_at is None:
-        row.verified_at, row.proof = utcnow(), proof
-        uow.session.flush()
-        uow.publish(SSO_CONFIG_CHANGED, {"org_id": org_id, "thing": "domain", "change": "verified",
-                                         "target_id": row.id, "label": domain, "changed": ["verified_at"],
-                                         "current": {"proof": proof}}, org_id=org_id)
+        _mark_verified(uow, row, proof, None)
+    return row
+
+
+def check_domain(uow: UnitOfWork, org_id: str, domain_id: str, lookup=None) -> SsoDomain:
+    """"Check now": look the domain's TXT record up (dns_proof, outside any lock) and,
+    when it holds the value, record the domain verified (proof DNS_TXT, by the caller).
+    Every check is announced (sso.domain_checked, with its outcome); a domain
+    another organization verified meanwhile is 409 DOMAIN_TAKEN."""
+    row = get_domain(uow, org_id, domain_id)
+    if row.verified_at is not None:
+        return row
+    domain, challenge = row.domain, row.challenge
+    taken = _taken(uow, org_id, domain)
+    if taken is not None:
+        raise taken
+    s = settings()
+    outcome = (lookup or dns_proof.check)(domain, challenge, dns_proof.parse_nameservers(s.sso_dns_nameservers),
+                                          s.sso_dns_timeout)
+    _lock_claims(uow, domain)
+    row = get_domain(uow, org_id, domain_id, lock=True)  # removed meanwhile: 404
+    uow.session.refresh(row)
+    if row.verified_at is not None:
+        return row
+    result = outcome.result
+    if result == DomainCheck.VERIFIED:
+        taken = _taken(uow, org_id, domain)
+        if taken is not None:
+            raise taken
+    row.last_checked_at, row.last_check, row.last_check_message = utcnow(), result.value, outcome.message
+    uow.session.flush()
+    uow.publish(SSO_CONFIG_CHANGED, {"org_id": org_id, "thing": "domain", "change": "checked", "target_id": row.id,
+                                     "label": domain, "changed": ["last_check"],
+                                     "current": {"result": result.value}}, org_id=org_id)
+    if result == DomainCheck.VERIFIED:
+        _mark_verified(uow, row, DomainProof.DNS_TXT, context.actor())
     return row
 
 
 def delete_domain(uow: UnitOfWork, org_id: str, domain_id: str) -> None:
-    row = uow.session.scalar(select(SsoDomain).where(SsoDomain.id == require_uuid(domain_id, "domain"),
-                                                     SsoDomain.org_id == org_id))
-    if row is None:
-        raise not_found("domain")
+    row = get_domain(uow, org_id, domain_id)
     uow.publish(SSO_CONFIG_CHANGED, {"org_id": org_id, "thing": "domain", "change": "deleted", "target_id": row.id,
                                      "label": row.domain, "changed": []}, org_id=org_id)
     uow.session.delete(row)

@@ -1,5 +1,6 @@
 """identity's single sign-on tables (on identity's metadata: one database, one
 Alembic history; migration 0008)."""
+import secrets
 from datetime import datetime
 
 from sqlalchemy import ARRAY, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, text
@@ -47,6 +48,13 @@ class SsoDomain(Base):
     domain: Mapped[str] = mapped_column(String(253))
     verified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     proof: Mapped[str | None] = mapped_column(String(20))  # contracts.sso.DomainProof
+    # the TXT record's random value (migration 0009): per organization and domain, unguessable, not secret
+    challenge: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
+    verified_by_kind: Mapped[str | None] = mapped_column(String(20))  # servicekit.context.ActorKind; None: operator
+    verified_by_id: Mapped[str | None] = mapped_column(String(64))
+    last_checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_check: Mapped[str | None] = mapped_column(String(20))  # contracts.sso.DomainCheck
+    last_check_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (
         Index("sso_domains_org_domain", "org_id", "domain", unique=True),
