@@ -44,6 +44,10 @@ REASON_MESSAGES = {
     "ISSUER_INVALID": "The answer did not come from your company's identity provider.",
     "PROVIDER_ERROR": "Your company's identity provider refused the sign-in.",
 }
+TOO_MANY_MESSAGES = {
+    "": "Too many sign-ins with a company account were started from your network.",
+    "TOO_MANY_REFUSALS": "Too many sign-ins with a company account from your network were refused.",
+}
 
 
 class DiscoverBody(Schema):
@@ -118,15 +122,47 @@ h1{{font-size:1.5rem}} .reason{{color:#555;font-size:.9rem}} a{{color:#1d4f91}}<
 <p><a href="{sign_in}">Back to sign-in</a></p></main></body></html>"""
 
 
+def _wait_words(seconds: int) -> str:
+    minutes = max(1, -(-seconds // 60))
+    if minutes < 90:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    hours = -(-minutes // 60)
+    return f"{hours} hours"
+
+
+def _too_many_message(exc: AppError, retry_after: int | None) -> str:
+    what = TOO_MANY_MESSAGES.get(str((exc.details or {}).get("reason") or ""), TOO_MANY_MESSAGES[""])
+    when = f"Try again in about {_wait_words(retry_after)}." if retry_after else "Try again later."
+    return f"{what} {when} If this keeps happening, contact your administrator."
+
+
 def refusal_page(exc: AppError, request_id: str) -> Response:
+    """The page a browser sees when a sign-in through a connection is refused (the routes are top-level
+    navigations: a JSON error would be a page of JSON). A 429 says when to try again (Retry-After too)."""
     reason = str((exc.details or {}).get("reason") or exc.code)
-    message = exc.message if exc.code != ErrorCode.SSO_FAILED else REASON_MESSAGES.get(reason, exc.message)
-    title = "You could not be signed in" if exc.code != ErrorCode.SERVICE_UNAVAILABLE else "Sign-in is unavailable"
+    retry_after = (exc.details or {}).get("retry_after_seconds")
+    retry_after = int(retry_after) if isinstance(retry_after, int | float) and retry_after > 0 else None
+    headers = {"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"}
+    if exc.code == ErrorCode.TOO_MANY_REQUESTS:
+        title, message = "Too many sign-in attempts", _too_many_message(exc, retry_after)
+        headers["Retry-After"] = str(retry_after or 60)
+    else:
+        message = exc.message if exc.code != ErrorCode.SSO_FAILED else REASON_MESSAGES.get(reason, exc.message)
+        title = "You could not be signed in" if exc.code != ErrorCode.SERVICE_UNAVAILABLE else "Sign-in is unavailable"
     body = PAGE.format(title=html.escape(title), message=html.escape(message), reason=html.escape(reason),
                        request_id=html.escape(request_id), sign_in=html.escape(f"{config.public_url()}/sign-in"))
     status = http_status(exc.code)
-    return Response(body, status=status if 400 <= status < 600 else 400, content_type=HTML,
-                    headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-store"})
+    return Response(body, status=status if 400 <= status < 600 else 400, content_type=HTML, headers=headers)
+
+
+def wants_json(request) -> bool:
+    """Only a client that names application/json in Accept (before or rather than text/html) gets the API's
+    JSON error from the browser routes; a browser (text/html), no Accept or */* get the page."""
+    return request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+
+
+ANSWERS_LIMITED = ("Refused: too many refused answers from the client address (SSO_ANSWER_MAX_REFUSALS_PER_CLIENT "
+                   "in 15 minutes); a page saying when to try again, with Retry-After")
 
 
 class SsoRoutes(Routes):
@@ -226,14 +262,20 @@ class SsoRoutes(Routes):
 
     @route("GET", "/v1/sso/{connection_id}/start", auth=PUBLIC, query=StartQuery, status=302, tags=("auth",),
            errors=("TOO_MANY_REQUESTS",),
+           responses={429: ("Over the limit: a page saying when to try again (text/html, Retry-After); the JSON "
+                            "error (TOO_MANY_REQUESTS) to a client whose Accept prefers application/json",
+                            "text/html", None)},
            summary="Start a sign-in through a connection: redirects to the identity provider (limited per client "
                    "address: SSO_START_MAX_PER_CLIENT in 15 minutes, then 429 with Retry-After)")
     def start_sso(self, call, connection_id):
+        """A top-level navigation (the sign-in page's link): refusals are pages, except an unknown connection
+        (404 JSON, as before) and, for a client that asks for JSON, the 429."""
         try:
             # identity limits starts per client: the connecting address, or X-Forwarded-For from trusted proxies
             started = self.identity.begin_sso(connection_id, call.query.get("return_to"), client=call.client)
         except AppError as exc:
-            if exc.code in (ErrorCode.NOT_FOUND, ErrorCode.TOO_MANY_REQUESTS):
+            if exc.code == ErrorCode.NOT_FOUND or (exc.code == ErrorCode.TOO_MANY_REQUESTS
+                                                   and wants_json(call.request)):
                 raise
             return refusal_page(exc, call.request_id)
         return Response(status=302, headers={"Location": started["redirect_url"], "Cache-Control": "no-store"})
@@ -241,14 +283,16 @@ class SsoRoutes(Routes):
     @route("GET", "/v1/sso/oidc/callback", auth=PUBLIC, query=CallbackQuery, status=302, tags=("auth",),
            content_type="text/html",
            responses={401: ("Refused: a page saying why (state, signature, audience, expiry, ...)", "text/html", None),
-                      403: ("Refused: the address is not this organization's to sign in", "text/html", None)},
+                      403: ("Refused: the address is not this organization's to sign in", "text/html", None),
+                      429: (ANSWERS_LIMITED, "text/html", None)},
            summary="OpenID Connect redirect URI: checks the answer, then redirects to the console with a one-time "
                    "code")
     def oidc_callback(self, call):
         q = call.query
         try:
             done = self.identity.finish_oidc(q.get("state"), q.get("code"),
-                                             q.get("error") and f"{q['error']}: {q.get('error_description') or ''}")
+                                             q.get("error") and f"{q['error']}: {q.get('error_description') or ''}",
+                                             client=call.client)
         except AppError as exc:
             return refusal_page(exc, call.request_id)
         return self._signed_in(done)
@@ -291,13 +335,15 @@ class SsoRoutes(Routes):
            content_type="text/html", max_bytes=MAX_ACS_BYTES,
            responses={401: ("Refused: a page saying why (signature, replay, audience, expiry, ...)", "text/html",
                             None),
-                      403: ("Refused: the address is not this organization's to sign in", "text/html", None)},
+                      403: ("Refused: the address is not this organization's to sign in", "text/html", None),
+                      429: (ANSWERS_LIMITED, "text/html", None)},
            summary="SAML assertion consumer service (HTTP-POST binding): checks the response, then redirects to "
                    "the console with a one-time code")
     def saml_acs(self, call, connection_id):
         form = read_acs_form(call.request)
         try:
-            done = self.identity.finish_saml(connection_id, form.get("RelayState"), form.get("SAMLResponse"))
+            done = self.identity.finish_saml(connection_id, form.get("RelayState"), form.get("SAMLResponse"),
+                                             client=call.client)
         except AppError as exc:
             if exc.code == ErrorCode.NOT_FOUND:
                 raise

@@ -321,12 +321,12 @@ class IdentityService(ServiceBase):
         return sso_signin.begin(self.db, connection_id, return_to, client)
 
     @rpc
-    def finish_oidc(self, state=None, code=None, error=None):
-        return sso_signin.finish_oidc(self.db, state, code, error)
+    def finish_oidc(self, state=None, code=None, error=None, client=None):
+        return sso_signin.finish_oidc(self.db, state, code, error, client)
 
     @rpc
-    def finish_saml(self, connection_id, relay_state=None, saml_response=None):
-        return sso_signin.finish_saml(self.db, connection_id, relay_state, saml_response)
+    def finish_saml(self, connection_id, relay_state=None, saml_response=None, client=None):
+        return sso_signin.finish_saml(self.db, connection_id, relay_state, saml_response, client)
 
     @rpc(read_only=True)
     def saml_metadata(self, connection_id):

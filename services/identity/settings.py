@@ -29,6 +29,8 @@ class IdentitySettings(Settings):
     signup_max_per_client: int = setting("SIGNUP_MAX_PER_CLIENT", 20)
     # single sign-on starts per client address (each stores a sign-in under way: docs/sso.md, "Limits")
     sso_start_max_per_client: int = setting("SSO_START_MAX_PER_CLIENT", 100)
+    # refused answers (OIDC callback, SAML ACS) per client address, then the client is locked (docs/sso.md)
+    sso_answer_max_refusals_per_client: int = setting("SSO_ANSWER_MAX_REFUSALS_PER_CLIENT", 20)
     password_hash_concurrency: int = setting("PASSWORD_HASH_CONCURRENCY", CORES)
     password_hash_queue: int = setting("PASSWORD_HASH_QUEUE", 4 * CORES)
     password_hash_wait_seconds: float = setting("PASSWORD_HASH_WAIT_SECONDS", 2.0)

@@ -155,9 +155,16 @@ def test_metadata_can_come_from_the_idps_metadata_url(globex, idp):
     assert unreachable.status_code == 400 and "idp_metadata_url" in unreachable.json()["error"]["details"]
 
 
-def start_from(suite, connection_id: str, client: str) -> tuple[int, dict, bytes]:
+def start_from(suite, connection_id: str, client: str, accept: str | None = None) -> tuple[int, dict, bytes]:
     """GET /v1/sso/{id}/start as the client `client` behind the suite's trusted proxy (TEST_PROXY, whose
     X-Forwarded-For the gateway believes): status, headers, body."""
+    return as_client(suite, "GET", f"/v1/sso/{connection_id}/start", client,
+                     {"Accept": accept} if accept else {})
+
+
+def as_client(suite, method: str, path: str, client: str, headers: dict | None = None,
+              body: bytes | None = None) -> tuple[int, dict, bytes]:
+    """A request as the client `client` behind the suite's trusted proxy: status, headers, body."""
     import http.client
 
     from tests.support.suite import TEST_PROXY
@@ -165,7 +172,7 @@ def start_from(suite, connection_id: str, client: str) -> tuple[int, dict, bytes
     url = urlsplit(suite.base_url)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30, source_address=(TEST_PROXY, 0))
     try:
-        connection.request("GET", f"/v1/sso/{connection_id}/start", headers={"X-Forwarded-For": client})
+        connection.request(method, path, body=body, headers={"X-Forwarded-For": client, **(headers or {})})
         response = connection.getresponse()
         return response.status, dict(response.getheaders()), response.read()
     finally:
@@ -174,8 +181,9 @@ def start_from(suite, connection_id: str, client: str) -> tuple[int, dict, bytes
 
 def test_starts_are_limited_per_client_address(suite, idp, globex):
     """Each start stores a sign-in under way: SSO_START_MAX_PER_CLIENT starts per client address in the
-    throttle's 15-minute window, then 429 in the platform's error format with Retry-After; another client
-    starts as before, and an unknown connection counts too (no probing around the limit)."""
+    throttle's 15-minute window, then 429 with Retry-After: a page saying when to try again for a browser (a
+    top-level navigation), the platform's JSON error for a client that asks for JSON; another client starts
+    as before, and an unknown connection counts too (no probing around the limit)."""
     import json
     import random
     from concurrent.futures import ThreadPoolExecutor
@@ -188,10 +196,81 @@ def test_starts_are_limited_per_client_address(suite, idp, globex):
     with ThreadPoolExecutor(8) as pool:
         statuses = list(pool.map(lambda _: start_from(suite, connection_id, attacker)[0], range(limit)))
     assert statuses == [302] * limit, sorted(set(statuses))
-    status, headers, body = start_from(suite, connection_id, attacker)
+    browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+    for accept in (browser, None):
+        status, headers, body = start_from(suite, connection_id, attacker, accept)
+        assert status == 429 and headers["Content-Type"].startswith("text/html"), (status, headers)
+        page = body.decode()
+        assert "Too many sign-in attempts" in page and "Try again in about " in page and "minutes" in page, page
+        assert 0 < int(headers["Retry-After"]) <= 15 * 60 and "/sign-in" in page
+    status, headers, body = start_from(suite, connection_id, attacker, "application/json")
     assert status == 429, body
     error = json.loads(body)["error"]
     assert error["code"] == "TOO_MANY_REQUESTS" and error["details"]["retry_after_seconds"] > 0, error
     assert 0 < int(headers["Retry-After"]) <= 15 * 60 and headers["Content-Type"].startswith("application/json")
     assert start_from(suite, str(uuid.uuid4()), attacker)[0] == 429  # unknown connection: still the limit
     assert start_from(suite, connection_id, "198.19.0.7")[0] == 302     # another client is not affected
+
+
+def test_refused_answers_are_limited_per_client_address(suite, idp, globex):
+    """Each refused answer (a forged signature, a tampered RelayState...) is a sign_in.failed entry: so refused
+    answers are counted per client address (SSO_ANSWER_MAX_REFUSALS_PER_CLIENT in 15 minutes), the client is
+    then locked (one entry, reason TOO_MANY_REFUSALS) and its answers are refused before they are read, with a
+    429 page saying when to try again and no entry each; another client is refused as before. The OIDC
+    callback shares the count."""
+    import base64
+    import random
+    from urllib.parse import urlencode
+
+    from services.identity.settings import settings
+
+    limit = settings().sso_answer_max_refusals_per_client
+    connection, org_id = globex["connection"], globex["org_id"]
+    acs_path = urlsplit(connection["acs_url"]).path
+    attacker = f"198.51.{random.randrange(256)}.{random.randrange(1, 255)}"
+    form_type = {"Content-Type": "application/x-www-form-urlencoded"}
+
+    def answer(client: str, saml_response: str, relay: str) -> tuple[int, dict, bytes]:
+        body = urlencode({"SAMLResponse": saml_response, "RelayState": relay}).encode()
+        return as_client(suite, "POST", acs_path, client, form_type, body)
+
+    def entries_from(client: str) -> list[dict]:
+        return [e for e in audit_entries(globex["admin"], org_id, "sign_in.failed")
+                if e.get("client_address") == client]
+
+    # one forged signature (a real sign-in under way), then tampered RelayStates
+    request_id, relay = start_from_idp(suite, idp, connection, attacker)
+    forged = idp.forged().response(request_id, connection["acs_url"], connection["sp_entity_id"],
+                                   f"{unique('forged')}@{globex['domain']}")
+    status, _, body = answer(attacker, forged, relay)
+    assert status == 401 and b"SIGNATURE_INVALID" in body, body
+    junk = base64.b64encode(b"<samlp:Response/>").decode()
+    for n in range(limit - 1):
+        status, headers, body = answer(attacker, junk, f"tampered-{n}")
+        assert status == 401 and headers["Content-Type"].startswith("text/html"), (n, status, body)
+    reasons = wait_for(lambda: (lambda found: found if len(found) >= limit + 1 else None)(
+        [e["details"]["reason"] for e in entries_from(attacker)]), what="the refusals' and the lock's audit entries")
+    assert sorted(set(reasons)) == ["SIGNATURE_INVALID", "STATE_INVALID", "TOO_MANY_REFUSALS"], reasons
+    assert reasons.count("TOO_MANY_REFUSALS") == 1 and len(reasons) == limit + 1, reasons
+
+    # locked: refused before the answer is read, a page, Retry-After, nothing more in the audit log
+    for _ in range(5):
+        status, headers, body = answer(attacker, junk, "tampered-again")
+        page = body.decode()
+        assert status == 429 and headers["Content-Type"].startswith("text/html"), (status, page)
+        assert "Too many sign-in attempts" in page and "were refused" in page and "Try again in about " in page
+        assert 0 < int(headers["Retry-After"]) <= 15 * 60 and "TOO_MANY_REFUSALS" in page
+    status, headers, body = as_client(suite, "GET", "/v1/sso/oidc/callback?" + urlencode(
+        {"state": f"{connection['id']}.forged", "code": "x"}), attacker)
+    assert status == 429 and b"TOO_MANY_REFUSALS" in body and int(headers["Retry-After"]) > 0, (status, body)
+    other = f"198.51.{random.randrange(256)}.{random.randrange(1, 255)}"
+    status, _, body = answer(other, junk, "tampered-elsewhere")
+    assert status == 401 and b"STATE_INVALID" in body, (status, body)  # another client: refused as before
+    wait_for(lambda: entries_from(other), what="the other client's refusal in the audit log")
+    assert len(entries_from(attacker)) == limit + 1  # nothing was recorded while locked
+
+
+def start_from_idp(suite, idp, connection, client: str) -> tuple[str, str]:
+    status, headers, body = start_from(suite, connection["id"], client)
+    assert status == 302, body
+    return idp.read_request(headers["Location"])

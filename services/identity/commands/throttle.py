@@ -110,6 +110,40 @@ def claim_request(session: Session, kind: str, email: str | None, client: str | 
     session.commit()
 
 
+LOCKED_NOW, COUNTED = "LOCKED_NOW", "COUNTED"
+IS_LOCKED = text("SELECT 1 FROM login_failures WHERE key = :key AND locked_until > now()")
+
+
+def refuse_locked(session: Session, kind: str, client: str | None, message: str) -> None:
+    """429 TOO_MANY_REQUESTS (with `retry_after_seconds`) when the client's `kind` key is locked: refused
+    requests are counted by `count_refusal`, and a locked client is turned away before anything is done."""
+    client = client_address(client)
+    if client and session.execute(IS_LOCKED, {"key": f"{kind}-c:{client}"}).first() is not None:
+        raise _refusal(session, f"{kind}-c:{client}", None, message)
+
+
+def count_refusal(session: Session, kind: str, client: str | None, per_client: int, message: str) -> str | None:
+    """Count a request that was refused (`kind`: "sso-answer") under the client's key, committed at once;
+    at `per_client` refusals in the window the key is locked (growing locks). Answers COUNTED, LOCKED_NOW
+    (this refusal locked the client: the one to record), or None when there is no client address to count
+    under (loopback); raises 429 when a concurrent refusal locked the client first (not counted)."""
+    client = client_address(client)
+    if not client:
+        return None
+    key, window = f"{kind}-c:{client}", settings().throttle_window
+    claimed = session.execute(CLAIM, {"key": key, "window": window, "max": per_client,
+                                      "refuse_failed": False}).first()
+    if claimed is None:
+        session.rollback()
+        raise _refusal(session, key, None, message)
+    outcome = COUNTED
+    if claimed.failures >= per_client:
+        session.execute(LOCK, {"key": key, "duration": LoginFailures.lock_duration(window, claimed.lockouts)})
+        outcome = LOCKED_NOW
+    session.commit()
+    return outcome
+
+
 def _refusal(session: Session, key: str, attacked_email_key: str | None,
              message: str = "too many failed sign-ins; try again later") -> AppError:
     now, window = utcnow(), settings().throttle_window

@@ -7,7 +7,14 @@
 Tokens are minted here only, and never travel in a URL: the browser carries
 the handoff code (single use, 2 minutes) to the console, which redeems it.
 Every refusal is recorded for the organization's audit log
-(identity.sign_in.failed.v1) in its own transaction, and re-raised."""
+(identity.sign_in.failed.v1) in its own transaction, and re-raised.
+
+Refused answers (the OIDC callback, the SAML ACS) are counted per client
+address (throttle.count_refusal, key `sso-answer-c:<ip>`): at
+SSO_ANSWER_MAX_REFUSALS_PER_CLIENT in the throttle's window the client is
+locked, recorded once (reason TOO_MANY_REFUSALS), and its answers are refused
+(429) before they are read, with no audit entry each: a flood of forged
+answers cannot grow the audit log without bound."""
 from datetime import timedelta
 
 from sqlalchemy import select, text, update
@@ -46,6 +53,45 @@ def record_failure(uow: UnitOfWork, org_id: str | None, method: str, reason: str
 
 def _reason(exc: AppError) -> str:
     return str((exc.details or {}).get("reason") or exc.code)
+
+
+ANSWERS = "sso-answer"  # throttle keys sso-answer-c:<client address>
+LOCKED_REASON = "TOO_MANY_REFUSALS"
+LOCKED_MESSAGE = "too many refused sign-in answers from this address; try again later"
+
+
+def _locked(exc: AppError) -> AppError:
+    """The throttle's 429 naming why (its details travel as the exception's args: a new error)."""
+    return AppError(exc.code, exc.message, {**(exc.details or {}), "reason": LOCKED_REASON})
+
+
+def refuse_locked_client(uow: UnitOfWork, client: str | None) -> None:
+    """A client locked for its refused answers is refused before its answer is read (nothing recorded)."""
+    with uow.independent_session() as session:
+        try:
+            throttle.refuse_locked(session, ANSWERS, client, LOCKED_MESSAGE)
+        except AppError as exc:
+            raise _locked(exc) from None
+
+
+def refused_answer(uow: UnitOfWork, exc: AppError, client: str | None, org_id: str | None, method: str,
+                   email: str = "") -> AppError:
+    """Count a refused answer of the client, record it (the sign_in.failed entry) and answer the error to
+    raise: the refusal itself, or 429 when a concurrent refusal locked the client first (then not recorded).
+    The refusal that locks the client is recorded, and the lock once more (reason TOO_MANY_REFUSALS).
+    A fault of the platform or of the provider (503) is recorded but not counted against the client."""
+    outcome = None
+    if exc.code != ErrorCode.SERVICE_UNAVAILABLE:
+        with uow.independent_session() as session:
+            try:
+                outcome = throttle.count_refusal(session, ANSWERS, client,
+                                                 settings().sso_answer_max_refusals_per_client, LOCKED_MESSAGE)
+            except AppError as locked:
+                return _locked(locked)
+    record_failure(uow, org_id, method, _reason(exc), email)
+    if outcome == throttle.LOCKED_NOW:
+        record_failure(uow, org_id, method, LOCKED_REASON)
+    return exc
 
 
 def enabled_connection(uow: UnitOfWork, connection_id: str) -> SsoConnection:
@@ -118,30 +164,33 @@ def signed_in(uow: UnitOfWork, connection: SsoConnection, outcome: dict, return_
             "auto_join": list(connection.auto_join or []), "connection_name": connection.name}
 
 
-def finish_oidc(uow: UnitOfWork, state: str | None, code: str | None, error: str | None) -> dict:
+def finish_oidc(uow: UnitOfWork, state: str | None, code: str | None, error: str | None,
+                client: str | None = None) -> dict:
     from services.identity.sso import oidc
 
+    refuse_locked_client(uow, client)
     connection_id = parse_uuid((state or "").split(".", 1)[0])
     connection = uow.session.get(SsoConnection, connection_id) if connection_id else None
     org_id = connection.org_id if connection is not None else None
     login = _claim_login(uow, state) if state else None
     if login is None or connection is None or login.connection_id != connection.id:
-        record_failure(uow, org_id, SsoKind.OIDC, "STATE_INVALID")
-        raise refused("STATE_INVALID", "this sign-in link is not valid, was already used or has expired: "
-                                       "start again from the sign-in page")
+        raise refused_answer(uow, refused("STATE_INVALID", "this sign-in link is not valid, was already used or "
+                                                           "has expired: start again from the sign-in page"),
+                             client, org_id, SsoKind.OIDC)
     try:
         outcome = oidc.finish(uow, connection, login, code, error)
     except AppError as exc:
-        record_failure(uow, org_id, SsoKind.OIDC, _reason(exc), getattr(exc, "email", "") or "")
-        raise
+        raise refused_answer(uow, exc, client, org_id, SsoKind.OIDC, getattr(exc, "email", "") or "") from None
     return signed_in(uow, connection, outcome, login.return_to)
 
 
-def finish_saml(uow: UnitOfWork, connection_id: str, relay_state: str | None, saml_response: str | None) -> dict:
+def finish_saml(uow: UnitOfWork, connection_id: str, relay_state: str | None, saml_response: str | None,
+                client: str | None = None) -> dict:
     """The ACS: the response is checked before the RelayState is spent, so that a replayed
     assertion is named as such (ASSERTION_REPLAYED) and audited."""
     from services.identity.sso import saml
 
+    refuse_locked_client(uow, client)
     connection = enabled_connection(uow, connection_id)
     if connection.kind != SsoKind.SAML:
         raise AppError(ErrorCode.NOT_FOUND, "connection not found")
@@ -160,8 +209,7 @@ def finish_saml(uow: UnitOfWork, connection_id: str, relay_state: str | None, sa
         saml.spend_state(uow, login)
     except AppError as exc:
         uow.rollback()
-        record_failure(uow, connection.org_id, SsoKind.SAML, _reason(exc))
-        raise
+        raise refused_answer(uow, exc, client, connection.org_id, SsoKind.SAML) from None
     return signed_in(uow, connection, outcome, login.return_to)
 
 
