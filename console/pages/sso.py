@@ -1,8 +1,9 @@
 """Single sign-on pages (docs/sso.md): the org admins' settings (connections,
-the URLs and metadata to give the identity provider, email domains, "only
-SSO"), and the sign-in page's "Sign in with your company account" with the
-return from the provider (/sso/complete: the one-time code is exchanged for
-the session's tokens, server to server).
+the URLs and metadata to give the identity provider, "only SSO"), their email
+domains (claim, the TXT record to publish, "Check now", removal), and the
+sign-in page's "Sign in with your company account" with the return from
+the provider (/sso/complete: the one-time code is exchanged for the
+session's tokens, server to server).
 
 The way to the provider is a link, not a form: the console's CSP allows forms
 to post to itself only (form-action 'self'), and a form's redirects to
@@ -145,14 +146,6 @@ def settings():
             elif step.startswith("delete:"):
                 api("DELETE", f"{base}/connections/{step.partition(':')[2]}")
                 flash("The connection is removed.")
-            elif step == "add-domain":
-                values = {"domain": form.get("domain", "").strip().lower()}
-                form_kind = step
-                api("POST", f"{base}/domains", json=values)
-                flash(f"{values['domain']} is claimed. It counts once verified (see below).")
-            elif step.startswith("remove-domain:"):
-                api("DELETE", f"{base}/domains/{step.partition(':')[2]}")
-                flash("The domain is removed.")
             elif step == "policy":
                 api("PUT", f"{base}/policy", json={"only_sso": form.get("only_sso") == "on"})
                 flash("The sign-in rule is saved.")
@@ -166,9 +159,7 @@ def settings():
                           for k, v in errors.items()}
             elif "attribute_mapping" in errors:
                 errors["mapping"] = errors.pop("attribute_mapping")
-            error = None if errors else message_of(exc, {"CONFLICT": "This domain is already claimed.",
-                                                         "DOMAIN_TAKEN": "Another organization verified this "
-                                                                         "domain."})
+            error = None if errors else message_of(exc)
     connections = api("GET", f"{base}/connections")
     join_choices = _join_choices(org)
     for c in connections:
@@ -181,3 +172,67 @@ def settings():
                            join_choices=join_choices,
                            errors=errors, error=error, values=values, form_kind=form_kind, tabs=_tabs(),
                            tab="sso.settings"), 400 if errors or error else 200
+
+
+# ---------------------------------------------------------------- the org admins' email domains
+
+DOMAIN_ERRORS = {
+    "CONFLICT": "Your organization already claims this domain.",
+    "DOMAIN_TAKEN": "Another organization has verified this domain. If it is yours, contact support.",
+    "NOT_FOUND": "This domain is no longer claimed (removed meanwhile?).",
+}
+CHECK_RESULTS = {
+    "VERIFIED": "Verified: the TXT record holds the value.",
+    "NOT_FOUND": "The TXT record was not found yet. A new record can take a few minutes (up to an hour) to be "
+                 "visible: check again later.",
+    "VALUE_MISMATCH": "A TXT record is there, but not with this value: copy the value again.",
+    "DNS_UNREACHABLE": "DNS could not be reached just now: check again in a moment.",
+}
+PROOFS = {"DNS_TXT": "DNS TXT record", "ADMIN": "verified by support"}
+
+
+def _readable(errors: dict) -> dict:
+    """A field code's explanation only ("DOMAIN_PUBLIC_SUFFIX: com is ..." -> "com is ...")."""
+    return {k: [m.partition(": ")[2] if m.partition(": ")[0].isupper() and m.partition(": ")[2] else m
+                for m in v] for k, v in errors.items()}
+
+
+@pages.route("/admin/settings/sso/domains", methods=["GET", "POST"])
+@require_org_admin
+def domains():
+    """The organization's email domains: claim one, publish its TXT record, "Check now", remove."""
+    base = f"/v1/orgs/{org_id()}/sso/domains"
+    errors, error, value = {}, None, ""
+    if request.method == "POST":
+        step = request.form.get("step", "")
+        try:
+            if step == "add":
+                value = request.form.get("domain", "").strip()
+                claimed = api("POST", base, json={"domain": value})
+                flash(f"{claimed['domain']} is claimed. Publish the TXT record shown below in its DNS, "
+                      "then use “Check now”.")
+                return redirect(url_for("sso.domains", _anchor=f"domain-{claimed['id']}"))
+            action, _, domain_id = step.partition(":")
+            if action == "check" and domain_id:
+                checked = api("POST", f"{base}/{domain_id}/check")
+                if checked["verified"]:
+                    flash(f"{checked['domain']} is verified.")
+                else:
+                    flash(f"{checked['domain']}: " + CHECK_RESULTS.get(checked["last_check"] or "", "not verified "
+                                                                       "yet."), "error")
+                return redirect(url_for("sso.domains", _anchor=f"domain-{domain_id}"))
+            if action == "remove" and domain_id:
+                api("DELETE", f"{base}/{domain_id}")
+                flash("The domain is removed.")
+            return redirect(url_for("sso.domains"))
+        except ApiError as exc:
+            errors = _readable(exc.field_errors())
+            if errors and "domain" not in errors:
+                errors = {"domain": [m for v in errors.values() for m in v]}
+            error = None if errors else message_of(exc, DOMAIN_ERRORS)
+    listed = api("GET", base)
+    for d in listed:
+        d["check_text"] = CHECK_RESULTS.get(d.get("last_check") or "")
+        d["proof_text"] = PROOFS.get(d.get("proof") or "", d.get("proof"))
+    return render_template("sso/domains.html", domains=listed, errors=errors, error=error, value=value,
+                           tabs=_tabs(), tab="sso.settings"), 400 if errors or error else 200

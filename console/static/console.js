@@ -19,6 +19,16 @@
       });
     }
   });
+  // "Copy" next to a read-only value (single sign-on's TXT record): shown only with JavaScript.
+  document.querySelectorAll("button[data-copy]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      var field = document.getElementById(button.getAttribute("data-copy"));
+      field.select();
+      if (navigator.clipboard) { navigator.clipboard.writeText(field.value); }
+      button.firstChild.textContent = "Copied";
+    });
+  });
   // htmx sends the CSRF token of the page with every request it makes.
   document.addEventListener("htmx:configRequest", function (event) {
     var meta = document.querySelector('meta[name="csrf-token"]');

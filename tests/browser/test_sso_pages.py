@@ -1,5 +1,5 @@
 """Single sign-on in the console (docs/sso.md): an org admin adds an OpenID Connect provider and
-claims a domain on the settings page (the URLs to give the provider shown), then a person of that
+claims a domain on the domains page (the URLs to give the provider shown), then a person of that
 domain uses "Sign in with your company account" on the sign-in page and lands signed in, through a
 real OIDC provider on loopback (tests/support/oidc_provider.py); a tampered answer ends on a page
 that says why. Bounded: every wait has a timeout (the page fixture's 15 s)."""
@@ -49,12 +49,13 @@ def test_admin_sets_up_a_provider_and_a_person_signs_in_with_the_company_account
     connection.get_by_label(re.compile(re.escape(program["name"]))).check()
     connection.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status").first).to_contain_text("The connection is changed")
-    page.get_by_label("Claim a domain").fill(domain)
-    page.get_by_role("button", name="Claim domain").click()
-    expect(page.get_by_role("row").filter(has_text=domain)).to_contain_text("Waiting for verification")
     problems: dict = {}
     check_page(page, "sso-settings", problems)
     assert not problems, problems
+    page.get_by_role("link", name="Claim and verify email domains").click()  # tests/browser/test_sso_domains.py
+    page.get_by_label("Email domain").fill(domain)
+    page.get_by_role("button", name="Claim domain").click()
+    expect(page.locator("section.sso-domain", has_text=domain)).to_contain_text("waiting for verification")
 
     from servicekit.standalone import unit_of_work
     from services.identity.sso.config import verify_domain

@@ -87,11 +87,12 @@ def test_admin_adds_a_saml_idp_and_a_person_signs_in_with_the_company_account(pa
     section.get_by_label(re.compile(re.escape(program["name"]))).check()
     section.get_by_role("button", name="Save changes").click()
     expect(page.get_by_role("status").first).to_contain_text("The connection is changed")
-    page.get_by_label("Claim a domain").fill(domain)
-    page.get_by_role("button", name="Claim domain").click()
-    expect(page.get_by_role("row").filter(has_text=domain)).to_contain_text("Waiting for verification")
     problems: dict = {}
     check_page(page, "sso-settings-saml", problems)
+    page.get_by_role("link", name="Claim and verify email domains").click()  # tests/browser/test_sso_domains.py
+    page.get_by_label("Email domain").fill(domain)
+    page.get_by_role("button", name="Claim domain").click()
+    expect(page.locator("section.sso-domain", has_text=domain)).to_contain_text("waiting for verification")
 
     # the IdP's administrator loads the service provider's metadata from the link shown
     metadata = requests.get(connection["sp_metadata_url"], timeout=30)
