@@ -185,9 +185,22 @@ def db_pool_size() -> int:
     return int(env("DB_POOL_SIZE", "10"))
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def base_url(raw: str) -> str:
+    """A URL that paths are appended to: without its trailing slash (a settings `parse`)."""
+    return raw.rstrip("/")
+
+
 def public_url() -> str:
-    """Where people reach the platform (join links, accept links)."""
-    return env("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+    """Where people reach the platform (join links, accept links), without a trailing slash."""
+    return base_url(env("PUBLIC_URL", DEFAULT_PUBLIC_URL))
+
+
+def public_url_setting():
+    """`public_url()` as a settings field: the base of the links a service puts in its emails and answers."""
+    return setting("PUBLIC_URL", DEFAULT_PUBLIC_URL, parse=base_url)
 
 
 def nameko_config(service: str | None = None, *, signs_access_tokens: bool = False,

@@ -5,16 +5,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from servicekit.config import Settings, setting
+from servicekit.config import Settings, public_url_setting, setting
 from servicekit.entrypoints import settings_timer as timer_of_settings
 
 
 def _days(raw: str) -> timedelta:
     return timedelta(days=int(raw))
-
-
-def _url(raw: str) -> str:
-    return raw.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -26,7 +22,7 @@ class InvitationSettings(Settings):
     identity_concurrency: int = setting("INVITATION_IDENTITY_CONCURRENCY", 2)  # those calls in flight at once
     import_poll_seconds: float = setting("INVITATION_IMPORT_POLL_SECONDS", 1.0)
     expiry_interval_seconds: float = setting("INVITATION_EXPIRY_INTERVAL_SECONDS", 60.0)
-    public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=_url)  # base of the accept links
+    public_url: str = public_url_setting()  # base of the accept links
     max_import_attempts: int = 10
     expiry_batch: int = 500
 

@@ -8,7 +8,7 @@ credentials or address are picked up without a restart."""
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from servicekit.config import Settings, secret_setting, setting
+from servicekit.config import Settings, public_url_setting, secret_setting, setting
 from servicekit.entrypoints import settings_timer as timer_of_settings
 
 DEV_UNSUBSCRIBE_SECRET = "dev-only-unsubscribe-secret-0123456789abcdef"
@@ -21,7 +21,7 @@ class MessagingSettings(Settings):
     delivery_retention_days: int = setting("MESSAGING_DELIVERY_RETENTION_DAYS", 180)
     mail_from: str = setting("MAIL_FROM", "learning@platform.example")  # envelope sender and From address
     no_reply: str = setting("NO_REPLY_ADDRESS", "no-reply@platform.example")  # Reply-To when reply-to is off
-    public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=lambda raw: raw.rstrip("/"))
+    public_url: str = public_url_setting()  # base of unsubscribe links
     # Signs unsubscribe links; its own key (not JWT_SECRET): required outside development mode.
     unsubscribe_secret: str = secret_setting("UNSUBSCRIBE_SECRET", DEV_UNSUBSCRIBE_SECRET)
     # Per-organization quotas (defaults; an organization's own values in org_quotas win): see commands/quotas.py.

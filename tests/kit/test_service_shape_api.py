@@ -24,7 +24,7 @@ from contracts.errors import AppError, ErrorCode
 from contracts.registry import Event, lookup, payload_schema, registered
 from servicekit import config
 from servicekit.clock import utcnow
-from servicekit.config import ConfigError, Settings, secret_setting, setting
+from servicekit.config import ConfigError, Settings, public_url_setting, secret_setting, setting
 from servicekit.entrypoints import settings_timer
 from servicekit.events import handle_event
 from servicekit.models import normalize_email, parse_uuid, require_uuid
@@ -301,6 +301,16 @@ def test_a_secret_setting_is_required_outside_development_mode_only(monkeypatch)
     monkeypatch.setenv("APP_ENV", "development")
     assert KeyedSettings.from_env({}).link_secret == "dev-only-sample-link-secret-0123456789abcdef"
     assert KeyedSettings.from_env({"SAMPLE_LINK_SECRET": "short"}).link_secret == "short"
+
+
+@dataclass(frozen=True)
+class LinkingSettings(Settings):
+    public_url: str = public_url_setting()
+
+
+def test_public_url_is_one_setting_without_its_trailing_slash():
+    assert LinkingSettings.from_env({"PUBLIC_URL": "https://learn.example/"}).public_url == "https://learn.example"
+    assert LinkingSettings.from_env({}).public_url == "http://127.0.0.1:8000"
 
 
 # ---- timed RPC --------------------------------------------------------------

@@ -7,19 +7,15 @@ environment: no table or log holds it or a link made with it."""
 from dataclasses import dataclass
 
 from servicekit import config
-from servicekit.config import Settings, secret_setting, setting
+from servicekit.config import Settings, public_url_setting, secret_setting, setting
 
 DEV_REPORT_LINK_SECRET = "dev-only-report-link-secret-0123456789abcdef"
-
-
-def _base_url(raw: str) -> str:
-    return raw.rstrip("/")
 
 
 @dataclass(frozen=True)
 class ReportsSettings(Settings):
     report_link_secret: str = secret_setting("REPORT_LINK_SECRET", DEV_REPORT_LINK_SECRET)
-    public_url: str = setting("PUBLIC_URL", "http://127.0.0.1:8000", parse=_base_url)  # base of emailed links
+    public_url: str = public_url_setting()  # base of emailed links
     link_ttl_hours: float = setting("REPORT_LINK_TTL_HOURS", 24.0)
     # "Email me the report": links per organization per clock hour (all its admins together), then 429.
     email_links_per_hour: int = setting("REPORT_EMAILS_PER_ORG_PER_HOUR", 30)
@@ -27,7 +23,7 @@ class ReportsSettings(Settings):
     export_host: str = setting("REPORTING_EXPORT_HOST", "127.0.0.1")
     export_port: int = setting("REPORTING_EXPORT_PORT", 0)  # 0: any free port (tests); make run: 9115
     # How the gateway reaches this replica's export server; default http://<host>:<port>.
-    export_url: str = setting("REPORTING_EXPORT_URL", "", parse=_base_url)
+    export_url: str = setting("REPORTING_EXPORT_URL", "", parse=config.base_url)
     export_concurrency: int = setting("REPORTING_EXPORT_CONCURRENCY", 4)  # exports at once per replica
     # Connections one org report is read with at once (shares of its rows on one snapshot; export.stream).
     export_parts: int = setting("REPORTING_EXPORT_PARTS", 2)
