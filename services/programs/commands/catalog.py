@@ -8,7 +8,6 @@ Catalog file format (JSON, UTF-8), see docs/programs.md:
                           "course_ids": [ordered course ids]}, ...]}
 
 Loading upserts by id: a file can be loaded again after edits."""
-import json
 from pathlib import Path
 
 from marshmallow import ValidationError
@@ -17,6 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from contracts.errors import invalid
 from contracts.programs import CourseSchema, SpecializationSchema
 from servicekit.db import UnitOfWork
+from servicekit.standalone import read_json_file
 from services.programs.models import Course, Specialization
 from services.programs.queries import courses_by_id
 
@@ -47,8 +47,4 @@ def load_catalog(uow: UnitOfWork, data: dict) -> dict:
 
 
 def load_catalog_file(uow: UnitOfWork, path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise invalid({"file": [str(exc)]}, "cannot read the catalog file") from None
-    return load_catalog(uow, data)
+    return load_catalog(uow, read_json_file(path, "catalog"))

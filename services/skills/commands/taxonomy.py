@@ -12,7 +12,6 @@ The whole file is validated first (nothing is loaded if any entry is wrong);
 then domains and skills are upserted by id (name), and each listed course's
 tags and each listed specialization's courses are replaced by the file's.
 Ratings follow the tags: after changing tags run `recompute`."""
-import json
 from pathlib import Path
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -21,6 +20,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from contracts.errors import invalid
 from servicekit.db import UnitOfWork
+from servicekit.standalone import read_json_file
 from services.skills.models import CourseSkill, Domain, Skill, SpecializationCourse, TaxonomyCourse
 
 DEMO_TAXONOMY = Path(__file__).parent.parent / "taxonomy" / "demo_taxonomy.json"
@@ -111,8 +111,4 @@ def load_taxonomy(uow: UnitOfWork, data) -> dict:
 
 
 def load_taxonomy_file(uow: UnitOfWork, path) -> dict:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except (OSError, ValueError) as exc:
-        raise invalid({"file": [str(exc)]}, "cannot read the taxonomy file") from None
-    return load_taxonomy(uow, data)
+    return load_taxonomy(uow, read_json_file(path, "taxonomy"))
