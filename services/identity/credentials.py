@@ -15,13 +15,13 @@ import functools
 import hashlib
 import secrets
 import uuid
-from datetime import UTC, datetime
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from contracts.errors import AppError, ErrorCode
 from servicekit import signing
+from servicekit.clock import utcnow
 from servicekit.offload import CpuGate
 from services.identity.settings import settings
 
@@ -87,7 +87,7 @@ def digest(token: str) -> str:
 
 def issue_access_token(user_id: str, email: str, email_verified: bool, roles: list[dict],
                        token_version: int = 0) -> tuple[str, int]:
-    now = datetime.now(UTC)
+    now = utcnow()
     ttl = settings().access_token_ttl
     claims = {
         "sub": user_id,

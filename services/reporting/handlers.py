@@ -12,6 +12,7 @@ from contracts.identity import ProfileFieldsSchema
 from contracts.programs import CollectionChange, MemberState
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
+from servicekit.models import normalize_email
 from services.reporting import home
 
 PROFILE_FIELDS = tuple(ProfileFieldsSchema().fields)
@@ -225,7 +226,7 @@ def _invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) ->
     thousands too), rows in a stable order."""
     p = event.payload
     rows = [{"invitation_id": i["invitation_id"], "user_id": i.get("user_id"),
-             "email": i["email"].lower() if i.get("email") else None, "full_name": i.get("full_name"),
+             "email": normalize_email(i["email"]) if i.get("email") else None, "full_name": i.get("full_name"),
              "external_id": i.get("external_id")} for i in items]
     send = bool(p.get("send_email"))
     shared = {"org_id": ("uuid", p["org_id"]), "program_id": ("uuid", p["program_id"]),

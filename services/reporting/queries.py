@@ -2,10 +2,11 @@
 and the activity audiences messaging asks for. Every read filters by the
 organization, and by the caller's programs where the caller is a program
 admin (`program_ids`: None for all of the organization's programs)."""
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import text
 
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from services.reporting import home
 from services.reporting.commands.activity import US_PER_HOUR
@@ -61,7 +62,7 @@ def summary(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict
     return {"org_id": org_id, "since": start, "enrollments": counts.courses + counts.specializations,
             "course_enrollments": counts.courses, "specialization_enrollments": counts.specializations,
             "learning_hours": _hours(hours), "learning_hours_estimated": True, "lessons_taken": lessons or 0,
-            "as_of": datetime.now(UTC)}
+            "as_of": utcnow()}
 
 
 def funnel(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict:
@@ -75,7 +76,7 @@ def funnel(uow: UnitOfWork, org_id: str, program_ids: list[str] | None) -> dict:
                  "joined_not_enrolled": r.joined_not_enrolled} for r in home.funnel_rows(uow, org_id, program_ids)]
     overall = {key: sum(p[key] for p in programs) for key in ("invited", "joined", "enrolled",
                                                                "pending_invitations", "joined_not_enrolled")}
-    return {"org_id": org_id, **overall, "programs": programs, "as_of": datetime.now(UTC)}
+    return {"org_id": org_id, **overall, "programs": programs, "as_of": utcnow()}
 
 
 def learner(uow: UnitOfWork, org_id: str, user_id: str) -> dict:

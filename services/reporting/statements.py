@@ -11,6 +11,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from servicekit.models import normalize_email
+
 VERBS = ("started", "completed", "graded", "viewed")
 ITEM_TYPES = ("video", "reading", "quiz", "assignment")
 GRADED_ITEM_TYPES = ("quiz", "assignment")
@@ -116,7 +118,7 @@ def actor_of(actor) -> tuple[str | None, str | None]:
         email = actor["email"]
         if not isinstance(email, str) or "@" not in email or len(email) > 254 or not email.isprintable():
             raise bad("actor.email: an email address is required")
-        return email.strip().lower(), None
+        return normalize_email(email), None
     if "user_id" in actor:
         return None, statement_id(actor["user_id"], "actor.user_id")
     raise bad("actor: give exactly one of email and user_id")

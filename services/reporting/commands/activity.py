@@ -17,13 +17,14 @@ LEARNING_HOURS_UPDATED through the outbox."""
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlalchemy import text
 
 from contracts.errors import AppError, ErrorCode
 from contracts.reporting import ATTEMPTS_GRADED, LEARNING_HOURS_UPDATED
 from servicekit.bulk import json_rows, rows_json, unnest
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from services.reporting import home, item_names
 from services.reporting.commands.catalog import ensure_courses
@@ -470,5 +471,5 @@ def _publish(uow: UnitOfWork, org_id: str, attempts: list[Parsed], hours: list) 
     if hours:
         uow.publish(LEARNING_HOURS_UPDATED, {"hours": [
             {"org_id": org_id, "user_id": user_id, "course_id": course_id, "hours": hours_us / US_PER_HOUR,
-             "as_of": (last or datetime.now(UTC)).isoformat()} for user_id, course_id, hours_us, last, _ in hours]},
+             "as_of": (last or utcnow()).isoformat()} for user_id, course_id, hours_us, last, _ in hours]},
                     org_id=org_id)

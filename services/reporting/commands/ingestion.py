@@ -2,11 +2,12 @@
 own; rejected ones reported by index) and xAPI batches (all or nothing, as
 the xAPI specification requires). Both end in `activity.ingest`."""
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import text
 
 from contracts.errors import AppError, ErrorCode
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from services.reporting import statements, xapi
 from services.reporting.commands.activity import Outcome, ingest
@@ -24,7 +25,7 @@ def _too_many(count: int) -> None:
 def _parse_all(raws: list, parse, max_future: timedelta) -> tuple[Outcome, list]:
     """Each statement parsed on its own: the outcome (rejections by index) and the (index, row) pairs."""
     _too_many(len(raws))
-    now = datetime.now(UTC)
+    now = utcnow()
     outcome = Outcome()
     parsed = []
     for index, raw in enumerate(raws):
