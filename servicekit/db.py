@@ -121,6 +121,12 @@ class UnitOfWork:
         this unit rolls back (e.g. counting a refused login)."""
         return self._factory()
 
+    def publish_independently(self, session: Session, event: Event, payload: dict, org_id: str | None = None) -> str:
+        """`publish` into an `independent_session()`: the event is kept when that
+        session commits, whatever this unit does (a refused login's sign_in.failed)."""
+        _check_event(event)
+        return record_event(session, self.source, event, payload, org_id)
+
     def claim_event(self, event_id: str, handler: str) -> bool:
         """Mark an incoming event as processed by `handler` in this transaction.
         False when it was processed already (a redelivery): skip it."""

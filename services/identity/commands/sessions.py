@@ -6,7 +6,6 @@ from contracts.identity import SIGN_IN_FAILED, SIGN_IN_SUCCEEDED, SignInMethod
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
-from servicekit.outbox import record_event
 from services.identity import credentials
 from services.identity.commands import throttle
 from services.identity.models import AdminRole, Profile, RefreshToken, User
@@ -96,9 +95,9 @@ def record_sign_in_failure(uow: UnitOfWork, email: str, reason: str) -> None:
     own transaction, as the failure count is)."""
     with uow.independent_session() as session:
         user_id = session.scalar(select(User.id).where(User.email == email))
-        record_event(session, uow.source, SIGN_IN_FAILED,
-                     {"email": email[:320], "user_id": user_id, "method": SignInMethod.PASSWORD, "reason": str(reason),
-                      "org_ids": orgs_of(session, user_id) if user_id else []}, None)
+        uow.publish_independently(session, SIGN_IN_FAILED, {
+            "email": email[:320], "user_id": user_id, "method": SignInMethod.PASSWORD, "reason": str(reason),
+            "org_ids": orgs_of(session, user_id) if user_id else []})
         session.commit()
 
 
