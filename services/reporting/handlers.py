@@ -9,6 +9,7 @@ from sqlalchemy import text
 
 from contracts.envelope import Envelope
 from contracts.identity import ProfileFieldsSchema
+from contracts.invitations import InvitationState
 from contracts.programs import CollectionChange, MemberState
 from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
@@ -240,7 +241,7 @@ def _invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) ->
                 "import_id = EXCLUDED.import_id, created_at = EXCLUDED.created_at, "
                 "last_sent_at = GREATEST(invitations.last_sent_at, EXCLUDED.last_sent_at) "
                 "WHERE invitations.created_at > EXCLUDED.created_at",
-                constants={**shared, "state": ("text", "PENDING"), "send_email": ("boolean", send),
+                constants={**shared, "state": ("text", InvitationState.PENDING.value), "send_email": ("boolean", send),
                            "import_id": ("uuid", p.get("import_id")), "created_at": ("timestamptz", event.occurred_at),
                            "last_sent_at": ("timestamptz", event.occurred_at if send else None)})
     # invitees are INVITED members of the program until they join (a member stays a member)
@@ -249,11 +250,12 @@ def _invitations_created(uow: UnitOfWork, event: Envelope, items: list[dict]) ->
                                                                              "full_name")}, members,
                 "ON CONFLICT (program_id, user_id) DO UPDATE SET invited_at = EXCLUDED.invited_at, "
                 "invitation_id = EXCLUDED.invitation_id, contract_id = EXCLUDED.contract_id "
-                "WHERE memberships.state <> 'MEMBER'",
-                constants={**shared, "state": ("text", "INVITED"), "invited_at": ("timestamptz", event.occurred_at)})
+                f"WHERE memberships.state <> '{MemberState.MEMBER.value}'",
+                constants={**shared, "state": ("text", MemberState.INVITED.value),
+                           "invited_at": ("timestamptz", event.occurred_at)})
 
 
-def on_invitation_closed(uow: UnitOfWork, event: Envelope, state: str) -> None:
+def on_invitation_closed(uow: UnitOfWork, event: Envelope, state: InvitationState | str) -> None:
     """Accepted, revoked or expired. Arriving before the invitation's creation
     (another queue, a redelivery), it records the invitation with its state;
     the creation then fills in the rest (on_invitations_created)."""
@@ -264,7 +266,7 @@ def on_invitation_closed(uow: UnitOfWork, event: Envelope, state: str) -> None:
             "closed_at) VALUES (:id, :org, :program, :user, lower(:email), :state, :at, :at) "
             "ON CONFLICT (invitation_id) DO UPDATE SET state = EXCLUDED.state, closed_at = EXCLUDED.closed_at"),
             {"id": p["invitation_id"], "org": p["org_id"], "program": p["program_id"], "user": p.get("user_id"),
-             "email": p.get("email"), "state": state, "at": event.occurred_at})
+             "email": p.get("email"), "state": str(state), "at": event.occurred_at})
 
 
 def on_invitation_resent(uow: UnitOfWork, event: Envelope) -> None:

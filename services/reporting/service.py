@@ -28,6 +28,7 @@ from contracts.invitations import (
     INVITATION_RESENT,
     INVITATION_REVOKED,
     INVITATIONS_CREATED,
+    InvitationState,
 )
 from contracts.programs import (
     COLLECTION_CHANGED,
@@ -203,14 +204,14 @@ class ReportingService(ReportsEntrypoints, ServiceBase):
 
     @handle_event(INVITATION_ACCEPTED)
     def on_invitation_accepted(self, event):
-        handlers.on_invitation_closed(self.db, event, "ACCEPTED")
+        handlers.on_invitation_closed(self.db, event, InvitationState.ACCEPTED)
 
     @handle_event(INVITATION_REVOKED)
     def on_invitation_revoked(self, event):
-        handlers.on_invitation_closed(self.db, event, "REVOKED")
+        handlers.on_invitation_closed(self.db, event, InvitationState.REVOKED)
 
     @handle_event(INVITATION_EXPIRED)
     def on_invitation_expired(self, event):
-        handlers.on_invitation_closed(self.db, event, "EXPIRED")
+        handlers.on_invitation_closed(self.db, event, InvitationState.EXPIRED)
 
     on_invitation_resent = handled_by(INVITATION_RESENT, handlers.on_invitation_resent)
