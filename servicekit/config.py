@@ -8,7 +8,7 @@ starts (not at import), so a bad value stops the process with a clear message:
     class MessagingSettings(Settings):
         smtp_host: str = setting("SMTP_HOST", "127.0.0.1")
         smtp_port: int = setting("SMTP_PORT", 1025)
-        unsubscribe_secret: str = secret_setting("UNSUBSCRIBE_SECRET", DEV_UNSUBSCRIBE_SECRET)  # required
+        unsubscribe_key: bytes = secret_setting("UNSUBSCRIBE_SECRET", DEV_UNSUBSCRIBE_SECRET)  # required
 
     class MessagingService(ServiceBase):
         settings = ServiceSettings(MessagingSettings)   # servicekit.service; built in the container's setup
@@ -256,7 +256,8 @@ def secret_setting(env_name: str, development_default: str):
     """A required secret read from `env_name` (`required_secret`): outside
     development mode unset, short or an example value stops the start; in
     development mode `development_default` stands in when unset. The field
-    holds the secret once the settings are built; `describe()` masks it."""
+    holds the secret once the settings are built (encoded when the field is
+    typed `bytes`, a signing key); `describe()` masks it."""
     return dataclasses.field(default=None, kw_only=True,
                              metadata={"env": env_name, "parse": None, "secret": True,
                                        "development_default": development_default})
@@ -270,8 +271,10 @@ class Settings:
         for item in dataclasses.fields(self):
             default = item.metadata.get("development_default")
             if default is not None:  # secret_setting: resolved (or refused) when the settings are built
-                object.__setattr__(self, item.name, required_secret(item.metadata["env"], getattr(self, item.name),
-                                                                    default))
+                value = required_secret(item.metadata["env"], getattr(self, item.name), default)
+                if _plain(typing.get_type_hints(type(self))[item.name]) is bytes:
+                    value = value.encode()
+                object.__setattr__(self, item.name, value)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None):

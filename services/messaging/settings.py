@@ -23,15 +23,11 @@ class MessagingSettings(Settings):
     no_reply: str = setting("NO_REPLY_ADDRESS", "no-reply@platform.example")  # Reply-To when reply-to is off
     public_url: str = public_url_setting()  # base of unsubscribe links
     # Signs unsubscribe links; its own key (not JWT_SECRET): required outside development mode.
-    unsubscribe_secret: str = secret_setting("UNSUBSCRIBE_SECRET", DEV_UNSUBSCRIBE_SECRET)
+    unsubscribe_key: bytes = secret_setting("UNSUBSCRIBE_SECRET", DEV_UNSUBSCRIBE_SECRET)
     # Per-organization quotas (defaults; an organization's own values in org_quotas win): see commands/quotas.py.
     messages_per_day: int = setting("MESSAGING_QUOTA_MESSAGES_PER_DAY", 20)  # admin messages sent per UTC day
     recipients_per_day: int = setting("MESSAGING_QUOTA_RECIPIENTS_PER_DAY", 100_000)  # theirs plus reminders'
     reminders_per_program_per_day: int = setting("MESSAGING_QUOTA_REMINDERS_PER_PROGRAM_PER_DAY", 1)
-
-    @property
-    def unsubscribe_key(self) -> bytes:
-        return self.unsubscribe_secret.encode()
 
     def unsubscribe_link(self, token: str) -> str:
         return f"{self.public_url}/v1/unsubscribe/{token}"

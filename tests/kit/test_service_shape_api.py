@@ -286,6 +286,7 @@ def test_a_missing_or_malformed_setting_is_a_clear_config_error():
 @dataclass(frozen=True)
 class KeyedSettings(Settings):
     link_secret: str = secret_setting("SAMPLE_LINK_SECRET", "dev-only-sample-link-secret-0123456789abcdef")
+    link_key: bytes = secret_setting("SAMPLE_LINK_KEY", "dev-only-sample-link-key-0123456789abcdef")
 
 
 def test_a_secret_setting_is_required_outside_development_mode_only(monkeypatch):
@@ -296,8 +297,9 @@ def test_a_secret_setting_is_required_outside_development_mode_only(monkeypatch)
         with pytest.raises(ConfigError, match="SAMPLE_LINK_SECRET is too weak"):
             KeyedSettings.from_env({"SAMPLE_LINK_SECRET": weak})
     own = "9a8b7c6d5e4f30211203f4e5d6c7b8a99a8b7c6d"
-    settings = KeyedSettings.from_env({"SAMPLE_LINK_SECRET": own})
-    assert settings.link_secret == own and settings.describe() == {"SAMPLE_LINK_SECRET": "***"}
+    settings = KeyedSettings.from_env({"SAMPLE_LINK_SECRET": own, "SAMPLE_LINK_KEY": own})
+    assert settings.link_secret == own and settings.link_key == own.encode()  # typed bytes: encoded
+    assert settings.describe() == {"SAMPLE_LINK_SECRET": "***", "SAMPLE_LINK_KEY": "***"}
     monkeypatch.setenv("APP_ENV", "development")
     assert KeyedSettings.from_env({}).link_secret == "dev-only-sample-link-secret-0123456789abcdef"
     assert KeyedSettings.from_env({"SAMPLE_LINK_SECRET": "short"}).link_secret == "short"

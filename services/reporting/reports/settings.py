@@ -14,7 +14,7 @@ DEV_REPORT_LINK_SECRET = "dev-only-report-link-secret-0123456789abcdef"
 
 @dataclass(frozen=True)
 class ReportsSettings(Settings):
-    report_link_secret: str = secret_setting("REPORT_LINK_SECRET", DEV_REPORT_LINK_SECRET)
+    link_key: bytes = secret_setting("REPORT_LINK_SECRET", DEV_REPORT_LINK_SECRET)
     public_url: str = public_url_setting()  # base of emailed links
     link_ttl_hours: float = setting("REPORT_LINK_TTL_HOURS", 24.0)
     # "Email me the report": links per organization per clock hour (all its admins together), then 429.
@@ -35,10 +35,6 @@ class ReportsSettings(Settings):
     # Test hook (development mode only): a replica pauses this long after claiming a run, so a
     # test can kill it mid-run.
     run_pause_seconds: float = setting("REPORT_RUN_PAUSE_SECONDS", 0.0)
-
-    @property
-    def link_key(self) -> bytes:
-        return self.report_link_secret.encode()
 
     def download_link(self, token: str) -> str:
         return f"{self.public_url}/v1/reports/download/{token}"
