@@ -163,3 +163,22 @@ def test_the_operators_command_is_a_proof_too(identity):
 def test_identity_refuses_what_is_not_a_claimable_domain(identity, bad):
     refusal = pytest.raises(AppError, identity.add_sso_domain, new_org(identity), bad).value
     assert refusal.code == "INVALID_INPUT" and refusal.details["domain"][0].split(":")[0].isupper()
+
+
+def test_two_organizations_checking_one_domain_at_once_get_one_verification(dns, identity):
+    """Both proofs are published and both checks run at once (the lookups overlap): the claims of
+    the domain are locked in one order, so exactly one organization gets it, the other DOMAIN_TAKEN."""
+    domain = domain_name()
+    claims = [(org, identity.add_sso_domain(org, domain)) for org in (new_org(identity), new_org(identity))]
+    dns.publish(f"_learnadmin-verification.{domain}", *[claim["verification"]["value"] for _, claim in claims])
+    dns.delay = 0.3
+    pending = [identity.check_sso_domain.call_async(org, claim["id"]) for org, claim in claims]
+    outcomes = []
+    for call in pending:
+        try:
+            outcomes.append(call.result()["status"])
+        except AppError as exc:
+            outcomes.append(exc.code)
+    assert sorted(outcomes) == ["DOMAIN_TAKEN", "VERIFIED"], outcomes
+    verified = [identity.get_sso_domain(org, claim["id"])["verified"] for org, claim in claims]
+    assert sorted(verified) == [False, True]
