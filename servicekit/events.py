@@ -16,6 +16,7 @@ three differences:
 import functools
 import json
 import logging
+import re
 import time
 
 import kombu
@@ -44,6 +45,22 @@ BASE_DELAY_SECONDS = 0.2
 
 def handler_name(service_name: str, method_name: str) -> str:
     return f"{service_name}.{method_name}"
+
+
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable(value):
+    """`value` (JSON values) with the characters PostgreSQL's text and jsonb refuse (NUL, lone surrogates) replaced
+    by U+FFFD: a malformed event is parked as received, near enough, instead of failing to be recorded (which
+    would requeue it for ever)."""
+    if isinstance(value, str):
+        return UNSTORABLE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {storable(str(k)): storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(v) for v in value]
+    return value
 
 
 class RetryingEventHandler(EventHandler):
@@ -102,7 +119,7 @@ class RetryingEventHandler(EventHandler):
         return message.properties.get("message_id") or f"unparseable-{hash(message.body)}"
 
     def _record_failure(self, message, error) -> int:
-        envelope = message.payload if isinstance(message.payload, dict) else {"raw": str(message.payload)}
+        envelope = storable(message.payload if isinstance(message.payload, dict) else {"raw": str(message.payload)})
         with self._engine().begin() as conn:
             return conn.execute(
                 text(
@@ -113,11 +130,11 @@ class RetryingEventHandler(EventHandler):
                     "RETURNING attempts"
                 ),
                 {
-                    "id": self._event_id(message),
+                    "id": storable(self._event_id(message)),
                     "handler": self.handler,
                     "queue": self.queue.name,
                     "envelope": json.dumps(envelope, default=str),
-                    "error": f"{error.__class__.__name__}: {error}"[:2000],
+                    "error": storable(f"{error.__class__.__name__}: {error}"[:2000]),
                 },
             ).scalar_one()
 
@@ -128,7 +145,7 @@ class RetryingEventHandler(EventHandler):
                     "UPDATE kit_failed_events SET status = 'PARKED', parked_at = now() "
                     "WHERE event_id = :id AND handler = :handler"
                 ),
-                {"id": self._event_id(message), "handler": self.handler},
+                {"id": storable(self._event_id(message)), "handler": self.handler},
             )
 
 

@@ -240,6 +240,18 @@ def test_invalid_event_is_parked_at_once(container_factory, rabbit_config, clean
     assert rows[0]["attempts"] == 1 and "INVALID_EVENT" in rows[0]["last_error"]
 
 
+def test_an_event_postgresql_cannot_store_is_parked_not_requeued_for_ever(container_factory, rabbit_config, clean):
+    """NUL characters and lone surrogates (which jsonb refuses) in a malformed event: it is still recorded and
+    parked at once (with U+FFFD in their place), never requeued because its failure could not be recorded."""
+    container_factory(Sink, rabbit_config).start()
+    bogus = {"id": str(uuid.uuid4()) + "\x00", "type": "kitsource.thing.happened.v1",
+             "payload": {"thing_id": "a\x00b\ud800", "x\x00": ["\x00"]}}
+    publish_raw(rabbit_config, bogus)
+    rows = wait_for(lambda: list_failed(clean["kitsink"], "PARKED"))
+    assert rows[0]["attempts"] == 1 and "INVALID_EVENT" in rows[0]["last_error"]
+    assert "\ufffd" in rows[0]["event_id"]
+
+
 def test_event_recorded_while_broker_is_cut_is_delivered_later(container_factory, rabbit_config, clean):
     broker = urlsplit(rabbit_config["AMQP_URI"])
     with TcpProxy(broker.hostname, broker.port or 5672) as proxy:
