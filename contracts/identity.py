@@ -4,7 +4,7 @@ from enum import StrEnum
 from marshmallow import Schema, fields, validate
 
 from contracts.common import ADMIN_ROLES, email_field, multi_line_field, name_field, text_field, values
-from contracts.fields import StrictInteger
+from contracts.fields import Id, StrictInteger
 from contracts.registry import Event
 
 
@@ -386,5 +386,35 @@ class ScimGroupMappingChanged(Schema):
 
 
 SCIM_GROUP_MAPPING_CHANGED = Event("identity.scim.group_mapping_changed.v1", ScimGroupMappingChanged)
+
+
+class ScimEntitlement(Schema):
+    """A program the person's groups map to, and the contract its join is charged to."""
+    program_id = Id(required=True)
+    contract_id = Id(required=True)
+
+
+class ScimEntitlementsChanged(Schema):
+    """The whole of what SCIM entitles one person to in one organization, after a change of it (docs/scim.md,
+    "How the effects flow"): full state, never a delta, so a consumer converges from any one event. `version`
+    grows by one per (org, person) with every event, in the order identity committed them: a consumer applies
+    an event only if its version is above the last it applied (a redelivered or older one changes nothing)."""
+    org_id = Id(required=True)
+    user_id = Id(required=True)
+    version = StrictInteger(required=True, validate=validate.Range(min=1))
+    active = fields.Boolean(required=True, metadata={"description": "false: deprovisioned (or deleted): the person "
+                                                                   "leaves every program of the organization"})
+    email = fields.String(required=True, validate=validate.Length(min=3, max=320))
+    full_name = fields.String(allow_none=True, validate=validate.Length(max=400))
+    verified = fields.Boolean(required=True, metadata={"description": "a verified account joins; an unverified one "
+                                                                     "is invited (docs/scim.md, \"Trust\")"})
+    notify_exit = fields.Boolean(load_default=True, metadata={"description": "the organization's "
+                                                                            "deprovision_exit_email"})
+    programs = fields.List(fields.Nested(ScimEntitlement), required=True,
+                           validate=validate.Length(max=10_000),
+                           metadata={"description": "the programs the person's groups map to (empty when inactive)"})
+
+
+SCIM_ENTITLEMENTS_CHANGED = Event("identity.scim.entitlements_changed.v1", ScimEntitlementsChanged)
 # ---- single sign-on (its schemas: contracts/sso.py) ------------------------------
 from contracts.sso import SSO_CONFIG_CHANGED  # noqa: E402,F401

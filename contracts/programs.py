@@ -297,6 +297,25 @@ class MemberRemoved(MemberEvent):
 MEMBER_REMOVED = Event("programs.member.removed.v1", MemberRemoved)
 
 
+class MemberJoinRefused(Schema):
+    """A join programs was asked for by an event and refused (no license left, contract not active, program
+    removed, ...): nobody is waiting for an answer, so the refusal is a fact of its own, which the audit log
+    records (`member.join_refused`). Today only SCIM's group joins (docs/scim.md, "When a join is refused")."""
+    org_id = fields.String(required=True)
+    program_id = fields.String(required=True)
+    user_id = fields.String(required=True)
+    email = fields.String(allow_none=True)
+    full_name = fields.String(allow_none=True)
+    contract_id = fields.String(allow_none=True)
+    code = fields.String(required=True, metadata={"description": "the refusal's error code (NO_LICENSES_LEFT, ...)"})
+    message = fields.String(allow_none=True)
+    via = fields.String(required=True, metadata={"description": "what asked for the join: SCIM"})
+    version = fields.Integer(allow_none=True, metadata={"description": "the SCIM entitlement version applied"})
+
+
+MEMBER_JOIN_REFUSED = Event("programs.member.join_refused.v1", MemberJoinRefused)
+
+
 class EnrollmentEvent(Schema):
     """Which enrollment, of whom, of what: what created and downgraded share."""
     enrollment_id = fields.String(required=True)

@@ -7,11 +7,13 @@ from marshmallow import Schema, fields
 
 # the events are identity's (contracts/identity.py), named here too for SCIM's code
 from contracts.identity import (  # noqa: F401
+    SCIM_ENTITLEMENTS_CHANGED,
     SCIM_GROUP_CHANGED,
     SCIM_GROUP_MAPPING_CHANGED,
     SCIM_USER_CHANGED,
     GroupChange,
     MappingChange,
+    ScimEntitlement,
     UserChange,
 )
 

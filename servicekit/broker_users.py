@@ -86,7 +86,6 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "accept", "create_invitation", "get_import", "invitation_page", "join_by_program",
             "list_invitations", "locate_import", "locate_invitation", "ping", "preview_invitation",
             "rejected_csv", "resend_invitation", "resend_pending", "revoke_invitations", "start_import",
-            "revoke_pending_of_person",  # SCIM
         ),
         "messaging": (
             "count_audience", "create_message", "describe_unsubscribe", "discard_message", "get_message",
@@ -101,7 +100,7 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
             "my_programs", "person_in_org", "person_in_programs", "ping", "remove_collection_item", "remove_member",
             "remove_program", "search_courses", "search_specializations", "update_collection",
             "update_contract", "update_program",
-            "join_program", "program_with_contract", "remove_person",  # SCIM groups and deprovisioning
+            "join_program", "program_with_contract",  # single sign-on's auto-join, SCIM mappings checked
         ),
         "reporting": ("email_report", "funnel", "ingest_activity", "ingest_xapi", "open_report_link", "ping",
                       "report_export", "summary"),

@@ -6,11 +6,12 @@ token's (one URL for every organization, nothing in the path to get wrong).
 Bodies are `application/scim+json` (or `application/json`), taken as sent
 (identity reads them: unknown attributes are ignored); answers and errors are
 `application/scim+json`, errors in RFC 7644 3.12's shape with `scimType`.
-Writes answer what the programs must do (`joins`, `leaves`, and a person no
-longer active), which is carried out here with the same programs and
-invitations calls as an admin's."""
+Writes answer from identity's result only: what a change means for programs
+and invitations (joins, removals, invitations, deprovisioning) is published
+by identity in the same transaction (identity.scim.entitlements_changed.v1)
+and applied by those services from the event, after the answer (docs/scim.md,
+"How the effects flow")."""
 import json
-import logging
 
 from marshmallow import Schema, fields
 from werkzeug.wrappers import Response
@@ -37,8 +38,6 @@ from gateway.routes.scim_schemas import (
     resource_types,
     service_provider_config,
 )
-
-log = logging.getLogger(__name__)
 
 SCOPE = "scim"
 MEDIA_TYPES = (CONTENT_TYPE, "application/json")
@@ -195,54 +194,11 @@ class ScimRoutes(Routes):
         resource["meta"]["location"] = f"{self._base(call)}/{kind}/{resource['id']}"
         return resource
 
-    def _changed(self, call, org_id: str, result: dict, kind: str, created: bool = False) -> Response:
-        """A write's answer: its effects on the programs carried out, then the resource (201 with its
-        Location when created)."""
-        self._carry_out(org_id, result)
+    def _changed(self, call, result: dict, kind: str, created: bool = False) -> Response:
+        """A write's answer: the resource (201 with its Location when created). Its effects on programs and
+        invitations follow from identity's event, not from here."""
         resource = self._located(call, result["resource"], kind)
         return scim_reply(resource, 201 if created else 200, location=resource["meta"]["location"] if created else None)
-
-    def _carry_out(self, org_id: str, result: dict) -> None:
-        """What the change means for the programs, through the same calls as an admin's:
-        a person no longer active leaves every program of the organization (license freed, exit rules,
-        member.removed; the exit email unless the organization says not to send it); group changes join
-        (charging the mapping's contract) and leave the programs their mappings name."""
-        person = result.get("person")
-        if person is not None and not result.get("active", True):
-            self._deprovision(org_id, person["user_id"])
-        for leave in result.get("leaves", ()):
-            try:
-                self.programs.remove_member(org_id, leave["program_id"], leave["user_id"])
-            except AppError as exc:  # not (or no longer) a member there, or only invited: nothing to free
-                log.info("scim: %s does not leave %s: %s", leave["user_id"], leave["program_id"], exc.code)
-            self.invitations.revoke_pending_of_person(org_id, leave["user_id"], leave["program_id"])
-        for join in result.get("joins", ()):
-            self._join(org_id, join)
-
-    def _deprovision(self, org_id: str, user_id: str) -> None:
-        """The person leaves every program of the organization (idempotent: a retry redoes nothing twice)."""
-        notify = self.identity.get_organization(org_id).get("deprovision_exit_email", True)
-        self.programs.remove_person(org_id, user_id, notify=notify is not False)
-        # an invitation already emailed (e.g. a group join of an unverified account) must not let them in later
-        self.invitations.revoke_pending_of_person(org_id, user_id)
-
-    def _join(self, org_id: str, join: dict) -> None:
-        """A verified account joins at once; an unverified one is invited (an emailed link, which proves the
-        address) and joins when it accepts: the platform's trust rule (docs/scim.md, "Trust")."""
-        try:
-            if join["verified"]:
-                self.programs.join_program(org_id, join["program_id"], join["user_id"], join["contract_id"],
-                                           email=join["email"], full_name=join["full_name"])
-            else:
-                self.invitations.create_invitation(org_id, {
-                    "program_id": join["program_id"], "contract_id": join["contract_id"],
-                    "full_name": join["full_name"], "email": join["email"], "send_email": True})
-        except AppError as exc:
-            # Already there is fine; a refusal (no license left, contract ended) leaves the group change in place
-            # and is logged (docs/scim.md, "What is not supported").
-            level = logging.INFO if exc.code in (ErrorCode.ALREADY_MEMBER, ErrorCode.DUPLICATE_INVITATION) \
-                else logging.WARNING
-            log.log(level, "scim: %s does not join %s: %s", join["user_id"], join["program_id"], exc.code)
 
     # ---------------------------------------------------------------- Users
 
@@ -258,7 +214,7 @@ class ScimRoutes(Routes):
                 summary="SCIM: provision a user (an existing account of that email is linked, never changed)")
     def scim_create_user(self, call):
         org_id = self._org(call)
-        return self._changed(call, org_id, self.identity.scim_create_user(org_id, call.body), "Users", created=True)
+        return self._changed(call, self.identity.scim_create_user(org_id, call.body), "Users", created=True)
 
     @scim_route("GET", "/scim/v2/Users/{user_id}", response=ScimUserResource, summary="SCIM: a user")
     def scim_get_user(self, call, user_id):
@@ -269,24 +225,21 @@ class ScimRoutes(Routes):
     def scim_replace_user(self, call, user_id):
         org_id = self._org(call)
         result = self.identity.scim_replace_user(org_id, user_id, call.body, call.request.headers.get("If-Match"))
-        return self._changed(call, org_id, result, "Users")
+        return self._changed(call, result, "Users")
 
     @scim_route("PATCH", "/scim/v2/Users/{user_id}", body=ScimPatch, response=ScimUserResource,
                 summary="SCIM: patch a user (add, replace, remove; Entra's and Okta's forms)")
     def scim_patch_user(self, call, user_id):
         org_id = self._org(call)
         result = self.identity.scim_patch_user(org_id, user_id, call.body, call.request.headers.get("If-Match"))
-        return self._changed(call, org_id, result, "Users")
+        return self._changed(call, result, "Users")
 
     @scim_route("DELETE", "/scim/v2/Users/{user_id}", status=204,
                 summary="SCIM: deprovision a user and forget the SCIM resource (account and history stay)")
     def scim_delete_user(self, call, user_id):
-        # The programs' side first, then the SCIM resource: if programs or invitations do not answer, the
-        # resource stays and the identity provider's retry of the DELETE redoes all of it (a resource deleted
-        # first would answer that retry 404 and leave the person's licenses taken).
-        org_id = self._org(call)
-        self._deprovision(org_id, self.identity.scim_get_user(org_id, user_id)["id"])
-        self.identity.scim_delete_user(org_id, user_id)  # deprovisioned above; a DELETE joins and leaves nothing
+        # identity publishes the deprovisioning with the deletion (one transaction): programs and invitations
+        # apply it when they can, nothing is lost if they are down now.
+        self.identity.scim_delete_user(self._org(call), user_id)
         return Reply(status=204)
 
     # ---------------------------------------------------------------- Groups
@@ -304,7 +257,7 @@ class ScimRoutes(Routes):
                 summary="SCIM: create a group (its members join the program a mapping of its name names)")
     def scim_create_group(self, call):
         org_id = self._org(call)
-        return self._changed(call, org_id, self.identity.scim_create_group(org_id, call.body), "Groups", created=True)
+        return self._changed(call, self.identity.scim_create_group(org_id, call.body), "Groups", created=True)
 
     @scim_route("GET", "/scim/v2/Groups/{group_id}", query=AttributesQuery, response=ScimGroupResource,
                 summary="SCIM: a group")
@@ -318,20 +271,19 @@ class ScimRoutes(Routes):
     def scim_replace_group(self, call, group_id):
         org_id = self._org(call)
         result = self.identity.scim_replace_group(org_id, group_id, call.body, call.request.headers.get("If-Match"))
-        return self._changed(call, org_id, result, "Groups")
+        return self._changed(call, result, "Groups")
 
     @scim_route("PATCH", "/scim/v2/Groups/{group_id}", body=ScimPatch, response=ScimGroupResource,
                 summary="SCIM: patch a group (add or remove members, rename)")
     def scim_patch_group(self, call, group_id):
         org_id = self._org(call)
         result = self.identity.scim_patch_group(org_id, group_id, call.body, call.request.headers.get("If-Match"))
-        return self._changed(call, org_id, result, "Groups")
+        return self._changed(call, result, "Groups")
 
     @scim_route("DELETE", "/scim/v2/Groups/{group_id}", status=204,
                 summary="SCIM: delete a group (its members leave the mapped program)")
     def scim_delete_group(self, call, group_id):
-        org_id = self._org(call)
-        self._carry_out(org_id, self.identity.scim_delete_group(org_id, group_id))
+        self.identity.scim_delete_group(self._org(call), group_id)
         return Reply(status=204)
 
     # ---------------------------------------------------------------- discovery (RFC 7644 4)
@@ -391,7 +343,8 @@ class ScimRoutes(Routes):
                                                     body["contract_id"], call.principal.user_id)
 
     @route("DELETE", "/v1/orgs/{org_id}/scim/group-mappings/{mapping_id}", status=204, tags=("scim",),
-           summary="Remove a SCIM group mapping (members already joined stay members)")
+           summary="Remove a SCIM group mapping (its group's members leave the program, as when they leave the "
+                   "group)")
     def remove_group_mapping(self, call, org_id, mapping_id):
         call.principal.require_org_admin(org_id)
         self.identity.remove_scim_group_mapping(org_id, mapping_id)

@@ -44,6 +44,7 @@ from contracts.programs import (
     COLLECTION_CHANGED,
     CONTRACT_CREATED,
     CONTRACT_UPDATED,
+    MEMBER_JOIN_REFUSED,
     MEMBER_JOINED,
     MEMBER_REMOVED,
     PROGRAM_CREATED,
@@ -241,6 +242,16 @@ def member_removed(e: Envelope) -> list[Draft]:
                   details={"program_name": p["program_name"], "reason": p["reason"]})]
 
 
+def member_join_refused(e: Envelope) -> list[Draft]:
+    """A join asked for by an event and refused by programs (SCIM's group joins: no license left, contract
+    ended, ...); the actor is the envelope's (the SCIM token that made the change)."""
+    p = e.payload
+    return [Draft(p["org_id"], "member.join_refused", "person", p["user_id"], p.get("email"),
+                  program_id=p["program_id"],
+                  details={"code": p["code"], "message": p.get("message"), "contract_id": p.get("contract_id"),
+                           "via": p["via"], "version": p.get("version")})]
+
+
 def collection_changed(e: Envelope) -> list[Draft]:
     """Curriculum changes, one collection at a time (programs.curriculum.changed.v1, the resulting
     item set, is not recorded: this event says who changed what)."""
@@ -390,6 +401,7 @@ ACTIONS: dict[Event, Callable[[Envelope], list[Draft]]] = {
     CONTRACT_UPDATED: contract_updated,
     MEMBER_JOINED: member_joined,
     MEMBER_REMOVED: member_removed,
+    MEMBER_JOIN_REFUSED: member_join_refused,
     COLLECTION_CHANGED: collection_changed,
     INVITATION_CREATED: invitation_created,
     INVITATIONS_CREATED: invitations_created,

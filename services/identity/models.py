@@ -4,6 +4,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -285,6 +286,20 @@ class ScimGroupMapping(Base):
     created_by: Mapped[str | None] = uuid_column()
     created_at: Mapped[datetime] = created_column()
     __table_args__ = (Index("scim_group_mappings_org_name", "org_id", text("lower(display_name)"), unique=True),)
+
+
+class ScimEntitlementState(Base):
+    """The last entitlement state identity published for a person of an organization
+    (identity.scim.entitlements_changed.v1) and its version: one more per event, taken under this row's lock
+    in the transaction that publishes it, so versions follow the order of the commits (docs/scim.md). Kept when
+    the SCIM user is deleted: a person provisioned again continues the sequence."""
+
+    __tablename__ = "scim_entitlement_states"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    user_id: Mapped[str] = uuid_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    state: Mapped[dict | None] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = created_column()
 
 
 # The single sign-on tables share this metadata (one database, one Alembic history).

@@ -196,7 +196,8 @@ class IdentityService(ServiceBase):
 
 
     # ---- SCIM 2.0 (docs/scim.md): `org_id` is the calling API token's organization, set by the gateway.
-    # Writes answer {resource, person, active, joins, leaves}: what the programs must do (the gateway does it).
+    # Writes answer {resource}; their effects on programs and invitations are identity.scim.entitlements_changed.v1
+    # events published in the same transaction (docs/scim.md, "How the effects flow").
     @rpc
     def scim_create_user(self, org_id, resource):
         return scim.create_user(self.db, org_id, resource)

@@ -5,7 +5,7 @@ import secrets
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, LargeBinary, String, Text, text
+from sqlalchemy import ARRAY, BigInteger, Boolean, DateTime, Index, Integer, LargeBinary, String, Text, text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from contracts.errors import AppError, ErrorCode
@@ -178,3 +178,16 @@ class Member(Base):
     __tablename__ = "program_members"
     program_id: Mapped[str] = uuid_column(primary_key=True)
     user_id: Mapped[str] = uuid_column(primary_key=True)
+
+
+class ScimEntitlement(Base):
+    """What SCIM last told invitations about a person of an organization (identity.scim.entitlements_changed.v1,
+    docs/scim.md): the version applied (an event at or below it is ignored) and the programs SCIM invited them
+    to (an unverified account is invited, not joined: the trust rule)."""
+
+    __tablename__ = "scim_entitlements"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    user_id: Mapped[str] = uuid_column(primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    invited: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    updated_at: Mapped[datetime] = created_column()

@@ -4,6 +4,7 @@ import base64
 import binascii
 
 from contracts.errors import AppError, ErrorCode
+from contracts.identity import SCIM_ENTITLEMENTS_CHANGED
 from contracts.invitations import (
     ImportSchema,
     InvitationQuerySchema,
@@ -13,7 +14,7 @@ from contracts.invitations import (
 )
 from contracts.programs import MEMBER_JOINED, MEMBER_REMOVED, PROGRAM_REMOVED
 from servicekit.entrypoints import rpc
-from servicekit.events import handled_by
+from servicekit.events import handle_event, handled_by
 from servicekit.rpc import ServiceRpc
 from servicekit.service import ServiceBase, ServiceSettings
 from services.invitations import commands, csvfile, handlers, importer, queries
@@ -74,11 +75,6 @@ class InvitationsService(ServiceBase):
 
     # ---- joining
     @rpc
-    def revoke_pending_of_person(self, org_id, user_id, program_id=None):
-        """SCIM deprovisioning and group removals: the person's pending invitations (of one program) revoked."""
-        return {"revoked": commands.revoke_pending_of_person(self.db, org_id, user_id, program_id)}
-
-    @rpc
     def invitation_page(self, token):
         return queries.invitation_page(self.db, self.peers, token)
 
@@ -132,3 +128,9 @@ class InvitationsService(ServiceBase):
     on_member_joined = handled_by(MEMBER_JOINED, handlers.member_joined, payload=True)
     on_member_removed = handled_by(MEMBER_REMOVED, handlers.member_removed, payload=True)
     on_program_removed = handled_by(PROGRAM_REMOVED, handlers.program_removed, payload=True)
+
+    # ---- identity's facts
+    @handle_event(SCIM_ENTITLEMENTS_CHANGED, max_attempts=10)  # programs' name asked: ~3 min of retries
+    def on_scim_entitlements_changed(self, event):
+        """SCIM: unverified accounts are invited to the programs their groups map to (docs/scim.md)."""
+        handlers.scim_entitlements_changed(self.db, self.peers, self.settings, event.payload)

@@ -5,6 +5,7 @@ from servicekit.bulk import insert_rows
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email
 from services.programs.boundary import storable
+from services.programs.commands import scim
 from services.programs.commands.memberships import remember_people, remember_person
 from services.programs.models import Program
 from services.programs.queries import find_membership, now
@@ -66,3 +67,9 @@ def on_profile_updated(uow: UnitOfWork, payload: dict) -> None:
     """identity's profile of a person in an organization: the source of truth for names."""
     person = _storable_person(payload)
     remember_person(uow, payload["org_id"], payload["user_id"], person["email"], person["full_name"])
+
+
+def on_scim_entitlements_changed(uow: UnitOfWork, payload: dict) -> None:
+    """identity.scim.entitlements_changed.v1: the person's memberships converge to the state (a version
+    applied once, never an older one after a newer: services/programs/commands/scim.py)."""
+    scim.apply_entitlements(uow, payload)

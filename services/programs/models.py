@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Date,
     DateTime,
     Float,
@@ -215,6 +216,21 @@ class Person(Base):
     user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     email: Mapped[str] = mapped_column(String(254))
     full_name: Mapped[str] = mapped_column(String(200))
+
+
+class ScimEntitlement(Base):
+    """What SCIM last told programs about a person of an organization (identity.scim.entitlements_changed.v1,
+    docs/scim.md): the version applied (an event at or below it is a redelivery or older: ignored), the
+    programs SCIM manages for them (those their groups mapped to while they were a member: leaving the group
+    removes them) and the joins last refused (retried at the next event)."""
+
+    __tablename__ = "scim_entitlements"
+    org_id: Mapped[str] = uuid_column(primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    managed: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    refused: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    updated_at: Mapped[datetime] = created_column()
 
 
 class Membership(Base):

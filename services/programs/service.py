@@ -6,7 +6,7 @@ queries filter by it; learner RPCs are scoped by the signed-in user's id."""
 import logging
 
 from contracts.errors import invalid
-from contracts.identity import PROFILE_UPDATED
+from contracts.identity import PROFILE_UPDATED, SCIM_ENTITLEMENTS_CHANGED
 from contracts.invitations import INVITATION_CREATED, INVITATION_EXPIRED, INVITATION_REVOKED, INVITATIONS_CREATED
 from contracts.programs import (
     CollectionFieldsSchema,
@@ -25,7 +25,6 @@ from contracts.programs import (
     ProgramFieldsSchema,
     ProgramRefSchema,
     ProgramSchema,
-    RemovalReason,
     SpecializationSchema,
 )
 from servicekit.entrypoints import load_input
@@ -207,11 +206,6 @@ class ProgramsService(ServiceBase):
         return MemberSchema().dump(memberships.remove_member(self.db, org_id, program_id, user_id))
 
     @rpc
-    def remove_person(self, org_id, user_id, notify=True):
-        """SCIM deprovisioning: the person leaves every program of the organization (docs/scim.md)."""
-        return memberships.remove_person(self.db, org_id, user_id, RemovalReason.DEPROVISIONED, bool(notify))
-
-    @rpc
     def list_members(self, org_id, program_id, query=None):
         params = load_input(MemberQuerySchema(), query or {})
         return page(MemberSchema, queries.list_members(self.db, org_id, program_id, params["state"], params["q"],
@@ -250,3 +244,5 @@ class ProgramsService(ServiceBase):
     on_invitation_revoked = handled_by(INVITATION_REVOKED, handlers.on_invitation_withdrawn, payload=True)
     on_invitation_expired = handled_by(INVITATION_EXPIRED, handlers.on_invitation_withdrawn, payload=True)
     on_profile_updated = handled_by(PROFILE_UPDATED, handlers.on_profile_updated, payload=True)
+    on_scim_entitlements_changed = handled_by(SCIM_ENTITLEMENTS_CHANGED, handlers.on_scim_entitlements_changed,
+                                              payload=True)

@@ -5,7 +5,9 @@ deprovisioning), deprovisioning through the admin-removal path (license
 freed, exit email unless the organization says not), reactivation, groups
 mapped to programs (joins charged to the mapping's contract; an unverified
 account is invited, not joined), ETags, SCIM errors, tenancy between
-organizations, and the audit log."""
+organizations, and the audit log. The effects on programs and invitations
+follow identity's entitlement events (docs/scim.md, "How the effects flow"):
+the tests wait for them, with programs stopped too."""
 import json
 import os
 import signal
@@ -71,6 +73,27 @@ def contract_used(admin: Api, contract_id: str) -> int:
 def member_state(admin: Api, program_id: str, user_id: str) -> str | None:
     members = admin.get(f"/v1/programs/{program_id}/members").json()["items"]
     return next((m["state"] for m in members if m["user_id"] == user_id), None)
+
+
+def becomes(read, *args, expected, timeout: float = 30):
+    """The effects of a SCIM change are applied from identity's event, after the answer: wait for them."""
+    wanted = expected if isinstance(expected, tuple) else (expected,)
+    found = []
+
+    def check():
+        found.append(read(*args))
+        return found[-1] in wanted
+
+    try:
+        wait_for(check, timeout=timeout)
+    except AssertionError:
+        raise AssertionError(f"{read.__name__}{args[1:]}: {found[-1:]} is not {wanted} after {timeout}s") from None
+    return found[-1]
+
+
+def pending_emails(admin: Api, program_id: str, state: str = "PENDING") -> set[str]:
+    return {i["email"] for i in admin.get(f"/v1/programs/{program_id}/invitations",
+                                          params={"state": state}).json()["items"]}
 
 
 # ---------------------------------------------------------------- discovery and errors
@@ -166,7 +189,7 @@ def test_okta_probe_create_and_put_deprovisioning(suite, api, provider):
                                                          "active": False})
     assert replaced.status_code == 200, replaced.text
     assert replaced.json()["active"] is False and replaced.json()["meta"]["version"] != user["meta"]["version"]
-    assert member_state(admin, program["id"], user["id"]) == "DELETED_MEMBER"
+    becomes(member_state, admin, program["id"], user["id"], expected="DELETED_MEMBER")
     assert contract_used(admin, contract["id"]) == 0
     assert admin.get(f"/v1/orgs/{org_id}/people/{user['id']}").json()["job_title"] is None  # PUT replaces
     assert learner.get("/v1/me").status_code == 200  # the account itself is untouched
@@ -242,7 +265,7 @@ def test_deprovisioning_acts_on_this_organization_only_and_can_skip_the_exit_ema
 
     assert idp_a.send("DELETE", f"/Users/{user['id']}").status_code == 204
     assert is_scim_error(idp_a.send("GET", f"/Users/{user['id']}"), 404)
-    assert member_state(admin_a, program_a["id"], me["id"]) == "DELETED_MEMBER"
+    becomes(member_state, admin_a, program_a["id"], me["id"], expected="DELETED_MEMBER")
     assert member_state(admin_b, program_b["id"], me["id"]) == "MEMBER"  # the other organization's place stays
     assert contract_used(admin_b, contract_b["id"]) == 1
     messaging = create_engine(suite.database_url("messaging"))
@@ -254,26 +277,58 @@ def test_deprovisioning_acts_on_this_organization_only_and_can_skip_the_exit_ema
 
 
 
-def test_a_delete_that_programs_does_not_answer_is_redone_by_the_retry(suite, api, provider):
-    """Programs stopped (SIGSTOP): the DELETE answers 503 and the SCIM resource stays, so the identity
-    provider's retry deprovisions for real (license freed) instead of answering 404 with the seat still taken."""
+def test_changes_made_while_programs_is_stopped_apply_when_it_resumes(suite, api, provider):
+    """Programs stopped (SIGSTOP): SCIM answers from identity alone (a group join and a DELETE, 2xx at once),
+    and the effects, published with identity's changes, apply when programs runs again: nothing is lost."""
     org_id, admin, idp = provider
-    program, contract = program_with_contract(admin, org_id)
-    person = invited_person(suite, api, admin, program, contract)
-    me = person.get("/v1/me").json()
-    user = idp.send("POST", "/Users", new_user(me["email"])).json()
+    program, contract = program_with_contract(admin, org_id, license_count=5)
+    assert admin.put(f"/v1/orgs/{org_id}/scim/group-mappings", json={
+        "display_name": "Stopped", "program_id": program["id"], "contract_id": contract["id"]}).status_code == 200
+    joiner = invited_person(suite, api, admin, *program_with_contract(admin, org_id)).get("/v1/me").json()
+    leaver = invited_person(suite, api, admin, program, contract).get("/v1/me").json()
+    joining = idp.send("POST", "/Users", new_user(joiner["email"])).json()
+    leaving = idp.send("POST", "/Users", new_user(leaver["email"])).json()
     assert contract_used(admin, contract["id"]) == 1
     programs = suite.processes["programs"]
     os.kill(programs.pid, signal.SIGSTOP)
     try:
-        assert is_scim_error(idp.send("DELETE", f"/Users/{user['id']}"), 503)
+        group = idp.send("POST", "/Groups", {"displayName": "Stopped", "members": [{"value": joining["id"]}]})
+        assert group.status_code == 201, group.text
+        assert idp.send("DELETE", f"/Users/{leaving['id']}").status_code == 204
+        assert is_scim_error(idp.send("GET", f"/Users/{leaving['id']}"), 404)
     finally:
         os.kill(programs.pid, signal.SIGCONT)
-    assert idp.send("GET", f"/Users/{user['id']}").status_code == 200  # still there: the retry can redo it
-    assert idp.send("DELETE", f"/Users/{user['id']}").status_code == 204
-    assert is_scim_error(idp.send("GET", f"/Users/{user['id']}"), 404)
-    assert member_state(admin, program["id"], me["id"]) == "DELETED_MEMBER"
-    assert contract_used(admin, contract["id"]) == 0
+    becomes(member_state, admin, program["id"], joining["id"], expected="MEMBER")
+    becomes(member_state, admin, program["id"], leaving["id"], expected="DELETED_MEMBER")
+    assert contract_used(admin, contract["id"]) == 1  # one joined, one left
+
+
+def test_a_refused_group_join_is_in_the_audit_log_and_joins_when_the_mapping_is_set_again(suite, api, provider):
+    org_id, admin, idp = provider
+    program, contract = program_with_contract(admin, org_id, license_count=1)
+    assert admin.put(f"/v1/orgs/{org_id}/scim/group-mappings", json={
+        "display_name": "Full", "program_id": program["id"], "contract_id": contract["id"]}).status_code == 200
+    first, second = (invited_person(suite, api, admin, *program_with_contract(admin, org_id)).get("/v1/me").json()
+                     for _ in range(2))
+    users = [idp.send("POST", "/Users", new_user(p["email"])).json() for p in (first, second)]
+    group = idp.send("POST", "/Groups", {"displayName": "Full", "members": [{"value": u["id"]} for u in users]})
+    assert group.status_code == 201, group.text
+
+    def refusals():
+        return admin.get(f"/v1/orgs/{org_id}/audit", params={"action": "member.join_refused"}).json()["items"]
+
+    (refused,) = wait_for(refusals, timeout=30)
+    assert refused["details"]["code"] == "LICENSE_LIMIT_REACHED" and refused["details"]["via"] == "SCIM"
+    assert refused["program_id"] == program["id"] and refused["actor"]["kind"] == "api_token"
+    assert refused["target"]["id"] in {u["id"] for u in users}
+    assert contract_used(admin, contract["id"]) == 1
+    # the admin adds a license and sets the mapping again: every member's state is sent again, the refused joins
+    assert admin.patch(f"/v1/contracts/{contract['id']}", json={"license_count": 2}).status_code == 200
+    assert admin.put(f"/v1/orgs/{org_id}/scim/group-mappings", json={
+        "display_name": "Full", "program_id": program["id"], "contract_id": contract["id"]}).status_code == 200
+    for user in users:
+        becomes(member_state, admin, program["id"], user["id"], expected="MEMBER")
+    assert contract_used(admin, contract["id"]) == 2
 
 
 # ---------------------------------------------------------------- groups
@@ -298,33 +353,32 @@ def test_groups_join_and_leave_mapped_programs_and_reactivation(suite, api, prov
                                          "members": [{"value": linked["id"]}]})
     assert group.status_code == 201, group.text
     group = group.json()
-    assert member_state(admin, program["id"], linked["id"]) == "MEMBER"
+    becomes(member_state, admin, program["id"], linked["id"], expected="MEMBER")
     assert contract_used(admin, contract["id"]) == 1  # charged to the mapping's contract
 
     added = idp.send("PATCH", f"/Groups/{group['id']}", {"schemas": [PATCH_OP], "Operations": [
         {"op": "Add", "path": "members", "value": [{"value": fresh["id"]}]}]})
     assert added.status_code == 200, added.text
     # the trust rule: an unverified account is invited (an emailed link proves the address), not joined
+    wait_for(lambda: fresh["userName"] in pending_emails(admin, program["id"]), timeout=30)
     assert member_state(admin, program["id"], fresh["id"]) in (None, "INVITED")
-    pending = admin.get(f"/v1/programs/{program['id']}/invitations", params={"state": "PENDING"}).json()["items"]
-    assert fresh["userName"] in {i["email"] for i in pending}
     assert contract_used(admin, contract["id"]) == 1
 
     # deprovisioning removes every program; reactivation restores only what the groups say
     assert idp.send("PATCH", f"/Users/{linked['id']}", {"Operations": [
         {"op": "replace", "value": {"active": False}}]}).json()["active"] is False
-    assert member_state(admin, program["id"], linked["id"]) == "DELETED_MEMBER"
-    assert member_state(admin, other_program["id"], linked["id"]) == "DELETED_MEMBER"
+    becomes(member_state, admin, program["id"], linked["id"], expected="DELETED_MEMBER")
+    becomes(member_state, admin, other_program["id"], linked["id"], expected="DELETED_MEMBER")
     assert contract_used(admin, contract["id"]) == 0
     assert idp.send("PATCH", f"/Users/{linked['id']}", {"Operations": [
         {"op": "Replace", "path": "active", "value": "True"}]}).json()["active"] is True
-    assert member_state(admin, program["id"], linked["id"]) == "MEMBER"  # the group's program
+    becomes(member_state, admin, program["id"], linked["id"], expected="MEMBER")  # the group's program
     assert member_state(admin, other_program["id"], linked["id"]) == "DELETED_MEMBER"  # not restored
 
     removed = idp.send("PATCH", f"/Groups/{group['id']}", {"Operations": [
         {"op": "Remove", "path": f'members[value eq "{linked["id"]}"]'}]})
     assert removed.status_code == 200 and [m["value"] for m in removed.json()["members"]] == [fresh["id"]]
-    assert member_state(admin, program["id"], linked["id"]) == "DELETED_MEMBER"
+    becomes(member_state, admin, program["id"], linked["id"], expected="DELETED_MEMBER")
     assert contract_used(admin, contract["id"]) == 0
     listed = idp.send("GET", "/Groups", params={"filter": 'displayName eq "DATA ACADEMY"',
                                                 "excludedAttributes": "members"}).json()
@@ -332,10 +386,8 @@ def test_groups_join_and_leave_mapped_programs_and_reactivation(suite, api, prov
     assert idp.send("DELETE", f"/Groups/{group['id']}").status_code == 204
     assert is_scim_error(idp.send("GET", f"/Groups/{group['id']}"), 404)
     # leaving the group revokes the invitation its join had emailed: the link no longer lets them in
-    pending = admin.get(f"/v1/programs/{program['id']}/invitations", params={"state": "PENDING"}).json()["items"]
-    assert fresh["userName"] not in {i["email"] for i in pending}
-    revoked = admin.get(f"/v1/programs/{program['id']}/invitations", params={"state": "REVOKED"}).json()["items"]
-    assert fresh["userName"] in {i["email"] for i in revoked}
+    wait_for(lambda: fresh["userName"] in pending_emails(admin, program["id"], "REVOKED"), timeout=30)
+    assert fresh["userName"] not in pending_emails(admin, program["id"])
 
 
 def test_scim_changes_are_in_the_audit_log(suite, provider):
@@ -374,6 +426,7 @@ def test_an_organization_vouches_for_addresses_in_its_verified_domain(suite, api
     group = idp.send("POST", "/Groups", {"displayName": "Everyone", "members": [
         {"value": vouched["id"]}, {"value": elsewhere["id"]}]})
     assert group.status_code == 201, group.text
-    assert member_state(admin, program["id"], vouched["id"]) == "MEMBER"
+    becomes(member_state, admin, program["id"], vouched["id"], expected="MEMBER")
+    wait_for(lambda: elsewhere["userName"] in pending_emails(admin, program["id"]), timeout=30)
     assert member_state(admin, program["id"], elsewhere["id"]) in (None, "INVITED")
     assert contract_used(admin, contract["id"]) == 1

@@ -53,6 +53,23 @@ def test_an_imported_batch_is_the_uploading_admins():
     assert ("person", USER, "l@x.example") in actors_named(event)
 
 
+def test_a_refused_scim_join_is_an_entry_of_the_token_that_made_the_change():
+    from contracts.programs import MEMBER_JOIN_REFUSED
+
+    program_id, contract_id = str(uuid.uuid4()), str(uuid.uuid4())
+    token = {"kind": "api_token", "id": str(uuid.uuid4())}
+    event = envelope(MEMBER_JOIN_REFUSED, {
+        "org_id": ORG_A, "program_id": program_id, "user_id": USER, "email": "ada@x.example", "full_name": "Ada",
+        "contract_id": contract_id, "code": "LICENSE_LIMIT_REACHED", "message": "no license left", "via": "SCIM",
+        "version": 3}, ORG_A, actor=token)
+    (draft,) = drafts_of(event)
+    assert (draft.org_id, draft.action, draft.target_type, draft.target_id, draft.program_id) == (
+        ORG_A, "member.join_refused", "person", USER, program_id)
+    assert draft.details == {"code": "LICENSE_LIMIT_REACHED", "message": "no license left", "contract_id": contract_id,
+                             "via": "SCIM", "version": 3}
+    assert draft.actor_kind is None  # the envelope's actor (the SCIM token) is the entry's
+
+
 def test_every_audited_event_has_a_distinct_handler_name():
     names = {"on_" + event.type.removesuffix(".v1").replace(".", "_") for event in ACTIONS}
     assert len(names) == len(ACTIONS) >= 33

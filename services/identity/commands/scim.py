@@ -4,11 +4,13 @@ the request: every read and write here is filtered by it, and acts on the
 organization's profile and SCIM rows only, never on the account's standing
 elsewhere (its email, password, name, other organizations).
 
-Each write answers the resource and what the programs must do about it
-(`effects`), which the gateway carries out through programs and invitations
-(the same calls as an admin's): deprovisioning removes the person from every
-program of the organization, group changes join and leave the programs their
-mappings name."""
+Each write answers the resource. When it changes what a person is entitled to
+in the organization (active or not, verified, the programs their groups map
+to), the same transaction publishes the person's whole entitlement state with
+a version one above the last (identity.scim.entitlements_changed.v1, through
+the outbox): programs joins and removes, invitations invites and revokes, each
+applying a version once and never an older one after a newer (docs/scim.md,
+"How the effects flow")."""
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
@@ -20,6 +22,7 @@ from contracts.scim import (
     CORE_GROUP,
     CORE_USER,
     ENTERPRISE_USER,
+    SCIM_ENTITLEMENTS_CHANGED,
     SCIM_GROUP_CHANGED,
     SCIM_GROUP_MAPPING_CHANGED,
     SCIM_USER_CHANGED,
@@ -31,7 +34,16 @@ from contracts.scim import (
 from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
 from services.identity.commands import accounts, profiles
-from services.identity.models import Organization, Profile, ScimGroup, ScimGroupMapping, ScimGroupMember, ScimUser, User
+from services.identity.models import (
+    Organization,
+    Profile,
+    ScimEntitlementState,
+    ScimGroup,
+    ScimGroupMapping,
+    ScimGroupMember,
+    ScimUser,
+    User,
+)
 from services.identity.queries import get_org, person_view
 from services.identity.scim import filters
 from services.identity.scim.resources import (
@@ -179,11 +191,6 @@ def _vouch(uow: UnitOfWork, org_id: str, user: User) -> None:
         accounts.mark_verified(uow, user)
 
 
-def _person(user: User, profile: Profile) -> dict:
-    return {"user_id": user.id, "email": user.email, "full_name": profile.full_name or user.full_name,
-            "verified": user.email_verified}
-
-
 def _entitlements(uow: UnitOfWork, org_id: str, user_id: str) -> dict[str, str]:
     """program id -> contract id, from the mappings of the user's groups (the first mapping by name wins)."""
     rows = uow.session.execute(
@@ -199,12 +206,54 @@ def _entitlements(uow: UnitOfWork, org_id: str, user_id: str) -> dict[str, str]:
     return found
 
 
-def _changes(before: dict[str, str], after: dict[str, str], user: dict, active: bool) -> dict:
-    """What the programs must do for one person when their entitlements move from `before` to `after`."""
-    joins = [{**user, "program_id": p, "contract_id": c} for p, c in sorted(after.items())
-             if active and p not in before]
-    leaves = [{"user_id": user["user_id"], "program_id": p} for p in sorted(before) if p not in after]
-    return {"joins": joins, "leaves": leaves}
+def _desired(uow: UnitOfWork, org_id: str, user: User, scim: ScimUser | None) -> dict:
+    """What the person is entitled to now (the part of the state whose change is announced)."""
+    active = scim is not None and scim.active
+    programs = _entitlements(uow, org_id, user.id) if active else {}
+    return {"active": active, "verified": bool(user.email_verified),
+            "programs": [{"program_id": p, "contract_id": c} for p, c in sorted(programs.items())]}
+
+
+def publish_entitlements(uow: UnitOfWork, org_id: str, user_ids, force: bool = False) -> int:
+    """After a SCIM change: for each person whose entitlement state differs from the last one published (or
+    every one, `force`), the whole state with the next version, in this transaction (the outbox). Each
+    person's state row is locked first (in user id order: no deadlock between two group changes), and the
+    state read after it: two concurrent changes of one person get versions in the order they commit, and the
+    later one's state includes the earlier's. Returns how many events were published."""
+    user_ids = sorted({u for u in user_ids if u})
+    if not user_ids:
+        return 0
+    uow.session.flush()
+    uow.session.execute(insert(ScimEntitlementState).values(
+        [{"org_id": org_id, "user_id": u, "version": 0} for u in user_ids]).on_conflict_do_nothing())
+    states = {row.user_id: row for row in uow.session.scalars(
+        select(ScimEntitlementState).where(ScimEntitlementState.org_id == org_id,
+                                           ScimEntitlementState.user_id.in_(user_ids))
+        .order_by(ScimEntitlementState.user_id).with_for_update().execution_options(populate_existing=True))}
+    org = uow.session.get(Organization, org_id)
+    notify_exit = True if org is None else bool(org.deprovision_exit_email)
+    published = 0
+    for user_id in user_ids:
+        user = uow.session.get(User, user_id)
+        profile = uow.session.get(Profile, (org_id, user_id))
+        if user is None or profile is None:
+            continue
+        scim = uow.session.get(ScimUser, (org_id, user_id))
+        row = states[user_id]
+        desired = _desired(uow, org_id, user, scim)
+        if not force and (row.state == desired or (row.state is None and desired["active"]
+                                                   and not desired["programs"])):
+            continue  # unchanged; or a new person entitled to nothing: nothing for anyone to do
+        row.version += 1
+        row.state = desired
+        row.updated_at = utcnow()
+        uow.publish(SCIM_ENTITLEMENTS_CHANGED, {
+            "org_id": org_id, "user_id": user_id, "version": row.version, "email": user.email,
+            "full_name": profile.full_name or user.full_name, "notify_exit": notify_exit, **desired},
+            org_id=org_id)
+        published += 1
+    uow.session.flush()
+    return published
 
 
 def _check_user_name(uow: UnitOfWork, org_id: str, user_id: str | None, user_name: str) -> None:
@@ -278,9 +327,8 @@ def create_user(uow: UnitOfWork, org_id: str, resource) -> dict:
     uow.session.flush()
     uow.publish(SCIM_USER_CHANGED, _user_event(user, scim, UserChange.PROVISIONED, ["userName", "active"]),
                 org_id=org_id)
-    person = _person(user, profile)
-    return {"resource": user_resource(user, profile, scim, []), "person": person, "active": scim.active,
-            "joins": [], "leaves": []}
+    publish_entitlements(uow, org_id, [user.id])
+    return {"resource": user_resource(user, profile, scim, [])}
 
 
 def _user_event(user: User, scim: ScimUser, change: str, changed: list[str]) -> dict:
@@ -335,7 +383,6 @@ def _apply(uow: UnitOfWork, org_id: str, user: User, profile: Profile, scim: Sci
     _vouch(uow, org_id, user)  # a domain verified since the user was provisioned
     before_profile = person_view(user, profile)
     was_active = scim.active
-    entitled_before = _entitlements(uow, org_id, user.id) if was_active else {}
     changed = []
     for attr, column in (("user_name", "userName"), ("given_name", "name"), ("family_name", "name"),
                          ("display_name", "displayName"), ("manager_id", "manager"), ("active", "active")):
@@ -362,17 +409,14 @@ def _apply(uow: UnitOfWork, org_id: str, user: User, profile: Profile, scim: Sci
             change = UserChange.REACTIVATED
         uow.session.flush()
         uow.publish(SCIM_USER_CHANGED, _user_event(user, scim, change, sorted(set(changed))), org_id=org_id)
-    person = _person(user, profile)
-    # Reactivation restores the programs the person's groups map to (and only those).
-    entitled_after = _entitlements(uow, org_id, user.id) if scim.active else {}
-    effects = _changes(entitled_before, entitled_after, person, scim.active)
-    return {"resource": user_resource(user, profile, scim, _groups_of(uow, org_id, [user.id])[user.id]),
-            "person": person, "active": scim.active, **effects}
+    # Deprovisioning empties the state; reactivation restores the programs the person's groups map to (only those).
+    publish_entitlements(uow, org_id, [user.id])
+    return {"resource": user_resource(user, profile, scim, _groups_of(uow, org_id, [user.id])[user.id])}
 
 
 def delete_user(uow: UnitOfWork, org_id: str, user_id: str) -> dict:
-    """DELETE /Users/{id}: deprovisioned (the gateway removes the person from
-    every program of the organization) and no longer a SCIM resource; the
+    """DELETE /Users/{id}: deprovisioned (the entitlement state published with it is inactive: programs
+    removes the person from every program of the organization) and no longer a SCIM resource; the
     account and the organization's profile stay (reports keep the history)."""
     user, profile, scim = _load_user(uow, org_id, user_id, lock=True)
     group_ids = list(uow.session.scalars(
@@ -388,7 +432,8 @@ def delete_user(uow: UnitOfWork, org_id: str, user_id: str) -> dict:
     uow.session.delete(scim)
     uow.session.flush()
     uow.publish(SCIM_USER_CHANGED, event, org_id=org_id)
-    return {"person": _person(user, profile), "active": False, "joins": [], "leaves": []}
+    publish_entitlements(uow, org_id, [user.id], force=True)  # a retried deprovisioning is redone too
+    return {"user_id": user.id}
 
 
 # ---------------------------------------------------------------- groups
@@ -465,26 +510,13 @@ def _check_members(uow: UnitOfWork, org_id: str, user_ids: list[str]) -> None:
                          f"{', '.join(u[:64] for u in unknown[:5])}", "members")
 
 
-def _group_effects(uow: UnitOfWork, org_id: str, user_ids: set[str], before: dict[str, dict]) -> dict:
-    joins, leaves = [], []
+def _group_effects(uow: UnitOfWork, org_id: str, user_ids: set[str]) -> None:
+    """The affected members' entitlement states (a domain verified since they were provisioned counts now)."""
     if not user_ids:
-        return {"joins": joins, "leaves": leaves}
-    rows = uow.session.execute(select(User, Profile, ScimUser)
-                               .join(Profile, Profile.user_id == User.id)
-                               .join(ScimUser, (ScimUser.user_id == User.id) & (ScimUser.org_id == Profile.org_id))
-                               .where(Profile.org_id == org_id, User.id.in_(sorted(user_ids)))).all()
-    for user, profile, scim in rows:
+        return
+    for user in uow.session.scalars(select(User).where(User.id.in_(sorted(user_ids)))):
         _vouch(uow, org_id, user)
-        after = _entitlements(uow, org_id, user.id) if scim.active else {}
-        effects = _changes(before.get(user.id, {}) if scim.active else {}, after, _person(user, profile),
-                           scim.active)
-        joins += effects["joins"]
-        leaves += effects["leaves"]
-    return {"joins": joins, "leaves": leaves}
-
-
-def _entitlements_of(uow: UnitOfWork, org_id: str, user_ids: set[str]) -> dict[str, dict]:
-    return {user_id: _entitlements(uow, org_id, user_id) for user_id in user_ids}
+    publish_entitlements(uow, org_id, user_ids)
 
 
 def _set_members(uow: UnitOfWork, group: ScimGroup, wanted: list[str]) -> tuple[list[str], list[str]]:
@@ -514,7 +546,6 @@ def create_group(uow: UnitOfWork, org_id: str, resource) -> dict:
     _check_group_name(uow, org_id, None, fields["display_name"])
     _check_members(uow, org_id, fields["members"])
     affected = set(fields["members"])
-    before = _entitlements_of(uow, org_id, affected)
     now = utcnow()
     group_id = uow.session.execute(
         insert(ScimGroup).values(org_id=org_id, display_name=fields["display_name"],
@@ -528,7 +559,8 @@ def create_group(uow: UnitOfWork, org_id: str, resource) -> dict:
     uow.session.flush()
     uow.publish(SCIM_GROUP_CHANGED, {"org_id": org_id, "group_id": group.id, "display_name": group.display_name,
                                      "change": GroupChange.CREATED, "added": added, "removed": []}, org_id=org_id)
-    return {"resource": get_group(uow, org_id, group.id), **_group_effects(uow, org_id, affected, before)}
+    _group_effects(uow, org_id, affected)
+    return {"resource": get_group(uow, org_id, group.id)}
 
 
 def replace_group(uow: UnitOfWork, org_id: str, group_id: str, resource, if_match: str | None = None) -> dict:
@@ -554,7 +586,6 @@ def _apply_group(uow: UnitOfWork, org_id: str, group: ScimGroup, fields: dict) -
     current = set(uow.session.scalars(select(ScimGroupMember.user_id).where(ScimGroupMember.group_id == group.id)))
     renamed = fields["display_name"].lower() != group.display_name.lower()
     affected = (current | set(fields["members"])) if renamed else (current ^ set(fields["members"]))
-    before = _entitlements_of(uow, org_id, affected)
     changed = fields["display_name"] != group.display_name or fields["external_id"] != group.external_id
     group.display_name, group.external_id = fields["display_name"], fields["external_id"]
     added, removed = _set_members(uow, group, fields["members"])
@@ -566,20 +597,21 @@ def _apply_group(uow: UnitOfWork, org_id: str, group: ScimGroup, fields: dict) -
                                          "change": GroupChange.UPDATED, "added": added, "removed": removed},
                     org_id=org_id)
     uow.session.flush()
-    return {"resource": get_group(uow, org_id, group.id), **_group_effects(uow, org_id, affected, before)}
+    _group_effects(uow, org_id, affected)
+    return {"resource": get_group(uow, org_id, group.id)}
 
 
 def delete_group(uow: UnitOfWork, org_id: str, group_id: str) -> dict:
     group = _load_group(uow, org_id, group_id, lock=True)
     members = set(uow.session.scalars(select(ScimGroupMember.user_id).where(ScimGroupMember.group_id == group.id)))
-    before = _entitlements_of(uow, org_id, members)
     event = {"org_id": org_id, "group_id": group.id, "display_name": group.display_name,
              "change": GroupChange.DELETED, "added": [], "removed": sorted(members)}
     uow.session.execute(delete(ScimGroupMember).where(ScimGroupMember.group_id == group.id))
     uow.session.delete(group)
     uow.session.flush()
     uow.publish(SCIM_GROUP_CHANGED, event, org_id=org_id)
-    return _group_effects(uow, org_id, members, before)
+    _group_effects(uow, org_id, members)
+    return {"group_id": event["group_id"]}
 
 
 # ---------------------------------------------------------------- group mappings (org admins)
@@ -600,8 +632,9 @@ def list_group_mappings(uow: UnitOfWork, org_id: str) -> list[dict]:
 def set_group_mapping(uow: UnitOfWork, org_id: str, display_name: str, program_id: str, contract_id: str,
                       created_by: str | None) -> dict:
     """Members of the group named `display_name` join `program_id` on `contract_id`'s licenses (the gateway has
-    checked that the program takes that contract). Replaces the mapping of that name. Applies to group changes
-    from now on: members already in the group join at the group's next change (docs/scim.md)."""
+    checked that the program takes that contract). Replaces the mapping of that name. The group's members'
+    entitlement states are published again, every one (`force`): they join now, and setting a mapping again is
+    how an admin has refused joins retried after adding licenses (docs/scim.md)."""
     get_org(uow, org_id)
     mapping = uow.session.scalar(select(ScimGroupMapping).where(
         ScimGroupMapping.org_id == org_id, func.lower(ScimGroupMapping.display_name) == display_name.lower())
@@ -613,7 +646,15 @@ def set_group_mapping(uow: UnitOfWork, org_id: str, display_name: str, program_i
     mapping.created_by = created_by
     uow.session.flush()
     uow.publish(SCIM_GROUP_MAPPING_CHANGED, {**_mapping_event(mapping), "change": MappingChange.SET}, org_id=org_id)
+    publish_entitlements(uow, org_id, _members_named(uow, org_id, display_name), force=True)
     return mapping_view(mapping)
+
+
+def _members_named(uow: UnitOfWork, org_id: str, display_name: str) -> list[str]:
+    """The members of the organization's group of this name (names compare case-insensitively)."""
+    return list(uow.session.scalars(
+        select(ScimGroupMember.user_id).join(ScimGroup, ScimGroup.id == ScimGroupMember.group_id)
+        .where(ScimGroup.org_id == org_id, func.lower(ScimGroup.display_name) == display_name.lower())))
 
 
 def _mapping_event(mapping: ScimGroupMapping) -> dict:
@@ -630,9 +671,4 @@ def remove_group_mapping(uow: UnitOfWork, org_id: str, mapping_id: str) -> None:
     uow.session.flush()
     uow.publish(SCIM_GROUP_MAPPING_CHANGED, {**_mapping_event(mapping), "change": MappingChange.REMOVED},
                 org_id=org_id)
-
-
-def deprovision_exit_email(uow: UnitOfWork, org_id: str) -> bool:
-    org = uow.session.get(Organization, org_id)
-    return True if org is None else bool(org.deprovision_exit_email)
-
+    publish_entitlements(uow, org_id, _members_named(uow, org_id, mapping.display_name))
