@@ -33,7 +33,7 @@ def settings():
         form = request.form
         if step.startswith("remove:"):
             attempt(lambda: api("DELETE", f"/v1/orgs/{org}/scim/group-mappings/{step.partition(':')[2]}"),
-                    "The mapping is removed: the group's members stay in the program; new members no longer join.",
+                    "The mapping is removed: the group's members leave the program; new members no longer join.",
                     MESSAGES)
             return redirect(url_for("scim.settings"))
         try:
