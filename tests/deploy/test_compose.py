@@ -421,6 +421,10 @@ def test_compose_refers_only_to_existing_services():
         depends = container.get("depends_on") or {}
         unknown = [d for d in depends if d not in services]
         assert not unknown, f"docker-compose.yml '{name}' depends on unknown services {unknown}"
+        # an entry without a condition waits for nothing (a slip that once left the gateway starting before skills)
+        unconditional = [d for d, how in depends.items() if not (how or {}).get("condition")] \
+            if isinstance(depends, dict) else []  # the short list form means "started", on purpose
+        assert not unconditional, f"docker-compose.yml '{name}' depends on {unconditional} without a condition"
 
 
 def test_deploy_files_refer_only_to_existing_services():
