@@ -3,7 +3,7 @@ from enum import StrEnum
 
 from marshmallow import Schema, fields, validate
 
-from contracts.common import ADMIN_ROLES, email_field, multi_line_field, name_field, text_field, values
+from contracts.common import ADMIN_ROLES, PageQuerySchema, email_field, multi_line_field, name_field, text_field, values
 from contracts.fields import Id, StrictInteger
 from contracts.registry import Event
 
@@ -116,6 +116,24 @@ class PersonSchema(ProfileFieldsSchema):
     org_id = fields.String(required=True)
     email = fields.Email(required=True)
     full_name = fields.String(required=True)
+
+
+class PeopleQuerySchema(PageQuerySchema):
+    """`?q=&business_unit=&verified=&limit=&cursor=` of an organization's people (GET /v1/orgs/{org_id}/people)."""
+    q = text_field(200, load_default=None, allow_none=True,
+                   metadata={"description": "part of the email address or of the name (the organization's or the "
+                                            "account's), any case"})
+    business_unit = text_field(200, load_default=None, allow_none=True,
+                               metadata={"description": "the profile's business_unit, exactly"})
+    verified = fields.Boolean(load_default=None, allow_none=True,
+                              metadata={"description": "true: accounts whose address is verified; false: not yet"})
+
+
+class PersonListItemSchema(PersonSchema):
+    """A person of the organization as the people list shows them (PersonSchema and two facts of the account)."""
+    email_verified = fields.Boolean(required=True, metadata={"description": "the account's address is verified"})
+    joined_at = fields.AwareDateTime(required=True,
+                                     metadata={"description": "when the person got a profile in the organization"})
 
 
 class RoleSchema(Schema):

@@ -67,7 +67,8 @@ RPC_CALLS: dict[str, dict[str, tuple[str, ...]]] = {
         "audit": ("export_csv", "list_entries", "ping"),
         "identity": (
             "add_admin", "authenticate_api_token", "confirm_password_reset", "create_api_token",
-            "get_organization", "get_person", "get_user", "jwks", "list_admins", "list_api_tokens", "login",
+            "get_organization", "get_person", "get_user", "jwks", "list_admins", "list_api_tokens", "list_people",
+            "login",
             "logout", "ping", "refresh", "remove_admin", "request_password_reset", "resend_verification",
             "revoke_api_token", "signup", "token_version", "update_organization", "update_person", "verify_email",
             # SCIM (gateway/routes/scim.py)

@@ -70,6 +70,12 @@ def _parse(value: Any, kind: type):
     return value
 
 
+def contains(q: str) -> str:
+    """The LIKE pattern of a search for `q` as typed, lower-cased (compare it with lower-cased text): its %, _
+    and \\ match themselves."""
+    return "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def check_limit(limit, max_limit: int = MAX_LIMIT) -> int:
     """A page size: an integer from 1 to `max_limit`, else INVALID_INPUT."""
     if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= max_limit:

@@ -10,6 +10,8 @@ from contracts.identity import (
     ApiTokenSchema,
     OrganizationSchema,
     OrgSettingsSchema,
+    PeopleQuerySchema,
+    PersonListItemSchema,
     PersonSchema,
     ProfileFieldsSchema,
     TokensSchema,
@@ -18,6 +20,7 @@ from contracts.identity import (
 from gateway.auth import API_TOKEN_CACHE_SECONDS, api_token_cache
 from gateway.http import PUBLIC, Reply, route
 from gateway.routes import Routes
+from gateway.schemas import page_of
 
 
 def new_password(**kwargs):
@@ -216,6 +219,32 @@ class IdentityRoutes(Routes):
         return Reply(status=204)
 
     # ---- people
+    @route("GET", "/v1/orgs/{org_id}/people", scope="people:read", query=PeopleQuerySchema,
+           response=page_of(PersonListItemSchema, "PersonListPage"), tags=("people",),
+           summary="The organization's people, newest first: everyone with a profile in it, in a program or not "
+                   "(org admins; search and filters)")
+    def list_people(self, call, org_id):
+        """Org admins only (and API tokens of scope people:read): a program admin or a person of the
+        organization gets 403, anyone else 404. A program admin finds their programs' people in the members
+        lists; a directory of the whole organization is the organization's matter."""
+        principal = call.principal
+        if not principal.is_org_admin(org_id):
+            if principal.is_admin(org_id) or self._person_of(org_id, principal):
+                raise AppError(ErrorCode.FORBIDDEN, "the organization's people are for organization admins")
+            raise AppError(ErrorCode.NOT_FOUND, "organization not found")
+        return self.identity.list_people(org_id, dict(call.query))
+
+    def _person_of(self, org_id: str, principal) -> bool:
+        if principal.is_machine or not principal.user_id:
+            return False
+        try:
+            self.identity.get_person(org_id, principal.user_id)
+        except AppError as exc:
+            if exc.code == ErrorCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
     @route("GET", "/v1/orgs/{org_id}/people/{user_id}", scope="people:read", response=PersonSchema, tags=("people",),
            summary="A person's organization profile")
     def get_person(self, call, org_id, user_id):

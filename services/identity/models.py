@@ -31,6 +31,10 @@ class Base(DeclarativeBase):
     pass
 
 
+# Made by migration 0011_people_list for the people list's search (pg_trgm GIN expression indexes no model declares).
+UNMANAGED_DB_OBJECTS = ("users_email_trgm", "users_name_trgm", "profiles_name_trgm")
+
+
 class Organization(Base):
     __tablename__ = "organizations"
     id: Mapped[str] = id_column()
@@ -107,6 +111,8 @@ class Profile(OrgProfileColumns, Base):
     __table_args__ = (
         Index("profiles_external_id", "org_id", "external_id", unique=True,
               postgresql_where=text("external_id IS NOT NULL")),
+        # the people list: newest first per organization, keyset-paginated (queries.list_people)
+        Index("profiles_org_joined", "org_id", "created_at", "user_id"),
     )
 
 

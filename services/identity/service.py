@@ -8,7 +8,9 @@ from contracts.identity import (
     NewOrgSchema,
     OrganizationSchema,
     OrgSettingsSchema,
+    PeopleQuerySchema,
     PersonInputSchema,
+    PersonListItemSchema,
     PersonSchema,
     ProfileFieldsSchema,
     TokensSchema,
@@ -25,7 +27,7 @@ from contracts.sso import (
     SsoPolicySchema,
 )
 from servicekit import signing
-from servicekit.entrypoints import rpc
+from servicekit.entrypoints import load_input, rpc
 from servicekit.events import handled_by
 from servicekit.service import ServiceBase, ServiceSettings
 from services.identity import handlers, queries
@@ -153,6 +155,13 @@ class IdentityService(ServiceBase):
     @rpc
     def get_person(self, org_id, user_id):
         return PersonSchema().dump(queries.person(self.db, org_id, user_id))
+
+    @rpc(read_only=True)
+    def list_people(self, org_id, query=None):
+        params = load_input(PeopleQuerySchema(), query or {})
+        found = queries.list_people(self.db, org_id, params["q"], params["business_unit"], params["verified"],
+                                    params["limit"], params["cursor"])
+        return {"items": PersonListItemSchema(many=True).dump(found["items"]), "next_cursor": found["next_cursor"]}
 
     @rpc
     def update_person(self, org_id, user_id, changes):

@@ -12,7 +12,7 @@ from contracts.programs import CourseSchema, ItemKind, MemberState, Specializati
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
-from servicekit.pagination import keyset_page
+from servicekit.pagination import contains, keyset_page
 from services.programs.models import (
     Collection,
     CollectionItem,
@@ -59,11 +59,6 @@ def course_view(course: Course) -> dict:
 def specialization_view(spec: Specialization) -> dict:
     return {name: (list(getattr(spec, name)) if name == "course_ids" else getattr(spec, name))
             for name in SPECIALIZATION_FIELDS}
-
-
-def contains(q: str) -> str:
-    """The LIKE pattern of a search for `q` as typed: its %, _ and \\ match themselves."""
-    return "%" + q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _search(query, model, q: str | None):
