@@ -327,7 +327,10 @@ def create_user(uow: UnitOfWork, org_id: str, resource) -> dict:
     uow.session.flush()
     uow.publish(SCIM_USER_CHANGED, _user_event(user, scim, UserChange.PROVISIONED, ["userName", "active"]),
                 org_id=org_id)
-    publish_entitlements(uow, org_id, [user.id])
+    if uow.session.get(ScimEntitlementState, (org_id, user.id)) is not None:
+        # provisioned before (then deleted): its state continues; a first provisioning, in no group yet (no other
+        # transaction can see the new SCIM user), is entitled to nothing and publishes nothing, writes nothing
+        publish_entitlements(uow, org_id, [user.id])
     return {"resource": user_resource(user, profile, scim, [])}
 
 
