@@ -390,6 +390,23 @@ def test_groups_join_and_leave_mapped_programs_and_reactivation(suite, api, prov
     assert fresh["userName"] not in pending_emails(admin, program["id"])
 
 
+def test_a_mapping_applies_at_once_and_its_removal_takes_the_members_out(suite, api, provider):
+    """The group's members' states are published when an admin sets or removes a mapping (docs/scim.md): people
+    already in the group join without waiting for its next change, and leave when the mapping goes."""
+    org_id, admin, idp = provider
+    program, contract = program_with_contract(admin, org_id, license_count=5)
+    person = invited_person(suite, api, admin, *program_with_contract(admin, org_id)).get("/v1/me").json()
+    user = idp.send("POST", "/Users", new_user(person["email"])).json()
+    assert idp.send("POST", "/Groups", {"displayName": "Late", "members": [{"value": user["id"]}]}).status_code == 201
+    mapping = admin.put(f"/v1/orgs/{org_id}/scim/group-mappings", json={
+        "display_name": "late", "program_id": program["id"], "contract_id": contract["id"]})
+    assert mapping.status_code == 200, mapping.text
+    becomes(member_state, admin, program["id"], user["id"], expected="MEMBER")
+    assert admin.delete(f"/v1/orgs/{org_id}/scim/group-mappings/{mapping.json()['id']}").status_code == 204
+    becomes(member_state, admin, program["id"], user["id"], expected="DELETED_MEMBER")
+    assert contract_used(admin, contract["id"]) == 0
+
+
 def test_scim_changes_are_in_the_audit_log(suite, provider):
     org_id, admin, idp = provider
     user = idp.send("POST", "/Users", new_user(title="Analyst"), headers={"X-Request-Id": "scim-audit-1"}).json()
