@@ -229,7 +229,7 @@ class SsoRoutes(Routes):
         return self.identity.get_sso_domain(org_id, domain_id)
 
     @route("POST", "/v1/orgs/{org_id}/sso/domains/{domain_id}/check", response=SsoDomainSchema, tags=("sso",),
-           errors=("DOMAIN_TAKEN",),
+           errors=("DOMAIN_TAKEN", "TOO_MANY_REQUESTS"),
            summary="Check now: look the TXT record up; verified when it holds the value (last_check says why not)")
     def check_sso_domain(self, call, org_id, domain_id):
         call.principal.require_org_admin(org_id)

@@ -47,6 +47,8 @@ class IdentitySettings(Settings):
     # separated (default: the system's resolver, /etc/resolv.conf), and the time each lookup may take
     sso_dns_nameservers: str | None = setting("SSO_DNS_NAMESERVERS", None)
     sso_dns_timeout: float = setting("SSO_DNS_TIMEOUT_SECONDS", 3.0)
+    # "Check now" calls per organization per throttle window (15 minutes): each one queries DNS
+    sso_domain_checks_per_org: int = setting("SSO_DOMAIN_CHECKS_PER_ORG", 60)
 
     def __post_init__(self):
         from services.identity.sso import dns_proof

@@ -86,7 +86,8 @@ def claim_attempt(session: Session, email: str, client: str | None) -> Keys:
 
 
 def claim_request(session: Session, kind: str, email: str | None, client: str | None,
-                  per_email: int | None, per_client: int) -> None:
+                  per_email: int | None, per_client: int,
+                  message: str = "too many requests for this address; try again later") -> None:
     """Requests that make identity email an address (`kind`: "reset",
     "signup"), counted per email (when `email` is given) and per client
     address in the same table and window as login failures, every request
@@ -104,7 +105,7 @@ def claim_request(session: Session, kind: str, email: str | None, client: str | 
                                           "refuse_failed": False}).first()
         if claimed is None:
             session.rollback()
-            raise _refusal(session, key, None, "too many requests for this address; try again later")
+            raise _refusal(session, key, None, message)
         if claimed.failures >= limit:
             session.execute(LOCK, {"key": key, "duration": LoginFailures.lock_duration(window, claimed.lockouts)})
     session.commit()

@@ -14,6 +14,7 @@ from servicekit import config, context
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, require_uuid
+from services.identity.commands import throttle
 from services.identity.models import AdminRole
 from services.identity.queries import get_org
 from services.identity.settings import settings
@@ -235,7 +236,8 @@ def check_domain(uow: UnitOfWork, org_id: str, domain_id: str, lookup=None) -> S
     """"Check now": look the domain's TXT record up (dns_proof, outside any lock) and,
     when it holds the value, record the domain verified (proof DNS_TXT, by the caller).
     Every check is announced (sso.domain_checked, with its outcome); a domain
-    another organization verified meanwhile is 409 DOMAIN_TAKEN."""
+    another organization verified meanwhile is 409 DOMAIN_TAKEN; past
+    SSO_DOMAIN_CHECKS_PER_ORG checks in the throttle window, 429 TOO_MANY_REQUESTS."""
     row = get_domain(uow, org_id, domain_id)
     if row.verified_at is not None:
         return row
@@ -244,6 +246,9 @@ def check_domain(uow: UnitOfWork, org_id: str, domain_id: str, lookup=None) -> S
     if taken is not None:
         raise taken
     s = settings()
+    with uow.independent_session() as session:  # each check queries DNS: at most so many per organization
+        throttle.claim_request(session, "sso-domain-check", org_id, None, s.sso_domain_checks_per_org,
+                               throttle.UNLIMITED, "too many domain checks for this organization; try again later")
     outcome = (lookup or dns_proof.check)(domain, challenge, dns_proof.parse_nameservers(s.sso_dns_nameservers),
                                           s.sso_dns_timeout)
     _lock_claims(uow, domain)

@@ -182,3 +182,18 @@ def test_two_organizations_checking_one_domain_at_once_get_one_verification(dns,
     assert sorted(outcomes) == ["DOMAIN_TAKEN", "VERIFIED"], outcomes
     verified = [identity.get_sso_domain(org, claim["id"])["verified"] for org, claim in claims]
     assert sorted(verified) == [False, True]
+
+
+def test_checks_are_limited_per_organization(dns, identity, monkeypatch):
+    monkeypatch.setenv("SSO_DOMAIN_CHECKS_PER_ORG", "2")
+    settings.cache_clear()
+    org_id, other_org = new_org(identity), new_org(identity)
+    claimed = identity.add_sso_domain(org_id, domain_name())
+    for _ in range(2):
+        assert identity.check_sso_domain(org_id, claimed["id"])["last_check"] == "NOT_FOUND"
+    refusal = pytest.raises(AppError, identity.check_sso_domain, org_id, claimed["id"]).value
+    assert refusal.code == "TOO_MANY_REQUESTS" and refusal.details["retry_after_seconds"] > 0
+    assert "organization" in refusal.message
+    # another organization's checks are its own
+    other = identity.add_sso_domain(other_org, domain_name())
+    assert identity.check_sso_domain(other_org, other["id"])["last_check"] == "NOT_FOUND"
