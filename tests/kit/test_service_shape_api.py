@@ -126,6 +126,23 @@ def test_publish_takes_only_event_constants():
         uow.publish_many("programs.member.removed.v1", [({}, "org")])
 
 
+def test_services_publish_only_through_the_unit_of_work():
+    """No service or gateway module writes the outbox itself (servicekit.outbox.record_event):
+    `uow.publish`, `publish_many` or, for an event kept when the unit rolls back, `publish_independently`."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    direct = []
+    for folder in ("services", "gateway"):
+        for path in (root / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and node.module == "servicekit.outbox" or \
+                        isinstance(node, ast.Import) and any(a.name == "servicekit.outbox" for a in node.names):
+                    direct.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert direct == []
+
+
 # ---- states and kinds ------------------------------------------------------
 
 

@@ -25,7 +25,6 @@ from contracts.sso import SsoKind
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import parse_uuid
-from servicekit.outbox import record_event
 from services.identity import credentials
 from services.identity.commands import throttle
 from services.identity.commands.sessions import issue_tokens
@@ -45,9 +44,9 @@ def record_failure(uow: UnitOfWork, org_id: str | None, method: str, reason: str
         if user_id is None and email:
             user_id = session.scalar(select(User.id).where(User.email == email))
         org_ids = sorted({str(org_id)} if org_id else set())
-        record_event(session, uow.source, SIGN_IN_FAILED,
-                     {"email": (email or "")[:320], "user_id": user_id, "method": method, "reason": reason[:100],
-                      "org_ids": org_ids}, str(org_id) if org_id else None)
+        uow.publish_independently(session, SIGN_IN_FAILED,
+                                  {"email": (email or "")[:320], "user_id": user_id, "method": method,
+                                   "reason": reason[:100], "org_ids": org_ids}, str(org_id) if org_id else None)
         session.commit()
 
 

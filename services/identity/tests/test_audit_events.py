@@ -48,6 +48,20 @@ def test_sign_ins_succeeded_and_refused_are_published(identity):
     assert failed["reason"] == "INVALID_CREDENTIALS"
 
 
+def test_a_refused_single_sign_on_answer_is_published(identity):
+    """sso/signin.py records its refusals through the unit of work (publish_independently), kept
+    although the answer is refused, like the password login's above."""
+    org_id, _, _ = org_with_admin()
+    connection = identity.create_sso_connection(org_id, {
+        "kind": "OIDC", "name": "Okta", "issuer": "https://idp.example", "client_id": "c",
+        "client_secret": "the client secret"})
+    with pytest.raises(AppError) as refused:
+        identity.finish_oidc(f"{connection['id']}.not-a-state", "code", None, client="198.51.100.8")
+    assert refused.value.code == "SSO_FAILED"
+    (failed,) = [p for p in payloads("identity.sign_in.failed.v1", method="OIDC") if p["org_ids"] == [org_id]]
+    assert failed["reason"] == "STATE_INVALID" and failed["email"] == "" and failed["user_id"] is None
+
+
 def test_api_tokens_created_and_revoked_are_published_without_the_secret(identity):
     org_id = new_org(identity)
     created = identity.create_api_token(org_id, "siem", ["audit:read"], None)
