@@ -11,7 +11,7 @@ a version one above the last (identity.scim.entitlements_changed.v1, through
 the outbox): programs joins and removes, invitations invites and revokes, each
 applying a version once and never an older one after a newer (docs/scim.md,
 "How the effects flow")."""
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -31,8 +31,9 @@ from contracts.scim import (
     ScimType,
     UserChange,
 )
+from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
-from servicekit.models import parse_uuid
+from servicekit.models import normalize_email, parse_uuid
 from services.identity.commands import accounts, profiles
 from services.identity.models import (
     Organization,
@@ -55,10 +56,6 @@ from services.identity.scim.resources import (
     scim_error,
 )
 from services.identity.sso.linking import verified_domain
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def etag(version: int) -> str:
@@ -273,7 +270,7 @@ def _manager_email(uow: UnitOfWork, org_id: str, fields: dict) -> str | None:
     if not manager:
         return None
     if "@" in manager:
-        return manager.strip().lower()
+        return normalize_email(manager)
     manager_id = parse_uuid(manager)
     if manager_id is None:
         return None
@@ -371,7 +368,7 @@ def _check_if_match(version: int, if_match: str) -> None:
 
 
 def _apply(uow: UnitOfWork, org_id: str, user: User, profile: Profile, scim: ScimUser, fields: dict) -> dict:
-    if fields["emails_given"] and fields["email"] and fields["email"].strip().lower() != user.email:
+    if fields["emails_given"] and fields["email"] and normalize_email(fields["email"]) != user.email:
         raise scim_error(ScimType.MUTABILITY, "the email is the account's own (an account may belong to several "
                          "organizations): it cannot be changed by SCIM; provision a new user for a new address",
                          "emails")

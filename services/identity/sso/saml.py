@@ -69,7 +69,7 @@ def new_key_pair(common_name: str) -> tuple[str, str]:
     """(PEM private key, PEM self-signed certificate, 10 years)."""
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64])])
-    now = datetime.now(UTC)
+    now = utcnow()
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
             .not_valid_after(now + timedelta(days=3650)).sign(key, hashes.SHA256()))

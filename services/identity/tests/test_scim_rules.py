@@ -131,3 +131,14 @@ def test_paths():
     assert split_path(f"{ENTERPRISE_USER}:manager") == (ENTERPRISE_USER, "manager", None, None)
     assert split_path(f"{CORE_USER}:userName") == (None, "userName", None, None)
     assert split_path('emails[type eq "work"].value') == (None, "emails", 'type eq "work"', "value")
+
+
+def test_a_manager_named_by_address_is_normalised_as_every_email_is():
+    """The enterprise extension's manager given as an address: the one email rule (its domain in IDNA form,
+    as identity stores every account's email), not lower-casing alone."""
+    from services.identity.commands.scim import _manager_email
+
+    assert _manager_email(None, "org", {"manager_id": " Boss@Bücher.Example "}) == "boss@xn--bcher-kva.example"
+    assert _manager_email(None, "org", {"manager_id": "Boss@Example.COM"}) == "boss@example.com"
+    assert _manager_email(None, "org", {"manager_email": "given@example.com", "manager_id": "x@y.example"}) == \
+        "given@example.com"
