@@ -2,12 +2,16 @@
 docs/sso.md "Verifying a domain"): the gateway's input schema, identity's
 commands and the operator's command all normalise through `normalize_domain`.
 
-A claimed domain is a host name in its ASCII (IDNA 2008 with UTS #46 mapping,
-the `idna` package) lower-case form, without a trailing dot: `BÜCHER.example`
-is `xn--bcher-kva.example`. Refused, each with its field code: NUL and lone
-surrogates, control characters and spaces, wildcards, an empty or over-long
-label (63) or name (253), an IP address, a single label, and a public suffix
-itself (`com`, `co.uk`, `github.io`: the Public Suffix List, from the
+A claimed domain is a host name in its ASCII lower-case form, without a
+trailing dot, normalised by `contracts.fields.ascii_domain`, the function that
+normalises an email address's domain too (IDNA 2008 with UTS #46 mapping,
+non-transitional, the `idna` package): `BÜCHER.example` is
+`xn--bcher-kva.example`, `straße.de` is `xn--strae-oqa.de` both as a claim and
+in `ada@straße.de`, so a verified domain matches its people's addresses.
+Refused, each with its field code: NUL and lone surrogates, control characters
+and spaces, wildcards, an empty or over-long label (63) or name (253), an IP
+address, a single label, an invalid A-label, and a public suffix itself
+(`com`, `co.uk`, `github.io`: the Public Suffix List, from the
 `publicsuffixlist` package, which ships the list; nothing is fetched)."""
 import functools
 import re
@@ -15,7 +19,7 @@ import re
 import idna
 from marshmallow import fields
 
-from contracts.fields import FieldCode, Problem, _refuse, character_problem
+from contracts.fields import FieldCode, Problem, _refuse, ascii_domain, character_problem
 
 MAX_DOMAIN = 253
 MAX_LABEL = 63
@@ -68,7 +72,8 @@ def normalize_domain(value) -> str:
     if any(len(label) > MAX_LABEL for label in labels):
         _refused(FieldCode.DOMAIN_LABEL_TOO_LONG, f"each part between dots has at most {MAX_LABEL} characters")
     try:
-        ascii_name = idna.encode(text, uts46=True).decode("ascii")
+        ascii_name = ascii_domain(text)  # exactly as an email address's domain (contracts.fields)
+        idna.encode(ascii_name)  # the claim's own check: valid A-labels, no "--" in 3rd and 4th position
     except idna.IDNAError as exc:
         if "domain too long" in str(exc).lower():
             _refused(FieldCode.TOO_LONG, f"a domain name has at most {MAX_DOMAIN} characters (in its ASCII form)")

@@ -9,6 +9,7 @@ import re
 from dataclasses import dataclass
 from enum import StrEnum
 
+import idna
 from marshmallow import ValidationError, fields, validate
 
 from contracts.errors import AppError, ErrorCode
@@ -92,17 +93,37 @@ _LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+
 _DOMAIN_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
+def ascii_domain(domain: str) -> str:
+    """The one rule for a domain name, an email address's and a claimed one's
+    (contracts/domains.normalize_domain adds the claim's checks on top): an ASCII
+    name in lower case; a name with other characters in its IDNA 2008 ASCII form
+    (UTS #46 mapping, non-transitional, the `idna` package), as registries and
+    DNS have it: `BÜCHER.example` is `xn--bcher-kva.example`, and the deviation
+    characters stay themselves, so `straße.de` is `xn--strae-oqa.de` (not
+    `strasse.de`, which is another domain, as IDNA 2003 had it). Raises
+    `idna.IDNAError` (a UnicodeError) for a name IDNA 2008 refuses."""
+    if domain.isascii():
+        return domain.lower()
+    return idna.encode(domain, uts46=True).decode("ascii").lower()
+
+
 def normalize_email(value: str) -> str:
-    """Trimmed, lower-cased; an internationalized domain in its ASCII (IDNA) form."""
-    value = value.strip().lower()
+    """Trimmed, lower-cased; the domain by `ascii_domain` (an internationalized
+    one in its IDNA 2008 ASCII form). A domain IDNA 2008 refuses but IDNA 2003
+    encodes (symbols such as `☃.net`, a joiner out of place) keeps its IDNA 2003
+    form, as before, so such addresses still sign in; it can never be claimed."""
+    value = value.strip()
     local, at, domain = value.rpartition("@")
-    if at and domain and not domain.isascii():
+    if not at:
+        return value.lower()
+    try:
+        domain = ascii_domain(domain)
+    except UnicodeError:
         try:
-            domain = domain.encode("idna").decode("ascii")
+            domain = domain.lower().encode("idna").decode("ascii")
         except UnicodeError:
-            return value
-        value = f"{local}@{domain}"
-    return value
+            domain = domain.lower()
+    return f"{local.lower()}@{domain}"
 
 
 def email_problem(value: str) -> Problem | None:

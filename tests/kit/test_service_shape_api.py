@@ -265,6 +265,7 @@ def test_parse_uuid_guards_ids():
 def test_one_clock_and_one_email_rule():
     assert utcnow().tzinfo is not None
     assert normalize_email("  Ada@Example.COM ") == "ada@example.com"
+    assert normalize_email("Ada@Straße.DE") == "ada@xn--strae-oqa.de"  # IDNA 2008, as a claimed domain (sso.md)
 
 
 # ---- settings ---------------------------------------------------------------

@@ -5,7 +5,7 @@ import pytest
 from marshmallow import ValidationError
 
 from contracts.domains import DomainRefused, normalize_domain
-from contracts.fields import FieldCode, normalize_email
+from contracts.fields import FieldCode, ascii_domain, normalize_email
 from contracts.sso import SsoDomainInput
 from services.identity.sso.dns_proof import parse_nameservers
 
@@ -67,10 +67,45 @@ def test_a_bad_domain_is_refused_with_its_code(raw, code):
         assert invalid.value.messages["domain"][0].startswith(f"{code}: ")
 
 
-def test_a_claimed_domain_matches_the_addresses_of_its_people():
-    """linking.py compares the domain of a normalised email address with the claimed domain."""
-    for claimed in ("Acme.Example", "BÜCHER.example"):
-        assert normalize_email(f"Ada@{claimed}").split("@")[1] == normalize_domain(claimed)
+@pytest.mark.parametrize("claimed, expected", [
+    ("Acme.Example", "acme.example"),                       # upper case
+    ("BÜCHER.example", "xn--bcher-kva.example"),
+    ("straße.de", "xn--strae-oqa.de"),                      # deviation characters stay themselves (IDNA 2008),
+    ("STRAẞE.de", "xn--strae-oqa.de"),                      # not strasse.de, another domain (IDNA 2003)
+    ("strasse.de", "strasse.de"),
+    ("ςοφία.example", "xn--kxae4blv.example"),               # final sigma: not σοφια (xn--kxae4bpq)
+    ("Σοφία.example", "xn--kxae4bpq.example"),              # a capital maps to σ
+    ("क्\u200dष.example", "xn--11b2ezcw70k.example"),        # a ZWJ after a virama is kept (CONTEXTJ)
+    ("xn--strae-oqa.de", "xn--strae-oqa.de"),               # punycode input
+    ("XN--Strae-OQA.DE", "xn--strae-oqa.de"),
+    ("ＡＣＭＥ．example", "acme.example"),
+])
+def test_a_claimed_domain_matches_the_addresses_of_its_people(claimed, expected):
+    """One function (contracts.fields.ascii_domain) normalises a claimed domain and an address's domain:
+    linking.py compares the domain of a normalised email address with the claimed domain."""
+    assert normalize_domain(claimed) == expected
+    assert normalize_email(f"Ada@{claimed}") == f"ada@{expected}"
+    assert ascii_domain(claimed) == expected
+    assert normalize_domain(f"{claimed}.") == expected     # a trailing dot: the claim drops it
+
+
+@pytest.mark.parametrize("raw, as_email", [
+    ("ex\u200dample.com", "example.com"),  # a ZWJ out of place: refused as a claim, IDNA 2003's form in an address
+    ("a\u200cb.example", "ab.example"),    # ZWNJ likewise
+    ("☃.example", "xn--n3h.example"),       # a symbol IDNA 2008 refuses
+])
+def test_what_idna_2008_refuses_is_never_claimed_and_addresses_keep_their_old_form(raw, as_email):
+    """So existing accounts at such domains still sign in; no claim can ever match them."""
+    with pytest.raises(DomainRefused):
+        normalize_domain(raw)
+    assert normalize_email(f"Ada@{raw}") == f"ada@{as_email}"
+
+
+def test_an_invalid_a_label_or_hyphens_are_refused_as_a_claim():
+    for raw in ("xn--zz.example", "ab--cd.example"):
+        with pytest.raises(DomainRefused) as refused:
+            normalize_domain(raw)
+        assert refused.value.problem.code == FieldCode.DOMAIN_INVALID
 
 
 @pytest.mark.parametrize("raw, expected", [
