@@ -13,7 +13,7 @@ from contracts.sso import SSO_CONFIG_CHANGED, DomainCheck, DomainProof, SsoKind
 from servicekit import config, context
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
-from servicekit.models import new_id, require_uuid
+from servicekit.models import new_id, normalize_email, require_uuid
 from services.identity.commands import throttle
 from services.identity.models import AdminRole
 from services.identity.queries import get_org
@@ -326,7 +326,7 @@ def sso_required_for(uow: UnitOfWork, user_id: str, email: str) -> list[SsoConne
 def options_for(uow: UnitOfWork, email: str) -> list[dict]:
     """The connections an address signs in through: those of the organization
     that verified its domain (the sign-in page's "company account")."""
-    domain = email.strip().lower().rsplit("@", 1)[-1]
+    domain = normalize_email(email).rsplit("@", 1)[-1]  # as linking.domain_of: the one email rule
     rows = uow.session.execute(
         select(SsoConnection, SsoDomain.org_id).join(SsoDomain, SsoDomain.org_id == SsoConnection.org_id)
         .where(SsoDomain.domain == domain, SsoDomain.verified_at.is_not(None), SsoConnection.enabled.is_(True))

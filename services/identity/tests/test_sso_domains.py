@@ -197,3 +197,22 @@ def test_checks_are_limited_per_organization(dns, identity, monkeypatch):
     # another organization's checks are its own
     other = identity.add_sso_domain(other_org, domain_name())
     assert identity.check_sso_domain(other_org, other["id"])["last_check"] == "NOT_FOUND"
+
+
+def test_a_verified_internationalized_domain_matches_its_peoples_addresses(identity):
+    """The claim and the address normalise their domain by one function (contracts.fields.ascii_domain,
+    IDNA 2008): a verified `straße-….example` offers its connection to `Ada@STRAẞE-….example`."""
+    from servicekit.standalone import unit_of_work
+    from services.identity.sso.config import verify_domain
+
+    org_id, label = new_org(identity), uuid.uuid4().hex[:8]
+    with unit_of_work("identity") as uow:
+        verify_domain(uow, org_id, f"straße-{label}.example")
+    (shown,) = identity.list_sso_domains(org_id)
+    assert shown["domain"].startswith("xn--strae-") and shown["status"] == "VERIFIED"  # not strasse-…
+    connection = identity.create_sso_connection(org_id, {
+        "kind": "OIDC", "name": "Okta", "issuer": "https://idp.example", "client_id": "c",
+        "client_secret": "the client secret"})
+    identity.update_sso_connection(org_id, connection["id"], {"enabled": True})
+    for typed in (f"Ada@STRAẞE-{label}.example", f"ada@straße-{label}.example", f"ada@{shown['domain']}"):
+        assert [o["connection_id"] for o in identity.sso_options(typed)] == [connection["id"]], typed
