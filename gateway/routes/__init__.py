@@ -1,5 +1,6 @@
 """One module per area of the API (docs/api.md); each holds a `Routes` class
 that `gateway.http.mount` composes into the gateway service."""
+from contracts.errors import AppError, ErrorCode
 from gateway.scope import Scope
 
 # what the gateway calls
@@ -20,3 +21,9 @@ class Routes:
         self.skills = gateway.skills
         self.audit = gateway.audit
         self.scope = Scope(self.identity, self.programs, self.invitations, self.messaging)
+
+
+def require_changes(body: dict) -> None:
+    """A PATCH with nothing in it is 400 INVALID_INPUT, the same answer on every route."""
+    if not body:
+        raise AppError(ErrorCode.INVALID_INPUT, "nothing to change", {"_schema": ["send at least one field"]})

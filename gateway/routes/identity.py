@@ -19,7 +19,7 @@ from contracts.identity import (
 )
 from gateway.auth import API_TOKEN_CACHE_SECONDS, api_token_cache
 from gateway.http import PUBLIC, Reply, route
-from gateway.routes import Routes
+from gateway.routes import Routes, require_changes
 from gateway.schemas import page_of
 
 
@@ -168,8 +168,7 @@ class IdentityRoutes(Routes):
            summary="Change organization settings (org admins)")
     def update_org(self, call, org_id):
         call.principal.require_org_admin(org_id)
-        if not call.body:
-            raise AppError(ErrorCode.INVALID_INPUT, "nothing to change", {"_schema": ["send at least one field"]})
+        require_changes(call.body)
         return self.identity.update_organization(org_id, OrgSettingsSchema().dump(call.body))
 
     # ---- admins

@@ -18,7 +18,7 @@ from contracts.messaging import (
     UnsubscribeResultSchema,
 )
 from gateway.http import PUBLIC, Reply, route
-from gateway.routes import Routes
+from gateway.routes import Routes, require_changes
 
 
 class AudienceCount(Schema):
@@ -92,8 +92,7 @@ class MessagingRoutes(Routes):
            tags=("messaging",), summary="Change a draft", errors=("MESSAGE_NOT_EDITABLE",))
     def update_message(self, call, message_id):
         org_id = self.scope.message_org(call.principal, message_id)
-        if not call.body:
-            raise AppError(ErrorCode.INVALID_INPUT, "nothing to change", {"_schema": ["send at least one field"]})
+        require_changes(call.body)
         return self.messaging.update_message(org_id, message_id, self._viewer(call, org_id),
                                              MessageFieldsSchema().dump(call.body))
 

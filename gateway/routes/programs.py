@@ -27,7 +27,7 @@ from contracts.programs import (
     SpecializationSchema,
 )
 from gateway.http import Reply, route
-from gateway.routes import Routes
+from gateway.routes import Routes, require_changes
 from gateway.schemas import page_of
 
 
@@ -76,11 +76,6 @@ class LearnerCurriculum(Schema):
 class ProgramRemoved(Schema):
     program_id = fields.String()
     removed_members = fields.Integer()
-
-
-def require_changes(body: dict) -> None:
-    if not body:
-        raise AppError(ErrorCode.INVALID_INPUT, "nothing to change", {"_schema": ["send at least one field"]})
 
 
 def page_args(query: dict) -> dict:

@@ -175,6 +175,11 @@ def page_params(query: dict) -> tuple[int, int]:
     return start, count
 
 
+def with_members(query: dict) -> bool:
+    """Groups answer their members unless `excludedAttributes` names them (RFC 7644 3.4.2.5)."""
+    return "members" not in (query.get("excludedAttributes") or "").lower()
+
+
 def list_response(result: dict, start: int, resources: list) -> dict:
     return {"schemas": [LIST_RESPONSE], "totalResults": result["total"], "startIndex": start,
             "itemsPerPage": len(resources), "Resources": resources}
@@ -248,8 +253,8 @@ class ScimRoutes(Routes):
                 summary="SCIM: list the organization's groups (filter, startIndex, count)")
     def scim_list_groups(self, call):
         start, count = page_params(call.query)
-        members = "members" not in (call.query.get("excludedAttributes") or "").lower()
-        result = self.identity.scim_list_groups(self._org(call), call.query.get("filter"), start, count, members)
+        result = self.identity.scim_list_groups(self._org(call), call.query.get("filter"), start, count,
+                                                with_members(call.query))
         resources = [self._located(call, r, "Groups") for r in result["resources"]]
         return scim_reply(list_response(result, start, resources))
 
@@ -262,9 +267,8 @@ class ScimRoutes(Routes):
     @scim_route("GET", "/scim/v2/Groups/{group_id}", query=AttributesQuery, response=ScimGroupResource,
                 summary="SCIM: a group")
     def scim_get_group(self, call, group_id):
-        members = "members" not in (call.query.get("excludedAttributes") or "").lower()
-        return scim_reply(self._located(call, self.identity.scim_get_group(self._org(call), group_id, members),
-                                        "Groups"))
+        group = self.identity.scim_get_group(self._org(call), group_id, with_members(call.query))
+        return scim_reply(self._located(call, group, "Groups"))
 
     @scim_route("PUT", "/scim/v2/Groups/{group_id}", body=ScimGroupResource, response=ScimGroupResource,
                 summary="SCIM: replace a group (members added join, members gone leave the mapped program)")

@@ -29,7 +29,7 @@ from contracts.sso import (
     SsoPolicySchema,
 )
 from gateway.http import PUBLIC, Reply, route
-from gateway.routes import Routes
+from gateway.routes import Routes, require_changes
 from gateway.statuses import http_status
 from servicekit import config
 
@@ -196,8 +196,7 @@ class SsoRoutes(Routes):
            response=SsoConnectionSchema, tags=("sso",), summary="Change a single sign-on connection")
     def update_sso_connection(self, call, org_id, connection_id):
         call.principal.require_org_admin(org_id)
-        if not call.body:
-            raise AppError(ErrorCode.INVALID_INPUT, "nothing to change", {"_schema": ["send at least one field"]})
+        require_changes(call.body)
         self._check_auto_join(org_id, call.body)
         return self.identity.update_sso_connection(org_id, connection_id,
                                                    SsoConnectionInput().dump(call.body) | _secret(call.body))
