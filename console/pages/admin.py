@@ -165,28 +165,36 @@ PROFILE_FIELDS = {"full_name": "Full name", "external_id": "External ID", "job_t
                   "location_region": "Location region"}
 
 
+def profile_form(user_id: str, person: dict, saved_url: str):
+    """A person's profile form: (values, errors, a redirect when it is done). On POST the changed fields are
+    sent as one PATCH; the API's refusals come back next to their fields."""
+    if request.method != "POST":
+        return person, {}, None
+    values = {k: request.form.get(k, "").strip() for k in PROFILE_FIELDS}
+    changes = {k: (v or None) for k, v in values.items() if (v or None) != person.get(k)}
+    if "full_name" in changes and not changes["full_name"]:
+        return values, {"full_name": ["Enter the person's name."]}, None
+    if not changes:
+        flash("Nothing changed.")
+        return values, {}, redirect(saved_url)
+    try:
+        api("PATCH", f"/v1/orgs/{org_id()}/people/{user_id}", json=changes)
+    except ApiError as exc:
+        return values, exc.field_errors() or {"_schema": [message_of(exc)]}, None
+    flash(f"The profile of {values['full_name']} is saved.")
+    return values, {}, redirect(saved_url)
+
+
 @pages.route("/programs/<program_id>/members/<user_id>", methods=["GET", "POST"])
 @require_admin
 def member(program_id, user_id):
     """A member's organization profile (the report columns), changed by an admin in scope."""
     prog = program_of(program_id)
     person = api("GET", f"/v1/orgs/{org_id()}/people/{user_id}")
-    values, errors = person, {}
-    if request.method == "POST":
-        values = {k: request.form.get(k, "").strip() for k in PROFILE_FIELDS}
-        changes = {k: (v or None) for k, v in values.items() if (v or None) != person.get(k)}
-        if "full_name" in changes and not changes["full_name"]:
-            errors = {"full_name": ["Enter the person's name."]}
-        elif changes:
-            try:
-                api("PATCH", f"/v1/orgs/{org_id()}/people/{user_id}", json=changes)
-                flash(f"The profile of {values['full_name']} is saved.")
-                return redirect(url_for("admin.program", program_id=program_id) + "#members-title")
-            except ApiError as exc:
-                errors = exc.field_errors() or {"_schema": [message_of(exc)]}
-        else:
-            flash("Nothing changed.")
-            return redirect(url_for("admin.program", program_id=program_id) + "#members-title")
+    values, errors, done = profile_form(
+        user_id, person, url_for("admin.program", program_id=program_id) + "#members-title")
+    if done:
+        return done
     return render_template("admin/member.html", program=prog, person=person, values=values, errors=errors,
                            fields=PROFILE_FIELDS, tab="main"), 400 if errors else 200
 

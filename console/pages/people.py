@@ -2,10 +2,10 @@
 searched by email or name and filtered by business unit and verified address, newest first in keyset
 pages; each person's organization profile on its own page (GET/PATCH /v1/orgs/{org_id}/people/{user_id},
 the change audited as person.profile_changed), for people who are in no program's member list."""
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, render_template, request, url_for
 
 from console.gateway import ApiError
-from console.pages.admin import PROFILE_FIELDS
+from console.pages.admin import PROFILE_FIELDS, profile_form
 from console.pages.common import message_of
 from console.web import api, org_id, require_org_admin
 
@@ -46,21 +46,8 @@ def people():
 def person(user_id):
     """A person's organization profile (the report columns), changed by an org admin."""
     found = api("GET", f"/v1/orgs/{org_id()}/people/{user_id}")
-    values, errors = found, {}
-    if request.method == "POST":
-        values = {k: request.form.get(k, "").strip() for k in PROFILE_FIELDS}
-        changes = {k: (v or None) for k, v in values.items() if (v or None) != found.get(k)}
-        if "full_name" in changes and not changes["full_name"]:
-            errors = {"full_name": ["Enter the person's name."]}
-        elif changes:
-            try:
-                api("PATCH", f"/v1/orgs/{org_id()}/people/{user_id}", json=changes)
-                flash(f"The profile of {values['full_name']} is saved.")
-                return redirect(url_for("people.person", user_id=user_id))
-            except ApiError as exc:
-                errors = exc.field_errors() or {"_schema": [message_of(exc)]}
-        else:
-            flash("Nothing changed.")
-            return redirect(url_for("people.person", user_id=user_id))
+    values, errors, done = profile_form(user_id, found, url_for("people.person", user_id=user_id))
+    if done:
+        return done
     return render_template("people/person.html", person=found, values=values, errors=errors,
                            fields=PROFILE_FIELDS), 400 if errors else 200
