@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 from urllib.parse import unquote_to_bytes
 
+import eventlet.wsgi
 from eventlet.event import Event
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError
 from nameko.exceptions import RemoteError, UnknownService
@@ -52,6 +53,11 @@ MAX_URI_BYTES = 8192  # path + query string; longer is 414 URI_TOO_LONG
 # eventlet answers a bare-text 414 past its own limit; ours is higher so that
 # the JSON 414 above answers any URI a client is likely to send.
 MAX_REQUEST_LINE_BYTES = 1024 * 1024
+# eventlet refuses (bare 400) a header line of 8 KB and 64 KB of headers in all. A program admin's access token
+# carries their program ids (about 55 bytes each): 200 programs make an 11 KB Authorization header, which the
+# console sends the gateway directly (docs/console.md, "Sessions and security"). These allow ~1,100 programs.
+MAX_HEADER_LINE_BYTES = 64 * 1024
+MAX_HEADERS_BYTES = 128 * 1024
 MAX_JSON_DEPTH = 32
 CATALOG_ID_PATTERN = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 
@@ -158,6 +164,8 @@ class ApiWebServer(WebServer):
         # drops it (servicekit.logs); the access line is servicekit.observability's.
         server.log_output = False
         server.url_length_limit = MAX_REQUEST_LINE_BYTES
+        eventlet.wsgi.MAX_HEADER_LINE = MAX_HEADER_LINE_BYTES  # module globals, read per request
+        eventlet.wsgi.MAX_TOTAL_HEADER_SIZE = MAX_HEADERS_BYTES
         return server
 
 

@@ -78,3 +78,124 @@ def test_a_refused_refresh_is_not_remembered():
         coordinator.refresh("rt-x", refuse)
     assert coordinator.refresh("rt-x", lambda: {"ok": True}) == {"ok": True}
     assert not [k for k in coordinator._locks if k not in coordinator._recent]
+
+
+# ---------------------------------------------------------------- the cookie in chunks
+
+def fake_jwt(programs: int) -> str:
+    """An access token shaped like identity's: the program admin's program ids in its claims."""
+    import base64
+    import json
+    import secrets
+    import uuid
+
+    def b64(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+    claims = {"sub": str(uuid.uuid4()), "typ": "access", "email": "max@example.com", "email_verified": True,
+              "roles": [{"role": "PROGRAM_ADMIN", "org_id": str(uuid.uuid4()),
+                         "program_ids": [str(uuid.uuid4()) for _ in range(programs)]}],
+              "ver": 0, "iat": 1, "exp": 2, "jti": uuid.uuid4().hex}
+    header = b64(json.dumps({"alg": "EdDSA", "kid": "k1"}).encode())
+    return f"{header}.{b64(json.dumps(claims).encode())}.{b64(secrets.token_bytes(64))}"
+
+
+@pytest.fixture()
+def app():
+    from flask import Flask, jsonify, request, session
+
+    from console.sessions import EncryptedSessionInterface
+
+    app = Flask("chunks")
+    app.config.update(SECRET_KEY=SECRET, SESSION_COOKIE_NAME="console_session", SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax", SESSION_COOKIE_SECURE=True)
+    app.session_interface = EncryptedSessionInterface()
+
+    @app.post("/set")
+    def put():
+        session.update(request.get_json())
+        session.permanent = True
+        return "ok"
+
+    @app.get("/get")
+    def get():
+        return jsonify(dict(session))
+
+    @app.post("/clear")
+    def clear():
+        session.clear()
+        return "ok"
+
+    return app
+
+
+def session_cookies(client) -> dict[str, str]:
+    return {c.key: c.value for c in client._cookies.values() if c.key.startswith("console_session")}
+
+
+def test_a_session_of_200_programs_goes_round_trip_in_chunks(app):
+    client = app.test_client()
+    token = fake_jwt(200)
+    answer = client.post("/set", json={"at": token, "rt": "refresh-secret", "csrf": "c" * 43})
+    headers = answer.headers.getlist("Set-Cookie")
+    assert len(headers) >= 2 and all(len(h.encode()) < 4000 for h in headers), [len(h) for h in headers]
+    assert all("HttpOnly" in h and "Secure" in h and "SameSite=Lax" in h for h in headers)
+    assert [h.split("=", 1)[0] for h in headers] == ["console_session", *[f"console_session.{i}"
+                                                                          for i in range(1, len(headers))]]
+    cookies = session_cookies(client)
+    total = sum(len(name) + len(value) + 3 for name, value in cookies.items())  # "name=value; "
+    assert total < 8000, total  # one header line a proxy accepts by default (docs/console.md)
+    assert all(token.split(".")[1][:40] not in value for value in cookies.values())
+    assert client.get("/get").get_json() == {"at": token, "rt": "refresh-secret", "csrf": "c" * 43,
+                                             "_permanent": True}
+
+
+def test_a_session_that_shrinks_deletes_its_extra_chunks(app):
+    client = app.test_client()
+    client.post("/set", json={"at": fake_jwt(600)})
+    assert len(session_cookies(client)) >= 4
+    client.post("/set", json={"at": fake_jwt(150)})
+    two = session_cookies(client)
+    assert sorted(two) == ["console_session", "console_session.1"], sorted(two)
+    client.post("/set", json={"at": "a.b.c"})
+    assert list(session_cookies(client)) == ["console_session"]
+    assert not session_cookies(client)["console_session"][0].isdigit()  # one cookie: no count
+    assert client.get("/get").get_json()["at"] == "a.b.c"
+    client.post("/set", json={"at": fake_jwt(600)})
+    client.post("/clear")
+    assert session_cookies(client) == {}  # signing out deletes every chunk
+
+
+def test_a_tampered_or_missing_chunk_is_no_session(app):
+    client = app.test_client()
+    client.post("/set", json={"at": fake_jwt(300), "rt": "refresh-secret"})
+    cookies = session_cookies(client)
+    assert len(cookies) == 3
+
+    def opened(jar: dict) -> dict:
+        browser = app.test_client()
+        for name, value in jar.items():
+            browser.set_cookie(name, value)
+        return browser.get("/get").get_json()
+
+    assert opened(cookies)["rt"] == "refresh-secret"
+
+    for name in cookies:
+        value = cookies[name]
+        flipped = value[:100] + ("A" if value[100] != "A" else "B") + value[101:]
+        assert opened({**cookies, name: flipped}) == {}, name
+        assert opened({k: v for k, v in cookies.items() if k != name}) == {}, name
+    swapped = {**cookies, "console_session.1": cookies["console_session.2"],
+               "console_session.2": cookies["console_session.1"]}
+    assert opened(swapped) == {}
+    assert opened({**cookies, "console_session": "2." + cookies["console_session"].split(".", 1)[1]}) == {}
+
+
+def test_the_access_token_is_packed_and_rebuilt_exactly():
+    serializer = FernetSerializer(SECRET)
+    for token in (fake_jwt(0), fake_jwt(200), "not-a-jwt", "a.b!.c", "a.QQ.c"):  # "QQ" is not canonical
+        assert serializer.loads(serializer.dumps({"at": token, "n": 1})) == {"at": token, "n": 1}
+    plain = serializer.fernet.decrypt(serializer.dumps({"at": fake_jwt(30)}).encode())
+    assert plain.startswith(b"\x01")
+    sizes = {n: len(serializer.dumps({"at": fake_jwt(n), "rt": "r" * 43, "csrf": "c" * 43})) for n in (30, 200)}
+    assert sizes[30] < 2600 and sizes[200] < 7600, sizes
