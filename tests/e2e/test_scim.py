@@ -20,6 +20,7 @@ from contracts.scim import CORE_GROUP, CORE_USER, ENTERPRISE_USER, ERROR, LIST_R
 from tests.e2e.conftest import Api, unique
 from tests.e2e.helpers import program_with_contract, scalar
 from tests.e2e.test_programs_tenancy import invited_person
+from tests.support.dns_server import DnsServer
 from tests.support.waiting import wait_for
 
 SCIM = "application/scim+json"
@@ -446,4 +447,37 @@ def test_an_organization_vouches_for_addresses_in_its_verified_domain(suite, api
     becomes(member_state, admin, program["id"], vouched["id"], expected="MEMBER")
     wait_for(lambda: elsewhere["userName"] in pending_emails(admin, program["id"]), timeout=30)
     assert member_state(admin, program["id"], elsewhere["id"]) in (None, "INVITED")
+    assert contract_used(admin, contract["id"]) == 1
+
+
+@pytest.fixture
+def dns(suite):
+    """A DNS server on loopback, on the port identity asks (as tests/e2e/test_sso_domains.py)."""
+    server = DnsServer(port=suite.dns_port).start()
+    yield server
+    server.stop()
+
+
+def test_an_invited_member_joins_as_soon_as_the_organization_verifies_the_domain_by_dns(suite, api, provider, dns):
+    """docs/scim.md, "Trust": the domain verified (an org admin's "check now" finding the TXT record), the
+    organization vouches for its SCIM people there; the same transaction publishes their states, verified: the
+    member invited before joins now, without waiting for a SCIM change, and the invitation is revoked."""
+    org_id, admin, idp = provider
+    domain = f"{unique('later')}.example"
+    program, contract = program_with_contract(admin, org_id, license_count=5)
+    assert admin.put(f"/v1/orgs/{org_id}/scim/group-mappings", json={
+        "display_name": "Later", "program_id": program["id"], "contract_id": contract["id"]}).status_code == 200
+    user = idp.send("POST", "/Users", new_user(f"{unique('u')}@{domain}")).json()
+    assert idp.send("POST", "/Groups", {"displayName": "Later", "members": [{"value": user["id"]}]}).status_code == 201
+    wait_for(lambda: user["userName"] in pending_emails(admin, program["id"]), timeout=30)
+    assert member_state(admin, program["id"], user["id"]) in (None, "INVITED")
+
+    claimed = admin.post(f"/v1/orgs/{org_id}/sso/domains", json={"domain": domain})
+    assert claimed.status_code == 201, claimed.text
+    record = claimed.json()["verification"]
+    dns.publish(record["name"], record["value"])
+    checked = admin.post(f"/v1/orgs/{org_id}/sso/domains/{claimed.json()['id']}/check")
+    assert checked.status_code == 200 and checked.json()["status"] == "VERIFIED", checked.text
+    becomes(member_state, admin, program["id"], user["id"], expected="MEMBER")
+    wait_for(lambda: user["userName"] in pending_emails(admin, program["id"], "REVOKED"), timeout=30)
     assert contract_used(admin, contract["id"]) == 1

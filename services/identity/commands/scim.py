@@ -17,7 +17,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 
 from contracts.errors import AppError, ErrorCode, not_found
-from contracts.identity import PROFILE_UPDATED, RegisteredVia
+from contracts.identity import PROFILE_UPDATED, USER_EMAIL_VERIFIED, RegisteredVia
 from contracts.scim import (
     CORE_GROUP,
     CORE_USER,
@@ -185,7 +185,7 @@ def _vouch(uow: UnitOfWork, org_id: str, user: User) -> None:
     any other unverified account stays unverified and is invited instead (docs/scim.md, "Trust")."""
     if not user.email_verified and verified_domain(uow, org_id, user.email):
         user.distrust_unverified_password()
-        accounts.mark_verified(uow, user)
+        accounts.mark_verified(uow, user, publishing_org=org_id)  # this change publishes this org's state itself
 
 
 def _entitlements(uow: UnitOfWork, org_id: str, user_ids: list[str]) -> dict[str, dict[str, str]]:
@@ -234,7 +234,8 @@ def publish_entitlements(uow: UnitOfWork, org_id: str, user_ids, force: bool = F
         select(User, Profile, ScimUser)
         .join(Profile, (Profile.user_id == User.id) & (Profile.org_id == org_id))
         .outerjoin(ScimUser, (ScimUser.user_id == User.id) & (ScimUser.org_id == org_id))
-        .where(User.id.in_(user_ids)).order_by(User.id)).all()
+        .where(User.id.in_(user_ids)).order_by(User.id)
+        .execution_options(populate_existing=True)).all()  # as committed by whoever held the locks before
     entitled = _entitlements(uow, org_id, [user.id for user, _, scim in people if scim is not None and scim.active])
     org = uow.session.get(Organization, org_id)
     notify_exit = True if org is None else bool(org.deprovision_exit_email)
@@ -254,6 +255,51 @@ def publish_entitlements(uow: UnitOfWork, org_id: str, user_ids, force: bool = F
     uow.publish_many(SCIM_ENTITLEMENTS_CHANGED, events)
     uow.session.flush()
     return len(events)
+
+
+def accounts_verified(uow: UnitOfWork, user_ids, except_org: str | None = None) -> int:
+    """Accounts became verified outside SCIM (an address proven by its emailed link or an invitation, single
+    sign-on, a domain the organization verified): their entitlement state, `verified` now, published in this
+    transaction in every organization where they are SCIM users with a state (docs/scim.md, "Trust"); a SCIM
+    user without one was never entitled to anything. `except_org`: the SCIM change under way there publishes
+    it. Set-based: one query, then one publish_entitlements per organization. Returns how many were published."""
+    user_ids = sorted({u for u in user_ids if u})
+    if not user_ids:
+        return 0
+    query = (select(ScimUser.org_id, ScimUser.user_id)
+             .join(ScimEntitlementState, (ScimEntitlementState.org_id == ScimUser.org_id)
+                   & (ScimEntitlementState.user_id == ScimUser.user_id))
+             .where(ScimUser.user_id.in_(user_ids)))
+    if except_org is not None:
+        query = query.where(ScimUser.org_id != except_org)
+    by_org: dict[str, list[str]] = {}
+    for org_id, user_id in uow.session.execute(query.order_by(ScimUser.org_id, ScimUser.user_id)):
+        by_org.setdefault(org_id, []).append(user_id)
+    return sum(publish_entitlements(uow, org_id, people) for org_id, people in by_org.items())
+
+
+def domain_verified(uow: UnitOfWork, org_id: str, domain: str) -> int:
+    """The organization verified `domain` (by DNS or the operator's command): it vouches for the addresses there
+    (the trust rule `_vouch` applies at a SCIM change), now rather than at each person's next SCIM change. Its
+    SCIM users with an unverified account in the domain are marked verified (a password chosen before the
+    address was proven forgotten, identity.user.email_verified.v1 each) and their entitlement states published
+    in this transaction, here and in any other organization that provisioned them (accounts_verified): they
+    join their groups' programs at once. Set-based: a domain may hold thousands of people. Returns how many
+    accounts it verified."""
+    now = utcnow()
+    suffix = "@" + domain  # the part after the last "@" is the domain (linking.domain_of): emails are normalized
+    provisioned_here = select(ScimUser.user_id).where(ScimUser.org_id == org_id, ScimUser.user_id == User.id).exists()
+    rows = uow.session.execute(
+        User.__table__.update()
+        .where(User.__table__.c.email_verified_at.is_(None), provisioned_here,
+               func.right(User.__table__.c.email, len(suffix)) == suffix)
+        .values(email_verified_at=now, password_hash=None)
+        .returning(User.__table__.c.id, User.__table__.c.email)).all()
+    if not rows:
+        return 0
+    uow.publish_many(USER_EMAIL_VERIFIED, [({"user_id": user_id, "email": email}, None) for user_id, email in rows])
+    accounts_verified(uow, [user_id for user_id, _ in rows])  # here and wherever else SCIM provisioned them
+    return len(rows)
 
 
 def _check_user_name(uow: UnitOfWork, org_id: str, user_id: str | None, user_name: str) -> None:

@@ -14,7 +14,7 @@ from servicekit import config, context
 from servicekit.clock import utcnow
 from servicekit.db import UnitOfWork
 from servicekit.models import new_id, normalize_email, require_uuid
-from services.identity.commands import throttle
+from services.identity.commands import scim, throttle
 from services.identity.models import AdminRole
 from services.identity.queries import get_org
 from services.identity.settings import settings
@@ -213,6 +213,8 @@ def _mark_verified(uow: UnitOfWork, row: SsoDomain, proof: str, by: dict | None)
     uow.publish(SSO_CONFIG_CHANGED, {"org_id": row.org_id, "thing": "domain", "change": "verified",
                                      "target_id": row.id, "label": row.domain, "changed": ["verified_at"],
                                      "current": {"proof": proof}}, org_id=row.org_id)
+    # the organization now vouches for the addresses there: its SCIM users in the domain are verified and join now
+    scim.domain_verified(uow, row.org_id, row.domain)
 
 
 def verify_domain(uow: UnitOfWork, org_id: str, domain: str, proof: str = DomainProof.ADMIN) -> SsoDomain:

@@ -82,3 +82,93 @@ def test_concurrent_changes_of_one_person_get_distinct_versions_in_commit_order(
     last = max(published, key=lambda s: s["version"])
     assert sorted(p["program_id"] for p in last["programs"]) == sorted(program_ids)  # the latest state has all
     assert [len(s["programs"]) for s in sorted(published, key=lambda s: s["version"])] == [1, 2, 3, 4, 5, 6]
+
+
+# ------------------------------------------- verified outside SCIM: published at once (docs/scim.md, "Trust")
+
+
+def accounts(identity_db, emails: list[str]) -> dict[str, tuple[bool, bool]]:
+    """email -> (verified, has a password)."""
+    with identity_db.connect() as conn:
+        rows = conn.execute(text("SELECT email, email_verified_at IS NOT NULL, password_hash IS NOT NULL FROM users "
+                                 "WHERE email = ANY(:e)"), {"e": emails}).all()
+    return {email: (verified, password) for email, verified, password in rows}
+
+
+def in_mapped_group(identity, org_id: str, emails: list[str]) -> tuple[list[dict], list[dict]]:
+    """The emails provisioned, all in group "Data" mapped to a new program; the people and the programs wanted."""
+    program = [{"program_id": str(uuid.uuid4()), "contract_id": str(uuid.uuid4())}]
+    identity.set_scim_group_mapping(org_id, "Data", program[0]["program_id"], program[0]["contract_id"])
+    people = [identity.scim_create_user(org_id, user(email))["resource"] for email in emails]
+    identity.scim_create_group(org_id, {"displayName": "Data", "members": [{"value": p["id"]} for p in people]})
+    return people, program
+
+
+def test_a_domain_verified_verifies_its_scim_users_and_publishes_their_states_in_its_transaction(identity, identity_db):
+    from servicekit.standalone import unit_of_work
+    from services.identity.sso.config import verify_domain
+
+    org_id, other_org = new_org(identity), new_org(identity)
+    domain = f"d{uuid.uuid4().hex[:10]}.example"
+    ann, bob, shared, loner = (f"{n}@{domain}" for n in ("ann", "bob", "shared", "loner"))
+    outsider, signed_up = new_email("outsider"), f"signed-up@{domain}"
+    identity.signup(signed_up, "Sid", "a good long password")  # an unverified account with a password
+    (a, b, s, o, su), program = in_mapped_group(identity, org_id, [ann, bob, shared, outsider, signed_up])
+    identity.scim_create_user(org_id, user(loner))  # in no group: no state, nothing to publish
+    (s2,), program2 = in_mapped_group(identity, other_org, [shared])
+    assert [x["verified"] for x in states(org_id)] == [False] * 5
+    assert accounts(identity_db, [signed_up])[signed_up] == (False, True)
+
+    with unit_of_work("identity") as uow:
+        verify_domain(uow, org_id, domain)
+
+    after = {x["user_id"]: x for x in states(org_id)[5:]}
+    assert sorted(after) == sorted(p["id"] for p in (a, b, s, su))  # the outsider's state did not change
+    assert {(x["version"], x["verified"], x["active"], x["programs"] == program) for x in after.values()} == \
+        {(2, True, True, True)}
+    # the shared person is verified in the other organization too: its state there says so at once
+    assert [(x["version"], x["verified"], x["programs"]) for x in states(other_org, s2["id"])] == \
+        [(1, False, program2), (2, True, program2)]
+    found = accounts(identity_db, [ann, bob, shared, loner, outsider, signed_up])
+    assert found == {ann: (True, False), bob: (True, False), shared: (True, False), loner: (True, False),
+                     outsider: (False, False), signed_up: (True, False)}  # the unproven password forgotten
+    assert states(org_id, o["id"])[-1]["version"] == 1
+    # a later SCIM change publishes nothing more (the state is the one published)
+    identity.scim_patch_user(org_id, a["id"], {"Operations": [{"op": "replace", "path": "title", "value": "X"}]})
+    assert len(states(org_id, a["id"])) == 2
+
+
+def test_an_account_verifying_its_address_publishes_its_state_in_every_organization_that_provisioned_it(
+        identity, identity_db):
+    from services.identity.tests.conftest import verify_tokens
+
+    org_id, other_org, third_org = new_org(identity), new_org(identity), new_org(identity)
+    email = new_email("lee")
+    identity.signup(email, "Lee", "a good long password")
+    (lee,), program = in_mapped_group(identity, org_id, [email])
+    (lee2,), program2 = in_mapped_group(identity, other_org, [email])
+    identity.scim_create_user(third_org, user(email))  # provisioned there, in no group: nothing to say
+    other = identity.scim_create_user(org_id, user(new_email("other")))["resource"]
+    identity.scim_patch_group(org_id, identity.scim_list_groups(org_id, None, 1, 10)["resources"][0]["id"],
+                              {"Operations": [{"op": "add", "path": "members", "value": [{"value": other["id"]}]}]})
+    (token,) = verify_tokens(identity_db, email)
+    identity.verify_email(token)
+    assert [(x["version"], x["verified"], x["programs"]) for x in states(org_id, lee["id"])] == \
+        [(1, False, program), (2, True, program)]
+    assert [(x["version"], x["verified"], x["programs"]) for x in states(other_org, lee2["id"])] == \
+        [(1, False, program2), (2, True, program2)]
+    assert states(third_org) == []
+    assert [x["version"] for x in states(org_id, other["id"])] == [1]  # only the account verified
+
+
+def test_an_account_verified_by_accepting_an_invitation_is_announced_at_its_next_scim_change(identity, identity_db):
+    """Not at once (docs/scim.md, "What is not supported"): the invitation's own join follows the acceptance, and
+    programs joining the person from the event first would refuse that join as ALREADY_MEMBER."""
+    org_id = new_org(identity)
+    email = new_email("ivy")
+    (ivy,), program = in_mapped_group(identity, org_id, [email])
+    identity.account_for_invitation(email, "Ivy", "a good long password")
+    assert accounts(identity_db, [email])[email] == (True, True)
+    assert [x["verified"] for x in states(org_id, ivy["id"])] == [False]
+    identity.scim_patch_user(org_id, ivy["id"], {"Operations": [{"op": "replace", "path": "title", "value": "X"}]})
+    assert [(x["version"], x["verified"]) for x in states(org_id, ivy["id"])] == [(1, False), (2, True)]
